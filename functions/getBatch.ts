@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/batchReport';
+import { batchIdSchema, describeIssues } from '../shared/submission';
+import { problems } from '../shared/problem';
+import { defineHttp } from './runtime/defineFunction';
+
+const batchQuerySchema = z.object({
+  batchId: batchIdSchema,
+  pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+  continuationToken: z.string().min(1).optional(),
+  format: z.enum(['json', 'csv']).optional(),
+});
+
+/** GET /api/batches/{batchId}: counts and a page of items; `?format=csv` or `Accept: text/csv` for the results file. */
+export const getBatch = defineHttp({
+  name: 'getBatch',
+  route: 'batches/{batchId}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: (deps) => async (request) => {
+    const query = batchQuerySchema.safeParse({ ...Object.fromEntries(request.query.entries()), batchId: request.params.batchId });
+    if (!query.success) {
+      const [first] = describeIssues(query.error);
+      throw problems.invalidRequest(`${first?.path} ${first?.message}.`);
+    }
+    const { batchId, pageSize, continuationToken, format } = query.data;
+    const wantsCsv = format === 'csv' || (format === undefined && (request.headers.get('accept') ?? '').includes('text/csv'));
+    if (wantsCsv) {
+      return {
+        status: 200,
+        body: await deps.batchReports.resultsCsv(batchId),
+        headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${batchId}-results.csv"` },
+      };
+    }
+    return { status: 200, jsonBody: await deps.batchReports.report(batchId, pageSize, continuationToken) };
+  },
+});

@@ -1,0 +1,14 @@
+/**
+ * Entry point (package.json "main"): the Functions worker loads this file, which registers every
+ * function. Settings are checked here, so a missing or malformed one stops start-up with a sentence
+ * naming it rather than failing the first invocation.
+ */
+import { loadSettings } from '../shared/settings';
+import { submitInvitations } from './submitInvitations';
+import { getInvitation } from './getInvitation';
+import { findInvitations } from './findInvitations';
+import { getBatch } from './getBatch';
+
+loadSettings();
+
+export const appFunctions = [submitInvitations, getInvitation, findInvitations, getBatch];

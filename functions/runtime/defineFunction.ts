@@ -1,0 +1,45 @@
+import { app, type HttpHandler, type HttpMethod, type HttpRequest, type InvocationContext } from '@azure/functions';
+import { appDependencies, type AppDependencies } from '../../shared/appDependencies';
+import { RequestProblem } from '../../shared/problem';
+import { problemResponse } from './http';
+
+/**
+ * One declaration per function, used by both hosts: defining a function registers it with
+ * @azure/functions (what `func start` and Azure run) and returns the same declaration, which the
+ * local host serves. Handlers receive the process's dependencies; they never create clients.
+ */
+
+export type AuthLevel = 'anonymous' | 'function' | 'admin';
+
+export interface HttpFunctionDefinition {
+  kind: 'http';
+  name: string;
+  route: string;
+  methods: HttpMethod[];
+  authLevel: AuthLevel;
+  handler: (deps: AppDependencies) => HttpHandler;
+}
+
+export function defineHttp(definition: Omit<HttpFunctionDefinition, 'kind'>): HttpFunctionDefinition {
+  const declared: HttpFunctionDefinition = { kind: 'http', ...definition, handler: (deps) => answerProblems(definition.handler(deps)) };
+  app.http(declared.name, {
+    route: declared.route,
+    methods: declared.methods,
+    authLevel: declared.authLevel,
+    handler: async (request, context) => declared.handler(await appDependencies())(request, context),
+  });
+  return declared;
+}
+
+/** A RequestProblem becomes its 4xx problem response; anything else is ours: logged, 500. */
+function answerProblems(handler: HttpHandler): HttpHandler {
+  return async (request: HttpRequest, context: InvocationContext) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      if (error instanceof RequestProblem) return problemResponse(error);
+      context.error(`Unexpected failure in ${context.functionName}: ${(error as Error).message}`);
+      return problemResponse(new RequestProblem(500, 'internal-error', 'Internal error', 'The request failed on our side; it is safe to retry.'));
+    }
+  };
+}

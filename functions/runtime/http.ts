@@ -1,0 +1,47 @@
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { problems, RequestProblem } from '../../shared/problem';
+import { MAX_BODY_BYTES } from '../../shared/submission';
+
+/** HTTP ↔ domain translation shared by the HTTP functions. */
+
+export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, jsonBody: body, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } };
+}
+
+export function problemResponse(problem: RequestProblem): HttpResponseInit {
+  return {
+    status: problem.status,
+    body: JSON.stringify(problem.toProblemDetails()),
+    headers: { 'content-type': 'application/problem+json; charset=utf-8' },
+  };
+}
+
+/** The base of the URLs we hand out (`https://<app>.azurewebsites.net`), from the request itself. */
+export function requestOrigin(request: HttpRequest): string {
+  return new URL(request.url).origin;
+}
+
+/**
+ * Reads the raw body (the HMAC covers the bytes as sent), refusing more than MAX_BODY_BYTES
+ * without buffering it all: a declared Content-Length is checked first, then the running total.
+ */
+export async function readRawBody(request: HttpRequest): Promise<Uint8Array> {
+  const tooLarge = () => problems.bodyTooLarge(`The body is larger than the ${MAX_BODY_BYTES} bytes accepted.`);
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,30 @@
+import type { SubmissionResult } from '../shared/intake';
+import { defineHttp } from './runtime/defineFunction';
+import { jsonResponse, readRawBody, requestOrigin } from './runtime/http';
+import { SIGNATURE_HEADER } from '../shared/webhookSignature';
+
+/** POST /api/invitations: one invitation, a JSON batch, or the portal's bulk-invite CSV. */
+export const submitInvitations = defineHttp({
+  name: 'submitInvitations',
+  route: 'invitations',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: (deps) => async (request) => {
+    const result = await deps.intake.submit({
+      contentType: request.headers.get('content-type') ?? undefined,
+      body: await readRawBody(request),
+      signature: request.headers.get(SIGNATURE_HEADER),
+    });
+    return submissionResponse(result, requestOrigin(request));
+  },
+});
+
+function submissionResponse({ httpStatus, batchId, items, rejected }: SubmissionResult, origin: string) {
+  const batchUrl = `${origin}/api/batches/${batchId}`;
+  const body = {
+    batchId,
+    items: items.map((item) => ({ ...item, statusUrl: `${origin}/api/invitations/${item.id}` })),
+    rejected,
+  };
+  return jsonResponse(httpStatus, body, httpStatus === 202 ? { location: batchUrl } : {});
+}

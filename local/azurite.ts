@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect } from 'node:net';
+import path from 'node:path';
+
+/**
+ * Azurite from node_modules, as a child process (`require('azurite')` does not work). Used by the
+ * tests, the benchmarks and `npm start`; `--skipApiVersionCheck` because current SDKs send newer
+ * API versions than Azurite 3.35 knows.
+ */
+
+export const DEVELOPMENT_ACCOUNT = 'devstoreaccount1';
+export const DEVELOPMENT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export interface AzuritePorts {
+  blob: number;
+  queue: number;
+  table: number;
+}
+
+export interface RunningAzurite {
+  ports: AzuritePorts;
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+export interface AzuriteOptions {
+  /** Folder for data on disk; in memory when absent. */
+  location?: string;
+  /** Fixed ports (npm start uses 10000-10002); free ones are picked when absent. */
+  ports?: AzuritePorts;
+}
+
+export function developmentConnectionString(ports: AzuritePorts, host = '127.0.0.1'): string {
+  return (
+    `DefaultEndpointsProtocol=http;AccountName=${DEVELOPMENT_ACCOUNT};AccountKey=${DEVELOPMENT_KEY};` +
+    `BlobEndpoint=http://${host}:${ports.blob}/${DEVELOPMENT_ACCOUNT};` +
+    `QueueEndpoint=http://${host}:${ports.queue}/${DEVELOPMENT_ACCOUNT};` +
+    `TableEndpoint=http://${host}:${ports.table}/${DEVELOPMENT_ACCOUNT};`
+  );
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
+  const ports = options.ports ?? { blob: await freePort(), queue: await freePort(), table: await freePort() };
+  const script = path.join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'azurite.js');
+  const args = [
+    script,
+    '--silent',
+    '--skipApiVersionCheck',
+    '--disableTelemetry',
+    '--loose',
+    '--blobHost', '127.0.0.1', '--blobPort', String(ports.blob),
+    '--queueHost', '127.0.0.1', '--queuePort', String(ports.queue),
+    '--tableHost', '127.0.0.1', '--tablePort', String(ports.table),
+    ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    await Promise.race([
+      Promise.all([waitForPort(ports.blob), waitForPort(ports.queue), waitForPort(ports.table)]),
+      once(child, 'exit').then(([code]) => {
+        throw new Error(`Azurite exited with code ${code} before listening: ${stderr.trim()}`);
+      }),
+    ]);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return { ports, connectionString: developmentConnectionString(ports), stop: () => stopChild(child) };
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export async function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitForPort(port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await isPortOpen(port))) {
+    if (Date.now() > deadline) throw new Error(`Nothing listened on port ${port} within ${timeoutMs} ms.`);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // polling a port: there is no event to await
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}

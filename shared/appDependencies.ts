@@ -1,0 +1,52 @@
+import { BatchReports } from './batchReport';
+import { Intake } from './intake';
+import { INVITATIONS_QUEUE, InvitationQueue } from './invitationQueue';
+import { INVITATIONS_TABLE, InvitationStore } from './invitationStore';
+import { loadSettings, type Settings } from './settings';
+import { storageAccountFromSettings, type StorageAccount } from './storageAccount';
+
+/**
+ * Everything a handler needs, created once per process and passed in: handlers never construct
+ * clients. Tests and the local host build their own with other queue and table names.
+ */
+export interface AppDependencies {
+  settings: Settings;
+  store: InvitationStore;
+  queue: InvitationQueue;
+  intake: Intake;
+  batchReports: BatchReports;
+}
+
+export interface ResourceNames {
+  queueName: string;
+  tableName: string;
+}
+
+export const DEFAULT_RESOURCE_NAMES: ResourceNames = { queueName: INVITATIONS_QUEUE, tableName: INVITATIONS_TABLE };
+
+export async function createAppDependencies(
+  settings: Settings,
+  names: ResourceNames = DEFAULT_RESOURCE_NAMES,
+  storage: StorageAccount = storageAccountFromSettings(settings),
+): Promise<AppDependencies> {
+  const store = new InvitationStore(storage.tableClient(names.tableName));
+  const queue = new InvitationQueue(storage.queueClient(names.queueName));
+  await Promise.all([store.ensureTable(), queue.ensureQueues()]);
+  const intake = new Intake(store, queue, {
+    domainPolicy: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
+    hmacSecret: settings.INTAKE_HMAC_SECRET,
+    queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
+  });
+  return { settings, store, queue, intake, batchReports: new BatchReports(store) };
+}
+
+let processDependencies: Promise<AppDependencies> | undefined;
+
+/** The process's dependencies, from process.env; a failed creation is retried on the next call. */
+export function appDependencies(): Promise<AppDependencies> {
+  processDependencies ??= createAppDependencies(loadSettings()).catch((error: unknown) => {
+    processDependencies = undefined;
+    throw error;
+  });
+  return processDependencies;
+}

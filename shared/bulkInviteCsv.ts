@@ -1,0 +1,102 @@
+import { CsvError, parse } from 'csv-parse/sync';
+
+/**
+ * The CSV that the Entra admin center's "Bulk invite users" page takes:
+ *
+ *   version:v1.0
+ *   Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Send invitation message (true or false) [sendEmail],Customized invitation message [customizedMessageBody]
+ *   partner@fabrikam.com,https://myapps.microsoft.com,true,Welcome aboard
+ *
+ * Columns are matched by the bracketed name, case-insensitively, and unknown columns are ignored,
+ * as the portal does. We also accept our own bracketed columns for the other invitation fields.
+ * Quoted fields may hold commas and newlines (RFC 4180).
+ */
+
+type RawInvitation = Record<string, unknown>;
+type ColumnWriter = (invitation: RawInvitation, cell: string) => void;
+
+const setPath = (path: readonly string[]): ColumnWriter => (invitation, cell) => {
+  let target = invitation;
+  for (const key of path.slice(0, -1)) target = (target[key] ??= {}) as RawInvitation;
+  target[path[path.length - 1]!] = cell;
+};
+const setBoolean = (property: string): ColumnWriter => (invitation, cell) => {
+  const lowered = cell.toLowerCase();
+  invitation[property] = lowered === 'true' ? true : lowered === 'false' ? false : cell; // anything else fails validation by name
+};
+
+/** Bracketed column name (lower-cased) → where its cell goes in an invitation. */
+export const BULK_INVITE_COLUMNS: Record<string, { description: string; write: ColumnWriter }> = {
+  inviteeemail: { description: 'Email address to invite (required)', write: setPath(['invitedUserEmailAddress']) },
+  inviteredirecturl: { description: 'Redirection url (required)', write: setPath(['inviteRedirectUrl']) },
+  sendemail: { description: 'Send invitation message (true or false)', write: setBoolean('sendInvitationMessage') },
+  customizedmessagebody: {
+    description: 'Customized invitation message',
+    write: setPath(['invitedUserMessageInfo', 'customizedMessageBody']),
+  },
+  // Our own columns, beyond the portal's template:
+  inviteename: { description: 'Display name of the person', write: setPath(['invitedUserDisplayName']) },
+  invitedusertype: { description: 'Guest or Member', write: setPath(['invitedUserType']) },
+  messagelanguage: { description: 'Language of the default message, such as fr-FR', write: setPath(['invitedUserMessageInfo', 'messageLanguage']) },
+  ccrecipient: {
+    description: 'One additional recipient of the invitation email',
+    write: (invitation, cell) => {
+      const info = (invitation.invitedUserMessageInfo ??= {}) as RawInvitation;
+      info.ccRecipients = [{ emailAddress: { address: cell } }];
+    },
+  },
+  externalid: { description: 'Your own key for the person (searchable)', write: setPath(['externalId']) },
+  resend: { description: 'true: invite again even if already invited', write: setBoolean('resend') },
+};
+
+export interface CsvInvitationRow {
+  /** 1-based line of the file where the row starts (quoted newlines make rows span lines). */
+  line: number;
+  invitation: RawInvitation;
+}
+
+export class BulkInviteCsvError extends Error {
+  override readonly name = 'BulkInviteCsvError';
+}
+
+const VERSION_LINE = 'version:v1.0';
+const BRACKETED_NAME = /\[([^\]]+)\]/;
+
+export function parseBulkInviteCsv(text: string): CsvInvitationRow[] {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    // With `info`, each record comes with where it was read (typed loosely by csv-parse).
+    records = parse(text, { bom: true, relax_column_count: true, info: true, skip_empty_lines: true }) as unknown as typeof records;
+  } catch (error) {
+    if (error instanceof CsvError) throw new BulkInviteCsvError(`The CSV is malformed: ${error.message}`);
+    throw error;
+  }
+  const [versionRecord, headingRecord, ...rows] = records;
+  if (!versionRecord || versionRecord.record[0]?.trim().toLowerCase() !== VERSION_LINE) {
+    throw new BulkInviteCsvError(`The CSV's first line must be "${VERSION_LINE}", as in the Entra admin center's bulk invite template.`);
+  }
+  if (!headingRecord) throw new BulkInviteCsvError('The CSV has no column headings on its second line.');
+
+  const writers = headingRecord.record.map((heading) => {
+    const name = BRACKETED_NAME.exec(heading)?.[1]?.trim().toLowerCase();
+    return name ? BULK_INVITE_COLUMNS[name]?.write : undefined;
+  });
+  if (!headingRecord.record.some((heading) => BRACKETED_NAME.exec(heading)?.[1]?.trim().toLowerCase() === 'inviteeemail')) {
+    throw new BulkInviteCsvError('The CSV\'s headings must include the column "Email address to invite [inviteeEmail] Required".');
+  }
+
+  const invitationRows: CsvInvitationRow[] = [];
+  let previousEndLine = headingRecord.info.lines;
+  for (const { record, info } of rows) {
+    const line = previousEndLine + 1;
+    previousEndLine = info.lines;
+    if (record.every((cell) => cell.trim() === '')) continue; // spreadsheets save blank rows as ",,,"
+    const invitation: RawInvitation = {};
+    record.forEach((cell, column) => {
+      const trimmed = cell.trim();
+      if (trimmed !== '') writers[column]?.(invitation, trimmed);
+    });
+    invitationRows.push({ line, invitation });
+  }
+  return invitationRows;
+}

@@ -1,0 +1,24 @@
+import { emailDomain } from './emailAddress';
+
+/**
+ * INVITE_ALLOWED_DOMAINS / INVITE_BLOCKED_DOMAINS: which partners' domains may be invited.
+ * A subdomain matches its parent (mail.fabrikam.com is fabrikam.com), as Entra's own
+ * allow/deny list for B2B collaboration does.
+ */
+export interface DomainPolicy {
+  allowed: readonly string[];
+  blocked: readonly string[];
+}
+
+const isWithin = (domain: string, parent: string) => domain === parent || domain.endsWith(`.${parent}`);
+
+/** Why the domain of `normalizedEmail` may not be invited, or undefined when it may. */
+export function domainPolicyProblem(normalizedEmail: string, policy: DomainPolicy): string | undefined {
+  const domain = emailDomain(normalizedEmail);
+  const blockedBy = policy.blocked.find((parent) => isWithin(domain, parent));
+  if (blockedBy) return `is in the blocked domain ${blockedBy} (INVITE_BLOCKED_DOMAINS)`;
+  if (policy.allowed.length > 0 && !policy.allowed.some((parent) => isWithin(domain, parent))) {
+    return `is not in an allowed domain (INVITE_ALLOWED_DOMAINS: ${policy.allowed.join(', ')})`;
+  }
+  return undefined;
+}

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { settleWithConcurrency } from './concurrency';
+import { domainPolicyProblem, type DomainPolicy } from './domainPolicy';
+import type { InvitationQueue } from './invitationQueue';
+import type { InvitationStatus } from './invitationRecord';
+import type { AdmissionCandidate, InvitationStore } from './invitationStore';
+import { problems, RequestProblem } from './problem';
+import { parseSubmission, type RejectedItem } from './submission';
+import { signatureProblem } from './webhookSignature';
+
+/**
+ * The only door: validates a submission, records every valid person (once), queues each new
+ * attempt, and answers with what the caller can poll. See docs in README "HTTP API".
+ */
+
+export interface IntakeOptions {
+  domainPolicy: DomainPolicy;
+  hmacSecret?: string | undefined;
+  /** A Queued record older than this is queued again on a new submission (see shouldQueueAgain). */
+  queuedStaleAfterMs: number;
+}
+
+export interface SubmissionRequest {
+  contentType: string | undefined;
+  body: Uint8Array;
+  signature?: string | null | undefined;
+}
+
+export interface SubmittedItem {
+  index: number;
+  id: string;
+  email: string;
+  status: InvitationStatus;
+  duplicate: boolean;
+}
+
+export interface SubmissionResult {
+  /** 202 when at least one item was accepted, 400 when none was. */
+  httpStatus: 202 | 400;
+  batchId: string;
+  items: SubmittedItem[];
+  rejected: RejectedItem[];
+}
+
+const PARALLEL_SENDS = 16;
+
+export class Intake {
+  constructor(
+    private readonly store: InvitationStore,
+    private readonly queue: InvitationQueue,
+    private readonly options: IntakeOptions,
+  ) {}
+
+  async submit(request: SubmissionRequest): Promise<SubmissionResult> {
+    if (this.options.hmacSecret) {
+      const problem = signatureProblem(this.options.hmacSecret, request.body, request.signature);
+      if (problem) throw problems.unauthorized(problem);
+    }
+    const submission = parseSubmission(request.contentType, request.body);
+    const batchId = submission.batchId ?? randomUUID();
+    const rejected = [...submission.rejected];
+
+    // The same person twice in one submission: the later items answer as duplicates of the first.
+    const firstByEmail = new Map<string, number>();
+    const candidates: AdmissionCandidate[] = [];
+    const itemsToAdmit: { index: number; email: string; candidate?: number; firstIndex?: number }[] = [];
+    for (const { index, line, pathPrefix, invitation } of submission.accepted) {
+      const email = invitation.invitedUserEmailAddress;
+      const policyProblem = domainPolicyProblem(email, this.options.domainPolicy);
+      if (policyProblem) {
+        rejected.push({ index, ...(line ? { line } : {}), errors: [{ path: `${pathPrefix}invitedUserEmailAddress`, message: policyProblem }] });
+        continue;
+      }
+      const first = firstByEmail.get(email);
+      if (first !== undefined) {
+        itemsToAdmit.push({ index, email, firstIndex: first });
+      } else {
+        firstByEmail.set(email, candidates.length);
+        itemsToAdmit.push({ index, email, candidate: candidates.length });
+        candidates.push({ email, invitation });
+      }
+    }
+    rejected.sort((a, b) => a.index - b.index);
+    if (candidates.length === 0) return { httpStatus: 400, batchId, items: [], rejected };
+
+    const admissions = await this.store.admit(batchId, candidates, this.options.queuedStaleAfterMs);
+    const items: SubmittedItem[] = itemsToAdmit.map(({ index, email, candidate, firstIndex }) => {
+      const admission = admissions[candidate ?? firstIndex!]!;
+      return { index, id: admission.record.id, email, status: admission.record.status, duplicate: candidate === undefined || admission.admission === 'duplicate' };
+    });
+
+    await this.store.putBatchItems(
+      batchId,
+      items.filter((item, position) => itemsToAdmit[position]!.candidate !== undefined).map((item) => ({
+        recordId: item.id,
+        index: item.index,
+        email: item.email,
+        duplicate: item.duplicate,
+        status: item.status,
+      })),
+    );
+
+    // Records are written before their messages, so no message lacks its record.
+    const toQueue = admissions.filter((admission) => admission.admission !== 'duplicate');
+    const sends = await settleWithConcurrency(toQueue, PARALLEL_SENDS, ({ record }) =>
+      this.queue.send({ id: record.id, batchId, queuedAt: record.queuedAt }),
+    );
+    const failedSends = toQueue.filter((_, position) => sends[position]!.status === 'rejected');
+    if (failedSends.length > 0) {
+      await settleWithConcurrency(failedSends, PARALLEL_SENDS, (admission) => this.store.withdraw(admission));
+      const reason = (sends.find((send) => send.status === 'rejected') as PromiseRejectedResult).reason;
+      throw new QueueUnavailableError(failedSends.length, reason);
+    }
+
+    items.sort((a, b) => a.index - b.index);
+    return { httpStatus: 202, batchId, items, rejected };
+  }
+}
+
+/** Storage is down: a 503 (a problem of ours, not the caller's), which the caller retries safely. */
+export class QueueUnavailableError extends RequestProblem {
+  constructor(unsent: number, cause: unknown) {
+    super(
+      503,
+      'queue-unavailable',
+      'The invitation queue is unavailable',
+      `${unsent} invitation(s) could not be queued; nothing was lost: submit the same request again.`,
+    );
+    this.cause = cause;
+  }
+}

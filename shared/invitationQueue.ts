@@ -1,0 +1,45 @@
+import type { QueueClient } from '@azure/storage-queue';
+import { z } from 'zod';
+
+/**
+ * One message per invitation on the `invitations` queue. It carries only the record's id (and the
+ * batch that queued it): the worker reads the invitation from the record it must claim anyway, so
+ * a message is ~150 bytes, far below the 64 KiB limit, whatever the invitation holds.
+ */
+
+export const INVITATIONS_QUEUE = 'invitations';
+export const poisonQueueName = (queueName: string) => `${queueName}-poison`;
+
+export const invitationMessageSchema = z.object({
+  id: z.string().regex(/^[0-9a-f]{32}$/),
+  batchId: z.string().min(1),
+  queuedAt: z.string(),
+});
+export type InvitationMessage = z.infer<typeof invitationMessageSchema>;
+
+/**
+ * The Functions queue trigger decodes base64 by default (host.json `messageEncoding`), and the JS
+ * SDK sends text as-is: so we encode, or the host would move every message straight to poison.
+ */
+export function encodeQueueMessage(message: unknown): string {
+  return Buffer.from(JSON.stringify(message), 'utf8').toString('base64');
+}
+
+export function decodeQueueMessage(text: string): unknown {
+  return JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
+}
+
+export class InvitationQueue {
+  constructor(readonly queue: QueueClient) {}
+
+  async ensureQueues(): Promise<void> {
+    await this.queue.createIfNotExists();
+  }
+
+  async send(message: InvitationMessage, visibilityTimeoutSeconds?: number): Promise<void> {
+    await this.queue.sendMessage(encodeQueueMessage(invitationMessageSchema.parse(message)), {
+      ...(visibilityTimeoutSeconds ? { visibilityTimeout: Math.ceil(visibilityTimeoutSeconds) } : {}),
+    });
+  }
+}
+

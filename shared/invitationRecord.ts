@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The record of one person's invitation, as the API returns it and as the worker updates it.
+ * One record per person (lower-cased email): its id is derived from the email, so a second
+ * submission, a retried webhook or a concurrent request all land on the same record.
+ */
+
+export const INVITATION_STATUSES = ['Queued', 'Processing', 'Invited', 'Failed', 'DeadLettered'] as const;
+export const invitationStatusSchema = z.enum(INVITATION_STATUSES);
+export type InvitationStatus = z.infer<typeof invitationStatusSchema>;
+
+/** Statuses after which nothing more happens unless the person is submitted again. */
+export const FINAL_STATUSES: ReadonlySet<InvitationStatus> = new Set(['Invited', 'Failed', 'DeadLettered']);
+/** Final statuses that a new submission of the same email queues again (a new attempt). */
+export const RETRYABLE_STATUSES: ReadonlySet<InvitationStatus> = new Set(['Failed', 'DeadLettered']);
+
+export const invitationErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  httpStatus: z.number().int().optional(),
+  graphRequestId: z.string().optional(),
+});
+export type InvitationError = z.infer<typeof invitationErrorSchema>;
+
+export const invitationRecordSchema = z.object({
+  id: z.string(),
+  batchId: z.string(),
+  email: z.string(),
+  externalId: z.string().optional(),
+  status: invitationStatusSchema,
+  attempts: z.number().int().nonnegative(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  queuedAt: z.string(),
+  invitedUserId: z.string().optional(),
+  /** A credential (it redeems the invitation): only GET /api/invitations/{id} returns it. */
+  inviteRedeemUrl: z.string().optional(),
+  graphStatus: z.string().optional(),
+  graphRequestId: z.string().optional(),
+  error: invitationErrorSchema.optional(),
+});
+export type InvitationRecord = z.infer<typeof invitationRecordSchema>;
+
+/** What listings (batch items, CSV, searches) show: never the redemption URL. */
+export type ListedInvitationRecord = Omit<InvitationRecord, 'inviteRedeemUrl'>;
+export function withoutRedeemUrl({ inviteRedeemUrl: _omitted, ...record }: InvitationRecord): ListedInvitationRecord {
+  return record;
+}
+
+/**
+ * Opaque, URL- and Table-key-safe id for a person: 128 bits of SHA-256 of the lower-cased email.
+ * No email can break a PartitionKey/RowKey (they forbid / \ # ? and control characters).
+ */
+export function recordIdForEmail(normalizedEmail: string): string {
+  return createHash('sha256').update(normalizedEmail, 'utf8').digest('hex').slice(0, 32);
+}
+
+export const recordIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'is not an invitation id');

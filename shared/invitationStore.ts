@@ -1,0 +1,375 @@
+import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+import { z } from 'zod';
+import { mapWithConcurrency } from './concurrency';
+import type { Invitation } from './invitation';
+import {
+  invitationRecordSchema,
+  invitationStatusSchema,
+  recordIdForEmail,
+  RETRYABLE_STATUSES,
+  FINAL_STATUSES,
+  type InvitationRecord,
+  type InvitationStatus,
+} from './invitationRecord';
+
+/**
+ * Table storage layout (one table, three kinds of row):
+ * - record:        PartitionKey `r<first hex digit of id>`, RowKey `<id>`: one per person. Sixteen
+ *                  partitions let a batch be written in a few entity-group transactions instead of
+ *                  one call per person, while spreading load across partition servers.
+ * - external id:   same partition as its record, RowKey `x|<encoded externalId>|<id>`, so that it is
+ *                  written in the record's transaction and found with one range query per partition.
+ * - batch item:    PartitionKey `b|<batchId>`, RowKey `<record id>`: which people a submission named,
+ *                  so a batch lists in order of its partition, with native continuation tokens.
+ */
+
+export const INVITATIONS_TABLE = 'Invitations';
+const RECORD_PARTITIONS = '0123456789abcdef'.split('');
+const MAX_TRANSACTION_ACTIONS = 100; // Table storage's limit per entity-group transaction
+const MAX_TRANSACTION_BYTES = 3 * 1024 * 1024; // below the 4 MiB payload limit, with room for the envelope
+const PARALLEL_TABLE_CALLS = 16;
+
+const recordPartition = (id: string) => `r${id[0]}`;
+const batchPartition = (batchId: string) => `b|${batchId}`;
+const externalIdPrefix = (externalId: string) => `x|${encodeURIComponent(externalId)}|`;
+
+const recordEntitySchema = z.object({
+  id: z.string(),
+  batchId: z.string(),
+  email: z.string(),
+  externalId: z.string().optional(),
+  status: invitationStatusSchema,
+  attempts: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  queuedAt: z.string(),
+  request: z.string(),
+  invitedUserId: z.string().optional(),
+  inviteRedeemUrl: z.string().optional(),
+  graphStatus: z.string().optional(),
+  graphRequestId: z.string().optional(),
+  errorCode: z.string().optional(),
+  errorMessage: z.string().optional(),
+  errorHttpStatus: z.number().int().optional(),
+  errorGraphRequestId: z.string().optional(),
+  leaseUntil: z.string().optional(),
+  claimedBy: z.string().optional(),
+});
+export type RecordEntity = z.infer<typeof recordEntitySchema>;
+
+const batchItemEntitySchema = z.object({
+  recordId: z.string(),
+  index: z.number().int(),
+  email: z.string(),
+  duplicate: z.boolean(),
+  status: invitationStatusSchema,
+});
+export type BatchItemEntity = z.infer<typeof batchItemEntitySchema>;
+
+export interface StoredRecord {
+  record: InvitationRecord;
+  invitation: Invitation;
+  etag: string;
+  entity: RecordEntity;
+}
+
+export type Admission = 'created' | 'requeued' | 'duplicate';
+export interface AdmissionResult {
+  record: InvitationRecord;
+  admission: Admission;
+  /** For a requeued record: the row as it was, so that withdraw can restore it. */
+  previous?: RecordEntity;
+}
+export interface AdmissionCandidate {
+  email: string;
+  invitation: Invitation;
+}
+
+export interface BatchItem extends BatchItemEntity {}
+export interface BatchItemPage {
+  items: BatchItem[];
+  continuationToken?: string;
+}
+
+export function recordFromEntity(entity: RecordEntity): InvitationRecord {
+  const error = entity.errorCode
+    ? {
+        code: entity.errorCode,
+        message: entity.errorMessage ?? '',
+        ...(entity.errorHttpStatus !== undefined ? { httpStatus: entity.errorHttpStatus } : {}),
+        ...(entity.errorGraphRequestId ? { graphRequestId: entity.errorGraphRequestId } : {}),
+      }
+    : undefined;
+  return invitationRecordSchema.parse({
+    id: entity.id,
+    batchId: entity.batchId,
+    email: entity.email,
+    externalId: entity.externalId,
+    status: entity.status,
+    attempts: entity.attempts,
+    createdAt: entity.createdAt,
+    updatedAt: entity.updatedAt,
+    queuedAt: entity.queuedAt,
+    invitedUserId: entity.invitedUserId,
+    inviteRedeemUrl: entity.inviteRedeemUrl,
+    graphStatus: entity.graphStatus,
+    graphRequestId: entity.graphRequestId,
+    error,
+  });
+}
+
+/** Properties of a new attempt: whatever the previous one left (outcome, error, claim) is cleared. */
+function queuedAttemptProperties(batchId: string, invitation: Invitation, now: string) {
+  return {
+    batchId,
+    status: 'Queued' as const,
+    queuedAt: now,
+    updatedAt: now,
+    request: JSON.stringify(invitation),
+    externalId: invitation.externalId,
+    invitedUserId: undefined,
+    inviteRedeemUrl: undefined,
+    graphStatus: undefined,
+    graphRequestId: undefined,
+    errorCode: undefined,
+    errorMessage: undefined,
+    errorHttpStatus: undefined,
+    errorGraphRequestId: undefined,
+    leaseUntil: undefined,
+    claimedBy: undefined,
+  };
+}
+
+export class InvitationStore {
+  constructor(
+    readonly table: TableClient,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async ensureTable(): Promise<void> {
+    try {
+      await this.table.createTable();
+    } catch (error) {
+      if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+    }
+  }
+
+  /**
+   * Records each candidate as Queued unless its person already has a live record. New people are
+   * written in per-partition transactions; when a transaction meets an existing row (409, e.g. a
+   * concurrent submission of the same email) its candidates go through admitOne, which decides
+   * with optimistic concurrency, so that concurrent submissions queue a person at most once.
+   */
+  async admit(batchId: string, candidates: readonly AdmissionCandidate[], staleAfterMs: number): Promise<AdmissionResult[]> {
+    const now = this.clock().toISOString();
+    const entities = candidates.map((candidate) => this.newRecordEntity(batchId, candidate, now));
+    const results = new Array<AdmissionResult>(candidates.length);
+    const groups = groupIntoTransactions(entities.map((entity, position) => ({ entity, position })));
+    await mapWithConcurrency(groups, PARALLEL_TABLE_CALLS, async (group) => {
+      try {
+        await this.table.submitTransaction(group.flatMap(({ entity }) => createActions(entity)));
+        for (const { entity, position } of group) results[position] = { record: recordFromEntity(entity), admission: 'created' };
+      } catch (error) {
+        if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+        for (const { position } of group) {
+          results[position] = await this.admitOne(batchId, candidates[position]!, staleAfterMs);
+        }
+      }
+    });
+    return results;
+  }
+
+  private async admitOne(batchId: string, candidate: AdmissionCandidate, staleAfterMs: number): Promise<AdmissionResult> {
+    for (;;) {
+      const now = this.clock();
+      const existing = await this.getById(recordIdForEmail(candidate.email));
+      if (!existing) {
+        const entity = this.newRecordEntity(batchId, candidate, now.toISOString());
+        try {
+          await this.table.submitTransaction(createActions(entity));
+          return { record: recordFromEntity(entity), admission: 'created' };
+        } catch (error) {
+          if (error instanceof RestError && error.statusCode === 409) continue; // created meanwhile: decide again
+          throw error;
+        }
+      }
+      if (!shouldQueueAgain(existing, candidate.invitation, now, staleAfterMs)) {
+        return { record: existing.record, admission: 'duplicate' };
+      }
+      const entity: RecordEntity = { ...existing.entity, ...queuedAttemptProperties(batchId, candidate.invitation, now.toISOString()) };
+      try {
+        await this.table.updateEntity(toTableEntity(entity), 'Replace', { etag: existing.etag });
+      } catch (error) {
+        if (error instanceof RestError && error.statusCode === 412) continue; // someone else changed it: decide again
+        throw error;
+      }
+      if (entity.externalId) await this.table.upsertEntity(externalIdEntity(entity), 'Replace');
+      return { record: recordFromEntity(entity), admission: 'requeued', previous: existing.entity };
+    }
+  }
+
+  /**
+   * Undoes an admission whose queue message could not be sent, so that the caller's retry queues
+   * the person (a record left Queued without a message would wait for QUEUED_STALE_AFTER_SECONDS).
+   */
+  async withdraw({ record, admission, previous }: AdmissionResult): Promise<void> {
+    if (admission === 'created') await this.table.deleteEntity(recordPartition(record.id), record.id);
+    else if (admission === 'requeued' && previous) await this.table.updateEntity(toTableEntity(previous), 'Replace');
+  }
+
+  async getById(id: string): Promise<StoredRecord | undefined> {
+    try {
+      const entity = await this.table.getEntity<RecordEntity>(recordPartition(id), id);
+      return toStoredRecord(entity);
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async findByEmail(normalizedEmail: string): Promise<InvitationRecord[]> {
+    const stored = await this.getById(recordIdForEmail(normalizedEmail));
+    return stored ? [stored.record] : [];
+  }
+
+  async findByExternalId(externalId: string): Promise<InvitationRecord[]> {
+    const prefix = externalIdPrefix(externalId);
+    const ids = (
+      await mapWithConcurrency(RECORD_PARTITIONS, PARALLEL_TABLE_CALLS, async (digit) => {
+        const found: string[] = [];
+        const rows = this.table.listEntities<{ recordId: string }>({
+          queryOptions: {
+            filter: odata`PartitionKey eq ${`r${digit}`} and RowKey ge ${prefix} and RowKey lt ${`${prefix}~`}`,
+            select: ['recordId'],
+          },
+        });
+        for await (const row of rows) found.push(row.recordId);
+        return found;
+      })
+    ).flat();
+    const records = await mapWithConcurrency(ids, PARALLEL_TABLE_CALLS, (id) => this.getById(id));
+    // An index row outlives a change of externalId on a later submission: trust the record.
+    return records.flatMap((stored) => (stored && stored.record.externalId === externalId ? [stored.record] : []));
+  }
+
+  /** Writes which people a submission named (idempotent: a retried submission rewrites the same rows). */
+  async putBatchItems(batchId: string, items: readonly BatchItemEntity[]): Promise<void> {
+    const chunks: BatchItemEntity[][] = [];
+    for (let start = 0; start < items.length; start += MAX_TRANSACTION_ACTIONS) {
+      chunks.push(items.slice(start, start + MAX_TRANSACTION_ACTIONS));
+    }
+    await mapWithConcurrency(chunks, PARALLEL_TABLE_CALLS, (chunk) =>
+      this.table.submitTransaction(
+        chunk.map((item): TransactionAction => ['upsert', { partitionKey: batchPartition(batchId), rowKey: item.recordId, ...item }, 'Replace']),
+      ),
+    );
+  }
+
+  /** Updates a batch's row for a person with an outcome (a no-op when the row does not exist). */
+  async updateBatchItemStatus(batchId: string, recordId: string, status: InvitationStatus): Promise<void> {
+    try {
+      await this.table.updateEntity({ partitionKey: batchPartition(batchId), rowKey: recordId, status }, 'Merge');
+    } catch (error) {
+      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+    }
+  }
+
+  async listBatchItems(batchId: string, pageSize: number, continuationToken?: string): Promise<BatchItemPage> {
+    const pages = this.table
+      .listEntities<BatchItemEntity>({ queryOptions: { filter: odata`PartitionKey eq ${batchPartition(batchId)}` } })
+      .byPage({ maxPageSize: pageSize, ...(continuationToken ? { continuationToken } : {}) });
+    const page = await pages.next();
+    if (page.done) return { items: [] };
+    const items = page.value.map((entity) => batchItemEntitySchema.parse(entity));
+    return { items, ...(page.value.continuationToken ? { continuationToken: page.value.continuationToken } : {}) };
+  }
+
+  async *allBatchItems(batchId: string): AsyncGenerator<BatchItem> {
+    const rows = this.table.listEntities<BatchItemEntity>({ queryOptions: { filter: odata`PartitionKey eq ${batchPartition(batchId)}` } });
+    for await (const row of rows) yield batchItemEntitySchema.parse(row);
+  }
+
+  private newRecordEntity(batchId: string, candidate: AdmissionCandidate, now: string): RecordEntity {
+    const id = recordIdForEmail(candidate.email);
+    return {
+      id,
+      email: candidate.email,
+      attempts: 0,
+      createdAt: now,
+      ...queuedAttemptProperties(batchId, candidate.invitation, now),
+    };
+  }
+}
+
+/** The intake rule: a live record answers as a duplicate; a failed one, or one asked for again, is queued again. */
+function shouldQueueAgain(existing: StoredRecord, invitation: Invitation, now: Date, staleAfterMs: number): boolean {
+  const { status, queuedAt } = existing.record;
+  if (RETRYABLE_STATUSES.has(status)) return true;
+  // A record left Queued with no message (the intake failed between the two writes): queue it again.
+  if (status === 'Queued' && now.getTime() - Date.parse(queuedAt) > staleAfterMs) return true;
+  // Asking on purpose re-invites a finished person; one still in flight will be invited anyway.
+  return FINAL_STATUSES.has(status) && (invitation.resend || invitation.resetRedemption);
+}
+
+function toStoredRecord(entity: TableEntityResult<RecordEntity>): StoredRecord {
+  const parsed = recordEntitySchema.parse(entity);
+  return {
+    record: recordFromEntity(parsed),
+    invitation: JSON.parse(parsed.request) as Invitation,
+    etag: entity.etag,
+    entity: parsed,
+  };
+}
+
+/** The entity as Table storage takes it; undefined properties are dropped (Replace removes them). */
+export function toTableEntity(entity: RecordEntity) {
+  const properties = Object.fromEntries(Object.entries(entity).filter(([, value]) => value !== undefined));
+  return { partitionKey: recordPartition(entity.id), rowKey: entity.id, ...properties };
+}
+
+function externalIdEntity(entity: RecordEntity) {
+  return { partitionKey: recordPartition(entity.id), rowKey: `${externalIdPrefix(entity.externalId!)}${entity.id}`, recordId: entity.id };
+}
+
+function createActions(entity: RecordEntity): TransactionAction[] {
+  const actions: TransactionAction[] = [['create', toTableEntity(entity)]];
+  if (entity.externalId) actions.push(['upsert', externalIdEntity(entity), 'Replace']);
+  return actions;
+}
+
+interface Positioned {
+  entity: RecordEntity;
+  position: number;
+}
+
+/** Groups new records by partition into transactions within the action and payload limits. */
+function groupIntoTransactions(items: readonly Positioned[]): Positioned[][] {
+  const byPartition = new Map<string, Positioned[]>();
+  for (const item of items) {
+    const partition = recordPartition(item.entity.id);
+    const partitionItems = byPartition.get(partition);
+    if (partitionItems) partitionItems.push(item);
+    else byPartition.set(partition, [item]);
+  }
+  const groups: Positioned[][] = [];
+  for (const partitionItems of byPartition.values()) {
+    let group: Positioned[] = [];
+    let actions = 0;
+    let bytes = 0;
+    for (const item of partitionItems) {
+      const itemActions = item.entity.externalId ? 2 : 1;
+      const itemBytes = JSON.stringify(item.entity).length * 2;
+      if (group.length > 0 && (actions + itemActions > MAX_TRANSACTION_ACTIONS || bytes + itemBytes > MAX_TRANSACTION_BYTES)) {
+        groups.push(group);
+        group = [];
+        actions = 0;
+        bytes = 0;
+      }
+      group.push(item);
+      actions += itemActions;
+      bytes += itemBytes;
+    }
+    if (group.length > 0) groups.push(group);
+  }
+  return groups;
+}

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the app reads, parsed once at start-up. A missing or malformed value stops the
+ * process with a sentence that names the setting and shows an example (see formatSettingsError).
+ * local.settings.sample.json, the README's settings table and infra/ are checked against this schema.
+ */
+
+const commaSeparatedDomains = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((domain) => domain.trim().toLowerCase().replace(/^\*?\./, ''))
+      .filter((domain) => domain.length > 0),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'expected comma-separated domains such as "contoso.com,fabrikam.co.uk"'),
+    ),
+  );
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const httpsUrl = (example: string) =>
+  z
+    .url({ protocol: /^https$/, error: `expected an https URL such as "${example}"` })
+    .transform((value) => value.replace(/\/+$/, ''));
+
+export const settingsSchema = z.object({
+  /** Storage for records, queue and rosters: a connection string or `UseDevelopmentStorage=true`. */
+  AzureWebJobsStorage: optionalText,
+  /** Identity-based storage, as the Functions host reads it when AzureWebJobsStorage is absent. */
+  AzureWebJobsStorage__accountName: optionalText,
+  AzureWebJobsStorage__queueServiceUri: optionalText,
+  AzureWebJobsStorage__tableServiceUri: optionalText,
+  AzureWebJobsStorage__blobServiceUri: optionalText,
+  AzureWebJobsStorage__clientId: optionalText,
+  AzureWebJobsStorage__credential: optionalText,
+
+  /** Intake policy. */
+  INVITE_ALLOWED_DOMAINS: commaSeparatedDomains,
+  INVITE_BLOCKED_DOMAINS: commaSeparatedDomains,
+  /** When set, POST /api/invitations needs `X-Signature: sha256=<hex HMAC of the raw body>`. */
+  INTAKE_HMAC_SECRET: optionalText,
+  /** A Queued record older than this is queued again when its email is submitted again. */
+  QUEUED_STALE_AFTER_SECONDS: z.coerce.number().int().min(30).default(600),
+
+  /** Graph caller (the worker). None set: the managed identity is the caller. */
+  GRAPH_TENANT_ID: optionalText,
+  GRAPH_CLIENT_ID: optionalText,
+  GRAPH_CLIENT_SECRET: optionalText,
+  GRAPH_CLIENT_CERTIFICATE_PATH: optionalText,
+  AZURE_FEDERATED_TOKEN_FILE: optionalText,
+  GRAPH_AUTHORITY_HOST: httpsUrl('https://login.microsoftonline.com').default('https://login.microsoftonline.com'),
+  GRAPH_ENDPOINT: httpsUrl('https://graph.microsoft.com').default('https://graph.microsoft.com'),
+  /** From Graph's documented 3,000 writes per 150 s per app and tenant. */
+  GRAPH_MAX_WRITES_PER_SECOND: z.coerce.number().positive().max(1000).default(20),
+  /** How long a worker's claim on a record lasts before another worker may take it over. */
+  CLAIM_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(300),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+const examples: Partial<Record<keyof Settings, string>> = {
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  INVITE_ALLOWED_DOMAINS: 'contoso.com,fabrikam.co.uk',
+  INVITE_BLOCKED_DOMAINS: 'gmail.com',
+  QUEUED_STALE_AFTER_SECONDS: '600',
+  GRAPH_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+  GRAPH_AUTHORITY_HOST: 'https://login.microsoftonline.com',
+  GRAPH_ENDPOINT: 'https://graph.microsoft.com',
+  GRAPH_MAX_WRITES_PER_SECOND: '20',
+  CLAIM_LEASE_SECONDS: '300',
+};
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+/** Parses the environment once; throws a SettingsError whose message names each bad setting. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const sentences = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]) as keyof Settings;
+      const example = examples[name] ? ` (for example ${name}=${examples[name]})` : '';
+      return `Setting ${name} is invalid: ${issue.message}${example}.`;
+    });
+    throw new SettingsError(sentences.join(' '));
+  }
+  const settings = parsed.data;
+  checkGraphCallerSettings(settings);
+  return settings;
+}
+
+function checkGraphCallerSettings(settings: Settings): void {
+  const { GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH, GRAPH_TENANT_ID, GRAPH_CLIENT_ID } = settings;
+  if (GRAPH_CLIENT_SECRET && GRAPH_CLIENT_CERTIFICATE_PATH) {
+    throw new SettingsError(
+      'Settings GRAPH_CLIENT_SECRET and GRAPH_CLIENT_CERTIFICATE_PATH are both set: keep the one the app registration uses.',
+    );
+  }
+  if ((GRAPH_CLIENT_SECRET || GRAPH_CLIENT_CERTIFICATE_PATH) && (!GRAPH_TENANT_ID || !GRAPH_CLIENT_ID)) {
+    const missing = !GRAPH_TENANT_ID ? 'GRAPH_TENANT_ID' : 'GRAPH_CLIENT_ID';
+    throw new SettingsError(
+      `Setting ${missing} is missing: an app registration's secret or certificate needs GRAPH_TENANT_ID and GRAPH_CLIENT_ID (for example GRAPH_TENANT_ID=${examples.GRAPH_TENANT_ID}).`,
+    );
+  }
+}

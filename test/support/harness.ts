@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { HttpRequest, InvocationContext, type HttpHandler, type HttpResponseInit } from '@azure/functions';
+import { inject } from 'vitest';
+import { createAppDependencies, type AppDependencies } from '../../shared/appDependencies';
+import { loadSettings } from '../../shared/settings';
+import type { HttpFunctionDefinition } from '../../functions/runtime/defineFunction';
+
+/** Fresh queue and table names, so that test files never see each other's data. */
+export function uniqueResourceNames(prefix = 't') {
+  const suffix = randomBytes(6).toString('hex');
+  return { queueName: `${prefix}-${suffix}`, tableName: `${prefix}${suffix}` };
+}
+
+/** The app's real dependencies against the run's Azurite, with extra settings as the environment would give them. */
+export async function createTestDependencies(env: Record<string, string> = {}): Promise<AppDependencies> {
+  const settings = loadSettings({ AzureWebJobsStorage: inject('azuriteConnectionString'), ...env });
+  return createAppDependencies(settings, uniqueResourceNames());
+}
+
+export interface TestResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+}
+
+/** Invokes an HTTP function's real handler the way the host would, and reads the response as a client would. */
+export async function invokeHttp(
+  definition: HttpFunctionDefinition,
+  deps: AppDependencies,
+  request: { method?: string; path: string; body?: string | Uint8Array; headers?: Record<string, string>; params?: Record<string, string> },
+): Promise<TestResponse> {
+  const url = new URL(request.path, 'http://localhost:7071');
+  const httpRequest = new HttpRequest({
+    method: request.method ?? 'GET',
+    url: url.toString(),
+    headers: request.headers ?? {},
+    query: Object.fromEntries(url.searchParams.entries()),
+    params: request.params ?? {},
+    ...(request.body !== undefined ? { body: typeof request.body === 'string' ? { string: request.body } : { bytes: request.body } } : {}),
+  });
+  const context = new InvocationContext({ functionName: definition.name, logHandler: () => undefined });
+  const handler: HttpHandler = definition.handler(deps);
+  const response = (await handler(httpRequest, context)) as HttpResponseInit;
+  const text =
+    response.jsonBody !== undefined ? JSON.stringify(response.jsonBody) : typeof response.body === 'string' ? response.body : '';
+  const headers = new Headers(response.headers as Record<string, string> | undefined);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status ?? 200, headers, text, json };
+}
