@@ -53,3 +53,49 @@ export async function invokeHttp(
   }
   return { status: response.status ?? 200, headers, text, json };
 }
+
+export const REDIRECT_URL = 'https://myapps.microsoft.com';
+
+export function invitationFor(email: string, extra: Record<string, unknown> = {}) {
+  return { invitedUserEmailAddress: email, inviteRedirectUrl: REDIRECT_URL, ...extra };
+}
+
+/** POST /api/invitations through the real handler. A non-string body is sent as JSON. */
+export async function submit(
+  deps: AppDependencies,
+  body: unknown,
+  options: { contentType?: string; headers?: Record<string, string> } = {},
+): Promise<TestResponse> {
+  const { submitInvitations } = await import('../../functions/submitInvitations');
+  const raw = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+  return invokeHttp(submitInvitations, deps, {
+    method: 'POST',
+    path: '/api/invitations',
+    body: raw,
+    headers: { 'content-type': options.contentType ?? 'application/json', ...options.headers },
+  });
+}
+
+/** Every message on the test's queue, decoded, without consuming them. */
+export async function queuedMessages(deps: AppDependencies): Promise<Array<{ id: string; batchId: string }>> {
+  const peeked = await deps.queue.queue.peekMessages({ numberOfMessages: 32 });
+  const count = (await deps.queue.queue.getProperties()).approximateMessagesCount ?? 0;
+  if (count > 32) throw new Error(`The test queue holds ${count} messages; keep test queues shallow.`);
+  return peeked.peekedMessageItems.map((item) => JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')));
+}
+
+export async function queueLength(deps: AppDependencies): Promise<number> {
+  return (await deps.queue.queue.getProperties()).approximateMessagesCount ?? 0;
+}
+
+/** How many rows the test's table holds (records, index and batch rows alike). */
+export async function tableRowCount(deps: AppDependencies): Promise<number> {
+  let count = 0;
+  for await (const _ of deps.store.table.listEntities({ queryOptions: { select: ['RowKey'] } })) count += 1;
+  return count;
+}
+
+/** Empties the test's queue (tests that submit many people keep the queue shallow for Azurite). */
+export async function clearQueue(deps: AppDependencies): Promise<void> {
+  await deps.queue.queue.clearMessages();
+}
