@@ -96,8 +96,21 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     throw new SettingsError(sentences.join(' '));
   }
   const settings = parsed.data;
+  checkStorageSettings(settings);
   checkGraphCallerSettings(settings);
   return settings;
+}
+
+function checkStorageSettings(settings: Settings): void {
+  const identityBased =
+    settings.AzureWebJobsStorage__accountName ||
+    (settings.AzureWebJobsStorage__queueServiceUri && settings.AzureWebJobsStorage__tableServiceUri);
+  if (!settings.AzureWebJobsStorage && !identityBased) {
+    throw new SettingsError(
+      'Setting AzureWebJobsStorage is missing: set a connection string (for example AzureWebJobsStorage=UseDevelopmentStorage=true), ' +
+        'or AzureWebJobsStorage__accountName (or __queueServiceUri and __tableServiceUri) for a managed identity.',
+    );
+  }
 }
 
 function checkGraphCallerSettings(settings: Settings): void {

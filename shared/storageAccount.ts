@@ -43,12 +43,7 @@ function identityBasedServiceUris(settings: Settings): { queueServiceUri: string
   const account = settings.AzureWebJobsStorage__accountName;
   const queueServiceUri = settings.AzureWebJobsStorage__queueServiceUri ?? (account && `https://${account}.queue.core.windows.net`);
   const tableServiceUri = settings.AzureWebJobsStorage__tableServiceUri ?? (account && `https://${account}.table.core.windows.net`);
-  if (!queueServiceUri || !tableServiceUri) {
-    throw new SettingsError(
-      'Setting AzureWebJobsStorage is missing: set a connection string (for example AzureWebJobsStorage=UseDevelopmentStorage=true), ' +
-        'or AzureWebJobsStorage__accountName (or __queueServiceUri and __tableServiceUri) for a managed identity.',
-    );
-  }
+  if (!queueServiceUri || !tableServiceUri) throw new SettingsError('Setting AzureWebJobsStorage is missing (see loadSettings).');
   return { queueServiceUri: queueServiceUri.replace(/\/+$/, ''), tableServiceUri: tableServiceUri.replace(/\/+$/, '') };
 }
 

@@ -4,6 +4,7 @@ import { inject } from 'vitest';
 import { createAppDependencies, type AppDependencies } from '../../shared/appDependencies';
 import { loadSettings } from '../../shared/settings';
 import type { HttpFunctionDefinition } from '../../functions/runtime/defineFunction';
+import { submitInvitations } from '../../functions/submitInvitations';
 
 /** Fresh queue and table names, so that test files never see each other's data. */
 export function uniqueResourceNames(prefix = 't') {
@@ -66,7 +67,6 @@ export async function submit(
   body: unknown,
   options: { contentType?: string; headers?: Record<string, string> } = {},
 ): Promise<TestResponse> {
-  const { submitInvitations } = await import('../../functions/submitInvitations');
   const raw = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
   return invokeHttp(submitInvitations, deps, {
     method: 'POST',
