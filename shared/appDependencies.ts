@@ -1,3 +1,4 @@
+import { BatchMembership } from './batchMembership';
 import { BatchReports } from './batchReport';
 import { Intake } from './intake';
 import { INVITATIONS_QUEUE, InvitationQueue } from './invitationQueue';
@@ -32,12 +33,13 @@ export async function createAppDependencies(
   const store = new InvitationStore(storage.tableClient(names.tableName));
   const queue = new InvitationQueue(storage.queueClient(names.queueName));
   await Promise.all([store.ensureTable(), queue.ensureQueues()]);
-  const intake = new Intake(store, queue, {
+  const membership = new BatchMembership(store.table);
+  const intake = new Intake(store, membership, queue, {
     domainPolicy: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
     hmacSecret: settings.INTAKE_HMAC_SECRET,
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
   });
-  return { settings, store, queue, intake, batchReports: new BatchReports(store) };
+  return { settings, store, queue, intake, batchReports: new BatchReports(store, membership) };
 }
 
 let processDependencies: Promise<AppDependencies> | undefined;

@@ -1,12 +1,15 @@
 import { stringify } from 'csv-stringify/sync';
 import { mapWithConcurrency } from './concurrency';
-import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus, type ListedInvitationRecord, withoutRedeemUrl } from './invitationRecord';
-import type { BatchItem, InvitationStore } from './invitationStore';
+import type { BatchItem, BatchMembership } from './batchMembership';
+import { INVITATION_STATUSES, type InvitationStatus, type ListedInvitationRecord, withoutRedeemUrl } from './invitationRecord';
+import type { InvitationStore } from './invitationStore';
 import { problems } from './problem';
 
 /**
  * GET /api/batches/{batchId}: a submission's items with each person's current record, status
  * counts, and the results CSV (the counterpart of the portal's bulk operation results).
+ * Counts read every person's record (one point read each, in parallel): exact, and proportional
+ * to the batch, never to the table.
  */
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -31,20 +34,22 @@ export const RESULTS_CSV_COLUMNS = [
 ] as const;
 
 export class BatchReports {
-  constructor(private readonly store: InvitationStore) {}
+  constructor(
+    private readonly store: InvitationStore,
+    private readonly membership: BatchMembership,
+  ) {}
 
   async report(batchId: string, pageSize = DEFAULT_PAGE_SIZE, continuationToken?: string): Promise<BatchReport> {
-    const [summary, page] = await Promise.all([this.summarize(batchId), this.store.listBatchItems(batchId, pageSize, continuationToken)]);
-    if (summary.total === 0) throw problems.notFound(`No batch ${batchId}.`);
-    const items = await this.withRecords(page.items);
-    return { batchId, ...summary, items, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+    const [all, page] = await Promise.all([this.allItems(batchId), this.membership.page(batchId, pageSize, continuationToken)]);
+    const counts = Object.fromEntries(INVITATION_STATUSES.map((status) => [status, 0])) as Record<InvitationStatus, number>;
+    for (const item of all) counts[item.status] += 1;
+    const onPage = new Set(page.items.map((item) => item.recordId));
+    const items = all.filter((item) => onPage.has(item.id));
+    return { batchId, total: all.length, counts, items, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
   }
 
   async resultsCsv(batchId: string): Promise<string> {
-    const all: BatchItem[] = [];
-    for await (const item of this.store.allBatchItems(batchId)) all.push(item);
-    if (all.length === 0) throw problems.notFound(`No batch ${batchId}.`);
-    const items = (await this.withRecords(all)).sort((a, b) => a.index - b.index);
+    const items = await this.allItems(batchId);
     const rows = items.map((item) => ({
       email: item.email,
       status: item.status,
@@ -61,22 +66,12 @@ export class BatchReports {
     return stringify(rows, { header: true, columns: [...RESULTS_CSV_COLUMNS] });
   }
 
-  /**
-   * Counts per status. A batch row whose status is final is the outcome for that batch (the worker
-   * writes it after the record); a row still in flight is read from its record.
-   */
-  private async summarize(batchId: string): Promise<{ total: number; counts: Record<InvitationStatus, number> }> {
-    const counts = Object.fromEntries(INVITATION_STATUSES.map((status) => [status, 0])) as Record<InvitationStatus, number>;
-    const inFlight: string[] = [];
-    let total = 0;
-    for await (const item of this.store.allBatchItems(batchId)) {
-      total += 1;
-      if (FINAL_STATUSES.has(item.status)) counts[item.status] += 1;
-      else inFlight.push(item.recordId);
-    }
-    const current = await mapWithConcurrency(inFlight, PARALLEL_READS, (id) => this.store.getById(id));
-    for (const stored of current) if (stored) counts[stored.record.status] += 1;
-    return { total, counts };
+  /** Every person of the batch once, in submission order, with their current record. */
+  private async allItems(batchId: string): Promise<BatchReportItem[]> {
+    const byRecord = new Map<string, BatchItem>();
+    for await (const item of this.membership.all(batchId)) if (!byRecord.has(item.recordId)) byRecord.set(item.recordId, item);
+    if (byRecord.size === 0) throw problems.notFound(`No batch ${batchId}.`);
+    return this.withRecords([...byRecord.values()]);
   }
 
   private async withRecords(items: readonly BatchItem[]): Promise<BatchReportItem[]> {

@@ -33,3 +33,19 @@ export async function settleWithConcurrency<T, R>(
     ),
   );
 }
+
+/** A queue of async tasks with at most `limit` running; `run` resolves with the task's result. */
+export function createLimiter(limit: number): <R>(task: () => Promise<R>) => Promise<R> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <R>(task: () => Promise<R>): Promise<R> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running += 1;
+    try {
+      return await task();
+    } finally {
+      running -= 1;
+      waiting.shift()?.();
+    }
+  };
+}

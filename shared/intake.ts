@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { settleWithConcurrency } from './concurrency';
+import type { BatchMembership } from './batchMembership';
+import { createLimiter, settleWithConcurrency } from './concurrency';
 import { domainPolicyProblem, type DomainPolicy } from './domainPolicy';
 import type { InvitationQueue } from './invitationQueue';
 import type { InvitationStatus } from './invitationRecord';
-import type { AdmissionCandidate, InvitationStore } from './invitationStore';
+import type { AdmissionCandidate, AdmissionResult, InvitationStore } from './invitationStore';
 import { problems, RequestProblem } from './problem';
 import { parseSubmission, type RejectedItem } from './submission';
 import { signatureProblem } from './webhookSignature';
@@ -47,6 +48,7 @@ const PARALLEL_SENDS = 16;
 export class Intake {
   constructor(
     private readonly store: InvitationStore,
+    private readonly membership: BatchMembership,
     private readonly queue: InvitationQueue,
     private readonly options: IntakeOptions,
   ) {}
@@ -83,33 +85,37 @@ export class Intake {
     rejected.sort((a, b) => a.index - b.index);
     if (candidates.length === 0) return { httpStatus: 400, batchId, items: [], rejected };
 
-    const admissions = await this.store.admit(batchId, candidates, this.options.queuedStaleAfterMs);
+    // Records are written before their messages, so no message lacks its record; each group's
+    // messages go out as soon as its transaction commits, while the other groups are still written.
+    const limit = createLimiter(PARALLEL_SENDS);
+    const sends: Promise<{ admission: AdmissionResult; error?: unknown }>[] = [];
+    const admissions = await this.store.admit(batchId, candidates, this.options.queuedStaleAfterMs, (recorded) => {
+      for (const admission of recorded.filter((result) => result.admission !== 'duplicate')) {
+        const { record } = admission;
+        sends.push(
+          limit(() => this.queue.send({ id: record.id, batchId, queuedAt: record.queuedAt })).then(
+            () => ({ admission }),
+            (error: unknown) => ({ admission, error }),
+          ),
+        );
+      }
+    });
     const items: SubmittedItem[] = itemsToAdmit.map(({ index, email, candidate, firstIndex }) => {
       const admission = admissions[candidate ?? firstIndex!]!;
       return { index, id: admission.record.id, email, status: admission.record.status, duplicate: candidate === undefined || admission.admission === 'duplicate' };
     });
+    const batchItems = items
+      .filter((_, position) => itemsToAdmit[position]!.candidate !== undefined)
+      .map(({ id, index, email, duplicate }) => ({ recordId: id, index, email, duplicate }));
+    const [sent] = await Promise.all([
+      Promise.all(sends),
+      this.membership.add(batchId, batchItems, { batchIdChosenByCaller: submission.batchId !== undefined }),
+    ]);
 
-    await this.store.putBatchItems(
-      batchId,
-      items.filter((item, position) => itemsToAdmit[position]!.candidate !== undefined).map((item) => ({
-        recordId: item.id,
-        index: item.index,
-        email: item.email,
-        duplicate: item.duplicate,
-        status: item.status,
-      })),
-    );
-
-    // Records are written before their messages, so no message lacks its record.
-    const toQueue = admissions.filter((admission) => admission.admission !== 'duplicate');
-    const sends = await settleWithConcurrency(toQueue, PARALLEL_SENDS, ({ record }) =>
-      this.queue.send({ id: record.id, batchId, queuedAt: record.queuedAt }),
-    );
-    const failedSends = toQueue.filter((_, position) => sends[position]!.status === 'rejected');
-    if (failedSends.length > 0) {
-      await settleWithConcurrency(failedSends, PARALLEL_SENDS, (admission) => this.store.withdraw(admission));
-      const reason = (sends.find((send) => send.status === 'rejected') as PromiseRejectedResult).reason;
-      throw new QueueUnavailableError(failedSends.length, reason);
+    const unsent = sent.filter((send) => send.error !== undefined);
+    if (unsent.length > 0) {
+      await settleWithConcurrency(unsent, PARALLEL_SENDS, ({ admission }) => this.store.withdraw(admission));
+      throw new QueueUnavailableError(unsent.length, unsent[0]!.error);
     }
 
     items.sort((a, b) => a.index - b.index);

@@ -9,18 +9,15 @@ import {
   RETRYABLE_STATUSES,
   FINAL_STATUSES,
   type InvitationRecord,
-  type InvitationStatus,
 } from './invitationRecord';
 
 /**
- * Table storage layout (one table, three kinds of row):
+ * Records in Table storage (batches have their own rows: see batchMembership.ts):
  * - record:        PartitionKey `r<first hex digit of id>`, RowKey `<id>`: one per person. Sixteen
  *                  partitions let a batch be written in a few entity-group transactions instead of
  *                  one call per person, while spreading load across partition servers.
  * - external id:   same partition as its record, RowKey `x|<encoded externalId>|<id>`, so that it is
  *                  written in the record's transaction and found with one range query per partition.
- * - batch item:    PartitionKey `b|<batchId>`, RowKey `<record id>`: which people a submission named,
- *                  so a batch lists in order of its partition, with native continuation tokens.
  */
 
 export const INVITATIONS_TABLE = 'Invitations';
@@ -30,7 +27,6 @@ const MAX_TRANSACTION_BYTES = 3 * 1024 * 1024; // below the 4 MiB payload limit,
 const PARALLEL_TABLE_CALLS = 16;
 
 const recordPartition = (id: string) => `r${id[0]}`;
-const batchPartition = (batchId: string) => `b|${batchId}`;
 const externalIdPrefix = (externalId: string) => `x|${encodeURIComponent(externalId)}|`;
 
 const recordEntitySchema = z.object({
@@ -57,15 +53,6 @@ const recordEntitySchema = z.object({
 });
 export type RecordEntity = z.infer<typeof recordEntitySchema>;
 
-const batchItemEntitySchema = z.object({
-  recordId: z.string(),
-  index: z.number().int(),
-  email: z.string(),
-  duplicate: z.boolean(),
-  status: invitationStatusSchema,
-});
-export type BatchItemEntity = z.infer<typeof batchItemEntitySchema>;
-
 export interface StoredRecord {
   record: InvitationRecord;
   invitation: Invitation;
@@ -83,12 +70,6 @@ export interface AdmissionResult {
 export interface AdmissionCandidate {
   email: string;
   invitation: Invitation;
-}
-
-export interface BatchItem extends BatchItemEntity {}
-export interface BatchItemPage {
-  items: BatchItem[];
-  continuationToken?: string;
 }
 
 export function recordFromEntity(entity: RecordEntity): InvitationRecord {
@@ -160,7 +141,13 @@ export class InvitationStore {
    * concurrent submission of the same email) its candidates go through admitOne, which decides
    * with optimistic concurrency, so that concurrent submissions queue a person at most once.
    */
-  async admit(batchId: string, candidates: readonly AdmissionCandidate[], staleAfterMs: number): Promise<AdmissionResult[]> {
+  async admit(
+    batchId: string,
+    candidates: readonly AdmissionCandidate[],
+    staleAfterMs: number,
+    /** Called as each group is recorded, so the caller can queue those people while the rest are written. */
+    onRecorded: (recorded: AdmissionResult[]) => void = () => undefined,
+  ): Promise<AdmissionResult[]> {
     const now = this.clock().toISOString();
     const entities = candidates.map((candidate) => this.newRecordEntity(batchId, candidate, now));
     const results = new Array<AdmissionResult>(candidates.length);
@@ -175,6 +162,7 @@ export class InvitationStore {
           results[position] = await this.admitOne(batchId, candidates[position]!, staleAfterMs);
         }
       }
+      onRecorded(group.map(({ position }) => results[position]!));
     });
     return results;
   }
@@ -250,43 +238,6 @@ export class InvitationStore {
     const records = await mapWithConcurrency(ids, PARALLEL_TABLE_CALLS, (id) => this.getById(id));
     // An index row outlives a change of externalId on a later submission: trust the record.
     return records.flatMap((stored) => (stored && stored.record.externalId === externalId ? [stored.record] : []));
-  }
-
-  /** Writes which people a submission named (idempotent: a retried submission rewrites the same rows). */
-  async putBatchItems(batchId: string, items: readonly BatchItemEntity[]): Promise<void> {
-    const chunks: BatchItemEntity[][] = [];
-    for (let start = 0; start < items.length; start += MAX_TRANSACTION_ACTIONS) {
-      chunks.push(items.slice(start, start + MAX_TRANSACTION_ACTIONS));
-    }
-    await mapWithConcurrency(chunks, PARALLEL_TABLE_CALLS, (chunk) =>
-      this.table.submitTransaction(
-        chunk.map((item): TransactionAction => ['upsert', { partitionKey: batchPartition(batchId), rowKey: item.recordId, ...item }, 'Replace']),
-      ),
-    );
-  }
-
-  /** Updates a batch's row for a person with an outcome (a no-op when the row does not exist). */
-  async updateBatchItemStatus(batchId: string, recordId: string, status: InvitationStatus): Promise<void> {
-    try {
-      await this.table.updateEntity({ partitionKey: batchPartition(batchId), rowKey: recordId, status }, 'Merge');
-    } catch (error) {
-      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
-    }
-  }
-
-  async listBatchItems(batchId: string, pageSize: number, continuationToken?: string): Promise<BatchItemPage> {
-    const pages = this.table
-      .listEntities<BatchItemEntity>({ queryOptions: { filter: odata`PartitionKey eq ${batchPartition(batchId)}` } })
-      .byPage({ maxPageSize: pageSize, ...(continuationToken ? { continuationToken } : {}) });
-    const page = await pages.next();
-    if (page.done) return { items: [] };
-    const items = page.value.map((entity) => batchItemEntitySchema.parse(entity));
-    return { items, ...(page.value.continuationToken ? { continuationToken: page.value.continuationToken } : {}) };
-  }
-
-  async *allBatchItems(batchId: string): AsyncGenerator<BatchItem> {
-    const rows = this.table.listEntities<BatchItemEntity>({ queryOptions: { filter: odata`PartitionKey eq ${batchPartition(batchId)}` } });
-    for await (const row of rows) yield batchItemEntitySchema.parse(row);
   }
 
   private newRecordEntity(batchId: string, candidate: AdmissionCandidate, now: string): RecordEntity {

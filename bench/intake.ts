@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { submitInvitations } from '../functions/submitInvitations';
+import { mapWithConcurrency } from '../shared/concurrency';
+import { createAppDependencies } from '../shared/appDependencies';
+import { encodeQueueMessage } from '../shared/invitationQueue';
+import { loadSettings } from '../shared/settings';
+import { storageAccountFromSettings } from '../shared/storageAccount';
+import { median, round, timed } from './measure';
+
+/**
+ * Intake: time to answer a 1,000-item JSON batch through the real handler against Azurite, and
+ * its items/s against a baseline measured in the same run: 1,000 raw `sendMessage` calls, 16 in
+ * parallel, against the same Azurite (the least any intake must do: one message per person).
+ */
+
+const ITEMS = 1_000;
+
+export interface IntakeBenchResult {
+  items: number;
+  runs: number;
+  answerMsMedian: number;
+  intakeItemsPerSecond: number;
+  rawSendItemsPerSecond: number;
+  ratio: number;
+  targets: { answerMsAtMost: number; ratioAtLeast: number };
+  met: boolean;
+}
+
+export async function benchIntake(connectionString: string, runs = 7): Promise<IntakeBenchResult> {
+  const settings = loadSettings({ AzureWebJobsStorage: connectionString });
+  const storage = storageAccountFromSettings(settings);
+  const answerMs: number[] = [];
+  const rawMs: number[] = [];
+  for (let run = 0; run < runs + 1; run += 1) {
+    // Fresh queue and table each run: Azurite's queue slows as it deepens (see docs/performance.md).
+    const suffix = randomBytes(4).toString('hex');
+    const rawQueue = storage.queueClient(`raw-${suffix}`);
+    await rawQueue.create();
+    const raw = await timed(() =>
+      mapWithConcurrency(Array.from({ length: ITEMS }, (_, i) => i), 16, (i) =>
+        rawQueue.sendMessage(encodeQueueMessage({ id: randomBytes(16).toString('hex'), batchId: 'raw', queuedAt: String(i) })),
+      ),
+    );
+    await rawQueue.delete();
+
+    const deps = await createAppDependencies(settings, { queueName: `intake-${suffix}`, tableName: `intake${suffix}` }, storage);
+    const body = JSON.stringify({
+      invitations: Array.from({ length: ITEMS }, (_, i) => ({
+        invitedUserEmailAddress: `person${i}.${suffix}@fabrikam.com`,
+        inviteRedirectUrl: 'https://myapps.microsoft.com',
+        externalId: `HR-${suffix}-${i}`,
+      })),
+    });
+    const request = new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost:7071/api/invitations',
+      headers: { 'content-type': 'application/json' },
+      body: { string: body },
+    });
+    const answered = await timed(async () => (await submitInvitations.handler(deps)(request, new InvocationContext())) as HttpResponseInit);
+    if (answered.value.status !== 202) throw new Error(`Intake answered ${answered.value.status}`);
+    await deps.queue.queue.delete();
+    await deps.store.table.deleteTable();
+    if (run === 0) continue; // warm-up: JIT, connection pools
+    answerMs.push(answered.ms);
+    rawMs.push(raw.ms);
+  }
+  const answerMsMedian = median(answerMs);
+  const intakeItemsPerSecond = ITEMS / (answerMsMedian / 1000);
+  const rawSendItemsPerSecond = ITEMS / (median(rawMs) / 1000);
+  const ratio = intakeItemsPerSecond / rawSendItemsPerSecond;
+  const targets = { answerMsAtMost: 1000, ratioAtLeast: 0.7 };
+  return {
+    items: ITEMS,
+    runs,
+    answerMsMedian: round(answerMsMedian, 1),
+    intakeItemsPerSecond: round(intakeItemsPerSecond, 0),
+    rawSendItemsPerSecond: round(rawSendItemsPerSecond, 0),
+    ratio: round(ratio, 3),
+    targets,
+    met: answerMsMedian <= targets.answerMsAtMost && ratio >= targets.ratioAtLeast,
+  };
+}
