@@ -8,7 +8,9 @@ import { submitInvitations } from './submitInvitations';
 import { getInvitation } from './getInvitation';
 import { findInvitations } from './findInvitations';
 import { getBatch } from './getBatch';
+import { processInvitation } from './processInvitation';
+import { recordDeadLetter } from './recordDeadLetter';
 
 loadSettings();
 
-export const appFunctions = [submitInvitations, getInvitation, findInvitations, getBatch];
+export const appFunctions = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter];

@@ -1,7 +1,13 @@
 import { BatchMembership } from './batchMembership';
 import { BatchReports } from './batchReport';
 import { Intake } from './intake';
-import { INVITATIONS_QUEUE, InvitationQueue } from './invitationQueue';
+import { graphCaller, graphEndpoints } from './graph/graphCaller';
+import { GraphInvitationsClient } from './graph/graphInvitationsClient';
+import { GraphPacer } from './graph/graphPacer';
+import { InvitationSender } from './graph/invitationSender';
+import { InvitationClaims } from './invitationClaims';
+import { INVITATIONS_QUEUE, InvitationQueue, poisonQueueName } from './invitationQueue';
+import { InvitationWorker } from './invitationWorker';
 import { INVITATIONS_TABLE, InvitationStore } from './invitationStore';
 import { loadSettings, type Settings } from './settings';
 import { storageAccountFromSettings, type StorageAccount } from './storageAccount';
@@ -16,6 +22,7 @@ export interface AppDependencies {
   queue: InvitationQueue;
   intake: Intake;
   batchReports: BatchReports;
+  worker: InvitationWorker;
 }
 
 export interface ResourceNames {
@@ -31,7 +38,7 @@ export async function createAppDependencies(
   storage: StorageAccount = storageAccountFromSettings(settings),
 ): Promise<AppDependencies> {
   const store = new InvitationStore(storage.tableClient(names.tableName));
-  const queue = new InvitationQueue(storage.queueClient(names.queueName));
+  const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));
   await Promise.all([store.ensureTable(), queue.ensureQueues()]);
   const membership = new BatchMembership(store.table);
   const intake = new Intake(store, membership, queue, {
@@ -39,7 +46,11 @@ export async function createAppDependencies(
     hmacSecret: settings.INTAKE_HMAC_SECRET,
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
   });
-  return { settings, store, queue, intake, batchReports: new BatchReports(store, membership) };
+  const claims = new InvitationClaims(store, settings.CLAIM_LEASE_SECONDS * 1000);
+  const graphClient = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
+  const sender = new InvitationSender(graphClient, new GraphPacer(settings.GRAPH_MAX_WRITES_PER_SECOND));
+  const worker = new InvitationWorker(claims, sender, queue, { invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000 });
+  return { settings, store, queue, intake, batchReports: new BatchReports(store, membership), worker };
 }
 
 let processDependencies: Promise<AppDependencies> | undefined;

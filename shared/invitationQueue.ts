@@ -30,10 +30,14 @@ export function decodeQueueMessage(text: string): unknown {
 }
 
 export class InvitationQueue {
-  constructor(readonly queue: QueueClient) {}
+  constructor(
+    readonly queue: QueueClient,
+    /** Where the Functions host moves a message at maxDequeueCount (`<queue>-poison`). */
+    readonly poisonQueue: QueueClient,
+  ) {}
 
   async ensureQueues(): Promise<void> {
-    await this.queue.createIfNotExists();
+    await Promise.all([this.queue.createIfNotExists(), this.poisonQueue.createIfNotExists()]);
   }
 
   async send(message: InvitationMessage, visibilityTimeoutSeconds?: number): Promise<void> {

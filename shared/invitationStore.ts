@@ -205,6 +205,20 @@ export class InvitationStore {
     else if (admission === 'requeued' && previous) await this.table.updateEntity(toTableEntity(previous), 'Replace');
   }
 
+  /**
+   * Replaces a record row. With an ETag it is a compare-and-swap: the new ETag, or undefined when
+   * someone changed the row since it was read (412). Without one it always writes.
+   */
+  async replace(entity: RecordEntity, etag?: string): Promise<string | undefined> {
+    try {
+      const response = await this.table.updateEntity(toTableEntity(entity), 'Replace', etag ? { etag } : {});
+      return response.etag;
+    } catch (error) {
+      if (etag && error instanceof RestError && error.statusCode === 412) return undefined;
+      throw error;
+    }
+  }
+
   async getById(id: string): Promise<StoredRecord | undefined> {
     try {
       const entity = await this.table.getEntity<RecordEntity>(recordPartition(id), id);

@@ -64,6 +64,8 @@ export const settingsSchema = z.object({
   GRAPH_MAX_WRITES_PER_SECOND: z.coerce.number().positive().max(1000).default(20),
   /** How long a worker's claim on a record lasts before another worker may take it over. */
   CLAIM_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(300),
+  /** How long one invocation keeps retrying Graph before handing the message back to the queue. */
+  WORKER_INVOCATION_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(120),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -78,6 +80,7 @@ const examples: Partial<Record<keyof Settings, string>> = {
   GRAPH_ENDPOINT: 'https://graph.microsoft.com',
   GRAPH_MAX_WRITES_PER_SECOND: '20',
   CLAIM_LEASE_SECONDS: '300',
+  WORKER_INVOCATION_BUDGET_SECONDS: '120',
 };
 
 export class SettingsError extends Error {
@@ -98,6 +101,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const settings = parsed.data;
   checkStorageSettings(settings);
   checkGraphCallerSettings(settings);
+  if (settings.WORKER_INVOCATION_BUDGET_SECONDS >= settings.CLAIM_LEASE_SECONDS) {
+    // A claim must outlive the invocation that holds it, or a second worker could call Graph for the same person.
+    throw new SettingsError(
+      `Setting WORKER_INVOCATION_BUDGET_SECONDS (${settings.WORKER_INVOCATION_BUDGET_SECONDS}) must be less than CLAIM_LEASE_SECONDS (${settings.CLAIM_LEASE_SECONDS}).`,
+    );
+  }
   return settings;
 }
 

@@ -1,4 +1,4 @@
-import { app, type HttpHandler, type HttpMethod, type HttpRequest, type InvocationContext } from '@azure/functions';
+import { app, type HttpHandler, type HttpMethod, type HttpRequest, type InvocationContext, type StorageQueueHandler } from '@azure/functions';
 import { appDependencies, type AppDependencies } from '../../shared/appDependencies';
 import { RequestProblem } from '../../shared/problem';
 import { problemResponse } from './http';
@@ -30,6 +30,27 @@ export function defineHttp(definition: Omit<HttpFunctionDefinition, 'kind'>): Ht
   });
   return declared;
 }
+
+export interface QueueFunctionDefinition {
+  kind: 'queue';
+  name: string;
+  queueName: string;
+  /** The app setting (or setting prefix, for identity-based connections) of the storage account. */
+  connection: string;
+  handler: (deps: AppDependencies) => StorageQueueHandler;
+}
+
+export function defineQueue(definition: Omit<QueueFunctionDefinition, 'kind'>): QueueFunctionDefinition {
+  const declared: QueueFunctionDefinition = { kind: 'queue', ...definition };
+  app.storageQueue(declared.name, {
+    queueName: declared.queueName,
+    connection: declared.connection,
+    handler: async (message, context) => declared.handler(await appDependencies())(message, context),
+  });
+  return declared;
+}
+
+export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition;
 
 /** A RequestProblem becomes its 4xx problem response; anything else is ours: logged, 500. */
 function answerProblems(handler: HttpHandler): HttpHandler {

@@ -1,10 +1,21 @@
+import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startAzurite } from '../../local/azurite';
+import { ensureLocalCertificate } from '../../local/graphEmulator/localCertificate';
 
-/** One real Azurite for the whole run, on free ports; each test file uses its own queue and table names. */
+export const LOCAL_CERTIFICATE_FOLDER = path.join(__dirname, '..', '..', '.local', 'certs');
+
+/**
+ * One real Azurite for the whole run, on free ports; each test file uses its own queue and table
+ * names. The local certificate authority is made here, before the test workers start, because
+ * Node reads NODE_EXTRA_CA_CERTS only at process start: the workers inherit it.
+ */
 export default async function setup(project: TestProject) {
+  const certificate = await ensureLocalCertificate(LOCAL_CERTIFICATE_FOLDER);
+  process.env.NODE_EXTRA_CA_CERTS = certificate.caCertificatePath;
   const azurite = await startAzurite();
   project.provide('azuriteConnectionString', azurite.connectionString);
+  project.provide('localCertificateFolder', LOCAL_CERTIFICATE_FOLDER);
   return async () => {
     await azurite.stop();
   };
@@ -13,5 +24,6 @@ export default async function setup(project: TestProject) {
 declare module 'vitest' {
   export interface ProvidedContext {
     azuriteConnectionString: string;
+    localCertificateFolder: string;
   }
 }

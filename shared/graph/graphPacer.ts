@@ -1,0 +1,71 @@
+/**
+ * Pacing shared by every concurrent invocation in a process, so that the process as a whole
+ * stays inside Graph's write budget:
+ * - calls start at most `maxWritesPerSecond`, evenly spaced (3,000 writes per 150 s = 20/s);
+ * - a 429 pauses every new call (and every call still waiting) until its Retry-After has passed;
+ * - x-ms-throttle-limit-percentage (Graph sends it above 80% of a limit) stretches the spacing
+ *   for a while, so that 429s are avoided rather than met.
+ */
+
+export class WaitBeyondDeadlineError extends Error {
+  override readonly name = 'WaitBeyondDeadlineError';
+  constructor(readonly waitMs: number) {
+    super(`Graph's budget allows the next call in ${Math.ceil(waitMs)} ms, after this invocation's deadline.`);
+  }
+}
+
+const SLOW_DOWN_FOR_MS = 10_000;
+const MAX_SLOW_DOWN = 4;
+
+export class GraphPacer {
+  private nextSlotAt = 0;
+  private pausedUntil = 0;
+  private slowFactor = 1;
+  private slowUntil = 0;
+
+  constructor(
+    private readonly maxWritesPerSecond: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Waits for this call's turn; throws WaitBeyondDeadlineError (taking no turn) if it comes after `deadline`. */
+  async acquire(deadline: number): Promise<void> {
+    const now = this.now();
+    const slot = Math.max(now, this.nextSlotAt, this.pausedUntil);
+    if (slot > deadline) throw new WaitBeyondDeadlineError(slot - now);
+    this.nextSlotAt = slot + this.intervalMs(now);
+    await sleep(slot - now);
+    // A 429 that arrived while we waited pauses us too.
+    while (this.pausedUntil > this.now()) {
+      if (this.pausedUntil > deadline) throw new WaitBeyondDeadlineError(this.pausedUntil - this.now());
+      await sleep(this.pausedUntil - this.now());
+    }
+  }
+
+  /** A 429 with Retry-After: nobody in this process calls before it has passed. */
+  pause(retryAfterMs: number): void {
+    const until = this.now() + retryAfterMs;
+    this.pausedUntil = Math.max(this.pausedUntil, until);
+    this.nextSlotAt = Math.max(this.nextSlotAt, this.pausedUntil);
+  }
+
+  /** x-ms-throttle-limit-percentage from a response (0.8 = 80% of a limit used). */
+  observeLimitPercentage(percentage: number): void {
+    if (percentage < 0.8) return;
+    this.slowFactor = Math.min(MAX_SLOW_DOWN, Math.max(this.slowFactor, percentage / 0.8));
+    this.slowUntil = this.now() + SLOW_DOWN_FOR_MS;
+  }
+
+  get pausedForMs(): number {
+    return Math.max(0, this.pausedUntil - this.now());
+  }
+
+  private intervalMs(now: number): number {
+    if (now > this.slowUntil) this.slowFactor = 1;
+    return (1000 / this.maxWritesPerSecond) * this.slowFactor;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}

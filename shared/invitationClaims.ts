@@ -1,0 +1,112 @@
+import { FINAL_STATUSES, type InvitationError, type InvitationRecord } from './invitationRecord';
+import { recordFromEntity, type InvitationStore, type RecordEntity, type StoredRecord } from './invitationStore';
+
+/**
+ * The worker's hold on a person while it calls Graph. Claiming moves the record to Processing with
+ * optimistic concurrency on its ETag and a lease: a duplicate delivery or a second worker sees the
+ * claim and makes no second Graph call, while a claim left by a crashed worker can be taken over
+ * once its lease has expired.
+ */
+
+export type ClaimResult =
+  | { kind: 'claimed'; claim: Claim }
+  /** Invited, Failed or DeadLettered: nothing to do. */
+  | { kind: 'final'; record: InvitationRecord }
+  /** Another invocation holds a live claim until `leaseUntil`. */
+  | { kind: 'held'; leaseUntil: number }
+  | { kind: 'missing' };
+
+export interface Claim {
+  stored: StoredRecord;
+  etag: string;
+  claimant: string;
+  /** Whether this claim took over one whose lease had expired (its worker crashed or hung). */
+  tookOver: boolean;
+}
+
+export interface Outcome {
+  status: 'Invited' | 'Failed' | 'Queued';
+  calls: number;
+  invitedUserId?: string;
+  inviteRedeemUrl?: string;
+  graphStatus?: string;
+  graphRequestId?: string;
+  error?: InvitationError;
+}
+
+export class InvitationClaims {
+  constructor(
+    private readonly store: InvitationStore,
+    private readonly leaseMs: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async claim(id: string, claimant: string): Promise<ClaimResult> {
+    for (;;) {
+      const stored = await this.store.getById(id);
+      if (!stored) return { kind: 'missing' };
+      const { record, entity } = stored;
+      if (FINAL_STATUSES.has(record.status)) return { kind: 'final', record };
+      const now = this.now();
+      const leaseUntil = entity.leaseUntil ? Date.parse(entity.leaseUntil) : 0;
+      const tookOver = record.status === 'Processing';
+      if (tookOver && leaseUntil > now.getTime() && entity.claimedBy !== claimant) return { kind: 'held', leaseUntil };
+      const claimed: RecordEntity = {
+        ...entity,
+        status: 'Processing',
+        claimedBy: claimant,
+        leaseUntil: new Date(now.getTime() + this.leaseMs).toISOString(),
+        updatedAt: now.toISOString(),
+      };
+      const etag = await this.store.replace(claimed, stored.etag);
+      if (etag) return { kind: 'claimed', claim: { stored: { ...stored, entity: claimed, record: recordFromEntity(claimed), etag }, etag, claimant, tookOver } };
+      // Someone changed the record between our read and write: read again and decide again.
+    }
+  }
+
+  /**
+   * Writes what happened. Invited and Failed are written whatever happened meanwhile (they are the
+   * truth about a call that was made); Queued (a release for a later retry) only while our claim
+   * is intact, so a release never undoes another worker's outcome.
+   */
+  async record(claim: Claim, outcome: Outcome): Promise<InvitationRecord> {
+    const { entity } = claim.stored;
+    const next: RecordEntity = {
+      ...entity,
+      status: outcome.status,
+      attempts: entity.attempts + outcome.calls,
+      updatedAt: this.now().toISOString(),
+      invitedUserId: outcome.invitedUserId ?? entity.invitedUserId,
+      inviteRedeemUrl: outcome.inviteRedeemUrl ?? entity.inviteRedeemUrl,
+      graphStatus: outcome.graphStatus ?? entity.graphStatus,
+      graphRequestId: outcome.graphRequestId ?? entity.graphRequestId,
+      errorCode: outcome.error?.code,
+      errorMessage: outcome.error?.message,
+      errorHttpStatus: outcome.error?.httpStatus,
+      errorGraphRequestId: outcome.error?.graphRequestId,
+      leaseUntil: undefined,
+      claimedBy: undefined,
+    };
+    await this.store.replace(next, outcome.status === 'Queued' ? claim.etag : undefined);
+    return recordFromEntity(next);
+  }
+
+  /** The poison queue's verdict: DeadLettered with the last error, unless the person got a final outcome meanwhile. */
+  async deadLetter(id: string): Promise<InvitationRecord | undefined> {
+    for (;;) {
+      const stored = await this.store.getById(id);
+      if (!stored || FINAL_STATUSES.has(stored.record.status)) return stored?.record;
+      const { entity } = stored;
+      const next: RecordEntity = {
+        ...entity,
+        status: 'DeadLettered',
+        updatedAt: this.now().toISOString(),
+        errorCode: entity.errorCode ?? 'MaxDequeueCountExceeded',
+        errorMessage: entity.errorMessage ?? 'The queue gave up on this invitation after its maximum dequeue count.',
+        leaseUntil: undefined,
+        claimedBy: undefined,
+      };
+      if (await this.store.replace(next, stored.etag)) return recordFromEntity(next);
+    }
+  }
+}
