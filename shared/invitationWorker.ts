@@ -35,8 +35,11 @@ export class InvalidQueueMessageError extends Error {
   override readonly name = 'InvalidQueueMessageError';
 }
 
-// Margin so a deferred message is claimable the moment the lease it waits for has expired.
+// A message for a person another invocation holds is looked at again after the lease (plus a
+// margin, so it is claimable then), or sooner: the holder usually finishes in well under a second.
+// It is never dropped: if the holder crashed without releasing, this message is what takes over.
 const LEASE_MARGIN_MS = 1_000;
+const MAX_DEFER_MS = 5_000;
 
 export class InvitationWorker {
   constructor(
@@ -63,7 +66,7 @@ export class InvitationWorker {
         log.info(`Invitation ${id}: already ${claim.record.status}; no Graph call.`);
         return 'already-final';
       case 'held': {
-        const waitMs = claim.leaseUntil - Date.now() + LEASE_MARGIN_MS;
+        const waitMs = Math.min(claim.leaseUntil - Date.now() + LEASE_MARGIN_MS, MAX_DEFER_MS);
         await this.queue.send(message.data, waitMs / 1000);
         log.info(`Invitation ${id}: claimed by another invocation; looked at again in ${Math.ceil(waitMs / 1000)} s.`);
         return 'deferred';

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { GraphEmulator, type GraphEmulatorOptions } from '../../local/graphEmulator/graphEmulator';
+import { ensureLocalCertificate } from '../../local/graphEmulator/localCertificate';
+
+export interface EmulatedTenant {
+  emulator: GraphEmulator;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  /** The settings that point the app at this emulator with a client secret. */
+  settings: Record<string, string>;
+}
+
+/** A Graph emulator on a free port with one app registration, its secret, and User.Invite.All. */
+export async function startEmulatedTenant(options: Partial<Omit<GraphEmulatorOptions, 'certificate'>> = {}): Promise<EmulatedTenant> {
+  const certificate = await ensureLocalCertificate(inject('localCertificateFolder'));
+  const tenantId = randomUUID();
+  const clientId = randomUUID();
+  const clientSecret = `secret~${randomUUID()}`;
+  const emulator = await GraphEmulator.start({
+    latencyMs: 0,
+    ...options,
+    certificate,
+    apps: options.apps ?? [{ tenantId, clientId, clientSecret }],
+  });
+  return {
+    emulator,
+    tenantId,
+    clientId,
+    clientSecret,
+    settings: {
+      GRAPH_TENANT_ID: tenantId,
+      GRAPH_CLIENT_ID: clientId,
+      GRAPH_CLIENT_SECRET: clientSecret,
+      GRAPH_AUTHORITY_HOST: emulator.authorityHost,
+      GRAPH_ENDPOINT: emulator.graphEndpoint,
+    },
+  };
+}
+
+/** Waits for a condition by polling it (storage offers no change feed to await). */
+export async function waitFor<T>(check: () => Promise<T | undefined | false>, { timeoutMs = 20_000, what = 'condition' } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
