@@ -30,15 +30,15 @@ export class GraphPacer {
 
   /** Waits for this call's turn; throws WaitBeyondDeadlineError (taking no turn) if it comes after `deadline`. */
   async acquire(deadline: number): Promise<void> {
-    const now = this.now();
-    const slot = Math.max(now, this.nextSlotAt, this.pausedUntil);
-    if (slot > deadline) throw new WaitBeyondDeadlineError(slot - now);
-    this.nextSlotAt = slot + this.intervalMs(now);
-    await sleep(slot - now);
-    // A 429 that arrived while we waited pauses us too.
-    while (this.pausedUntil > this.now()) {
-      if (this.pausedUntil > deadline) throw new WaitBeyondDeadlineError(this.pausedUntil - this.now());
-      await sleep(this.pausedUntil - this.now());
+    for (;;) {
+      const now = this.now();
+      const slot = Math.max(now, this.nextSlotAt, this.pausedUntil);
+      if (slot > deadline) throw new WaitBeyondDeadlineError(slot - now);
+      this.nextSlotAt = slot + this.intervalMs(now);
+      await sleep(slot - now);
+      // A 429 that came while we waited: take a new turn after the pause, so the calls that were
+      // waiting resume paced rather than all at once.
+      if (this.pausedUntil <= this.now()) return;
     }
   }
 
@@ -49,10 +49,15 @@ export class GraphPacer {
     this.nextSlotAt = Math.max(this.nextSlotAt, this.pausedUntil);
   }
 
-  /** x-ms-throttle-limit-percentage from a response (0.8 = 80% of a limit used). */
+  /**
+   * x-ms-throttle-limit-percentage from a response (0.8 = 80% of a limit used). The limit may be
+   * shared with other apps in the tenant (18,000 writes per 5 min), so our own rate says nothing
+   * of the room left: spread the calls out more the nearer the limit is (×1.5 at 80%, ×3.5 at 100%).
+   */
   observeLimitPercentage(percentage: number): void {
     if (percentage < 0.8) return;
-    this.slowFactor = Math.min(MAX_SLOW_DOWN, Math.max(this.slowFactor, percentage / 0.8));
+    const factor = 1.5 + (percentage - 0.8) * 10;
+    this.slowFactor = Math.min(MAX_SLOW_DOWN, Math.max(this.slowFactor, factor));
     this.slowUntil = this.now() + SLOW_DOWN_FOR_MS;
   }
 
