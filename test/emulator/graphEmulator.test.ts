@@ -1,0 +1,205 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt } from '../../local/graphEmulator/jwt';
+import { startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
+
+let tenant: EmulatedTenant;
+beforeAll(async () => {
+  tenant = await startEmulatedTenant({ latencyMs: 0, verifiedDomains: ['contoso.com'], blockedDomains: ['blocked.example'] });
+});
+afterAll(async () => {
+  await tenant?.emulator.stop();
+});
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+
+async function token(fields: Partial<Record<string, string>> = {}) {
+  const response = await fetch(`${tenant.emulator.url}/${tenant.tenantId}/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form({
+      grant_type: 'client_credentials',
+      client_id: tenant.clientId,
+      client_secret: tenant.clientSecret,
+      scope: `${tenant.emulator.graphEndpoint}/.default`,
+      ...(fields as Record<string, string>),
+    }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+async function invite(body: unknown, accessToken?: string) {
+  const response = await fetch(`${tenant.emulator.url}/v1.0/invitations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, any> };
+}
+
+const invitation = (email: string) => ({ invitedUserEmailAddress: email, inviteRedirectUrl: 'https://myapps.microsoft.com' });
+
+describe('the emulated token endpoint', () => {
+  it('publishes OpenID configuration that MSAL needs', async () => {
+    const response = await fetch(`${tenant.emulator.url}/${tenant.tenantId}/v2.0/.well-known/openid-configuration`);
+    const body = (await response.json()) as Record<string, string>;
+    expect(body).toMatchObject({
+      issuer: expect.any(String),
+      authorization_endpoint: expect.any(String),
+      token_endpoint: `${tenant.emulator.url}/${tenant.tenantId}/oauth2/v2.0/token`,
+      jwks_uri: expect.any(String),
+    });
+  });
+
+  it('issues an app-only token with the granted roles for the client secret', async () => {
+    const { status, body } = await token();
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ token_type: 'Bearer', expires_in: expect.any(Number), ext_expires_in: expect.any(Number) });
+    const claims = decodeJwt(body.access_token)!.payload;
+    expect(claims).toMatchObject({ aud: tenant.emulator.graphEndpoint, tid: tenant.tenantId, appid: tenant.clientId, roles: ['User.Invite.All'] });
+  });
+
+  it.each([
+    ['a wrong secret', { client_secret: 'nope' }, 'AADSTS7000215'],
+    ['an unknown client', { client_id: '00000000-0000-0000-0000-000000000000' }, 'AADSTS700016'],
+  ])('answers 401 invalid_client with an AADSTS body for %s', async (_, fields, code) => {
+    const { status, body } = await token(fields);
+    expect(status).toBe(401);
+    expect(body).toMatchObject({ error: 'invalid_client', error_codes: [expect.any(Number)], trace_id: expect.any(String), correlation_id: expect.any(String) });
+    expect(body.error_description).toContain(code);
+  });
+
+  it('refuses a scope without /.default', async () => {
+    const { status, body } = await token({ scope: 'User.Invite.All' });
+    expect(status).toBe(400);
+    expect(body.error).toBe('invalid_scope');
+  });
+});
+
+describe('the emulated POST /v1.0/invitations', () => {
+  it('needs a Bearer token it issued', async () => {
+    expect((await invite(invitation('a@fabrikam.com'))).status).toBe(401);
+    const forged = await invite(invitation('a@fabrikam.com'), 'eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2ln');
+    expect(forged.status).toBe(401);
+    expect(forged.body.error.code).toBe('InvalidAuthenticationToken');
+  });
+
+  it('creates an invitation with the documented body: a new ticket each call, the same user per email', async () => {
+    const { body: tokens } = await token();
+    const first = await invite(invitation('bea@fabrikam.com'), tokens.access_token);
+    const second = await invite(invitation('BEA@fabrikam.com'), tokens.access_token);
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({
+      '@odata.context': expect.stringContaining('$metadata#invitations'),
+      id: expect.any(String),
+      inviteRedeemUrl: expect.stringContaining('ticket'),
+      invitedUserEmailAddress: 'bea@fabrikam.com',
+      invitedUserType: 'Guest',
+      sendInvitationMessage: false,
+      status: 'PendingAcceptance',
+      invitedUser: { id: expect.any(String) },
+    });
+    expect(first.headers.get('request-id')).toEqual(expect.any(String));
+    expect(second.body.invitedUser.id).toBe(first.body.invitedUser.id);
+    expect(second.body.inviteRedeemUrl).not.toBe(first.body.inviteRedeemUrl);
+  });
+
+  it("answers Graph's errors in Graph's envelope", async () => {
+    const { body: tokens } = await token();
+    const invalid = await invite(invitation('bad,address@fabrikam.com'), tokens.access_token);
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error).toMatchObject({ code: 'BadRequest', message: expect.any(String), innerError: { date: expect.any(String), 'request-id': expect.any(String), 'client-request-id': expect.any(String) } });
+    const verified = await invite(invitation('me@contoso.com'), tokens.access_token);
+    expect(verified.body.error.message).toContain('verified domain of this directory');
+    const blocked = await invite(invitation('x@sub.blocked.example'), tokens.access_token);
+    expect(blocked.status).toBe(403);
+  });
+
+  it('answers Insufficient privileges when the app lacks User.Invite.All', async () => {
+    tenant.emulator.setRoles(tenant.clientId, []);
+    try {
+      const { body: tokens } = await token();
+      const response = await invite(invitation('c@fabrikam.com'), tokens.access_token);
+      expect(response.status).toBe(401);
+      expect(response.body.error.message).toContain('Insufficient privileges to perform requested operation by the application');
+    } finally {
+      tenant.emulator.setRoles(tenant.clientId, ['User.Invite.All']);
+    }
+  });
+
+  it('throttles like Graph: x-ms-throttle-limit-percentage above 80%, then 429 with fractional Retry-After and scope headers', async () => {
+    tenant.emulator.configure({ writeBudget: { limit: 5, windowMs: 60_000 } });
+    tenant.emulator.reset();
+    try {
+      const { body: tokens } = await token();
+      const responses = [];
+      for (let i = 0; i < 6; i += 1) responses.push(await invite(invitation(`t${i}@fabrikam.com`), tokens.access_token));
+      expect(responses.map((response) => response.status)).toEqual([201, 201, 201, 201, 201, 429]);
+      expect(responses[3]!.headers.get('x-ms-throttle-limit-percentage')).toBeNull();
+      expect(responses[4]!.headers.get('x-ms-throttle-limit-percentage')).toBe('1.0');
+      const throttled = responses[5]!;
+      expect(throttled.headers.get('retry-after')).toMatch(/^\d+\.\d{3}$/);
+      expect(throttled.headers.get('x-ms-throttle-scope')).toBe(`Tenant_Application/ReadWrite/${tenant.clientId}/${tenant.tenantId}`);
+      expect(throttled.headers.get('x-ms-throttle-information')).toBe('WriteLimitExceeded');
+      expect(throttled.body.error).toMatchObject({ code: 'TooManyRequests', message: 'Please retry again later.' });
+      expect(tenant.emulator.budgetLeft(tenant.clientId, tenant.tenantId)).toBe(0);
+    } finally {
+      tenant.emulator.configure({ writeBudget: { limit: 3000, windowMs: 150_000 } });
+      tenant.emulator.reset();
+    }
+  });
+
+  it('injects transient faults, with and without Retry-After', async () => {
+    tenant.emulator.configure({ faults: { transientShare: 1, transientStatuses: [503, 504], retryAfterShare: 0.5, retryAfterSeconds: 2 } });
+    try {
+      const { body: tokens } = await token();
+      const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => invite(invitation(`f${i}@fabrikam.com`), tokens.access_token)));
+      expect(new Set(responses.map((response) => response.status))).toEqual(new Set([503, 504]));
+      const retryAfters = responses.map((response) => response.headers.get('retry-after'));
+      expect(retryAfters).toContain('2');
+      expect(retryAfters).toContain(null);
+    } finally {
+      tenant.emulator.configure({ faults: { transientShare: 0 } });
+    }
+  });
+
+  it('adds latency like the real API', async () => {
+    tenant.emulator.configure({ latencyMs: 150 });
+    try {
+      const { body: tokens } = await token();
+      const started = Date.now();
+      await invite(invitation('slowpoke@fabrikam.com'), tokens.access_token);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    } finally {
+      tenant.emulator.configure({ latencyMs: 0 });
+    }
+  });
+
+  it('plays scripted responses per email, in order, then behaves normally', async () => {
+    tenant.emulator.script('scripted@fabrikam.com', [{ status: 503 }, { status: 400, body: { error: { code: 'Custom', message: 'scripted' } } }]);
+    const { body: tokens } = await token();
+    const statuses = [];
+    for (let i = 0; i < 3; i += 1) statuses.push((await invite(invitation('scripted@fabrikam.com'), tokens.access_token)).status);
+    expect(statuses).toEqual([503, 400, 201]);
+  });
+});
+
+describe('inspection over HTTP', () => {
+  it('reports calls per email, statuses and the budget left, and resets', async () => {
+    tenant.emulator.reset();
+    const { body: tokens } = await token();
+    await invite(invitation('seen@fabrikam.com'), tokens.access_token);
+    await invite(invitation('seen@fabrikam.com'), tokens.access_token);
+    const summary = (await (await fetch(`${tenant.emulator.url}/_emulator/summary`)).json()) as Record<string, any>;
+    expect(summary).toMatchObject({ calls: 2, statuses: { 201: 2 }, callsPerEmail: { 'seen@fabrikam.com': 2 }, tokenRequests: 1 });
+    expect(summary.budgetLeft[tenant.clientId]).toBe(2998);
+    const calls = (await (await fetch(`${tenant.emulator.url}/_emulator/calls?email=seen@fabrikam.com`)).json()) as Record<string, any[]>;
+    expect(calls.calls).toHaveLength(2);
+    await fetch(`${tenant.emulator.url}/_emulator/configure`, {
+      method: 'POST',
+      body: JSON.stringify({ scripts: { 'later@fabrikam.com': [{ status: 404 }] } }),
+    });
+    expect((await invite(invitation('later@fabrikam.com'), tokens.access_token)).status).toBe(404);
+    await fetch(`${tenant.emulator.url}/_emulator/reset`, { method: 'POST' });
+    expect(tenant.emulator.calls).toHaveLength(0);
+  });
+});
