@@ -30,6 +30,7 @@ export interface EmulatedApp {
 
 export interface ScriptedResponse {
   status: number;
+  /** Default: Graph's error envelope, or for a 201 the invitation Graph would create. */
   body?: unknown;
   headers?: Record<string, string>;
 }
@@ -313,7 +314,9 @@ export class GraphEmulator {
     const scripted = email ? this.scripts.get(email)?.shift() : undefined;
     if (scripted) {
       await sleep(this.behaviour.latencyMs);
-      return answer(scripted.status, scripted.body ?? graphError(statusCode(scripted.status), 'Scripted response.', requestId, clientRequestId), scripted.headers);
+      const defaultBody =
+        scripted.status === 201 && parsed ? invitationCreated(caller.tenantId, email!, parsed) : graphError(statusCode(scripted.status), 'Scripted response.', requestId, clientRequestId);
+      return answer(scripted.status, scripted.body ?? defaultBody, scripted.headers);
     }
 
     const budget = this.budgetFor(caller.clientId, caller.tenantId).take(Date.now());

@@ -4,7 +4,7 @@
  * - calls start at most `maxWritesPerSecond`, evenly spaced (3,000 writes per 150 s = 20/s);
  * - a 429 pauses every new call (and every call still waiting) until its Retry-After has passed;
  * - x-ms-throttle-limit-percentage (Graph sends it above 80% of a limit) stretches the spacing
- *   for a while, so that 429s are avoided rather than met.
+ *   for a while, so that 429s are avoided rather than met (see observeLimitPercentage).
  */
 
 export class WaitBeyondDeadlineError extends Error {
@@ -50,13 +50,15 @@ export class GraphPacer {
   }
 
   /**
-   * x-ms-throttle-limit-percentage from a response (0.8 = 80% of a limit used). The limit may be
-   * shared with other apps in the tenant (18,000 writes per 5 min), so our own rate says nothing
-   * of the room left: spread the calls out more the nearer the limit is (×1.5 at 80%, ×3.5 at 100%).
+   * x-ms-throttle-limit-percentage from a response (0.8 = 80% of a limit used; Graph sends it from
+   * 0.8 up to 1.8). Running at the configured rate fills a window to 100% by design (3,000 writes
+   * per 150 s at 20/s), so up to 1.0 we ease off only a little (5% at 1.0) to stay clear of the
+   * edge; above 1.0 the limit is shared with someone else (the tenant's 18,000 writes per 5 min)
+   * and we slow down in proportion, for a while, before 429s come.
    */
   observeLimitPercentage(percentage: number): void {
-    if (percentage < 0.8) return;
-    const factor = 1.5 + (percentage - 0.8) * 10;
+    if (!(percentage >= 0.8)) return;
+    const factor = percentage <= 1 ? 1 + (percentage - 0.8) / 4 : percentage + 0.05;
     this.slowFactor = Math.min(MAX_SLOW_DOWN, Math.max(this.slowFactor, factor));
     this.slowUntil = this.now() + SLOW_DOWN_FOR_MS;
   }

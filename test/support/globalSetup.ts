@@ -1,9 +1,7 @@
-import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { localCertificateFolder } from '../../local/appRoot';
 import { startAzurite } from '../../local/azurite';
 import { ensureLocalCertificate } from '../../local/graphEmulator/localCertificate';
-
-export const LOCAL_CERTIFICATE_FOLDER = path.join(__dirname, '..', '..', '.local', 'certs');
 
 /**
  * One real Azurite for the whole run, on free ports; each test file uses its own queue and table
@@ -11,11 +9,11 @@ export const LOCAL_CERTIFICATE_FOLDER = path.join(__dirname, '..', '..', '.local
  * Node reads NODE_EXTRA_CA_CERTS only at process start: the workers inherit it.
  */
 export default async function setup(project: TestProject) {
-  const certificate = await ensureLocalCertificate(LOCAL_CERTIFICATE_FOLDER);
+  const certificate = await ensureLocalCertificate(localCertificateFolder());
   process.env.NODE_EXTRA_CA_CERTS = certificate.caCertificatePath;
   const azurite = await startAzurite();
   project.provide('azuriteConnectionString', azurite.connectionString);
-  project.provide('localCertificateFolder', LOCAL_CERTIFICATE_FOLDER);
+  project.provide('localCertificateFolder', localCertificateFolder());
   return async () => {
     await azurite.stop();
   };

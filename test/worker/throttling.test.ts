@@ -70,15 +70,37 @@ describe('throttling', () => {
     expect(tenant.emulator.calls.filter((call) => call.status === 201)).toHaveLength(3);
   }, 40_000);
 
-  it('slows down when Graph says more than 80% of a limit is used', async () => {
-    // 10 writes per 2 s: from the 9th call on, Graph reports x-ms-throttle-limit-percentage; the pacer stretches its spacing.
-    const { tenant, deps } = await pipeline({ latencyMs: 0, writeBudget: { limit: 10, windowMs: 2_000 } }, { GRAPH_MAX_WRITES_PER_SECOND: '50' });
-    const ids = await inviteAll(deps, Array.from({ length: 14 }, (_, i) => `slow${i}@fabrikam.com`));
-    await Promise.all(ids.map((id) => waitForStatus(deps, id, 'Invited', 30_000)));
-    const accepted = tenant.emulator.calls.filter((call) => call.status === 201).map((call) => call.at).sort((a, b) => a - b);
-    const gaps = accepted.slice(1).map((at, i) => at - accepted[i]!);
-    const early = gaps.slice(0, 6);
-    const late = gaps.slice(-3);
-    expect(Math.min(...late)).toBeGreaterThan(Math.max(...early));
-  }, 40_000);
+  it('slows down when Graph says a shared limit is over 100% used, before any 429', async () => {
+    const { tenant, deps } = await pipeline({ latencyMs: 0 }, { GRAPH_MAX_WRITES_PER_SECOND: '20' });
+    tenant.emulator.script('warned@fabrikam.com', [{ status: 201, headers: { 'x-ms-throttle-limit-percentage': '1.8' } }]);
+    const before = await inviteAll(deps, Array.from({ length: 6 }, (_, i) => `early${i}@fabrikam.com`));
+    await Promise.all(before.map((id) => waitForStatus(deps, id, 'Invited')));
+    const [warned] = await inviteAll(deps, ['warned@fabrikam.com']);
+    await waitForStatus(deps, warned!, 'Invited');
+    const after = await inviteAll(deps, Array.from({ length: 6 }, (_, i) => `late${i}@fabrikam.com`));
+    await Promise.all(after.map((id) => waitForStatus(deps, id, 'Invited')));
+
+    const gapsOf = (prefix: string) => {
+      const times = tenant.emulator.calls.filter((call) => call.email?.startsWith(prefix)).map((call) => call.at).sort((a, b) => a - b);
+      return times.slice(1).map((at, i) => at - times[i]!);
+    };
+    // 20/s is 50 ms apart; after "180% used" the pacer spreads calls ~1.85 times further.
+    expect(Math.max(...gapsOf('early'))).toBeLessThan(80);
+    expect(Math.min(...gapsOf('late'))).toBeGreaterThanOrEqual(85);
+    expect(tenant.emulator.calls.some((call) => call.status === 429)).toBe(false);
+  });
+
+  it('eases off only slightly at 100% of a limit, which pacing at the budget rate reaches by design', async () => {
+    const { tenant, deps } = await pipeline({ latencyMs: 0 }, { GRAPH_MAX_WRITES_PER_SECOND: '20' });
+    tenant.emulator.script('full@fabrikam.com', [{ status: 201, headers: { 'x-ms-throttle-limit-percentage': '1.0' } }]);
+    const [full] = await inviteAll(deps, ['full@fabrikam.com']);
+    await waitForStatus(deps, full!, 'Invited');
+    const after = await inviteAll(deps, Array.from({ length: 6 }, (_, i) => `steady${i}@fabrikam.com`));
+    await Promise.all(after.map((id) => waitForStatus(deps, id, 'Invited')));
+    const times = tenant.emulator.calls.filter((call) => call.email?.startsWith('steady')).map((call) => call.at).sort((a, b) => a - b);
+    const span = times.at(-1)! - times[0]!;
+    // Five gaps of 52.5 ms (5% slower than 50 ms): well under the 1.5× of a heavier slow-down.
+    expect(span).toBeGreaterThanOrEqual(5 * 50);
+    expect(span).toBeLessThan(5 * 75);
+  });
 });
