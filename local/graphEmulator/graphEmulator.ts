@@ -89,7 +89,8 @@ export class GraphEmulator {
   private readonly budgets = new Map<string, WriteBudget>();
   private readonly scripts = new Map<string, ScriptedResponse[]>();
   private readonly signingKey: { privateKey: KeyObject; publicKey: KeyObject; keyId: string };
-  private tokensValidFrom = 0;
+  private readonly issuedTokenIds = new Set<string>();
+  private readonly revokedTokenIds = new Set<string>();
 
   private constructor(
     private readonly server: Server,
@@ -155,7 +156,7 @@ export class GraphEmulator {
 
   /** Tokens issued until now are refused (as after a permission change), so clients must fetch new ones. */
   revokeIssuedTokens(): void {
-    this.tokensValidFrom = Math.floor(Date.now() / 1000) + 1;
+    for (const tokenId of this.issuedTokenIds) this.revokedTokenIds.add(tokenId);
   }
 
   reset(): void {
@@ -244,6 +245,8 @@ export class GraphEmulator {
     }
     const now = Math.floor(Date.now() / 1000);
     const expiresIn = this.behaviour.tokenLifetimeSeconds;
+    const tokenId = randomUUID();
+    this.issuedTokenIds.add(tokenId);
     const accessToken = signJwt(
       {
         aud: resource,
@@ -258,7 +261,7 @@ export class GraphEmulator {
         sub: uuidFrom(`sp:${clientId}`),
         tid: tenantId,
         roles: app.roles ?? [],
-        jti: randomUUID(),
+        jti: tokenId,
       },
       this.signingKey.privateKey,
       this.signingKey.keyId,
@@ -358,10 +361,10 @@ export class GraphEmulator {
     if (!jwt || !verifyJwtSignature(jwt, this.signingKey.publicKey)) {
       return { code: 'InvalidAuthenticationToken', problem: 'Access token validation failure. Invalid signature.' };
     }
-    const { aud, exp, iat, appid, tid, roles } = jwt.payload as Record<string, unknown>;
+    const { aud, exp, jti, appid, tid, roles } = jwt.payload as Record<string, unknown>;
     if (aud !== this.url) return { code: 'InvalidAuthenticationToken', problem: 'Access token validation failure. Invalid audience.' };
     if (typeof exp !== 'number' || exp <= Date.now() / 1000) return { code: 'InvalidAuthenticationToken', problem: 'Lifetime validation failed, the token is expired.' };
-    if (typeof iat !== 'number' || iat < this.tokensValidFrom) return { code: 'InvalidAuthenticationToken', problem: 'Access token has been revoked.' };
+    if (this.revokedTokenIds.has(String(jti))) return { code: 'InvalidAuthenticationToken', problem: 'Access token has been revoked.' };
     return { clientId: String(appid), tenantId: String(tid), roles: Array.isArray(roles) ? roles.map(String) : [] };
   }
 
