@@ -4,6 +4,7 @@
  * naming it rather than failing the first invocation.
  */
 import { loadSettings } from '../shared/settings';
+import type { FunctionDefinition } from './runtime/defineFunction';
 import { submitInvitations } from './submitInvitations';
 import { getInvitation } from './getInvitation';
 import { findInvitations } from './findInvitations';
@@ -13,4 +14,4 @@ import { recordDeadLetter } from './recordDeadLetter';
 
 loadSettings();
 
-export const appFunctions = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter];
+export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter];

@@ -1,4 +1,4 @@
-import { app, type HttpHandler, type HttpMethod, type HttpRequest, type InvocationContext, type StorageQueueHandler } from '@azure/functions';
+import { app, type HttpHandler, type HttpMethod, type HttpRequest, type InvocationContext, type StorageQueueHandler, type TimerHandler } from '@azure/functions';
 import { appDependencies, type AppDependencies } from '../../shared/appDependencies';
 import { RequestProblem } from '../../shared/problem';
 import { problemResponse } from './http';
@@ -50,7 +50,24 @@ export function defineQueue(definition: Omit<QueueFunctionDefinition, 'kind'>): 
   return declared;
 }
 
-export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition;
+export interface TimerFunctionDefinition {
+  kind: 'timer';
+  name: string;
+  /** NCRONTAB (`{second} {minute} {hour} {day} {month} {day-of-week}`) or `%SETTING%`. */
+  schedule: string;
+  handler: (deps: AppDependencies) => TimerHandler;
+}
+
+export function defineTimer(definition: Omit<TimerFunctionDefinition, 'kind'>): TimerFunctionDefinition {
+  const declared: TimerFunctionDefinition = { kind: 'timer', ...definition };
+  app.timer(declared.name, {
+    schedule: declared.schedule,
+    handler: async (timer, context) => declared.handler(await appDependencies())(timer, context),
+  });
+  return declared;
+}
+
+export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition | TimerFunctionDefinition;
 
 /** A RequestProblem becomes its 4xx problem response; anything else is ours: logged, 500. */
 function answerProblems(handler: HttpHandler): HttpHandler {

@@ -1,0 +1,86 @@
+import { installFunctionsCore } from './functionsCore';
+import { appRoot } from './appRoot';
+import { embedGraphIfMissing, embedStorageIfMissing, type EmbeddedService } from './embeddedServices';
+import { LocalFunctionHost, PortInUseError } from './functionHost';
+import { readQueueTriggerSettings } from './hostJson';
+import { loadLocalSettings } from './localSettings';
+import { trustLocalCertificate } from './trustLocalCertificate';
+
+/**
+ * `npm start`: the whole pipeline on this machine, without Azure Functions Core Tools.
+ * local.settings.json is applied as `func` applies it (the real environment wins); Azurite and the
+ * Graph emulator are embedded when the settings leave them out; then the local host serves the
+ * app's functions on http://localhost:7071 (PORT overrides) until SIGINT/SIGTERM.
+ */
+
+const log = (message: string) => console.log(`[${new Date().toISOString()}] ${message}`);
+
+async function main(): Promise<void> {
+  const certificate = await trustLocalCertificate();
+  if (!certificate) return; // started again, trusting the local certificate authority
+  const root = appRoot();
+  const local = loadLocalSettings(root);
+  if (local.file) log(`Settings from ${local.file} (the environment wins over it).`);
+
+  const embedded: EmbeddedService[] = [];
+  const stopEmbedded = async () => {
+    for (const service of embedded.reverse()) await service.stop().catch(() => undefined);
+  };
+  try {
+    const storage = await embedStorageIfMissing(process.env, root);
+    if (storage) embedded.push(storage);
+    const graph = await embedGraphIfMissing(process.env, certificate);
+    if (graph) embedded.push(graph);
+    for (const service of embedded) log(service.description);
+
+    // Registered exactly as under the Functions host (see functionsCore.ts); loading the app checks the settings.
+    installFunctionsCore();
+    // Required only now: the functions must register after functions-core is in place, with the settings applied.
+    const { appFunctions } = require('../functions/index') as typeof import('../functions/index');
+    const { appDependencies } = require('../shared/appDependencies') as typeof import('../shared/appDependencies');
+    const { storageAccountFromSettings } = require('../shared/storageAccount') as typeof import('../shared/storageAccount');
+    const deps = await appDependencies();
+    if (!graph) log(`Graph: ${deps.settings.GRAPH_ENDPOINT} as the configured app (real invitations are sent).`);
+
+    const host = new LocalFunctionHost({
+      functions: appFunctions,
+      deps,
+      storage: storageAccountFromSettings(deps.settings),
+      queueTrigger: readQueueTriggerSettings(root),
+      port: process.env.PORT ? Number(process.env.PORT) : 7071,
+      logHandler: (level, ...args) => {
+        if (level === 'debug' || level === 'trace') return;
+        log(`${level === 'information' ? '' : `${level}: `}${args.map(String).join(' ')}`);
+      },
+    });
+    await host.start();
+    log(`Functions:`);
+    for (const definition of appFunctions) {
+      const where =
+        definition.kind === 'http' ? `[${definition.methods.join(',')}] ${host.url}/api/${definition.route}` : definition.kind === 'queue' ? `queue ${definition.queueName}` : `timer ${definition.schedule}`;
+      log(`  ${definition.name}: ${where}`);
+    }
+    log('Ready. Ctrl+C stops (in-flight work finishes first).');
+
+    let stopping = false;
+    const shutDown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log(`${signal}: no new requests or messages; finishing what is in flight...`);
+      await host.stop();
+      await stopEmbedded();
+      log('Stopped.');
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void shutDown('SIGINT'));
+    process.on('SIGTERM', () => void shutDown('SIGTERM'));
+  } catch (error) {
+    await stopEmbedded();
+    throw error;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof PortInUseError || (error as Error).name === 'SettingsError' ? `Cannot start: ${(error as Error).message}` : error);
+  process.exit(1);
+});
