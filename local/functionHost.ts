@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { HttpRequest, InvocationContext, type HttpResponseInit, type LogHandler, type Timer } from '@azure/functions';
 import { CronExpressionParser } from 'cron-parser';
@@ -65,13 +64,10 @@ export class LocalFunctionHost {
     const server = createServer((request, response) => {
       this.track(this.serve(request, response));
     });
-    server.listen(this.options.port);
-    await Promise.race([
-      once(server, 'listening'),
-      once(server, 'error').then(([error]) => {
-        throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? new PortInUseError(this.options.port) : error;
-      }),
-    ]);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? new PortInUseError(this.options.port) : error));
+      server.listen(this.options.port, resolve);
+    });
     this.server = server;
     for (const definition of this.options.functions) {
       if (definition.kind === 'queue') this.startQueueListener(definition);

@@ -20,6 +20,12 @@ export interface QueueTriggerSettings {
   visibilityTimeoutMs: number;
   maxDequeueCount: number;
   messageEncoding: 'base64' | 'none';
+  /**
+   * How long a received message stays invisible while its handler runs (renewed meanwhile). The
+   * host uses 10 minutes, which is also how long a crashed host's messages stay hidden; tests of
+   * crashes shorten it (LOCAL_QUEUE_MESSAGE_LEASE_SECONDS).
+   */
+  messageLeaseSeconds?: number;
 }
 
 export interface QueueListenerOptions extends QueueTriggerSettings {
@@ -30,7 +36,7 @@ export interface QueueListenerOptions extends QueueTriggerSettings {
   logHandler: LogHandler;
 }
 
-const MESSAGE_LEASE_SECONDS = 600;
+const DEFAULT_MESSAGE_LEASE_SECONDS = 600;
 const MIN_POLLING_INTERVAL_MS = 100;
 
 export class QueueListener {
@@ -42,7 +48,11 @@ export class QueueListener {
   completed = 0;
   failed = 0;
 
-  constructor(private readonly options: QueueListenerOptions) {}
+  private readonly leaseSeconds: number;
+
+  constructor(private readonly options: QueueListenerOptions) {
+    this.leaseSeconds = options.messageLeaseSeconds ?? DEFAULT_MESSAGE_LEASE_SECONDS;
+  }
 
   /** No invocation is running. */
   idle(): boolean {
@@ -73,7 +83,7 @@ export class QueueListener {
       let messages: DequeuedMessageItem[] = [];
       try {
         const wanted = Math.min(32, this.options.batchSize);
-        messages = (await this.options.queue.receiveMessages({ numberOfMessages: wanted, visibilityTimeout: MESSAGE_LEASE_SECONDS })).receivedMessageItems;
+        messages = (await this.options.queue.receiveMessages({ numberOfMessages: wanted, visibilityTimeout: this.leaseSeconds })).receivedMessageItems;
       } catch (error) {
         this.log('warning', `Polling ${this.options.queue.name} failed (${(error as Error).message}); retrying.`);
       }
@@ -101,10 +111,10 @@ export class QueueListener {
     let popReceipt = message.popReceipt;
     const renewal = setInterval(() => {
       queue
-        .updateMessage(message.messageId, popReceipt, undefined, MESSAGE_LEASE_SECONDS)
+        .updateMessage(message.messageId, popReceipt, undefined, this.leaseSeconds)
         .then((renewed) => (popReceipt = renewed.popReceipt ?? popReceipt))
         .catch(() => undefined);
-    }, (MESSAGE_LEASE_SECONDS * 1000) / 2);
+    }, (this.leaseSeconds * 1000) / 2);
     const context = new InvocationContext({
       invocationId: randomUUID(),
       functionName: this.options.functionName,

@@ -46,7 +46,10 @@ async function main(): Promise<void> {
       functions: appFunctions,
       deps,
       storage: storageAccountFromSettings(deps.settings),
-      queueTrigger: readQueueTriggerSettings(root),
+      queueTrigger: {
+        ...readQueueTriggerSettings(root),
+        ...(process.env.LOCAL_QUEUE_MESSAGE_LEASE_SECONDS ? { messageLeaseSeconds: Number(process.env.LOCAL_QUEUE_MESSAGE_LEASE_SECONDS) } : {}),
+      },
       port: process.env.PORT ? Number(process.env.PORT) : 7071,
       logHandler: (level, ...args) => {
         if (level === 'debug' || level === 'trace') return;

@@ -1,0 +1,10 @@
+import type { FunctionDefinition } from './runtime/defineFunction';
+import { submitInvitations } from './submitInvitations';
+import { getInvitation } from './getInvitation';
+import { findInvitations } from './findInvitations';
+import { getBatch } from './getBatch';
+import { processInvitation } from './processInvitation';
+import { recordDeadLetter } from './recordDeadLetter';
+
+/** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
+export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter];
