@@ -62,41 +62,68 @@ export class BulkInviteCsvError extends Error {
 const VERSION_LINE = 'version:v1.0';
 const BRACKETED_NAME = /\[([^\]]+)\]/;
 
+/** One record as csv-parse gives it with `info`: the cells and the line where the record ends. */
+export interface CsvRecord {
+  record: string[];
+  info: { lines: number };
+}
+
+/** csv-parse's options for the bulk-invite format, shared by the whole-body and the streaming readers. */
+export const BULK_INVITE_CSV_OPTIONS = { bom: true, relax_column_count: true, info: true, skip_empty_lines: true } as const;
+
+/**
+ * Reads the format record by record: the version line, the headings, then one invitation per row.
+ * `read` returns the row's invitation, or undefined for the two header records and blank rows.
+ */
+export function createBulkInviteRowReader(): { read(record: CsvRecord): CsvInvitationRow | undefined; finish(): void } {
+  let recordsSeen = 0;
+  let writers: (ColumnWriter | undefined)[] = [];
+  let previousEndLine = 0;
+  return {
+    read({ record, info }) {
+      recordsSeen += 1;
+      const line = previousEndLine + 1;
+      previousEndLine = info.lines;
+      if (recordsSeen === 1) {
+        if (record[0]?.trim().toLowerCase() !== VERSION_LINE) {
+          throw new BulkInviteCsvError(`The CSV's first line must be "${VERSION_LINE}", as in the Entra admin center's bulk invite template.`);
+        }
+        return undefined;
+      }
+      if (recordsSeen === 2) {
+        const names = record.map((heading) => BRACKETED_NAME.exec(heading)?.[1]?.trim().toLowerCase());
+        if (!names.includes('inviteeemail')) {
+          throw new BulkInviteCsvError('The CSV\'s headings must include the column "Email address to invite [inviteeEmail] Required".');
+        }
+        writers = names.map((name) => (name ? BULK_INVITE_COLUMNS[name]?.write : undefined));
+        return undefined;
+      }
+      if (record.every((cell) => cell.trim() === '')) return undefined; // spreadsheets save blank rows as ",,,"
+      const invitation: RawInvitation = {};
+      record.forEach((cell, column) => {
+        const trimmed = cell.trim();
+        if (trimmed !== '') writers[column]?.(invitation, trimmed);
+      });
+      return { line, invitation };
+    },
+    finish() {
+      if (recordsSeen === 0) throw new BulkInviteCsvError(`The CSV's first line must be "${VERSION_LINE}", as in the Entra admin center's bulk invite template.`);
+      if (recordsSeen === 1) throw new BulkInviteCsvError('The CSV has no column headings on its second line.');
+    },
+  };
+}
+
 export function parseBulkInviteCsv(text: string): CsvInvitationRow[] {
-  let records: { record: string[]; info: { lines: number } }[];
+  let records: CsvRecord[];
   try {
     // With `info`, each record comes with where it was read (typed loosely by csv-parse).
-    records = parse(text, { bom: true, relax_column_count: true, info: true, skip_empty_lines: true }) as unknown as typeof records;
+    records = parse(text, BULK_INVITE_CSV_OPTIONS) as unknown as CsvRecord[];
   } catch (error) {
     if (error instanceof CsvError) throw new BulkInviteCsvError(`The CSV is malformed: ${error.message}`);
     throw error;
   }
-  const [versionRecord, headingRecord, ...rows] = records;
-  if (!versionRecord || versionRecord.record[0]?.trim().toLowerCase() !== VERSION_LINE) {
-    throw new BulkInviteCsvError(`The CSV's first line must be "${VERSION_LINE}", as in the Entra admin center's bulk invite template.`);
-  }
-  if (!headingRecord) throw new BulkInviteCsvError('The CSV has no column headings on its second line.');
-
-  const writers = headingRecord.record.map((heading) => {
-    const name = BRACKETED_NAME.exec(heading)?.[1]?.trim().toLowerCase();
-    return name ? BULK_INVITE_COLUMNS[name]?.write : undefined;
-  });
-  if (!headingRecord.record.some((heading) => BRACKETED_NAME.exec(heading)?.[1]?.trim().toLowerCase() === 'inviteeemail')) {
-    throw new BulkInviteCsvError('The CSV\'s headings must include the column "Email address to invite [inviteeEmail] Required".');
-  }
-
-  const invitationRows: CsvInvitationRow[] = [];
-  let previousEndLine = headingRecord.info.lines;
-  for (const { record, info } of rows) {
-    const line = previousEndLine + 1;
-    previousEndLine = info.lines;
-    if (record.every((cell) => cell.trim() === '')) continue; // spreadsheets save blank rows as ",,,"
-    const invitation: RawInvitation = {};
-    record.forEach((cell, column) => {
-      const trimmed = cell.trim();
-      if (trimmed !== '') writers[column]?.(invitation, trimmed);
-    });
-    invitationRows.push({ line, invitation });
-  }
-  return invitationRows;
+  const reader = createBulkInviteRowReader();
+  const rows = records.flatMap((record) => reader.read(record) ?? []);
+  reader.finish();
+  return rows;
 }

@@ -6,7 +6,7 @@ import type { InvitationQueue } from './invitationQueue';
 import type { InvitationStatus } from './invitationRecord';
 import type { AdmissionCandidate, AdmissionResult, InvitationStore } from './invitationStore';
 import { problems, RequestProblem } from './problem';
-import { parseSubmission, type RejectedItem } from './submission';
+import { parseSubmission, type RejectedItem, type Submission } from './submission';
 import { signatureProblem } from './webhookSignature';
 
 /**
@@ -59,7 +59,19 @@ export class Intake {
       if (problem) throw problems.unauthorized(problem);
     }
     const submission = parseSubmission(request.contentType, request.body);
-    const batchId = submission.batchId ?? randomUUID();
+    return this.admit(submission.batchId ?? randomUUID(), submission, { batchIdChosenByCaller: submission.batchId !== undefined });
+  }
+
+  /**
+   * Records and queues a validated submission's people as part of `batchId`. When the caller
+   * chose the batchId (a retried or chunked submission, a roster), people the batch already names
+   * are not added to it twice.
+   */
+  async admit(
+    batchId: string,
+    submission: Pick<Submission, 'accepted' | 'rejected'>,
+    { batchIdChosenByCaller }: { batchIdChosenByCaller: boolean },
+  ): Promise<SubmissionResult> {
     const rejected = [...submission.rejected];
 
     // The same person twice in one submission: the later items answer as duplicates of the first.
@@ -109,7 +121,7 @@ export class Intake {
       .map(({ id, index, email, duplicate }) => ({ recordId: id, index, email, duplicate }));
     const [sent] = await Promise.all([
       Promise.all(sends),
-      this.membership.add(batchId, batchItems, { batchIdChosenByCaller: submission.batchId !== undefined }),
+      this.membership.add(batchId, batchItems, { batchIdChosenByCaller }),
     ]);
 
     const unsent = sent.filter((send) => send.error !== undefined);

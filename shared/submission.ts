@@ -41,7 +41,7 @@ export interface Submission {
   rejected: RejectedItem[];
 }
 
-interface RawItem {
+export interface RawItem {
   index: number;
   line?: number;
   /** Prefix of every error path: `invitations[3].` for a batch, '' for a single object or a CSV row. */
@@ -61,6 +61,11 @@ export function parseSubmission(contentType: string | undefined, body: Uint8Arra
       `The submission has ${items.length} invitations; at most ${MAX_ITEMS_PER_SUBMISSION} are accepted per request (split it, keeping one batchId).`,
     );
   }
+  return { ...(batchId ? { batchId } : {}), ...validateItems(items) };
+}
+
+/** Validates each item on its own: the valid ones are accepted, the others rejected with their errors. */
+export function validateItems(items: readonly RawItem[]): Pick<Submission, 'accepted' | 'rejected'> {
   const accepted: AcceptedItem[] = [];
   const rejected: RejectedItem[] = [];
   for (const item of items) {
@@ -69,7 +74,7 @@ export function parseSubmission(contentType: string | undefined, body: Uint8Arra
     if (parsed.success) accepted.push({ ...position, pathPrefix: item.pathPrefix, invitation: parsed.data });
     else rejected.push({ ...position, errors: describeIssues(parsed.error, item.pathPrefix) });
   }
-  return { ...(batchId ? { batchId } : {}), accepted, rejected };
+  return { accepted, rejected };
 }
 
 function parseMediaType(contentType: string | undefined): 'application/json' | 'text/csv' {
