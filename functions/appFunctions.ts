@@ -5,6 +5,7 @@ import { findInvitations } from './findInvitations';
 import { getBatch } from './getBatch';
 import { processInvitation } from './processInvitation';
 import { recordDeadLetter } from './recordDeadLetter';
+import { partnerOnboarding } from './partnerOnboarding';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
-export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter];
+export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter, partnerOnboarding];

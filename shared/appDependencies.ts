@@ -8,6 +8,8 @@ import { InvitationSender } from './graph/invitationSender';
 import { InvitationClaims } from './invitationClaims';
 import { INVITATIONS_QUEUE, InvitationQueue, poisonQueueName } from './invitationQueue';
 import { InvitationWorker } from './invitationWorker';
+import { PartnerOnboarding, ROSTERS_CONTAINER } from './rosters/partnerOnboarding';
+import { RosterProgressStore } from './rosters/rosterProgress';
 import { INVITATIONS_TABLE, InvitationStore } from './invitationStore';
 import { loadSettings, type Settings } from './settings';
 import { storageAccountFromSettings, type StorageAccount } from './storageAccount';
@@ -23,11 +25,14 @@ export interface AppDependencies {
   intake: Intake;
   batchReports: BatchReports;
   worker: InvitationWorker;
+  partnerOnboarding: PartnerOnboarding;
 }
 
 export interface ResourceNames {
   queueName: string;
   tableName: string;
+  /** Default `partner-rosters`. */
+  rostersContainer?: string;
 }
 
 export const DEFAULT_RESOURCE_NAMES: ResourceNames = { queueName: INVITATIONS_QUEUE, tableName: INVITATIONS_TABLE };
@@ -50,7 +55,11 @@ export async function createAppDependencies(
   const graphClient = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
   const sender = new InvitationSender(graphClient, new GraphPacer(settings.GRAPH_MAX_WRITES_PER_SECOND));
   const worker = new InvitationWorker(claims, sender, queue, { invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000 });
-  return { settings, store, queue, intake, batchReports: new BatchReports(store, membership), worker };
+  const batchReports = new BatchReports(store, membership);
+  const partnerOnboarding = new PartnerOnboarding(() => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER), intake, batchReports, new RosterProgressStore(store.table), {
+    budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
+  });
+  return { settings, store, queue, intake, batchReports, worker, partnerOnboarding };
 }
 
 let processDependencies: Promise<AppDependencies> | undefined;

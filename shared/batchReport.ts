@@ -33,6 +33,11 @@ export const RESULTS_CSV_COLUMNS = [
   'email', 'status', 'invitedUserId', 'errorCode', 'errorMessage', 'httpStatus', 'graphRequestId', 'externalId', 'id', 'attempts', 'updatedAt',
 ] as const;
 
+/** The results CSV of a batch that has nobody in it (a roster whose every row was rejected). */
+export function emptyResultsCsv(): string {
+  return stringify([], { header: true, columns: [...RESULTS_CSV_COLUMNS] });
+}
+
 export class BatchReports {
   constructor(
     private readonly store: InvitationStore,

@@ -64,6 +64,14 @@ export const settingsSchema = z.object({
   GRAPH_MAX_WRITES_PER_SECOND: z.coerce.number().positive().max(1000).default(20),
   /** How long a worker's claim on a record lasts before another worker may take it over. */
   CLAIM_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(300),
+  /** When partnerOnboarding looks for new rosters (NCRONTAB: second minute hour day month day-of-week). */
+  PARTNER_ONBOARDING_SCHEDULE: z
+    .string()
+    .trim()
+    .regex(/^\S+( \S+){5}$/, 'expected an NCRONTAB expression of six fields such as "0 */15 * * * *"')
+    .default('0 */15 * * * *'),
+  /** How long one partnerOnboarding run may work before it stops cleanly (below the Functions timeout). */
+  PARTNER_ONBOARDING_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(480),
   /** How long one invocation keeps retrying Graph before handing the message back to the queue. */
   WORKER_INVOCATION_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(120),
 });
@@ -81,6 +89,8 @@ const examples: Partial<Record<keyof Settings, string>> = {
   GRAPH_MAX_WRITES_PER_SECOND: '20',
   CLAIM_LEASE_SECONDS: '300',
   WORKER_INVOCATION_BUDGET_SECONDS: '120',
+  PARTNER_ONBOARDING_SCHEDULE: '0 */15 * * * *',
+  PARTNER_ONBOARDING_BUDGET_SECONDS: '480',
 };
 
 export class SettingsError extends Error {

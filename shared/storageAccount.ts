@@ -1,5 +1,6 @@
 import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { ContainerClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
 import { SettingsError, type Settings } from './settings';
 
@@ -11,6 +12,7 @@ import { SettingsError, type Settings } from './settings';
 export interface StorageAccount {
   queueClient(queueName: string): QueueClient;
   tableClient(tableName: string): TableClient;
+  containerClient(containerName: string): ContainerClient;
 }
 
 const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
@@ -29,22 +31,29 @@ export function storageAccountFromSettings(settings: Settings): StorageAccount {
     return {
       queueClient: (name) => new QueueClient(connectionString, name),
       tableClient: (name) => TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: insecure }),
+      containerClient: (name) => new ContainerClient(connectionString, name),
     };
   }
-  const { queueServiceUri, tableServiceUri } = identityBasedServiceUris(settings);
+  const { queueServiceUri, tableServiceUri, blobServiceUri } = identityBasedServiceUris(settings);
   const credential = storageCredential(settings);
   return {
     queueClient: (name) => new QueueClient(`${queueServiceUri}/${name}`, credential),
     tableClient: (name) => new TableClient(tableServiceUri, name, credential),
+    containerClient: (name) => {
+      if (!blobServiceUri) throw new SettingsError('Setting AzureWebJobsStorage__blobServiceUri (or __accountName) is missing: partner rosters live in blob storage.');
+      return new ContainerClient(`${blobServiceUri}/${name}`, credential);
+    },
   };
 }
 
-function identityBasedServiceUris(settings: Settings): { queueServiceUri: string; tableServiceUri: string } {
+function identityBasedServiceUris(settings: Settings): { queueServiceUri: string; tableServiceUri: string; blobServiceUri?: string } {
   const account = settings.AzureWebJobsStorage__accountName;
   const queueServiceUri = settings.AzureWebJobsStorage__queueServiceUri ?? (account && `https://${account}.queue.core.windows.net`);
   const tableServiceUri = settings.AzureWebJobsStorage__tableServiceUri ?? (account && `https://${account}.table.core.windows.net`);
+  const blobServiceUri = settings.AzureWebJobsStorage__blobServiceUri ?? (account && `https://${account}.blob.core.windows.net`);
   if (!queueServiceUri || !tableServiceUri) throw new SettingsError('Setting AzureWebJobsStorage is missing (see loadSettings).');
-  return { queueServiceUri: queueServiceUri.replace(/\/+$/, ''), tableServiceUri: tableServiceUri.replace(/\/+$/, '') };
+  const trim = (uri: string) => uri.replace(/\/+$/, '');
+  return { queueServiceUri: trim(queueServiceUri), tableServiceUri: trim(tableServiceUri), ...(blobServiceUri ? { blobServiceUri: trim(blobServiceUri) } : {}) };
 }
 
 function storageCredential(settings: Settings): TokenCredential {

@@ -9,7 +9,7 @@ import { submitInvitations } from '../../functions/submitInvitations';
 /** Fresh queue and table names, so that test files never see each other's data. */
 export function uniqueResourceNames(prefix = 't') {
   const suffix = randomBytes(6).toString('hex');
-  return { queueName: `${prefix}-${suffix}`, tableName: `${prefix}${suffix}` };
+  return { queueName: `${prefix}-${suffix}`, tableName: `${prefix}${suffix}`, rostersContainer: `${prefix}-rosters-${suffix}` };
 }
 
 /** The app's real dependencies against the run's Azurite, with extra settings as the environment would give them. */

@@ -1,0 +1,232 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import { RestError } from '@azure/storage-blob';
+import { stringify } from 'csv-stringify/sync';
+import { emptyResultsCsv, type BatchReports } from '../batchReport';
+import type { Intake } from '../intake';
+import { validateItems, type RejectedItem } from '../submission';
+import { RosterProgressStore, type RosterProgress } from './rosterProgress';
+import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
+
+/**
+ * Scheduled partner onboarding: every new roster in the `partner-rosters` container goes through
+ * the intake (validation, domain policy, idempotency by email) as one batch named after the file
+ * and its ETag, so a re-run never submits it twice. Rows are recorded in chunks with progress
+ * kept in the table, so a run that stops half-way (the time budget, a crash) resumes after the
+ * last recorded chunk. A roster moves to processed/ once every row is recorded, or to failed/
+ * with a `.error.txt` when it cannot be read; results/<name>-results.csv is written once every
+ * person of its batch has a final status.
+ */
+
+export const ROSTERS_CONTAINER = 'partner-rosters';
+const PROCESSED = 'processed/';
+const FAILED = 'failed/';
+const RESULTS = 'results/';
+export const ROSTER_CHUNK_SIZE = 1_000;
+
+/** Blob metadata that fills rows leaving these fields empty (metadata keys are case-insensitive). */
+export const ROSTER_METADATA_DEFAULTS = {
+  inviteredirecturl: 'inviteRedirectUrl',
+  messagelanguage: 'invitedUserMessageInfo.messageLanguage',
+  sendinvitationmessage: 'sendInvitationMessage',
+} as const;
+
+export interface OnboardingLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface OnboardingRun {
+  recorded: string[];
+  resumedLater: string[];
+  failed: string[];
+  completed: string[];
+}
+
+export function rosterBatchId(name: string, etag: string): string {
+  return `roster-${createHash('sha256').update(`${name}\n${unquoted(etag)}`).digest('hex').slice(0, 32)}`;
+}
+
+// Blob listings give ETags bare, response headers quoted; If-Match wants them quoted.
+const unquoted = (etag: string) => etag.replace(/^"|"$/g, '');
+const quoted = (etag: string) => `"${unquoted(etag)}"`;
+
+export class PartnerOnboarding {
+  private readonly progress: RosterProgressStore;
+
+  constructor(
+    private readonly container: () => ContainerClient,
+    private readonly intake: Intake,
+    private readonly batchReports: BatchReports,
+    progress: RosterProgressStore,
+    private readonly options: { budgetMs: number; chunkSize?: number },
+  ) {
+    this.progress = progress;
+  }
+
+  async run(log: OnboardingLog): Promise<OnboardingRun> {
+    const deadline = Date.now() + this.options.budgetMs;
+    const container = this.container();
+    await container.createIfNotExists();
+    const run: OnboardingRun = { recorded: [], resumedLater: [], failed: [], completed: [] };
+
+    for (const [position, blob] of (await this.newRosters(container)).entries()) {
+      // Every run makes progress on at least one roster, however short its budget.
+      if (position > 0 && Date.now() > deadline) {
+        run.resumedLater.push(blob.name);
+        continue;
+      }
+      const outcome = await this.record(container, blob, deadline, log);
+      run[outcome].push(blob.name);
+    }
+    for await (const progress of this.progress.awaitingResults()) {
+      if (await this.writeResultsIfFinal(container, progress)) {
+        run.completed.push(progress.name);
+        log.info(`Roster ${progress.name}: every person has a final status; wrote ${RESULTS}${progress.name}-results.csv.`);
+      }
+    }
+    return run;
+  }
+
+  /** Top-level blobs (not processed/, failed/ or results/), oldest first. */
+  private async newRosters(container: ContainerClient): Promise<BlobItem[]> {
+    const blobs: BlobItem[] = [];
+    for await (const item of container.listBlobsByHierarchy('/', { includeMetadata: true })) {
+      if (item.kind === 'blob') blobs.push(item);
+    }
+    return blobs.sort((a, b) => a.properties.lastModified.getTime() - b.properties.lastModified.getTime() || a.name.localeCompare(b.name));
+  }
+
+  private async record(container: ContainerClient, blob: BlobItem, deadline: number, log: OnboardingLog): Promise<'recorded' | 'resumedLater' | 'failed'> {
+    const etag = quoted(blob.properties.etag!);
+    const format = rosterFormat(blob.name);
+    if (!format) {
+      await this.fail(container, blob, 'A roster must be a .csv (the Entra bulk-invite format) or a .json ({"invitations": [...]}) file.', log);
+      return 'failed';
+    }
+    let progress = await this.progress.get(blob.name);
+    if (!progress || quoted(progress.blobEtag) !== etag) {
+      // New, or replaced by a new version: a new batch from the first row.
+      progress = { name: blob.name, blobEtag: etag, batchId: rosterBatchId(blob.name, etag), status: 'recording', rowsDone: 0, accepted: 0, rejected: 0, updatedAt: '' };
+    } else if (progress.rowsDone > 0) {
+      log.info(`Roster ${blob.name}: resuming after row ${progress.rowsDone}.`);
+    }
+
+    if (progress.status === 'recording') {
+      const download = await container.getBlobClient(blob.name).download(0, undefined, { conditions: { ifMatch: etag } });
+      const stream = download.readableStreamBody as Readable;
+      const defaults = metadataDefaults(blob.metadata ?? {});
+      let chunk: RosterRow[] = [];
+      try {
+        for await (const row of readRosterRows(stream, format)) {
+          if (row.row < progress.rowsDone) continue;
+          chunk.push(row);
+          if (chunk.length < (this.options.chunkSize ?? ROSTER_CHUNK_SIZE)) continue;
+          await this.recordChunk(container, progress, chunk, defaults);
+          chunk = [];
+          if (Date.now() > deadline) {
+            stream.destroy();
+            log.info(`Roster ${blob.name}: ${progress.rowsDone} rows recorded; the run's time is up, the next run resumes.`);
+            return 'resumedLater';
+          }
+        }
+        if (chunk.length > 0) await this.recordChunk(container, progress, chunk, defaults);
+      } catch (error) {
+        stream.destroy();
+        if (!(error instanceof RosterFormatError)) throw error;
+        const recordedNote = progress.rowsDone > 0 ? ` The ${progress.rowsDone} rows before the problem were recorded (batch ${progress.batchId}).` : '';
+        await this.fail(container, blob, `${error.message}${recordedNote}`, log);
+        await this.progress.delete(blob.name);
+        return 'failed';
+      }
+      progress.status = 'recorded';
+      await this.progress.save(progress);
+    }
+    // Only now, with every row recorded, does the roster leave the inbox.
+    await moveBlob(container, blob.name, `${PROCESSED}${blob.name}`, etag);
+    log.info(`Roster ${blob.name}: ${progress.accepted} people recorded in batch ${progress.batchId}, ${progress.rejected} rows rejected; moved to ${PROCESSED}.`);
+    return 'recorded';
+  }
+
+  private async recordChunk(container: ContainerClient, progress: RosterProgress, chunk: RosterRow[], defaults: MetadataDefaults): Promise<void> {
+    const items = chunk.map((row) => ({ index: row.row, ...(row.line ? { line: row.line } : {}), pathPrefix: '', value: withDefaults(row.value, defaults) }));
+    const result = await this.intake.admit(progress.batchId, validateItems(items), { batchIdChosenByCaller: true });
+    if (result.rejected.length > 0) await appendRejections(container, progress.name, result.rejected);
+    progress.rowsDone = chunk[chunk.length - 1]!.row + 1;
+    progress.accepted += result.items.length;
+    progress.rejected += result.rejected.length;
+    await this.progress.save(progress);
+  }
+
+  private async writeResultsIfFinal(container: ContainerClient, progress: RosterProgress): Promise<boolean> {
+    let csv: string;
+    if (progress.accepted === 0) {
+      csv = emptyResultsCsv();
+    } else {
+      const { counts } = await this.batchReports.report(progress.batchId, 1);
+      if (counts.Queued + counts.Processing > 0) return false;
+      csv = await this.batchReports.resultsCsv(progress.batchId);
+    }
+    await container.getBlockBlobClient(`${RESULTS}${progress.name}-results.csv`).upload(csv, Buffer.byteLength(csv), {
+      blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+    });
+    await this.progress.save({ ...progress, status: 'completed' });
+    return true;
+  }
+
+  private async fail(container: ContainerClient, blob: BlobItem, reason: string, log: OnboardingLog): Promise<void> {
+    const errorText = `${reason}\n`;
+    await container.getBlockBlobClient(`${FAILED}${blob.name}.error.txt`).upload(errorText, Buffer.byteLength(errorText), {
+      blobHTTPHeaders: { blobContentType: 'text/plain; charset=utf-8' },
+    });
+    await moveBlob(container, blob.name, `${FAILED}${blob.name}`, quoted(blob.properties.etag!));
+    log.warn(`Roster ${blob.name}: moved to ${FAILED}: ${reason}`);
+  }
+}
+
+type MetadataDefaults = Partial<Record<keyof typeof ROSTER_METADATA_DEFAULTS, string>>;
+
+function metadataDefaults(metadata: Record<string, string>): MetadataDefaults {
+  const lowered = Object.fromEntries(Object.entries(metadata).map(([key, value]) => [key.toLowerCase(), value]));
+  return Object.fromEntries(Object.keys(ROSTER_METADATA_DEFAULTS).flatMap((key) => (lowered[key] ? [[key, lowered[key]]] : [])));
+}
+
+/** Fills what a row leaves empty from the roster's metadata; a row's own value always wins. */
+function withDefaults(value: unknown, defaults: MetadataDefaults): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const row = { ...(value as Record<string, unknown>) };
+  const has = (name: string) => Object.keys(row).some((key) => key.toLowerCase() === name.toLowerCase());
+  if (defaults.inviteredirecturl && !has('inviteRedirectUrl')) row.inviteRedirectUrl = defaults.inviteredirecturl;
+  if (defaults.sendinvitationmessage && !has('sendInvitationMessage')) {
+    row.sendInvitationMessage = defaults.sendinvitationmessage.toLowerCase() === 'true' ? true : defaults.sendinvitationmessage.toLowerCase() === 'false' ? false : defaults.sendinvitationmessage;
+  }
+  if (defaults.messagelanguage) {
+    const infoKey = Object.keys(row).find((key) => key.toLowerCase() === 'invitedusermessageinfo') ?? 'invitedUserMessageInfo';
+    const info = (typeof row[infoKey] === 'object' && row[infoKey] !== null ? { ...(row[infoKey] as Record<string, unknown>) } : {}) as Record<string, unknown>;
+    if (!Object.keys(info).some((key) => key.toLowerCase() === 'messagelanguage')) info.messageLanguage = defaults.messagelanguage;
+    row[infoKey] = info;
+  }
+  return row;
+}
+
+async function appendRejections(container: ContainerClient, rosterName: string, rejected: readonly RejectedItem[]): Promise<void> {
+  const blob = container.getAppendBlobClient(`${RESULTS}${rosterName}-rejected.csv`);
+  const header = stringify([['row', 'line', 'path', 'message']]);
+  try {
+    await blob.create({ conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
+    await blob.appendBlock(header, Buffer.byteLength(header));
+  } catch (error) {
+    if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+  }
+  const rows = stringify(rejected.flatMap((item) => item.errors.map((error) => [item.index + 1, item.line ?? '', error.path, error.message])));
+  await blob.appendBlock(rows, Buffer.byteLength(rows));
+}
+
+/** Copy, then delete the source only if it is still the version we read. */
+async function moveBlob(container: ContainerClient, from: string, to: string, etag: string): Promise<void> {
+  const source = container.getBlobClient(from);
+  const copy = await container.getBlobClient(to).beginCopyFromURL(source.url, { sourceConditions: { ifMatch: etag } });
+  await copy.pollUntilDone();
+  await source.delete({ conditions: { ifMatch: etag } });
+}

@@ -1,0 +1,54 @@
+import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+
+/**
+ * How far a roster has come, kept in the Invitations table (PartitionKey `roster`) rather than on
+ * the blob: changing a blob's metadata changes its ETag, and the ETag names the roster's batch.
+ * - recording: rows up to `rowsDone` are recorded (a run that stopped resumes after them);
+ * - recorded:  every row is recorded and the file moved to processed/; results are awaited;
+ * - completed: results/<name>-results.csv is written.
+ */
+
+export const rosterProgressSchema = z.object({
+  name: z.string(),
+  /** The roster version this progress is about (named apart from the entity's own `etag`). */
+  blobEtag: z.string(),
+  batchId: z.string(),
+  status: z.enum(['recording', 'recorded', 'completed']),
+  rowsDone: z.number().int().nonnegative(),
+  accepted: z.number().int().nonnegative(),
+  rejected: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+});
+export type RosterProgress = z.infer<typeof rosterProgressSchema>;
+
+const PARTITION = 'roster';
+const rowKey = (name: string) => encodeURIComponent(name);
+
+export class RosterProgressStore {
+  constructor(private readonly table: TableClient) {}
+
+  async get(name: string): Promise<RosterProgress | undefined> {
+    try {
+      return rosterProgressSchema.parse(await this.table.getEntity(PARTITION, rowKey(name)));
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async save(progress: RosterProgress): Promise<void> {
+    await this.table.upsertEntity({ partitionKey: PARTITION, rowKey: rowKey(progress.name), ...progress, updatedAt: new Date().toISOString() }, 'Replace');
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.table.deleteEntity(PARTITION, rowKey(name)).catch((error: unknown) => {
+      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+    });
+  }
+
+  async *awaitingResults(): AsyncGenerator<RosterProgress> {
+    const rows = this.table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION} and status eq ${'recorded'}` } });
+    for await (const row of rows) yield rosterProgressSchema.parse(row);
+  }
+}
