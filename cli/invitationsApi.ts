@@ -1,0 +1,72 @@
+import { signBody, SIGNATURE_HEADER } from '../shared/webhookSignature';
+import type { SubmittedItem } from '../shared/intake';
+import type { RejectedItem } from '../shared/submission';
+import type { InvitationStatus } from '../shared/invitationRecord';
+
+/** The intake API as the CLI calls it (see README "HTTP API"). */
+export interface ApiOptions {
+  url: string;
+  /** Function key, sent as x-functions-key. */
+  key?: string;
+  /** INTAKE_HMAC_SECRET, to sign each body. */
+  hmacSecret?: string;
+}
+
+export interface SubmitAnswer {
+  batchId: string;
+  items: SubmittedItem[];
+  rejected: RejectedItem[];
+}
+
+export interface BatchCounts {
+  total: number;
+  counts: Record<InvitationStatus, number>;
+}
+
+export class InvitationsApi {
+  constructor(private readonly options: ApiOptions) {}
+
+  async submit(batchId: string, invitations: unknown[]): Promise<SubmitAnswer> {
+    const body = JSON.stringify({ batchId, invitations });
+    const response = await this.fetch('/api/invitations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(this.options.hmacSecret ? { [SIGNATURE_HEADER]: signBody(this.options.hmacSecret, body) } : {}) },
+      body,
+    });
+    if (response.status !== 202 && response.status !== 400) throw await apiError(response);
+    const answer = (await response.json()) as Partial<SubmitAnswer>;
+    if (!answer.items || !answer.rejected) throw await apiError(response);
+    return answer as SubmitAnswer;
+  }
+
+  async batch(batchId: string): Promise<BatchCounts> {
+    const response = await this.fetch(`/api/batches/${encodeURIComponent(batchId)}?pageSize=1`);
+    if (response.status !== 200) throw await apiError(response);
+    return (await response.json()) as BatchCounts;
+  }
+
+  async resultsCsv(batchId: string): Promise<string> {
+    const response = await this.fetch(`/api/batches/${encodeURIComponent(batchId)}?format=csv`);
+    if (response.status !== 200) throw await apiError(response);
+    return response.text();
+  }
+
+  private fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = { ...(init.headers as Record<string, string>), ...(this.options.key ? { 'x-functions-key': this.options.key } : {}) };
+    return fetch(`${this.options.url.replace(/\/+$/, '')}${path}`, { ...init, headers }).catch((error: unknown) => {
+      throw new Error(`Cannot reach ${this.options.url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}. Is the function app running (npm start)?`);
+    });
+  }
+}
+
+async function apiError(response: Response): Promise<Error> {
+  const text = await response.text().catch(() => '');
+  let detail = text;
+  try {
+    const problem = JSON.parse(text) as { title?: string; detail?: string };
+    detail = [problem.title, problem.detail].filter(Boolean).join(': ') || text;
+  } catch {
+    // not JSON: keep the text
+  }
+  return new Error(`The function app answered ${response.status}${detail ? `: ${detail}` : ''}`);
+}

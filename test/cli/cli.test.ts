@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appFunctions } from '../../functions/appFunctions';
+import { freePort } from '../../local/azurite';
+import { LocalFunctionHost } from '../../local/functionHost';
+import type { AppDependencies } from '../../shared/appDependencies';
+import { storageAccountFromSettings } from '../../shared/storageAccount';
+import { createTestDependencies } from '../support/harness';
+import { startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
+import { CapturedLogs, FAST_TRIGGER, startWorker } from '../support/pipeline';
+
+const ROOT = path.join(__dirname, '..', '..');
+const run = promisify(execFile);
+
+let tenant: EmulatedTenant;
+let deps: AppDependencies;
+let host: LocalFunctionHost;
+let worker: ReturnType<typeof startWorker>;
+const secret = 'cli-shared-secret';
+
+beforeAll(async () => {
+  tenant = await startEmulatedTenant({ latencyMs: 0 });
+  deps = await createTestDependencies({ ...tenant.settings, INTAKE_HMAC_SECRET: secret, GRAPH_MAX_WRITES_PER_SECOND: '500' });
+  host = new LocalFunctionHost({
+    functions: appFunctions.filter((definition) => definition.kind === 'http'),
+    deps,
+    storage: storageAccountFromSettings(deps.settings),
+    queueTrigger: FAST_TRIGGER,
+    port: await freePort(),
+    logHandler: () => undefined,
+  });
+  await host.start();
+  worker = startWorker(deps, new CapturedLogs());
+});
+afterAll(async () => {
+  await host?.stop();
+  await worker?.stop();
+  await tenant?.emulator.stop();
+});
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin', 'entra-invite.js'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, INTAKE_HMAC_SECRET: secret, ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('npx entra-invite', () => {
+  it('submits the example CSV, watches it to the end and writes the results CSV', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'cli-'));
+    const file = path.join(folder, 'partners.csv');
+    copyFileSync(path.join(ROOT, 'examples', 'partners.csv'), file);
+    const result = await cli(['submit', file, '--url', host.url, '--watch']);
+    expect(result.stderr).not.toContain('entra-invite:'); // the progress bar draws on stderr
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Batch cli-partners-[0-9a-f]{12}: 3 queued, 0 already known, 1 rejected\./);
+    expect(result.stdout).toContain("line 7: invitedUserEmailAddress must not contain '+'");
+    expect(result.stdout).toContain('3 people: Invited 3.');
+    const results: Record<string, string>[] = parse(readFileSync(path.join(folder, 'partners-results.csv'), 'utf8'), { columns: true });
+    expect(results.map((row) => [row.email, row.status])).toEqual([
+      ['ava.jones@fabrikam.com', 'Invited'],
+      ['ben.miller@fabrikam.com', 'Invited'],
+      ['chloe.martin@northwind.example', 'Invited'],
+    ]);
+  });
+
+  it('exits non-zero when someone failed, and says why for a wrong signature', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'cli-'));
+    const file = path.join(folder, 'verified.json');
+    writeFileSync(file, JSON.stringify({ invitations: [{ invitedUserEmailAddress: 'colleague@contoso.com', inviteRedirectUrl: 'https://myapps.microsoft.com' }] }));
+    const failed = await cli(['submit', file, '--url', host.url, '--watch']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain('Failed 1');
+    expect(existsSync(path.join(folder, 'verified-results.csv'))).toBe(true);
+
+    const unsigned = await cli(['submit', file, '--url', host.url], { INTAKE_HMAC_SECRET: 'wrong' });
+    expect(unsigned.code).toBe(2);
+    expect(unsigned.stderr).toContain('401');
+    expect(unsigned.stderr).toContain('x-signature');
+  });
+
+  it('never prints a secret in its help', async () => {
+    const help = await cli(['submit', '--help'], { ENTRA_INVITE_KEY: 'key-do-not-print' });
+    expect(help.stdout).not.toContain(secret);
+    expect(help.stdout).not.toContain('key-do-not-print');
+  });
+  it('splits a large file into requests of at most 1,000 in one batch, and a re-run joins the same batch', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'cli-'));
+    const file = path.join(folder, 'many.json');
+    writeFileSync(file, JSON.stringify({ invitations: Array.from({ length: 1_200 }, (_, i) => ({ invitedUserEmailAddress: `many${i}@fabrikam.com`, inviteRedirectUrl: 'https://myapps.microsoft.com' })) }));
+    const first = await cli(['submit', file, '--url', host.url]);
+    expect(first.stdout).toMatch(/Batch (cli-many-[0-9a-f]{12}): 1200 queued, 0 already known, 0 rejected\./);
+    const batchId = /Batch (\S+):/.exec(first.stdout)![1]!;
+    const again = await cli(['submit', file, '--url', host.url]);
+    expect(again.stdout).toContain(`Batch ${batchId}: 0 queued, 1200 already known, 0 rejected.`);
+    const status = await cli(['status', batchId, '--url', host.url]);
+    expect(status.stdout).toMatch(new RegExp(`Batch ${batchId}: 1200 people:`));
+  }, 120_000);
+});
