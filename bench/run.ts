@@ -4,6 +4,7 @@ import path from 'node:path';
 import { startAzurite } from '../local/azurite';
 import { trustLocalCertificate } from '../local/trustLocalCertificate';
 import { benchIntake, type IntakeBenchResult } from './intake';
+import { benchRoster, type RosterBenchResult } from './roster';
 import { benchWorker, type WorkerBenchResult } from './worker';
 
 /**
@@ -19,7 +20,7 @@ async function main() {
   const runs = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : undefined;
 
   const azurite = await startAzurite();
-  const results: { machine: object; at: string; intake?: IntakeBenchResult; worker?: WorkerBenchResult } = {
+  const results: { machine: object; at: string; intake?: IntakeBenchResult; worker?: WorkerBenchResult; roster?: RosterBenchResult } = {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     at: new Date().toISOString(),
   };
@@ -47,6 +48,16 @@ async function main() {
         'speed-up over the sequential loop': { value: worker.speedUp, target: '' },
       });
       console.log(worker.met ? 'Worker targets met.' : 'Worker targets NOT met.');
+    }
+    if (wants('roster')) {
+      const roster = (results.roster = await benchRoster(azurite.connectionString));
+      console.log(`\nPartner onboarding: a ${roster.rows}-row roster (${roster.rosterMiB} MiB CSV) streamed from blob storage into the intake`);
+      console.table({
+        'rows/s': { value: roster.rowsPerSecond },
+        'peak memory above resting (MiB)': { value: roster.peakMemoryMiB },
+        [`peak memory for ${roster.baselineRows} rows (baseline, MiB)`]: { value: roster.baselinePeakMemoryMiB },
+        'memory ratio (10x the rows)': { value: roster.memoryRatio },
+      });
     }
   } finally {
     await azurite.stop();

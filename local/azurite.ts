@@ -68,7 +68,17 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     child.kill('SIGKILL');
     throw error;
   }
-  return { ports, connectionString: developmentConnectionString(ports), stop: () => stopChild(child) };
+  // Azurite must not outlive the process that started it (a benchmark or a test run that ends early).
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  return {
+    ports,
+    connectionString: developmentConnectionString(ports),
+    stop: async () => {
+      process.off('exit', killOnExit);
+      await stopChild(child);
+    },
+  };
 }
 
 export async function freePort(): Promise<number> {

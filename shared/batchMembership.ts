@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { mapWithConcurrency } from './concurrency';
@@ -6,10 +5,12 @@ import { problems } from './problem';
 
 /**
  * Which people a submission named, for GET /api/batches/{batchId}. Items are packed into chunk
- * rows (PartitionKey `b|<batchId>`, RowKey `<time>-<random>-<chunk>`, in submission order), a few
- * hundred per row: a 1,000-person batch costs a handful of entity writes instead of a thousand,
- * which keeps the intake close to raw queue speed. Statuses are not kept here: a listing reads
- * each person's record, so it is never stale.
+ * rows (PartitionKey `b|<batchId>`, RowKey `<submission key>-<chunk>`), a few hundred per row: a
+ * 1,000-person batch costs a handful of entity writes instead of a thousand, which keeps the
+ * intake close to raw queue speed. The submission key names the submission (a hash of a request's
+ * body, a roster's row range), so a retried submission rewrites its own rows instead of adding
+ * them again, without reading the batch first. Statuses are not kept here: a listing reads each
+ * person's record, so it is never stale.
  */
 
 export interface BatchItem {
@@ -31,7 +32,7 @@ const MAX_CHUNK_CHARACTERS = 30_000;
 const PARALLEL_WRITES = 8;
 
 const packedItemsSchema = z.array(z.tuple([z.string(), z.number().int(), z.string(), z.union([z.literal(0), z.literal(1)])]));
-const chunkEntitySchema = z.object({ rowKey: z.string(), items: z.string() });
+const chunkEntitySchema = z.object({ rowKey: z.string(), submittedAt: z.string(), items: z.string() });
 const continuationSchema = z.object({ rowKey: z.string(), offset: z.number().int().nonnegative() });
 
 const batchPartition = (batchId: string) => `b|${batchId}`;
@@ -39,26 +40,24 @@ const batchPartition = (batchId: string) => `b|${batchId}`;
 export class BatchMembership {
   constructor(private readonly table: TableClient) {}
 
-  /**
-   * Adds a submission's people to its batch. When the caller chose the batchId (a retried or
-   * chunked submission), people the batch already names are not added twice.
-   */
-  async add(batchId: string, items: readonly BatchItem[], { batchIdChosenByCaller }: { batchIdChosenByCaller: boolean }): Promise<void> {
-    let toAdd = items;
-    if (batchIdChosenByCaller) {
-      const known = new Set<string>();
-      for await (const item of this.all(batchId)) known.add(item.recordId);
-      toAdd = items.filter((item) => !known.has(item.recordId));
-    }
-    const stamp = `${Date.now().toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
-    const chunks = packIntoChunks(toAdd);
+  /** Records a submission's people in its batch; the same submission key rewrites the same rows. */
+  async add(batchId: string, items: readonly BatchItem[], submissionKey: string): Promise<void> {
+    const submittedAt = new Date().toISOString();
+    const chunks = packIntoChunks(items);
     await mapWithConcurrency(chunks, PARALLEL_WRITES, (packed, chunk) =>
-      this.table.createEntity({ partitionKey: batchPartition(batchId), rowKey: `${stamp}-${String(chunk).padStart(5, '0')}`, items: packed }),
+      this.table.upsertEntity(
+        { partitionKey: batchPartition(batchId), rowKey: `${submissionKey}-${String(chunk).padStart(5, '0')}`, submittedAt, items: packed },
+        'Replace',
+      ),
     );
   }
 
-  async *all(batchId: string): AsyncGenerator<BatchItem> {
-    for await (const chunk of this.chunks(batchId)) yield* chunk.items;
+  /** Every item of the batch in submission order; a person named by two submissions appears twice. */
+  async all(batchId: string): Promise<BatchItem[]> {
+    const chunks: { submittedAt: string; rowKey: string; items: BatchItem[] }[] = [];
+    for await (const chunk of this.chunks(batchId)) chunks.push(chunk);
+    chunks.sort((a, b) => a.submittedAt.localeCompare(b.submittedAt) || a.rowKey.localeCompare(b.rowKey));
+    return chunks.flatMap((chunk) => chunk.items);
   }
 
   async page(batchId: string, pageSize: number, continuationToken?: string): Promise<BatchItemPage> {
@@ -76,16 +75,16 @@ export class BatchMembership {
     return { items };
   }
 
-  private async *chunks(batchId: string, fromRowKey?: string): AsyncGenerator<{ rowKey: string; items: BatchItem[] }> {
+  private async *chunks(batchId: string, fromRowKey?: string): AsyncGenerator<{ rowKey: string; submittedAt: string; items: BatchItem[] }> {
     const filter = fromRowKey
       ? odata`PartitionKey eq ${batchPartition(batchId)} and RowKey ge ${fromRowKey}`
       : odata`PartitionKey eq ${batchPartition(batchId)}`;
-    for await (const entity of this.table.listEntities({ queryOptions: { filter, select: ['RowKey', 'items'] } })) {
-      const { rowKey, items } = chunkEntitySchema.parse(entity);
+    for await (const entity of this.table.listEntities({ queryOptions: { filter, select: ['RowKey', 'submittedAt', 'items'] } })) {
+      const { rowKey, submittedAt, items } = chunkEntitySchema.parse(entity);
       const unpacked = packedItemsSchema
         .parse(JSON.parse(items))
         .map(([recordId, index, email, duplicate]) => ({ recordId, index, email, duplicate: duplicate === 1 }));
-      yield { rowKey, items: unpacked };
+      yield { rowKey, submittedAt, items: unpacked };
     }
   }
 }

@@ -74,7 +74,7 @@ export class BatchReports {
   /** Every person of the batch once, in submission order, with their current record. */
   private async allItems(batchId: string): Promise<BatchReportItem[]> {
     const byRecord = new Map<string, BatchItem>();
-    for await (const item of this.membership.all(batchId)) if (!byRecord.has(item.recordId)) byRecord.set(item.recordId, item);
+    for (const item of await this.membership.all(batchId)) if (!byRecord.has(item.recordId)) byRecord.set(item.recordId, item);
     if (byRecord.size === 0) throw problems.notFound(`No batch ${batchId}.`);
     return this.withRecords([...byRecord.values()]);
   }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { BatchMembership } from './batchMembership';
 import { createLimiter, settleWithConcurrency } from './concurrency';
 import { domainPolicyProblem, type DomainPolicy } from './domainPolicy';
@@ -59,19 +59,18 @@ export class Intake {
       if (problem) throw problems.unauthorized(problem);
     }
     const submission = parseSubmission(request.contentType, request.body);
-    return this.admit(submission.batchId ?? randomUUID(), submission, { batchIdChosenByCaller: submission.batchId !== undefined });
+    // A retried request (same batch, same body) rewrites its own batch rows instead of adding them again.
+    const batchId = submission.batchId ?? randomUUID();
+    const submissionKey = createHash('sha256').update(batchId).update('\n').update(request.body).digest('hex').slice(0, 32);
+    return this.admit(batchId, submission, submissionKey);
   }
 
   /**
-   * Records and queues a validated submission's people as part of `batchId`. When the caller
-   * chose the batchId (a retried or chunked submission, a roster), people the batch already names
-   * are not added to it twice.
+   * Records and queues a validated submission's people as part of `batchId`. `submissionKey` names
+   * this submission within the batch: submitting the same key again (a retry, a roster chunk
+   * recorded again after a crash) rewrites its batch rows rather than adding them twice.
    */
-  async admit(
-    batchId: string,
-    submission: Pick<Submission, 'accepted' | 'rejected'>,
-    { batchIdChosenByCaller }: { batchIdChosenByCaller: boolean },
-  ): Promise<SubmissionResult> {
+  async admit(batchId: string, submission: Pick<Submission, 'accepted' | 'rejected'>, submissionKey: string): Promise<SubmissionResult> {
     const rejected = [...submission.rejected];
 
     // The same person twice in one submission: the later items answer as duplicates of the first.
@@ -121,7 +120,7 @@ export class Intake {
       .map(({ id, index, email, duplicate }) => ({ recordId: id, index, email, duplicate }));
     const [sent] = await Promise.all([
       Promise.all(sends),
-      this.membership.add(batchId, batchItems, { batchIdChosenByCaller }),
+      this.membership.add(batchId, batchItems, submissionKey),
     ]);
 
     const unsent = sent.filter((send) => send.error !== undefined);

@@ -151,7 +151,9 @@ export class PartnerOnboarding {
 
   private async recordChunk(container: ContainerClient, progress: RosterProgress, chunk: RosterRow[], defaults: MetadataDefaults): Promise<void> {
     const items = chunk.map((row) => ({ index: row.row, ...(row.line ? { line: row.line } : {}), pathPrefix: '', value: withDefaults(row.value, defaults) }));
-    const result = await this.intake.admit(progress.batchId, validateItems(items), { batchIdChosenByCaller: true });
+    // Keyed by its first row: a chunk recorded again after a crash rewrites its own batch rows.
+    const submissionKey = `rows-${String(chunk[0]!.row).padStart(10, '0')}`;
+    const result = await this.intake.admit(progress.batchId, validateItems(items), submissionKey);
     if (result.rejected.length > 0) await appendRejections(container, progress.name, result.rejected);
     progress.rowsDone = chunk[chunk.length - 1]!.row + 1;
     progress.accepted += result.items.length;
