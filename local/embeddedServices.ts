@@ -37,7 +37,7 @@ export async function embedStorageIfMissing(env: NodeJS.ProcessEnv, appRoot: str
   };
 }
 
-const GRAPH_CREDENTIAL_SETTINGS = ['GRAPH_CLIENT_SECRET', 'GRAPH_CLIENT_CERTIFICATE_PATH', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'MSI_ENDPOINT'];
+const GRAPH_CREDENTIAL_SETTINGS = ['GRAPH_CLIENT_SECRET', 'GRAPH_CLIENT_CERTIFICATE_PATH', 'GRAPH_CLIENT_CERTIFICATE', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'MSI_ENDPOINT'];
 
 /** The Graph emulator when no Graph credentials are configured: nothing real is ever sent. */
 export async function embedGraphIfMissing(env: NodeJS.ProcessEnv, certificate: LocalCertificate): Promise<(EmbeddedService & { emulator: GraphEmulator }) | undefined> {

@@ -57,6 +57,8 @@ export const settingsSchema = z.object({
   GRAPH_CLIENT_ID: optionalText,
   GRAPH_CLIENT_SECRET: optionalText,
   GRAPH_CLIENT_CERTIFICATE_PATH: optionalText,
+  /** The same PEM as text: what a Key Vault reference to a certificate gives an app setting. */
+  GRAPH_CLIENT_CERTIFICATE: optionalText,
   AZURE_FEDERATED_TOKEN_FILE: optionalText,
   GRAPH_AUTHORITY_HOST: httpsUrl('https://login.microsoftonline.com').default('https://login.microsoftonline.com'),
   GRAPH_ENDPOINT: httpsUrl('https://graph.microsoft.com').default('https://graph.microsoft.com'),
@@ -133,13 +135,12 @@ function checkStorageSettings(settings: Settings): void {
 }
 
 function checkGraphCallerSettings(settings: Settings): void {
-  const { GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH, GRAPH_TENANT_ID, GRAPH_CLIENT_ID } = settings;
-  if (GRAPH_CLIENT_SECRET && GRAPH_CLIENT_CERTIFICATE_PATH) {
-    throw new SettingsError(
-      'Settings GRAPH_CLIENT_SECRET and GRAPH_CLIENT_CERTIFICATE_PATH are both set: keep the one the app registration uses.',
-    );
+  const { GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH, GRAPH_CLIENT_CERTIFICATE, GRAPH_TENANT_ID, GRAPH_CLIENT_ID } = settings;
+  const given = Object.entries({ GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH, GRAPH_CLIENT_CERTIFICATE }).filter(([, value]) => value);
+  if (given.length > 1) {
+    throw new SettingsError(`Settings ${given.map(([name]) => name).join(' and ')} are all set: keep the one the app registration uses.`);
   }
-  if ((GRAPH_CLIENT_SECRET || GRAPH_CLIENT_CERTIFICATE_PATH) && (!GRAPH_TENANT_ID || !GRAPH_CLIENT_ID)) {
+  if (given.length === 1 && (!GRAPH_TENANT_ID || !GRAPH_CLIENT_ID)) {
     const missing = !GRAPH_TENANT_ID ? 'GRAPH_TENANT_ID' : 'GRAPH_CLIENT_ID';
     throw new SettingsError(
       `Setting ${missing} is missing: an app registration's secret or certificate needs GRAPH_TENANT_ID and GRAPH_CLIENT_ID (for example GRAPH_TENANT_ID=${examples.GRAPH_TENANT_ID}).`,

@@ -34,7 +34,7 @@ describe('settings', () => {
     [{ INVITE_ALLOWED_DOMAINS: 'contoso.com, not a domain' }, /INVITE_ALLOWED_DOMAINS is invalid/],
     [{ GRAPH_CLIENT_SECRET: 's3cret' }, /GRAPH_TENANT_ID is missing/],
     [{ GRAPH_TENANT_ID: 't', GRAPH_CLIENT_SECRET: 's3cret' }, /GRAPH_CLIENT_ID is missing/],
-    [{ GRAPH_TENANT_ID: 't', GRAPH_CLIENT_ID: 'c', GRAPH_CLIENT_SECRET: 's', GRAPH_CLIENT_CERTIFICATE_PATH: '/x.pem' }, /both set/],
+    [{ GRAPH_TENANT_ID: 't', GRAPH_CLIENT_ID: 'c', GRAPH_CLIENT_SECRET: 's', GRAPH_CLIENT_CERTIFICATE_PATH: '/x.pem' }, /are all set/],
   ])('stops with a sentence naming the setting for %o', (env, message) => {
     expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...env })).toThrow(SettingsError);
     expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...env })).toThrow(message);

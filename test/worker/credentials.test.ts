@@ -54,6 +54,22 @@ describe('app-only credentials through @azure/identity', () => {
     expect(record.status).toBe('Invited');
   });
 
+  it('signs in with the certificate given as text, as a Key Vault reference gives it (GRAPH_CLIENT_CERTIFICATE)', async () => {
+    const certificate = await generate([{ name: 'commonName', value: 'invite-pipeline-kv' }], { keySize: 2048, algorithm: 'sha256' });
+    const tenantId = randomUUID();
+    const clientId = randomUUID();
+    const tenant = await startEmulatedTenant({ apps: [{ tenantId, clientId, clientCertificatePem: certificate.cert }] });
+    const { deps, invite } = await runWorker(tenant, {
+      GRAPH_TENANT_ID: tenantId,
+      GRAPH_CLIENT_ID: clientId,
+      GRAPH_CLIENT_CERTIFICATE: `${certificate.private}\n${certificate.cert}`,
+      GRAPH_AUTHORITY_HOST: tenant.emulator.authorityHost,
+      GRAPH_ENDPOINT: tenant.emulator.graphEndpoint,
+    });
+    const record = await waitForStatus(deps, await invite('kvcert@fabrikam.com'));
+    expect(record.status).toBe('Invited');
+  });
+
   it('signs in with workload identity federation (AZURE_FEDERATED_TOKEN_FILE)', async () => {
     const federatedToken = `federated.${randomUUID()}.token`;
     const folder = mkdtempSync(path.join(tmpdir(), 'invite-wi-'));
