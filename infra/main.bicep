@@ -1,0 +1,156 @@
+// `azd up`: everything entra-invite-pipeline needs in one resource group.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; it names the resource group and seeds resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource (one that offers the Flex Consumption plan).')
+param location string
+
+@description('Object id of the person running azd (AZURE_PRINCIPAL_ID): may set Key Vault secrets.')
+param principalId string = ''
+
+@description('Who calls Microsoft Graph: the managed identity (no secret), or an app registration whose secret or certificate is kept in Key Vault.')
+@allowed(['managedIdentity', 'appRegistrationSecret', 'appRegistrationCertificate'])
+param graphCaller string = 'managedIdentity'
+
+@description('Tenant of the app registration (only with an app registration as the caller).')
+param graphTenantId string = ''
+
+@description('Client id of the app registration (only with an app registration as the caller).')
+param graphClientId string = ''
+
+@description('Microsoft Graph of the cloud: https://graph.microsoft.us (GCC High), https://microsoftgraph.chinacloudapi.cn (21Vianet).')
+param graphEndpoint string = 'https://graph.microsoft.com'
+
+@description('Entra authority of the cloud: https://login.microsoftonline.us, https://login.chinacloudapi.cn.')
+param graphAuthorityHost string = 'https://login.microsoftonline.com'
+
+@description('Graph writes per second per instance; Graph allows 3,000 per 150 s per app and tenant (20/s) in all.')
+param graphMaxWritesPerSecond int = 20
+
+@description('\'true\': submissions must be signed with INTAKE_HMAC_SECRET, kept in Key Vault as intake-hmac-secret.')
+@allowed(['true', 'false'])
+param useIntakeHmac string = 'false'
+
+@description('Comma-separated domains that may be invited (empty: any).')
+param inviteAllowedDomains string = ''
+
+@description('Comma-separated domains that may not be invited.')
+param inviteBlockedDomains string = ''
+
+@description('Instances the app may scale out to. Each paces itself at graphMaxWritesPerSecond: keep their product within the budget.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory of each instance, in MB.')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var appName = 'func-invite-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(appName, 32)}-${take(resourceToken, 7)}'
+var needsKeyVault = graphCaller != 'managedIdentity' || useIntakeHmac == 'true'
+var keyVaultName = 'kv-invite-${take(resourceToken, 13)}'
+
+resource resourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: resourceGroup
+  params: { location: location, tags: tags, name: 'id-invite-${resourceToken}' }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: resourceGroup
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-invite-${resourceToken}'
+    applicationInsightsName: 'appi-invite-${resourceToken}'
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: resourceGroup
+  params: {
+    location: location
+    tags: tags
+    name: 'stinvite${take(resourceToken, 16)}'
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module storageAccess 'modules/storageAccess.bicep' = {
+  name: 'storage-access'
+  scope: resourceGroup
+  params: { storageAccountName: storage.outputs.name, principalId: identity.outputs.principalId }
+}
+
+module monitoringAccess 'modules/monitoringAccess.bicep' = {
+  name: 'monitoring-access'
+  scope: resourceGroup
+  params: { applicationInsightsName: monitoring.outputs.applicationInsightsName, principalId: identity.outputs.principalId }
+}
+
+module keyVault 'modules/keyVault.bicep' = if (needsKeyVault) {
+  name: 'key-vault'
+  scope: resourceGroup
+  params: {
+    location: location
+    tags: tags
+    name: keyVaultName
+    appPrincipalId: identity.outputs.principalId
+    operatorPrincipalId: principalId
+  }
+}
+
+module functionApp 'modules/functionApp.bicep' = {
+  name: 'function-app'
+  scope: resourceGroup
+  dependsOn: [storageAccess, monitoringAccess, keyVault]
+  params: {
+    location: location
+    tags: tags
+    planName: 'plan-invite-${resourceToken}'
+    appName: appName
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: deploymentContainerName
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    graphCaller: graphCaller
+    graphTenantId: graphTenantId
+    graphClientId: graphClientId
+    graphEndpoint: graphEndpoint
+    graphAuthorityHost: graphAuthorityHost
+    graphMaxWritesPerSecond: graphMaxWritesPerSecond
+    keyVaultName: keyVaultName
+    useIntakeHmac: useIntakeHmac == 'true'
+    inviteAllowedDomains: inviteAllowedDomains
+    inviteBlockedDomains: inviteBlockedDomains
+  }
+}
+
+output AZURE_RESOURCE_GROUP string = resourceGroup.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output AZURE_MANAGED_IDENTITY_NAME string = identity.outputs.name
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output AZURE_KEY_VAULT_NAME string = needsKeyVault ? keyVaultName : ''
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name

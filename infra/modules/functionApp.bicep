@@ -1,0 +1,122 @@
+// The function app on the Flex Consumption plan (Node 22), running as the user-assigned identity,
+// with every app setting the code reads (see shared/settings.ts; test/infra checks they agree).
+param location string
+param tags object
+param planName string
+param appName string
+param storageAccountName string
+param storageBlobEndpoint string
+param deploymentContainerName string
+param identityId string
+param identityClientId string
+param applicationInsightsConnectionString string
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
+@allowed(['managedIdentity', 'appRegistrationSecret', 'appRegistrationCertificate'])
+param graphCaller string
+param graphTenantId string
+param graphClientId string
+param graphEndpoint string
+param graphAuthorityHost string
+param graphMaxWritesPerSecond int
+param keyVaultName string
+param useIntakeHmac bool
+param inviteAllowedDomains string
+param inviteBlockedDomains string
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+func keyVaultReference(vaultName string, secretName string) string => '@Microsoft.KeyVault(VaultName=${vaultName};SecretName=${secretName})'
+
+// The app's own settings; the Flex plan sets the runtime itself (FUNCTIONS_WORKER_RUNTIME is not allowed).
+var baseSettings = {
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  GRAPH_ENDPOINT: graphEndpoint
+  GRAPH_AUTHORITY_HOST: graphAuthorityHost
+  GRAPH_MAX_WRITES_PER_SECOND: string(graphMaxWritesPerSecond)
+  INVITE_ALLOWED_DOMAINS: inviteAllowedDomains
+  INVITE_BLOCKED_DOMAINS: inviteBlockedDomains
+}
+
+// Who calls Graph: by default the managed identity itself (no secret anywhere); otherwise an app
+// registration whose secret or certificate stays in Key Vault.
+var managedIdentityCaller = {
+  GRAPH_CLIENT_ID: identityClientId
+}
+var appRegistrationCaller = {
+  GRAPH_TENANT_ID: graphTenantId
+  GRAPH_CLIENT_ID: graphClientId
+}
+var appRegistrationSecret = {
+  GRAPH_CLIENT_SECRET: keyVaultReference(keyVaultName, 'graph-client-secret')
+}
+var appRegistrationCertificate = {
+  GRAPH_CLIENT_CERTIFICATE: keyVaultReference(keyVaultName, 'graph-client-certificate')
+}
+var appRegistrationCredential = graphCaller == 'appRegistrationSecret' ? appRegistrationSecret : appRegistrationCertificate
+var graphCallerSettings = graphCaller == 'managedIdentity' ? managedIdentityCaller : union(appRegistrationCaller, appRegistrationCredential)
+
+var intakeHmacSetting = {
+  INTAKE_HMAC_SECRET: keyVaultReference(keyVaultName, 'intake-hmac-secret')
+}
+var intakeSettings = useIntakeHmac ? intakeHmacSetting : {}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: { name: 'node', version: '22' }
+    }
+  }
+}
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'appsettings'
+  properties: union(baseSettings, graphCallerSettings, intakeSettings)
+}
+
+output name string = app.name
+output defaultHostName string = app.properties.defaultHostName

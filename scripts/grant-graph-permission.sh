@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Grants the Microsoft Graph application permission User.Invite.All (with admin consent: an app
+# role assignment) to the identity that calls Graph: the app's managed identity by default, or an
+# app registration. Idempotent: an existing assignment is left as it is. Needs the Azure CLI,
+# signed in as someone who may grant app roles (Privileged Role Administrator or Global Administrator).
+#
+#   scripts/grant-graph-permission.sh --resource-group rg-invites --identity-name id-invite-abc   # a managed identity
+#   scripts/grant-graph-permission.sh --app-id 11111111-2222-3333-4444-555555555555               # an app registration
+#   scripts/grant-graph-permission.sh --principal-id <service principal object id>               # either, by object id
+#
+# Options:
+#   --with-reset-redemption  also grant User.ReadWrite.All, which resetRedemption needs (only then)
+#   --graph-endpoint URL     Graph of a national cloud (https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)
+#   --dry-run                print what would be done; call nothing
+set -euo pipefail
+
+GRAPH_APP_ID=00000003-0000-0000-c000-000000000000          # Microsoft Graph, the same in every tenant
+USER_INVITE_ALL=09850681-111b-4a89-9bed-3f2cae46d706        # User.Invite.All (Application)
+USER_READWRITE_ALL=741f803b-c850-494e-b5df-cde7c675a1ca     # User.ReadWrite.All (Application)
+
+graph_endpoint=https://graph.microsoft.com
+resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --resource-group) resource_group=$2; shift 2 ;;
+    --identity-name) identity_name=$2; shift 2 ;;
+    --app-id) app_id=$2; shift 2 ;;
+    --principal-id) principal_id=$2; shift 2 ;;
+    --graph-endpoint) graph_endpoint=${2%/}; shift 2 ;;
+    --with-reset-redemption) with_reset=true; shift ;;
+    --dry-run) dry_run=true; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "Unknown option: $1" >&2; usage 2 ;;
+  esac
+done
+
+given=0
+[ -n "$principal_id" ] && given=$((given + 1))
+[ -n "$app_id" ] && given=$((given + 1))
+[ -n "$identity_name" ] && given=$((given + 1))
+if [ "$given" -ne 1 ]; then
+  echo "Name exactly one caller: --identity-name (with --resource-group), --app-id or --principal-id." >&2
+  exit 2
+fi
+if [ -n "$identity_name" ] && [ -z "$resource_group" ]; then
+  echo "--identity-name needs --resource-group." >&2
+  exit 2
+fi
+
+# In a dry run every Azure CLI call is printed, not made.
+az_call() {
+  if [ "$dry_run" = true ]; then
+    printf 'would run: az' >&2
+    printf ' %q' "$@" >&2
+    printf '\n' >&2
+    return 0
+  fi
+  az "$@"
+}
+lookup() { # a read whose answer a dry run stands in for with a placeholder
+  local placeholder=$1; shift
+  if [ "$dry_run" = true ]; then az_call "$@"; echo "$placeholder"; else az "$@"; fi
+}
+
+if [ -z "$principal_id" ]; then
+  if [ -n "$identity_name" ]; then
+    principal_id=$(lookup "<principal id of $identity_name>" identity show --resource-group "$resource_group" --name "$identity_name" --query principalId --output tsv)
+  else
+    principal_id=$(lookup "<service principal of $app_id>" ad sp show --id "$app_id" --query id --output tsv)
+  fi
+fi
+graph_sp=$(lookup "<service principal of Microsoft Graph>" ad sp show --id "$GRAPH_APP_ID" --query id --output tsv)
+
+roles=("$USER_INVITE_ALL")
+[ "$with_reset" = true ] && roles+=("$USER_READWRITE_ALL")
+assignments_url="$graph_endpoint/v1.0/servicePrincipals/$principal_id/appRoleAssignments"
+
+for role in "${roles[@]}"; do
+  existing=""
+  if [ "$dry_run" = false ]; then
+    existing=$(az rest --method GET --url "$assignments_url" \
+      --query "value[?appRoleId=='$role' && resourceId=='$graph_sp'].id | [0]" --output tsv)
+  else
+    az_call rest --method GET --url "$assignments_url" --query "value[?appRoleId=='$role' && resourceId=='$graph_sp'].id | [0]" --output tsv
+  fi
+  if [ -n "$existing" ]; then
+    echo "Already granted: app role $role on Microsoft Graph to $principal_id (assignment $existing)."
+    continue
+  fi
+  body="{\"principalId\":\"$principal_id\",\"resourceId\":\"$graph_sp\",\"appRoleId\":\"$role\"}"
+  az_call rest --method POST --url "$assignments_url" --headers Content-Type=application/json --body "$body" --output none
+  if [ "$dry_run" = true ]; then
+    echo "Would grant: app role $role on Microsoft Graph to $principal_id."
+  else
+    echo "Granted: app role $role on Microsoft Graph to $principal_id."
+  fi
+done

@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'grant-graph-permission.sh');
+const USER_INVITE_ALL = '09850681-111b-4a89-9bed-3f2cae46d706';
+const USER_READWRITE_ALL = '741f803b-c850-494e-b5df-cde7c675a1ca';
+const run = promisify(execFile);
+
+/**
+ * A stand-in for the Azure CLI on PATH (the real one is not installed here, and would reach
+ * Azure): it logs every call and answers lookups the way `az` does with --output tsv.
+ */
+function fakeAz({ existingAssignment = '' } = {}) {
+  const folder = mkdtempSync(path.join(tmpdir(), 'fake-az-'));
+  const log = path.join(folder, 'calls.log');
+  writeFileSync(
+    path.join(folder, 'az'),
+    `#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "${log}"
+case "$*" in
+  "identity show"*) echo "mi-principal-id" ;;
+  "ad sp show --id 00000003-0000-0000-c000-000000000000"*) echo "graph-sp-id" ;;
+  "ad sp show"*) echo "app-principal-id" ;;
+  "rest --method GET"*) echo "${existingAssignment}" ;;
+  "rest --method POST"*) ;;
+  *) echo "unexpected az call: $*" >&2; exit 9 ;;
+esac
+`,
+  );
+  chmodSync(path.join(folder, 'az'), 0o755);
+  writeFileSync(log, '');
+  return { path: folder, calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+}
+
+async function grant(args: string[], az: ReturnType<typeof fakeAz>) {
+  try {
+    const { stdout, stderr } = await run('bash', [SCRIPT, ...args], { env: { ...process.env, PATH: `${az.path}:${process.env.PATH}` } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('scripts/grant-graph-permission.sh', () => {
+  it('in a dry run prints every call it would make and makes none', async () => {
+    const az = fakeAz();
+    const result = await grant(['--resource-group', 'rg-invites', '--identity-name', 'id-invite-abc', '--dry-run'], az);
+    expect(result.code).toBe(0);
+    expect(az.calls()).toEqual([]);
+    expect(result.stderr).toContain('would run: az identity show --resource-group rg-invites --name id-invite-abc');
+    expect(result.stderr).toMatch(/would run: az rest --method POST --url https:\/\/graph\.microsoft\.com\/v1\.0\/servicePrincipals\/.*\/appRoleAssignments/);
+    expect(result.stdout).toContain(`Would grant: app role ${USER_INVITE_ALL} on Microsoft Graph`);
+  });
+
+  it("grants User.Invite.All to the managed identity's service principal", async () => {
+    const az = fakeAz();
+    const result = await grant(['--resource-group', 'rg-invites', '--identity-name', 'id-invite-abc'], az);
+    expect(result.code).toBe(0);
+    const post = az.calls().find((call) => call.startsWith('rest --method POST'))!;
+    expect(post).toContain('https://graph.microsoft.com/v1.0/servicePrincipals/mi-principal-id/appRoleAssignments');
+    expect(post).toContain(`{"principalId":"mi-principal-id","resourceId":"graph-sp-id","appRoleId":"${USER_INVITE_ALL}"}`);
+    expect(result.stdout).toContain(`Granted: app role ${USER_INVITE_ALL}`);
+  });
+
+  it('is idempotent: an existing assignment is left alone', async () => {
+    const az = fakeAz({ existingAssignment: 'assignment-1' });
+    const result = await grant(['--app-id', '11111111-2222-3333-4444-555555555555'], az);
+    expect(result.code).toBe(0);
+    expect(az.calls().some((call) => call.startsWith('rest --method POST'))).toBe(false);
+    expect(result.stdout).toContain('Already granted');
+  });
+
+  it('adds User.ReadWrite.All only when asked, for resetRedemption, and follows a national cloud', async () => {
+    const az = fakeAz();
+    await grant(['--principal-id', 'sp-1', '--with-reset-redemption', '--graph-endpoint', 'https://graph.microsoft.us/'], az);
+    const posts = az.calls().filter((call) => call.startsWith('rest --method POST'));
+    expect(posts).toHaveLength(2);
+    expect(posts[1]).toContain(USER_READWRITE_ALL);
+    expect(posts.every((call) => call.includes('https://graph.microsoft.us/v1.0/servicePrincipals/sp-1/appRoleAssignments'))).toBe(true);
+  });
+
+  it('refuses to guess the caller', async () => {
+    const az = fakeAz();
+    expect((await grant([], az)).code).toBe(2);
+    expect((await grant(['--app-id', 'a', '--principal-id', 'b'], az)).code).toBe(2);
+    expect((await grant(['--identity-name', 'id-only'], az)).stderr).toContain('--resource-group');
+    expect(az.calls()).toEqual([]);
+  });
+});
