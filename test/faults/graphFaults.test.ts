@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AppDependencies } from '../../shared/appDependencies';
+import { createTestDependencies, invitationFor, submit } from '../support/harness';
+import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
+import { CapturedLogs, startWorker } from '../support/pipeline';
+import { expectNoSecretsIn } from '../support/secretScan';
+
+/**
+ * Fault tolerance against Graph: transient failures, a throttle storm and permanent refusals,
+ * through the real intake, queue trigger, worker and credentials, against the emulator.
+ */
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+async function pipeline(emulator: Parameters<typeof startEmulatedTenant>[0], env: Record<string, string> = {}) {
+  const tenant = await startEmulatedTenant(emulator);
+  const deps = await createTestDependencies({ ...tenant.settings, ...env });
+  const logs = new CapturedLogs();
+  const running = startWorker(deps, logs, { maxDequeueCount: 5 });
+  cleanup.push(() => tenant.emulator.stop(), () => running.stop());
+  return { tenant, deps, logs, running };
+}
+
+async function submitPeople(deps: AppDependencies, emails: string[]): Promise<string> {
+  const batchId = `faults-${Date.now()}`;
+  for (let start = 0; start < emails.length; start += 1_000) {
+    const response = await submit(deps, { batchId, invitations: emails.slice(start, start + 1_000).map((email) => invitationFor(email)) });
+    expect(response.status).toBe(202);
+  }
+  return batchId;
+}
+
+async function waitUntilFinal(deps: AppDependencies, batchId: string, timeoutMs: number) {
+  return waitFor(
+    async () => {
+      const report = await deps.batchReports.report(batchId, 1);
+      return report.counts.Queued + report.counts.Processing === 0 ? report : undefined;
+    },
+    { timeoutMs, what: `batch ${batchId} to be final` },
+  );
+}
+
+function expectCleanLogs(tenant: EmulatedTenant, logs: CapturedLogs, emails: string[]) {
+  expectNoSecretsIn(logs.text(), { secrets: [tenant.clientSecret], emails });
+}
+
+describe('Graph faults', () => {
+  it('gets 100% Invited and 0 DeadLettered when 30% of Graph calls answer 503 or 504', async () => {
+    const { tenant, deps, logs } = await pipeline(
+      { latencyMs: 20, faults: { transientShare: 0.3, transientStatuses: [503, 504], retryAfterShare: 0.5, retryAfterSeconds: 1 } },
+      { GRAPH_MAX_WRITES_PER_SECOND: '100' },
+    );
+    const emails = Array.from({ length: 300 }, (_, i) => `flaky${i}@fabrikam.com`);
+    const report = await waitUntilFinal(deps, await submitPeople(deps, emails), 120_000);
+    expect(report.counts).toMatchObject({ Invited: 300, Failed: 0, DeadLettered: 0 });
+    const statuses = tenant.emulator.summary().statuses;
+    expect((statuses['503'] ?? 0) + (statuses['504'] ?? 0)).toBeGreaterThan(50); // the faults did happen
+    expectCleanLogs(tenant, logs, emails);
+  }, 150_000);
+
+  it('gets every person Invited and 0 DeadLettered through a throttle storm (budget 5 writes/s, 500 people)', async () => {
+    const { tenant, deps, logs } = await pipeline(
+      { latencyMs: 20, writeBudget: { limit: 25, windowMs: 5_000 } },
+      // The worker believes in 20 writes/s and gives each invocation 5 s: Graph's 429s must correct it.
+      { GRAPH_MAX_WRITES_PER_SECOND: '20', WORKER_INVOCATION_BUDGET_SECONDS: '5' },
+    );
+    const emails = Array.from({ length: 500 }, (_, i) => `storm${i}@fabrikam.com`);
+    const report = await waitUntilFinal(deps, await submitPeople(deps, emails), 240_000);
+    expect(report.counts).toMatchObject({ Invited: 500, Failed: 0, DeadLettered: 0 });
+    expect(tenant.emulator.summary().statuses['429']).toBeGreaterThan(0); // it was a storm
+    for (const email of emails) expect(tenant.emulator.callsFor(email).filter((call) => call.status === 201)).toHaveLength(1);
+    expectCleanLogs(tenant, logs, emails);
+  }, 300_000);
+
+  it('calls Graph exactly once for each permanent refusal (400, 403) and records Failed with its code', async () => {
+    const { tenant, deps, logs } = await pipeline({ latencyMs: 10, verifiedDomains: ['contoso.com'], blockedDomains: ['blocked.example'] });
+    tenant.emulator.script('scripted400@fabrikam.com', [{ status: 400, body: { error: { code: 'BadRequest', message: 'Unable to find target address' } } }]);
+    tenant.emulator.script('suspicious@fabrikam.com', [{ status: 403, body: { error: { code: 'Forbidden', message: 'Invitations are blocked for this directory due to suspicious activity.' } } }]);
+    const refused = {
+      'colleague@contoso.com': ['BadRequest', 400],
+      'partner@blocked.example': ['Forbidden', 403],
+      'scripted400@fabrikam.com': ['BadRequest', 400],
+      'suspicious@fabrikam.com': ['Forbidden', 403],
+    } as const;
+    const emails = Object.keys(refused);
+    const batchId = await submitPeople(deps, emails);
+    const report = await waitUntilFinal(deps, batchId, 60_000);
+    expect(report.counts).toMatchObject({ Failed: 4, Invited: 0 });
+    for (const item of report.items) {
+      const [code, httpStatus] = refused[item.email as keyof typeof refused];
+      expect(item.error).toMatchObject({ code, httpStatus });
+      expect(tenant.emulator.callsFor(item.email)).toHaveLength(1);
+    }
+    expectCleanLogs(tenant, logs, emails);
+  }, 90_000);
+});

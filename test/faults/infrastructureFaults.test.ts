@@ -1,0 +1,76 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startAzurite, type RunningAzurite } from '../../local/azurite';
+import { createAppDependencies, DEFAULT_RESOURCE_NAMES, type AppDependencies } from '../../shared/appDependencies';
+import { loadSettings } from '../../shared/settings';
+import { invitationFor } from '../support/harness';
+import { startEmulatedTenant, waitFor } from '../support/graphEmulator';
+import { killHostMidBatch } from '../support/killScenario';
+import { CapturedLogs, startWorker } from '../support/pipeline';
+import { expectNoSecretsIn } from '../support/secretScan';
+
+/** Fault tolerance against our own infrastructure: the host killed, storage gone for a while. */
+
+describe('the local host killed (SIGKILL) in the middle of a 500-item batch', () => {
+  let azurite: RunningAzurite;
+  let deps: AppDependencies;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    deps = await createAppDependencies(loadSettings({ AzureWebJobsStorage: azurite.connectionString }), DEFAULT_RESOURCE_NAMES);
+  });
+  afterAll(async () => {
+    await azurite?.stop();
+  });
+
+  it('ends with every item final, 0 lost, and no more duplicate calls than were in flight; its logs hold no secret', async () => {
+    const result = await killHostMidBatch({ azurite, deps, people: 500, batchId: 'faults-kill' });
+    expectNoSecretsIn(result.output, { secrets: [result.clientSecret], emails: result.emails });
+  }, 300_000);
+});
+
+describe('Azurite stopped for 10 s in the middle of a run', () => {
+  it('is recovered from by itself, with nothing lost', async () => {
+    const location = mkdtempSync(path.join(tmpdir(), 'azurite-outage-'));
+    const ports = { blob: await freePort(), queue: await freePort(), table: await freePort() };
+    let azurite = await startAzurite({ location, ports });
+    const tenant = await startEmulatedTenant({ latencyMs: 50 });
+    const settings = loadSettings({
+      AzureWebJobsStorage: azurite.connectionString,
+      ...tenant.settings,
+      GRAPH_MAX_WRITES_PER_SECOND: '20',
+      CLAIM_LEASE_SECONDS: '6',
+      WORKER_INVOCATION_BUDGET_SECONDS: '4',
+    });
+    const deps = await createAppDependencies(settings, { queueName: 'outage', tableName: 'Outage' });
+    const logs = new CapturedLogs();
+    const running = startWorker(deps, logs, { maxDequeueCount: 5, messageLeaseSeconds: 10 });
+    try {
+      const emails = Array.from({ length: 200 }, (_, i) => `outage${i}@fabrikam.com`);
+      const submitted = await deps.intake.submit({ contentType: 'application/json', body: Buffer.from(JSON.stringify({ batchId: 'outage', invitations: emails.map((email) => invitationFor(email)) })) });
+      expect(submitted.items).toHaveLength(200);
+      await waitFor(async () => tenant.emulator.calls.filter((call) => call.status === 201).length >= 40, { timeoutMs: 60_000, what: '40 invitations' });
+
+      await azurite.stop();
+      // The outage itself lasts 10 s: that is the scenario, not a wait for a condition.
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      azurite = await startAzurite({ location, ports });
+
+      const report = await waitFor(
+        async () => {
+          const current = await deps.batchReports.report('outage', 1).catch(() => undefined);
+          return current && current.counts.Invited === 200 ? current : undefined;
+        },
+        { timeoutMs: 120_000, what: 'all 200 Invited after the outage' },
+      );
+      expect(report.counts).toMatchObject({ Invited: 200, Queued: 0, Processing: 0, Failed: 0, DeadLettered: 0 });
+      expect(logs.text()).toMatch(/ECONNREFUSED|failed/i); // the outage was felt
+      expectNoSecretsIn(logs.text(), { secrets: [tenant.clientSecret], emails });
+    } finally {
+      await running.stop();
+      await tenant.emulator.stop();
+      await azurite.stop();
+    }
+  }, 200_000);
+});
