@@ -1,14 +1,16 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startAzurite } from '../local/azurite';
 import { trustLocalCertificate } from '../local/trustLocalCertificate';
-import { benchIntake, type IntakeBenchResult } from './intake';
-import { benchRoster, type RosterBenchResult } from './roster';
-import { benchWorker, type WorkerBenchResult } from './worker';
+import { benchIntake } from './intake';
+import { benchEndToEnd } from './endToEnd';
+import { benchHostMemory } from './hostMemory';
+import { writeReport, type BenchResults } from './report';
+import { benchRoster } from './roster';
+import { benchWorker } from './worker';
 
 /**
- * `npm run bench [-- intake|worker ...]`: the benchmarks, each figure the median of repeated runs
+ * `npm run bench [-- intake|worker|endToEnd|memory|roster ...]`: the benchmarks, each figure the median of repeated runs
  * beside a baseline measured in the same run (the machine is shared and noisy: ratios travel,
  * absolute figures less). Writes bench/results/latest.json. BENCH_RUNS overrides the run count.
  */
@@ -20,7 +22,7 @@ async function main() {
   const runs = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : undefined;
 
   const azurite = await startAzurite();
-  const results: { machine: object; at: string; intake?: IntakeBenchResult; worker?: WorkerBenchResult; roster?: RosterBenchResult } = {
+  const results: BenchResults = {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     at: new Date().toISOString(),
   };
@@ -49,6 +51,20 @@ async function main() {
       });
       console.log(worker.met ? 'Worker targets met.' : 'Worker targets NOT met.');
     }
+    if (wants('endToEnd')) {
+      const endToEnd = (results.endToEnd = await benchEndToEnd(azurite.connectionString, certificate));
+      console.log(`\nEnd to end at low load: POST /api/invitations → Invited, one person at a time (${endToEnd.samples} samples)`);
+      console.table({
+        'p50 (ms)': { value: endToEnd.p50Ms },
+        'p95 (ms)': { value: endToEnd.p95Ms },
+        'one direct Graph call, p50 (baseline, ms)': { value: endToEnd.directCallP50Ms },
+      });
+    }
+    if (wants('memory')) {
+      const hostMemory = (results.hostMemory = await benchHostMemory(certificate, runs ? { runs } : {}));
+      console.log(`\nLocal host memory with a ${hostMemory.backlog}-message backlog`);
+      console.table({ 'idle RSS (baseline, MiB)': { value: hostMemory.idleRssMiB }, 'peak RSS (MiB)': { value: hostMemory.peakRssMiB } });
+    }
     if (wants('roster')) {
       const roster = (results.roster = await benchRoster(azurite.connectionString));
       console.log(`\nPartner onboarding: a ${roster.rows}-row roster (${roster.rosterMiB} MiB CSV) streamed from blob storage into the intake`);
@@ -62,9 +78,8 @@ async function main() {
   } finally {
     await azurite.stop();
   }
-  const folder = path.join(__dirname, 'results');
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(path.join(folder, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeReport(results, path.join(__dirname, 'results'));
+  console.log('\nWrote bench/results/latest.json, latest.md and worker-throughput.svg.');
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,84 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { EndToEndBenchResult } from './endToEnd';
+import type { HostMemoryBenchResult } from './hostMemory';
+import type { IntakeBenchResult } from './intake';
+import type { RosterBenchResult } from './roster';
+import type { WorkerBenchResult } from './worker';
+
+/** Writes bench/results/: latest.json, latest.md (the tables docs/performance.md quotes) and the throughput chart. */
+
+export interface BenchResults {
+  machine: { cpus: number; cpuModel?: string; memoryGiB: number; node: string };
+  at: string;
+  intake?: IntakeBenchResult;
+  worker?: WorkerBenchResult;
+  endToEnd?: EndToEndBenchResult;
+  hostMemory?: HostMemoryBenchResult;
+  roster?: RosterBenchResult;
+}
+
+export function writeReport(results: BenchResults, folder: string): void {
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(path.join(folder, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(path.join(folder, 'latest.md'), markdown(results));
+  if (results.worker) writeFileSync(path.join(folder, 'worker-throughput.svg'), throughputChart(results.worker));
+}
+
+const met = (ok: boolean) => (ok ? 'met' : '**not met**');
+
+function markdown(results: BenchResults): string {
+  const { machine, intake, worker, endToEnd, hostMemory, roster } = results;
+  const lines = [
+    `Measured ${results.at} on ${machine.cpus} cores (${machine.cpuModel ?? 'unknown CPU'}), ${machine.memoryGiB} GiB, Node ${machine.node}. Medians of repeated runs.`,
+    '',
+    '| benchmark | figure | baseline (same run) | ratio | target |',
+    '|---|---|---|---|---|',
+  ];
+  if (intake) {
+    lines.push(`| intake: answer a ${intake.items}-item JSON batch | ${intake.answerMsMedian} ms | | | ≤ ${intake.targets.answerMsAtMost} ms: ${met(intake.answerMsMedian <= intake.targets.answerMsAtMost)} |`);
+    lines.push(`| intake: items/s | ${intake.intakeItemsPerSecond} | raw 16-way sendMessage: ${intake.rawSendItemsPerSecond} | ${intake.ratio} | ≥ ${intake.targets.ratioAtLeast}: ${met(intake.ratio >= intake.targets.ratioAtLeast)} |`);
+  }
+  if (worker) {
+    lines.push(`| worker: invitations/s (${worker.items} queued, ${worker.budgetPerSecond}/s budget, ${worker.latencyMs} ms latency) | ${worker.invitationsPerSecond} (${worker.percentOfBudget}% of budget) | sequential loop: ${worker.sequentialPerSecond} | ${worker.speedUp}× | ≥ ${worker.targets.percentOfBudgetAtLeast}%: ${met(worker.percentOfBudget >= worker.targets.percentOfBudgetAtLeast)} |`);
+    lines.push(`| worker: share of calls answered 429 | ${(worker.throttledShare * 100).toFixed(2)}% | | | ≤ ${worker.targets.throttledShareAtMost * 100}%: ${met(worker.throttledShare <= worker.targets.throttledShareAtMost)} |`);
+  }
+  if (endToEnd) {
+    lines.push(`| end to end: submit → Invited, low load (p50 / p95) | ${endToEnd.p50Ms} / ${endToEnd.p95Ms} ms | one direct Graph call: ${endToEnd.directCallP50Ms} ms | ${endToEnd.ratio}× | |`);
+  }
+  if (hostMemory) {
+    lines.push(`| local host: peak RSS with a ${hostMemory.backlog}-message backlog | ${hostMemory.peakRssMiB} MiB | idle: ${hostMemory.idleRssMiB} MiB | ${hostMemory.ratio}× | |`);
+  }
+  if (roster) {
+    lines.push(`| partner onboarding: ${roster.rows}-row roster (${roster.rosterMiB} MiB) | ${roster.rowsPerSecond} rows/s, peak +${roster.peakMemoryMiB} MiB | ${roster.baselineRows} rows: peak +${roster.baselinePeakMemoryMiB} MiB | ${roster.memoryRatio}× memory for ${roster.rows / roster.baselineRows}× rows | |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Invitations/s per second of the median worker run, against the budget line. */
+export function throughputChart(worker: WorkerBenchResult): string {
+  const width = 720;
+  const height = 300;
+  const margin = { left: 50, right: 20, top: 30, bottom: 40 };
+  const seconds = worker.timeline.length;
+  const maxY = Math.max(worker.budgetPerSecond * 1.5, ...worker.timeline);
+  const x = (second: number) => margin.left + (second / Math.max(1, seconds - 1)) * (width - margin.left - margin.right);
+  const y = (value: number) => height - margin.bottom - (value / maxY) * (height - margin.top - margin.bottom);
+  const points = worker.timeline.map((value, second) => `${x(second).toFixed(1)},${y(value).toFixed(1)}`).join(' ');
+  const ticks = [0, worker.budgetPerSecond / 2, worker.budgetPerSecond, maxY].map(
+    (value) => `<text x="${margin.left - 8}" y="${y(value) + 4}" text-anchor="end">${Math.round(value)}</text>`,
+  );
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">
+  <title>Invitations per second against Graph's write budget</title>
+  <rect width="100%" height="100%" fill="white"/>
+  <text x="${margin.left}" y="18" font-size="14">Invitations/s (${worker.items} queued, emulator at ${worker.budgetPerSecond} writes/s and ${worker.latencyMs} ms)</text>
+  <line x1="${margin.left}" y1="${y(0)}" x2="${width - margin.right}" y2="${y(0)}" stroke="#888"/>
+  <line x1="${margin.left}" y1="${margin.top}" x2="${margin.left}" y2="${y(0)}" stroke="#888"/>
+  <line x1="${margin.left}" y1="${y(worker.budgetPerSecond)}" x2="${width - margin.right}" y2="${y(worker.budgetPerSecond)}" stroke="#d33" stroke-dasharray="6 4"/>
+  <text x="${width - margin.right}" y="${y(worker.budgetPerSecond) - 6}" text-anchor="end" fill="#d33">budget ${worker.budgetPerSecond}/s</text>
+  <polyline points="${points}" fill="none" stroke="#0067b8" stroke-width="2"/>
+  ${ticks.join('\n  ')}
+  <text x="${(width + margin.left) / 2}" y="${height - 8}" text-anchor="middle">seconds</text>
+</svg>
+`;
+}
