@@ -1,9 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { appFunctions } from '../functions/appFunctions';
 import { appRoot } from '../local/appRoot';
 import { freePort } from '../local/azurite';
 import { LocalFunctionHost } from '../local/functionHost';
-import { GraphEmulator } from '../local/graphEmulator/graphEmulator';
 import type { LocalCertificate } from '../local/graphEmulator/localCertificate';
 import { readQueueTriggerSettings } from '../local/hostJson';
 import { createAppDependencies } from '../shared/appDependencies';
@@ -11,6 +10,7 @@ import { graphCaller, graphEndpoints } from '../shared/graph/graphCaller';
 import { GraphInvitationsClient } from '../shared/graph/graphInvitationsClient';
 import { loadSettings } from '../shared/settings';
 import { storageAccountFromSettings } from '../shared/storageAccount';
+import { startBenchTenant } from './benchTenant';
 import { median, percentile, round } from './measure';
 
 /**
@@ -30,18 +30,8 @@ export interface EndToEndBenchResult {
 }
 
 export async function benchEndToEnd(connectionString: string, certificate: LocalCertificate, { samples = 30 } = {}): Promise<EndToEndBenchResult> {
-  const tenantId = randomUUID();
-  const clientId = randomUUID();
-  const clientSecret = randomUUID();
-  const emulator = await GraphEmulator.start({ certificate, apps: [{ tenantId, clientId, clientSecret }], latencyMs: 300 });
-  const settings = loadSettings({
-    AzureWebJobsStorage: connectionString,
-    GRAPH_TENANT_ID: tenantId,
-    GRAPH_CLIENT_ID: clientId,
-    GRAPH_CLIENT_SECRET: clientSecret,
-    GRAPH_AUTHORITY_HOST: emulator.authorityHost,
-    GRAPH_ENDPOINT: emulator.graphEndpoint,
-  });
+  const { emulator, graphSettings } = await startBenchTenant(certificate, { latencyMs: 300 });
+  const settings = loadSettings({ AzureWebJobsStorage: connectionString, ...graphSettings });
   const suffix = randomBytes(4).toString('hex');
   // The app's functions, on this run's own queue: the queue functions are declared for `invitations`.
   const deps = await createAppDependencies(settings, { queueName: 'invitations', tableName: `e2e${suffix}` });

@@ -1,11 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { appRoot } from '../local/appRoot';
 import { freePort, startAzurite } from '../local/azurite';
-import { GraphEmulator } from '../local/graphEmulator/graphEmulator';
 import type { LocalCertificate } from '../local/graphEmulator/localCertificate';
+import { startBenchTenant } from './benchTenant';
 import { median, round } from './measure';
 
 /**
@@ -26,21 +25,14 @@ const kib = (status: string, field: string) => Number(new RegExp(`^${field}:\\s+
 
 async function once(certificate: LocalCertificate, backlog: number): Promise<{ idle: number; peak: number }> {
   const azurite = await startAzurite();
-  const tenantId = randomUUID();
-  const clientId = randomUUID();
-  const clientSecret = randomUUID();
-  const emulator = await GraphEmulator.start({ certificate, apps: [{ tenantId, clientId, clientSecret }], latencyMs: 50, writeBudget: { limit: 100_000, windowMs: 150_000 } });
+  const { emulator, graphSettings } = await startBenchTenant(certificate, { latencyMs: 50, writeBudget: { limit: 100_000, windowMs: 150_000 } });
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(appRoot(), 'dist', 'local', 'start.js')], {
     env: {
       ...process.env,
       PORT: String(port),
       AzureWebJobsStorage: azurite.connectionString,
-      GRAPH_TENANT_ID: tenantId,
-      GRAPH_CLIENT_ID: clientId,
-      GRAPH_CLIENT_SECRET: clientSecret,
-      GRAPH_AUTHORITY_HOST: emulator.authorityHost,
-      GRAPH_ENDPOINT: emulator.graphEndpoint,
+      ...graphSettings,
       GRAPH_MAX_WRITES_PER_SECOND: '200',
     },
     stdio: ['ignore', 'pipe', 'inherit'],

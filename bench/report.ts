@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EndToEndBenchResult } from './endToEnd';
 import type { HostMemoryBenchResult } from './hostMemory';
@@ -18,9 +18,13 @@ export interface BenchResults {
   roster?: RosterBenchResult;
 }
 
-export function writeReport(results: BenchResults, folder: string): void {
+/** Writes the results, keeping from the previous latest.json the benchmarks this run did not repeat. */
+export function writeReport(fresh: BenchResults, folder: string): void {
   mkdirSync(folder, { recursive: true });
-  writeFileSync(path.join(folder, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const file = path.join(folder, 'latest.json');
+  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BenchResults) : undefined;
+  const results: BenchResults = { ...previous, ...fresh };
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(path.join(folder, 'latest.md'), markdown(results));
   if (results.worker) writeFileSync(path.join(folder, 'worker-throughput.svg'), throughputChart(results.worker));
 }
@@ -38,6 +42,7 @@ function markdown(results: BenchResults): string {
   if (intake) {
     lines.push(`| intake: answer a ${intake.items}-item JSON batch | ${intake.answerMsMedian} ms | | | ≤ ${intake.targets.answerMsAtMost} ms: ${met(intake.answerMsMedian <= intake.targets.answerMsAtMost)} |`);
     lines.push(`| intake: items/s | ${intake.intakeItemsPerSecond} | raw 16-way sendMessage: ${intake.rawSendItemsPerSecond} | ${intake.ratio} | ≥ ${intake.targets.ratioAtLeast}: ${met(intake.ratio >= intake.targets.ratioAtLeast)} |`);
+    lines.push(`| intake, an externalId on every item (one more index row each) | ${intake.withExternalId.answerMsMedian} ms, ${intake.withExternalId.intakeItemsPerSecond} items/s | raw 16-way sendMessage: ${intake.rawSendItemsPerSecond} | ${intake.withExternalId.ratio} | |`);
   }
   if (worker) {
     lines.push(`| worker: invitations/s (${worker.items} queued, ${worker.budgetPerSecond}/s budget, ${worker.latencyMs} ms latency) | ${worker.invitationsPerSecond} (${worker.percentOfBudget}% of budget) | sequential loop: ${worker.sequentialPerSecond} | ${worker.speedUp}× | ≥ ${worker.targets.percentOfBudgetAtLeast}%: ${met(worker.percentOfBudget >= worker.targets.percentOfBudgetAtLeast)} |`);

@@ -7,7 +7,9 @@ import { round } from './measure';
  * Partner onboarding: a 50,000-row roster (the portal's CSV) through partnerOnboarding against
  * Azurite — rows/s, and peak memory above the process's resting size. The same measured for a
  * 5,000-row roster in the same run is the baseline: streaming means ten times the rows must not
- * take ten times the memory.
+ * take ten times the memory. As in production, where the worker consumes the queue while a
+ * roster is recorded, a consumer drains it meanwhile: Azurite's queue slows as it deepens, which
+ * Azure Storage's does not.
  */
 
 export interface RosterBenchResult {
@@ -43,9 +45,19 @@ async function measure(connectionString: string, rows: number) {
   const resting = process.memoryUsage().rss;
   let peak = resting;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  let draining = true;
+  const drained = (async () => {
+    while (draining) {
+      const { receivedMessageItems } = await deps.queue.queue.receiveMessages({ numberOfMessages: 32 });
+      await Promise.all(receivedMessageItems.map((message) => deps.queue.queue.deleteMessage(message.messageId, message.popReceipt)));
+      if (receivedMessageItems.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
   const started = Date.now();
   const run = await deps.partnerOnboarding.run({ info: () => undefined, warn: () => undefined });
   const seconds = (Date.now() - started) / 1000;
+  draining = false;
+  await drained;
   clearInterval(sampler);
   if (run.recorded.length !== 1) throw new Error(`The roster was not recorded: ${JSON.stringify(run)}`);
   await Promise.all([deps.queue.queue.delete(), deps.queue.poisonQueue.delete(), deps.store.table.deleteTable(), container.delete()]);

@@ -35,6 +35,8 @@ async function main() {
         'intake items/s': { value: intake.intakeItemsPerSecond, target: '' },
         'raw 16-way sendMessage items/s (baseline)': { value: intake.rawSendItemsPerSecond, target: '' },
         'ratio intake / baseline': { value: intake.ratio, target: `≥ ${intake.targets.ratioAtLeast}` },
+        'with an externalId on every item: answer time (ms)': { value: intake.withExternalId.answerMsMedian, target: '' },
+        'with an externalId on every item: ratio': { value: intake.withExternalId.ratio, target: '' },
       });
       console.log(intake.met ? 'Intake targets met.' : 'Intake targets NOT met.');
     }

@@ -1,6 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { appRoot } from '../local/appRoot';
-import { GraphEmulator } from '../local/graphEmulator/graphEmulator';
+import type { GraphEmulator } from '../local/graphEmulator/graphEmulator';
 import type { LocalCertificate } from '../local/graphEmulator/localCertificate';
 import { readQueueTriggerSettings } from '../local/hostJson';
 import { QueueListener } from '../local/queueListener';
@@ -9,6 +9,7 @@ import { createAppDependencies } from '../shared/appDependencies';
 import { graphCaller, graphEndpoints } from '../shared/graph/graphCaller';
 import { GraphInvitationsClient } from '../shared/graph/graphInvitationsClient';
 import { loadSettings } from '../shared/settings';
+import { startBenchTenant } from './benchTenant';
 import { median, round } from './measure';
 
 /**
@@ -41,24 +42,11 @@ export async function benchWorker(
   certificate: LocalCertificate,
   { items = 2_000, runs = 3, sequentialItems = 30 } = {},
 ): Promise<WorkerBenchResult> {
-  const tenantId = randomUUID();
-  const clientId = randomUUID();
-  const clientSecret = randomUUID();
-  const emulator = await GraphEmulator.start({
-    certificate,
-    apps: [{ tenantId, clientId, clientSecret }],
+  const { emulator, graphSettings } = await startBenchTenant(certificate, {
     latencyMs: 300,
     writeBudget: { limit: BUDGET_PER_SECOND * 10, windowMs: 10_000 },
   });
-  const settings = loadSettings({
-    AzureWebJobsStorage: connectionString,
-    GRAPH_TENANT_ID: tenantId,
-    GRAPH_CLIENT_ID: clientId,
-    GRAPH_CLIENT_SECRET: clientSecret,
-    GRAPH_AUTHORITY_HOST: emulator.authorityHost,
-    GRAPH_ENDPOINT: emulator.graphEndpoint,
-    GRAPH_MAX_WRITES_PER_SECOND: String(BUDGET_PER_SECOND),
-  });
+  const settings = loadSettings({ AzureWebJobsStorage: connectionString, ...graphSettings, GRAPH_MAX_WRITES_PER_SECOND: String(BUDGET_PER_SECOND) });
   try {
     const measured: { rate: number; throttledShare: number; timeline: number[] }[] = [];
     for (let run = 0; run < runs; run += 1) {

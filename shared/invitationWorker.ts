@@ -1,6 +1,7 @@
 import { maskEmailAddress } from './emailAddress';
 import { toGraphInvitationRequest } from './invitation';
-import type { InvitationClaims } from './invitationClaims';
+import pRetry from 'p-retry';
+import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
 import { invitationMessageSchema, type InvitationQueue } from './invitationQueue';
 import type { InvitationError, InvitationRecord } from './invitationRecord';
 import type { GraphCallError } from './graph/graphCallError';
@@ -34,6 +35,10 @@ export class TransientInvitationError extends Error {
 export class InvalidQueueMessageError extends Error {
   override readonly name = 'InvalidQueueMessageError';
 }
+
+// After Graph has answered, the outcome must be written: storage being down for a while must not
+// turn a made call into a redelivery that calls Graph again. Keep trying for this long.
+const RECORD_OUTCOME_RETRY_MS = 60_000;
 
 // A message for a person another invocation holds is looked at again after the lease (plus a
 // margin, so it is claimable then), or sooner: the holder usually finishes in well under a second.
@@ -84,7 +89,7 @@ export class InvitationWorker {
     switch (outcome.kind) {
       case 'invited': {
         const { created } = outcome;
-        await this.claims.record(claim.claim, {
+        await this.recordOutcome(claim.claim, {
           status: 'Invited',
           calls: outcome.calls,
           invitedUserId: created.invitedUserId,
@@ -96,7 +101,7 @@ export class InvitationWorker {
         return 'invited';
       }
       case 'refused': {
-        const record = await this.claims.record(claim.claim, { status: 'Failed', calls: outcome.calls, error: errorOf(outcome.error) });
+        const record = await this.recordOutcome(claim.claim, { status: 'Failed', calls: outcome.calls, error: errorOf(outcome.error) });
         log.warn(`Invitation ${who}: Failed ${describe(record)}, graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`);
         return 'failed';
       }
@@ -113,6 +118,11 @@ export class InvitationWorker {
         throw new TransientInvitationError(`Graph did not accept invitation ${id} yet: ${outcome.error.code}.`);
       }
     }
+  }
+
+  /** Writes a final outcome, retrying through a storage outage (see RECORD_OUTCOME_RETRY_MS). */
+  private recordOutcome(claim: Claim, outcome: Outcome): Promise<InvitationRecord> {
+    return pRetry(() => this.claims.record(claim, outcome), { retries: 20, minTimeout: 250, maxTimeout: 5_000, maxRetryTime: RECORD_OUTCOME_RETRY_MS });
   }
 
   /** The poison queue's message: the person is DeadLettered with the last error we saw. */

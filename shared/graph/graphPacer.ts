@@ -52,13 +52,13 @@ export class GraphPacer {
   /**
    * x-ms-throttle-limit-percentage from a response (0.8 = 80% of a limit used; Graph sends it from
    * 0.8 up to 1.8). Running at the configured rate fills a window to 100% by design (3,000 writes
-   * per 150 s at 20/s), so up to 1.0 we ease off only a little (5% at 1.0) to stay clear of the
-   * edge; above 1.0 the limit is shared with someone else (the tenant's 18,000 writes per 5 min)
-   * and we slow down in proportion, for a while, before 429s come.
+   * per 150 s at 20/s), so up to 1.0 we ease off by at most 1%, just clear of the edge; above 1.0
+   * the limit is being shared (the tenant's 18,000 writes per 5 min, other apps) and we slow down
+   * in proportion, for a while, before 429s come.
    */
   observeLimitPercentage(percentage: number): void {
     if (!(percentage >= 0.8)) return;
-    const factor = percentage <= 1 ? 1 + (percentage - 0.8) / 4 : percentage + 0.05;
+    const factor = percentage <= 1 ? 1 + (percentage - 0.8) * 0.05 : percentage + 0.05;
     this.slowFactor = Math.min(MAX_SLOW_DOWN, Math.max(this.slowFactor, factor));
     this.slowUntil = this.now() + SLOW_DOWN_FOR_MS;
   }

@@ -5,7 +5,8 @@ import { QueueListener, type QueueTriggerSettings } from '../../local/queueListe
 import type { AppDependencies } from '../../shared/appDependencies';
 import type { InvitationRecord, InvitationStatus } from '../../shared/invitationRecord';
 import { FINAL_STATUSES } from '../../shared/invitationRecord';
-import { waitFor } from './graphEmulator';
+import { createTestDependencies } from './harness';
+import { startEmulatedTenant, waitFor } from './graphEmulator';
 
 /** Fast queue-trigger settings for tests: the host's semantics, shorter waits. */
 export const FAST_TRIGGER: QueueTriggerSettings = {
@@ -66,4 +67,22 @@ export async function waitForStatus(deps: AppDependencies, id: string, status?: 
     },
     { timeoutMs, what: `invitation ${id} to be ${status ?? 'final'}` },
   );
+}
+
+/**
+ * An emulated tenant, the app's dependencies pointed at it, and the worker running: what a test of
+ * the whole worker path needs. `cleanup` collects the steps that stop it (run them after the test).
+ */
+export async function startPipeline(
+  cleanup: (() => Promise<void>)[],
+  emulator: Parameters<typeof startEmulatedTenant>[0],
+  env: Record<string, string> = {},
+  trigger: Partial<QueueTriggerSettings> = {},
+) {
+  const tenant = await startEmulatedTenant(emulator);
+  const deps = await createTestDependencies({ ...tenant.settings, ...env });
+  const logs = new CapturedLogs();
+  const running = startWorker(deps, logs, trigger);
+  cleanup.push(() => tenant.emulator.stop(), () => running.stop());
+  return { tenant, deps, logs, running };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
 import { afterEach, describe, expect, it } from 'vitest';
-import { USER_INVITE_ALL } from '../../local/graphEmulator/graphEmulator';
+import { USER_INVITE_ALL, type EmulatedApp } from '../../local/graphEmulator/graphEmulator';
 import { graphCaller, graphEndpoints } from '../../shared/graph/graphCaller';
 import { loadSettings } from '../../shared/settings';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';
@@ -26,6 +26,21 @@ async function runWorker(tenant: Awaited<ReturnType<typeof startEmulatedTenant>>
   return { deps, logs, invite };
 }
 
+/** Invites one person as an app registration that signs in with `credential` (its settings and what the emulator knows of it). */
+async function inviteAsApp(email: string, app: Partial<EmulatedApp>, credential: Record<string, string>) {
+  const tenantId = randomUUID();
+  const clientId = randomUUID();
+  const tenant = await startEmulatedTenant({ apps: [{ tenantId, clientId, ...app }] });
+  const { deps, invite } = await runWorker(tenant, {
+    GRAPH_TENANT_ID: tenantId,
+    GRAPH_CLIENT_ID: clientId,
+    GRAPH_AUTHORITY_HOST: tenant.emulator.authorityHost,
+    GRAPH_ENDPOINT: tenant.emulator.graphEndpoint,
+    ...credential,
+  });
+  return waitForStatus(deps, await invite(email));
+}
+
 describe('app-only credentials through @azure/identity', () => {
   it('gets one token with a client secret and reuses it for every call', async () => {
     const tenant = await startEmulatedTenant();
@@ -40,33 +55,13 @@ describe('app-only credentials through @azure/identity', () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'invite-cert-'));
     const certificatePath = path.join(folder, 'app.pem');
     writeFileSync(certificatePath, `${certificate.private}\n${certificate.cert}`);
-    const tenantId = randomUUID();
-    const clientId = randomUUID();
-    const tenant = await startEmulatedTenant({ apps: [{ tenantId, clientId, clientCertificatePem: certificate.cert }] });
-    const { deps, invite } = await runWorker(tenant, {
-      GRAPH_TENANT_ID: tenantId,
-      GRAPH_CLIENT_ID: clientId,
-      GRAPH_CLIENT_CERTIFICATE_PATH: certificatePath,
-      GRAPH_AUTHORITY_HOST: tenant.emulator.authorityHost,
-      GRAPH_ENDPOINT: tenant.emulator.graphEndpoint,
-    });
-    const record = await waitForStatus(deps, await invite('cert@fabrikam.com'));
+    const record = await inviteAsApp('cert@fabrikam.com', { clientCertificatePem: certificate.cert }, { GRAPH_CLIENT_CERTIFICATE_PATH: certificatePath });
     expect(record.status).toBe('Invited');
   });
 
   it('signs in with the certificate given as text, as a Key Vault reference gives it (GRAPH_CLIENT_CERTIFICATE)', async () => {
     const certificate = await generate([{ name: 'commonName', value: 'invite-pipeline-kv' }], { keySize: 2048, algorithm: 'sha256' });
-    const tenantId = randomUUID();
-    const clientId = randomUUID();
-    const tenant = await startEmulatedTenant({ apps: [{ tenantId, clientId, clientCertificatePem: certificate.cert }] });
-    const { deps, invite } = await runWorker(tenant, {
-      GRAPH_TENANT_ID: tenantId,
-      GRAPH_CLIENT_ID: clientId,
-      GRAPH_CLIENT_CERTIFICATE: `${certificate.private}\n${certificate.cert}`,
-      GRAPH_AUTHORITY_HOST: tenant.emulator.authorityHost,
-      GRAPH_ENDPOINT: tenant.emulator.graphEndpoint,
-    });
-    const record = await waitForStatus(deps, await invite('kvcert@fabrikam.com'));
+    const record = await inviteAsApp('kvcert@fabrikam.com', { clientCertificatePem: certificate.cert }, { GRAPH_CLIENT_CERTIFICATE: `${certificate.private}\n${certificate.cert}` });
     expect(record.status).toBe('Invited');
   });
 
@@ -75,17 +70,7 @@ describe('app-only credentials through @azure/identity', () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'invite-wi-'));
     const tokenFile = path.join(folder, 'token');
     writeFileSync(tokenFile, federatedToken);
-    const tenantId = randomUUID();
-    const clientId = randomUUID();
-    const tenant = await startEmulatedTenant({ apps: [{ tenantId, clientId, federatedToken }] });
-    const { deps, invite } = await runWorker(tenant, {
-      GRAPH_TENANT_ID: tenantId,
-      GRAPH_CLIENT_ID: clientId,
-      AZURE_FEDERATED_TOKEN_FILE: tokenFile,
-      GRAPH_AUTHORITY_HOST: tenant.emulator.authorityHost,
-      GRAPH_ENDPOINT: tenant.emulator.graphEndpoint,
-    });
-    const record = await waitForStatus(deps, await invite('wi@fabrikam.com'));
+    const record = await inviteAsApp('wi@fabrikam.com', { federatedToken }, { AZURE_FEDERATED_TOKEN_FILE: tokenFile });
     expect(record.status).toBe('Invited');
   });
 
