@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { invitationFor, submit } from '../support/harness';
-import { startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
+import { startEmulatedTenant } from '../support/graphEmulator';
 import { startPipeline, waitForStatus } from '../support/pipeline';
 
 let cleanup: (() => Promise<void>)[] = [];
