@@ -35,7 +35,7 @@ async function measure(connectionString: string, rows: number) {
   const settings = loadSettings({ AzureWebJobsStorage: connectionString, PARTNER_ONBOARDING_BUDGET_SECONDS: '3600' });
   const suffix = randomBytes(4).toString('hex');
   const deps = await createAppDependencies(settings, { queueName: `roster-${suffix}`, tableName: `roster${suffix}`, rostersContainer: `rosters-${suffix}` });
-  const container = (deps.partnerOnboarding as unknown as { container: () => import('@azure/storage-blob').ContainerClient }).container();
+  const container = deps.partnerOnboarding.container();
   await container.createIfNotExists();
   const content = roster(rows, suffix);
   await container.getBlockBlobClient('roster.csv').upload(content, Buffer.byteLength(content));

@@ -76,7 +76,8 @@ export class Intake {
     // The same person twice in one submission: the later items answer as duplicates of the first.
     const firstByEmail = new Map<string, number>();
     const candidates: AdmissionCandidate[] = [];
-    const itemsToAdmit: { index: number; email: string; candidate?: number; firstIndex?: number }[] = [];
+    // `repeat`: a later item naming a person already among the candidates.
+    const itemsToAdmit: { index: number; email: string; candidate: number; repeat: boolean }[] = [];
     for (const { index, line, pathPrefix, invitation } of submission.accepted) {
       const email = invitation.invitedUserEmailAddress;
       const policyProblem = domainPolicyProblem(email, this.options.domainPolicy);
@@ -86,10 +87,10 @@ export class Intake {
       }
       const first = firstByEmail.get(email);
       if (first !== undefined) {
-        itemsToAdmit.push({ index, email, firstIndex: first });
+        itemsToAdmit.push({ index, email, candidate: first, repeat: true });
       } else {
         firstByEmail.set(email, candidates.length);
-        itemsToAdmit.push({ index, email, candidate: candidates.length });
+        itemsToAdmit.push({ index, email, candidate: candidates.length, repeat: false });
         candidates.push({ email, invitation });
       }
     }
@@ -111,12 +112,13 @@ export class Intake {
         );
       }
     });
-    const items: SubmittedItem[] = itemsToAdmit.map(({ index, email, candidate, firstIndex }) => {
-      const admission = admissions[candidate ?? firstIndex!]!;
-      return { index, id: admission.record.id, email, status: admission.record.status, duplicate: candidate === undefined || admission.admission === 'duplicate' };
+    // In submission order: the accepted items come in it, and policy rejections only remove some.
+    const items: SubmittedItem[] = itemsToAdmit.map(({ index, email, candidate, repeat }) => {
+      const admission = admissions[candidate]!;
+      return { index, id: admission.record.id, email, status: admission.record.status, duplicate: repeat || admission.admission === 'duplicate' };
     });
     const batchItems = items
-      .filter((_, position) => itemsToAdmit[position]!.candidate !== undefined)
+      .filter((_, position) => !itemsToAdmit[position]!.repeat)
       .map(({ id, index, email, duplicate }) => ({ recordId: id, index, email, duplicate }));
     const [sent] = await Promise.all([
       Promise.all(sends),
@@ -129,7 +131,6 @@ export class Intake {
       throw new QueueUnavailableError(unsent.length, unsent[0]!.error);
     }
 
-    items.sort((a, b) => a.index - b.index);
     return { httpStatus: 202, batchId, items, rejected };
   }
 }

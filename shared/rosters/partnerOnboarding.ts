@@ -53,17 +53,14 @@ const unquoted = (etag: string) => etag.replace(/^"|"$/g, '');
 const quoted = (etag: string) => `"${unquoted(etag)}"`;
 
 export class PartnerOnboarding {
-  private readonly progress: RosterProgressStore;
-
   constructor(
-    private readonly container: () => ContainerClient,
+    /** The `partner-rosters` container (created lazily: intake-only deployments need no blob endpoint). */
+    readonly container: () => ContainerClient,
     private readonly intake: Intake,
     private readonly batchReports: BatchReports,
-    progress: RosterProgressStore,
+    private readonly progress: RosterProgressStore,
     private readonly options: { budgetMs: number; chunkSize?: number },
-  ) {
-    this.progress = progress;
-  }
+  ) {}
 
   async run(log: OnboardingLog): Promise<OnboardingRun> {
     const deadline = Date.now() + this.options.budgetMs;

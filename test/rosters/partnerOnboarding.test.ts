@@ -25,7 +25,7 @@ const log = { info: (m: string) => logs.lines.push(m), warn: (m: string) => logs
 beforeAll(async () => {
   tenant = await startEmulatedTenant({ latencyMs: 0 });
   deps = await createTestDependencies(tenant.settings);
-  container = (deps.partnerOnboarding as unknown as { container: () => ContainerClient }).container();
+  container = deps.partnerOnboarding.container();
   await container.createIfNotExists();
   running = startWorker(deps, logs);
 });
