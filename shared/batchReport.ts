@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { mapWithConcurrency } from './concurrency';
 import type { BatchItem, BatchMembership } from './batchMembership';
-import { INVITATION_STATUSES, type InvitationStatus, type ListedInvitationRecord, withoutRedeemUrl } from './invitationRecord';
+import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus, type ListedInvitationRecord, withoutRedeemUrl } from './invitationRecord';
 import type { InvitationStore } from './invitationStore';
 import { problems } from './problem';
 
@@ -15,6 +15,8 @@ import { problems } from './problem';
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1_000;
 const PARALLEL_READS = 16;
+/** Records read per step while checking whether a batch is final (a few steps of parallel reads). */
+const FINALITY_STEP = 4 * PARALLEL_READS;
 
 export interface BatchReportItem extends ListedInvitationRecord {
   index: number;
@@ -35,7 +37,7 @@ export const RESULTS_CSV_COLUMNS = [
 
 /** The results CSV of a batch that has nobody in it (a roster whose every row was rejected). */
 export function emptyResultsCsv(): string {
-  return stringify([], { header: true, columns: [...RESULTS_CSV_COLUMNS] });
+  return resultsCsvOf([]);
 }
 
 export class BatchReports {
@@ -54,29 +56,36 @@ export class BatchReports {
   }
 
   async resultsCsv(batchId: string): Promise<string> {
-    const items = await this.allItems(batchId);
-    const rows = items.map((item) => ({
-      email: item.email,
-      status: item.status,
-      invitedUserId: item.invitedUserId ?? '',
-      errorCode: item.error?.code ?? '',
-      errorMessage: item.error?.message ?? '',
-      httpStatus: item.error?.httpStatus ?? '',
-      graphRequestId: item.error?.graphRequestId ?? item.graphRequestId ?? '',
-      externalId: item.externalId ?? '',
-      id: item.id,
-      attempts: item.attempts,
-      updatedAt: item.updatedAt,
-    }));
-    return stringify(rows, { header: true, columns: [...RESULTS_CSV_COLUMNS] });
+    return resultsCsvOf(await this.allItems(batchId));
+  }
+
+  /**
+   * The results CSV once every person of the batch has a final status, else undefined. Asked on
+   * every onboarding run for every roster still in progress, so it reads from the batch's end (the
+   * last people submitted are the last processed) and stops at the first one still waiting: one
+   * step of reads while a batch is being worked on, every record once when it is done.
+   */
+  async finalResultsCsv(batchId: string): Promise<string | undefined> {
+    const items = await this.uniqueItems(batchId);
+    const steps: BatchReportItem[][] = [];
+    for (let end = items.length; end > 0; end -= FINALITY_STEP) {
+      const step = await this.withRecords(items.slice(Math.max(0, end - FINALITY_STEP), end));
+      if (step.some((item) => !FINAL_STATUSES.has(item.status))) return undefined;
+      steps.unshift(step);
+    }
+    return resultsCsvOf(steps.flat());
   }
 
   /** Every person of the batch once, in submission order, with their current record. */
   private async allItems(batchId: string): Promise<BatchReportItem[]> {
+    return this.withRecords(await this.uniqueItems(batchId));
+  }
+
+  private async uniqueItems(batchId: string): Promise<BatchItem[]> {
     const byRecord = new Map<string, BatchItem>();
     for (const item of await this.membership.all(batchId)) if (!byRecord.has(item.recordId)) byRecord.set(item.recordId, item);
     if (byRecord.size === 0) throw problems.notFound(`No batch ${batchId}.`);
-    return this.withRecords([...byRecord.values()]);
+    return [...byRecord.values()];
   }
 
   private async withRecords(items: readonly BatchItem[]): Promise<BatchReportItem[]> {
@@ -86,4 +95,21 @@ export class BatchReports {
       return record ? [{ ...withoutRedeemUrl(record), index: item.index, duplicate: item.duplicate }] : [];
     });
   }
+}
+
+function resultsCsvOf(items: readonly BatchReportItem[]): string {
+  const rows = items.map((item) => ({
+    email: item.email,
+    status: item.status,
+    invitedUserId: item.invitedUserId ?? '',
+    errorCode: item.error?.code ?? '',
+    errorMessage: item.error?.message ?? '',
+    httpStatus: item.error?.httpStatus ?? '',
+    graphRequestId: item.error?.graphRequestId ?? item.graphRequestId ?? '',
+    externalId: item.externalId ?? '',
+    id: item.id,
+    attempts: item.attempts,
+    updatedAt: item.updatedAt,
+  }));
+  return stringify(rows, { header: true, columns: [...RESULTS_CSV_COLUMNS] });
 }

@@ -159,14 +159,8 @@ export class PartnerOnboarding {
   }
 
   private async writeResultsIfFinal(container: ContainerClient, progress: RosterProgress): Promise<boolean> {
-    let csv: string;
-    if (progress.accepted === 0) {
-      csv = emptyResultsCsv();
-    } else {
-      const { counts } = await this.batchReports.report(progress.batchId, 1);
-      if (counts.Queued + counts.Processing > 0) return false;
-      csv = await this.batchReports.resultsCsv(progress.batchId);
-    }
+    const csv = progress.accepted === 0 ? emptyResultsCsv() : await this.batchReports.finalResultsCsv(progress.batchId);
+    if (csv === undefined) return false;
     await container.getBlockBlobClient(`${RESULTS}${progress.name}-results.csv`).upload(csv, Buffer.byteLength(csv), {
       blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
     });

@@ -1,0 +1,47 @@
+import { parse } from 'csv-parse/sync';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import type { AppDependencies } from '../../shared/appDependencies';
+import { mapWithConcurrency } from '../../shared/concurrency';
+import { clearQueue, createTestDependencies, invitationFor, submit } from '../support/harness';
+
+/** finalResultsCsv: what partner onboarding asks on every run for every roster still in progress. */
+
+let deps: AppDependencies;
+let ids: string[];
+const PEOPLE = 300;
+
+beforeAll(async () => {
+  deps = await createTestDependencies();
+  const response = await submit(deps, { batchId: 'finality', invitations: Array.from({ length: PEOPLE }, (_, i) => invitationFor(`f${i}@fabrikam.com`)) });
+  ids = response.json.items.map((item: { id: string }) => item.id);
+  await clearQueue(deps);
+});
+
+const setStatus = (id: string, status: string) => deps.store.table.updateEntity({ partitionKey: `r${id[0]}`, rowKey: id, status }, 'Merge');
+
+describe('the results of a batch once it is final', () => {
+  it('answers "not yet" from one step of reads at the batch\'s end while it is being worked on', async () => {
+    const reads = vi.spyOn(deps.store, 'getById');
+    expect(await deps.batchReports.finalResultsCsv('finality')).toBeUndefined();
+    expect(reads.mock.calls.length).toBeGreaterThan(0);
+    expect(reads.mock.calls.length).toBeLessThanOrEqual(64);
+    // The last people submitted are the ones read.
+    expect(reads.mock.calls.map(([id]) => id)).toContain(ids[PEOPLE - 1]);
+    reads.mockRestore();
+  });
+
+  it('still answers "not yet" when only the first person is waiting', async () => {
+    await mapWithConcurrency(ids.slice(1), 16, (id) => setStatus(id, 'Invited'));
+    expect(await deps.batchReports.finalResultsCsv('finality')).toBeUndefined();
+  });
+
+  it('gives every person\'s row, in submission order, once everyone is final', async () => {
+    await setStatus(ids[0]!, 'DeadLettered');
+    const csv = await deps.batchReports.finalResultsCsv('finality');
+    expect(csv).toBe(await deps.batchReports.resultsCsv('finality'));
+    const rows = parse(csv!, { columns: true }) as Array<{ email: string; status: string }>;
+    expect(rows.map((row) => row.email)).toEqual(ids.map((_, i) => `f${i}@fabrikam.com`));
+    expect(rows[0]!.status).toBe('DeadLettered');
+    expect(rows.slice(1).every((row) => row.status === 'Invited')).toBe(true);
+  });
+});
