@@ -68,10 +68,11 @@ async function main() {
       console.table({ 'idle RSS (baseline, MiB)': { value: hostMemory.idleRssMiB }, 'peak RSS (MiB)': { value: hostMemory.peakRssMiB } });
     }
     if (wants('roster')) {
-      const roster = (results.roster = await benchRoster(azurite.connectionString));
-      console.log(`\nPartner onboarding: a ${roster.rows}-row roster (${roster.rosterMiB} MiB CSV) streamed from blob storage into the intake`);
+      const roster = (results.roster = await benchRoster(runs ? { runs } : {}));
+      console.log(`\nPartner onboarding: a ${roster.rows}-row roster (${roster.rosterMiB} MiB CSV) streamed from blob storage into the intake (medians of ${roster.runs} runs)`);
       console.table({
         'rows/s': { value: roster.rowsPerSecond },
+        [`rows/s for ${roster.baselineRows} rows (baseline)`]: { value: roster.baselineRowsPerSecond },
         'peak memory above resting (MiB)': { value: roster.peakMemoryMiB },
         [`peak memory for ${roster.baselineRows} rows (baseline, MiB)`]: { value: roster.baselinePeakMemoryMiB },
         'memory ratio (10x the rows)': { value: roster.memoryRatio },
