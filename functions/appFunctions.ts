@@ -6,6 +6,7 @@ import { getBatch } from './getBatch';
 import { processInvitation } from './processInvitation';
 import { recordDeadLetter } from './recordDeadLetter';
 import { partnerOnboarding } from './partnerOnboarding';
+import { requeueStrandedInvitations } from './requeueStrandedInvitations';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
-export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter, partnerOnboarding];
+export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter, partnerOnboarding, requeueStrandedInvitations];

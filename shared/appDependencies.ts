@@ -13,6 +13,7 @@ import { RosterProgressStore } from './rosters/rosterProgress';
 import { INVITATIONS_TABLE, InvitationStore } from './invitationStore';
 import { loadSettings, type Settings } from './settings';
 import { storageAccountFromSettings, type StorageAccount } from './storageAccount';
+import { StrandedInvitationSweeper } from './strandedInvitations';
 
 /**
  * Everything a handler needs, created once per process and passed in: handlers never construct
@@ -26,6 +27,7 @@ export interface AppDependencies {
   batchReports: BatchReports;
   worker: InvitationWorker;
   partnerOnboarding: PartnerOnboarding;
+  strandedSweeper: StrandedInvitationSweeper;
 }
 
 export interface ResourceNames {
@@ -59,7 +61,8 @@ export async function createAppDependencies(
   const partnerOnboarding = new PartnerOnboarding(() => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER), intake, batchReports, new RosterProgressStore(store.table), {
     budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
   });
-  return { settings, store, queue, intake, batchReports, worker, partnerOnboarding };
+  const strandedSweeper = new StrandedInvitationSweeper(store, queue, { strandedAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000 });
+  return { settings, store, queue, intake, batchReports, worker, partnerOnboarding, strandedSweeper };
 }
 
 let processDependencies: Promise<AppDependencies> | undefined;

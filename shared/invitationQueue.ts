@@ -40,6 +40,15 @@ export class InvitationQueue {
     await Promise.all([this.queue.createIfNotExists(), this.poisonQueue.createIfNotExists()]);
   }
 
+  /**
+   * Messages in the queue and its poison queue, visible or not. Azure Storage's count is never
+   * lower than the real one, so zero means that no message is waiting, in flight or delayed.
+   */
+  async approximateDepth(): Promise<number> {
+    const [main, poison] = await Promise.all([this.queue.getProperties(), this.poisonQueue.getProperties()]);
+    return (main.approximateMessagesCount ?? 0) + (poison.approximateMessagesCount ?? 0);
+  }
+
   async send(message: InvitationMessage, visibilityTimeoutSeconds?: number): Promise<void> {
     await this.queue.sendMessage(encodeQueueMessage(invitationMessageSchema.parse(message)), {
       ...(visibilityTimeoutSeconds ? { visibilityTimeout: Math.ceil(visibilityTimeoutSeconds) } : {}),

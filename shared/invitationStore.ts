@@ -254,6 +254,23 @@ export class InvitationStore {
     return records.flatMap((stored) => (stored && stored.record.externalId === externalId ? [stored.record] : []));
   }
 
+  /**
+   * Records still Queued and untouched since `before` (an ISO time): people whose queue message
+   * may have been lost. A filtered scan of the record partitions, 16 in parallel: meant for an
+   * idle pipeline (see strandedInvitations.ts), not for every request.
+   */
+  async queuedUntouchedSince(before: string): Promise<StoredRecord[]> {
+    const found = await mapWithConcurrency(RECORD_PARTITIONS, PARALLEL_TABLE_CALLS, async (digit) => {
+      const stored: StoredRecord[] = [];
+      const rows = this.table.listEntities<RecordEntity>({
+        queryOptions: { filter: odata`PartitionKey eq ${`r${digit}`} and status eq 'Queued' and updatedAt lt ${before}` },
+      });
+      for await (const row of rows) stored.push(toStoredRecord(row));
+      return stored;
+    });
+    return found.flat();
+  }
+
   private newRecordEntity(batchId: string, candidate: AdmissionCandidate, now: string): RecordEntity {
     const id = recordIdForEmail(candidate.email);
     return {

@@ -33,6 +33,13 @@ const httpsUrl = (example: string) =>
     .url({ protocol: /^https$/, error: `expected an https URL such as "${example}"` })
     .transform((value) => value.replace(/\/+$/, ''));
 
+const ncrontab = (defaultSchedule: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\S+( \S+){5}$/, `expected an NCRONTAB expression of six fields such as "${defaultSchedule}"`)
+    .default(defaultSchedule);
+
 export const settingsSchema = z.object({
   /** Storage for records, queue and rosters: a connection string or `UseDevelopmentStorage=true`. */
   AzureWebJobsStorage: optionalText,
@@ -49,7 +56,10 @@ export const settingsSchema = z.object({
   INVITE_BLOCKED_DOMAINS: commaSeparatedDomains,
   /** When set, POST /api/invitations needs `X-Signature: sha256=<hex HMAC of the raw body>`. */
   INTAKE_HMAC_SECRET: optionalText,
-  /** A Queued record older than this is queued again when its email is submitted again. */
+  /**
+   * A Queued record untouched this long is presumed to have lost its queue message: it is queued
+   * again when its email is submitted again, or by the sweep when the queues are empty.
+   */
   QUEUED_STALE_AFTER_SECONDS: z.coerce.number().int().min(30).default(600),
 
   /** Graph caller (the worker). None set: the managed identity is the caller. */
@@ -67,11 +77,9 @@ export const settingsSchema = z.object({
   /** How long a worker's claim on a record lasts before another worker may take it over. */
   CLAIM_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(300),
   /** When partnerOnboarding looks for new rosters (NCRONTAB: second minute hour day month day-of-week). */
-  PARTNER_ONBOARDING_SCHEDULE: z
-    .string()
-    .trim()
-    .regex(/^\S+( \S+){5}$/, 'expected an NCRONTAB expression of six fields such as "0 */15 * * * *"')
-    .default('0 */15 * * * *'),
+  PARTNER_ONBOARDING_SCHEDULE: ncrontab('0 */15 * * * *'),
+  /** When requeueStrandedInvitations looks for Queued records that lost their message (NCRONTAB). */
+  STRANDED_SWEEP_SCHEDULE: ncrontab('0 7 * * * *'),
   /** How long one partnerOnboarding run may work before it stops cleanly (below the Functions timeout). */
   PARTNER_ONBOARDING_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(480),
   /** How long one invocation keeps retrying Graph before handing the message back to the queue. */
@@ -93,6 +101,7 @@ const examples: Partial<Record<keyof Settings, string>> = {
   WORKER_INVOCATION_BUDGET_SECONDS: '120',
   PARTNER_ONBOARDING_SCHEDULE: '0 */15 * * * *',
   PARTNER_ONBOARDING_BUDGET_SECONDS: '480',
+  STRANDED_SWEEP_SCHEDULE: '0 7 * * * *',
 };
 
 export class SettingsError extends Error {
