@@ -26,6 +26,8 @@ export interface EmulatedApp {
   federatedToken?: string;
   /** Application roles granted with admin consent; default User.Invite.All. */
   roles?: string[];
+  /** A managed identity (its service principal): it gets tokens from the identity endpoint, never with a secret. */
+  managedIdentity?: 'system-assigned' | 'user-assigned';
 }
 
 export interface ScriptedResponse {
@@ -219,7 +221,7 @@ export class GraphEmulator {
   }
 
   private issueToken(tenantId: string, body: string, response: ServerResponse): void {
-    this.tokenRequests += 1;
+    this.countTokenRequest();
     const form = new URLSearchParams(body);
     const clientId = form.get('client_id') ?? '';
     const app = this.apps.get(clientId);
@@ -243,6 +245,12 @@ export class GraphEmulator {
     if (!this.clientAuthenticated(app, form, tokenEndpoint)) {
       return fail(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
     }
+    const { accessToken, expiresIn } = this.issueAccessToken(app, resource);
+    sendJson(response, 200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken });
+  }
+
+  /** An app-only access token for `resource`, with the app's granted roles, as Entra signs it. */
+  issueAccessToken(app: EmulatedApp, resource: string): { accessToken: string; expiresIn: number } {
     const now = Math.floor(Date.now() / 1000);
     const expiresIn = this.behaviour.tokenLifetimeSeconds;
     const tokenId = randomUUID();
@@ -250,23 +258,32 @@ export class GraphEmulator {
     const accessToken = signJwt(
       {
         aud: resource,
-        iss: `https://sts.windows.net/${tenantId}/`,
+        iss: `https://sts.windows.net/${app.tenantId}/`,
         iat: now,
         nbf: now,
         exp: now + expiresIn,
-        appid: clientId,
-        azp: clientId,
+        appid: app.clientId,
+        azp: app.clientId,
         idtyp: 'app',
-        oid: uuidFrom(`sp:${clientId}`),
-        sub: uuidFrom(`sp:${clientId}`),
-        tid: tenantId,
+        oid: uuidFrom(`sp:${app.clientId}`),
+        sub: uuidFrom(`sp:${app.clientId}`),
+        tid: app.tenantId,
         roles: app.roles ?? [],
         jti: tokenId,
       },
       this.signingKey.privateKey,
       this.signingKey.keyId,
     );
-    sendJson(response, 200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken });
+    return { accessToken, expiresIn };
+  }
+
+  /** The managed identity a token request on the identity endpoint names: by client id, or the system-assigned one. */
+  managedIdentity(clientId: string | null): EmulatedApp | undefined {
+    return [...this.apps.values()].find((app) => (clientId ? app.managedIdentity === 'user-assigned' && app.clientId === clientId : app.managedIdentity === 'system-assigned'));
+  }
+
+  countTokenRequest(): void {
+    this.tokenRequests += 1;
   }
 
   private clientAuthenticated(app: EmulatedApp, form: URLSearchParams, tokenEndpoint: string): boolean {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IdentityEndpoint } from '../../local/graphEmulator/identityEndpoint';
 import { decodeJwt } from '../../local/graphEmulator/jwt';
 import { startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
 
@@ -201,5 +202,34 @@ describe('inspection over HTTP', () => {
     expect((await invite(invitation('later@fabrikam.com'), tokens.access_token)).status).toBe(404);
     await fetch(`${tenant.emulator.url}/_emulator/reset`, { method: 'POST' });
     expect(tenant.emulator.calls).toHaveLength(0);
+  });
+});
+
+describe('the managed identity endpoint (IDENTITY_ENDPOINT, as App Service and Functions provide it)', () => {
+  const resource = () => encodeURIComponent(tenant.emulator.graphEndpoint);
+  async function ask(query: string, header: string | undefined) {
+    const endpoint = await IdentityEndpoint.start(tenant.emulator);
+    try {
+      const response = await fetch(`${endpoint.environment.IDENTITY_ENDPOINT}?${query}`, { headers: header === undefined ? {} : { 'x-identity-header': header === 'right' ? endpoint.identityHeader : header } });
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
+    } finally {
+      await endpoint.stop();
+    }
+  }
+
+  it('refuses a request without the secret of IDENTITY_HEADER, or with another', async () => {
+    expect((await ask(`api-version=2019-08-01&resource=${resource()}`, undefined)).status).toBe(401);
+    expect((await ask(`api-version=2019-08-01&resource=${resource()}`, 'guess')).status).toBe(401);
+  });
+
+  it('wants api-version 2019-08-01 and a resource', async () => {
+    expect((await ask(`api-version=2017-09-01&resource=${resource()}`, 'right')).status).toBe(400);
+    expect((await ask('api-version=2019-08-01', 'right')).status).toBe(400);
+  });
+
+  it('knows no identity that the tenant has not given the app', async () => {
+    const answer = await ask(`api-version=2019-08-01&resource=${resource()}&client_id=${tenant.clientId}`, 'right');
+    expect(answer.status).toBe(400); // an app registration with a secret is not a managed identity
+    expect(answer.body.message).toContain('No User Assigned');
   });
 });

@@ -3,8 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { USER_INVITE_ALL, type EmulatedApp } from '../../local/graphEmulator/graphEmulator';
+import { IdentityEndpoint } from '../../local/graphEmulator/identityEndpoint';
 import { graphCaller, graphEndpoints } from '../../shared/graph/graphCaller';
 import { loadSettings } from '../../shared/settings';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';
@@ -105,6 +106,75 @@ describe('app-only credentials through @azure/identity', () => {
     expect(record.status).toBe('Failed');
     expect(record.error?.message).toContain('AADSTS7000215');
     expect(tenant.emulator.callsFor('badsecret@fabrikam.com')).toHaveLength(0);
+  });
+});
+
+describe('the managed identity, through the identity endpoint Azure Functions provides', () => {
+  // ManagedIdentityCredential finds the endpoint through IDENTITY_ENDPOINT and IDENTITY_HEADER, as
+  // on Azure; MSAL reads them once per process, so one tenant and endpoint serve every test here.
+  const userAssigned = randomUUID();
+  const systemAssigned = randomUUID();
+  const withoutPermission = randomUUID();
+  const variables = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
+  const saved = Object.fromEntries(variables.map((name) => [name, process.env[name]]));
+  let tenant: Awaited<ReturnType<typeof startEmulatedTenant>>;
+  let endpoint: IdentityEndpoint;
+
+  beforeAll(async () => {
+    const tenantId = randomUUID();
+    tenant = await startEmulatedTenant({
+      apps: [
+        { tenantId, clientId: userAssigned, managedIdentity: 'user-assigned' },
+        { tenantId, clientId: systemAssigned, managedIdentity: 'system-assigned' },
+        { tenantId, clientId: withoutPermission, managedIdentity: 'user-assigned', roles: [] },
+      ],
+    });
+    endpoint = await IdentityEndpoint.start(tenant.emulator);
+    Object.assign(process.env, endpoint.environment);
+  });
+  afterAll(async () => {
+    for (const name of variables) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+    await endpoint?.stop();
+    await tenant?.emulator.stop();
+  });
+
+  /** The worker with the settings infra/ gives it: no secret, no tenant, at most the identity's client id. */
+  async function inviteAsManagedIdentity(email: string, env: Record<string, string>) {
+    const settings = { GRAPH_AUTHORITY_HOST: tenant.emulator.authorityHost, GRAPH_ENDPOINT: tenant.emulator.graphEndpoint, ...env };
+    expect(graphCaller(loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...settings })).kind).toBe('managed identity');
+    const deps = await createTestDependencies(settings);
+    const running = startWorker(deps);
+    cleanup.push(() => running.stop());
+    return waitForStatus(deps, (await submit(deps, invitationFor(email))).json.items[0].id);
+  }
+
+  it('invites as the user-assigned identity named by GRAPH_CLIENT_ID (what infra/ deploys)', async () => {
+    const record = await inviteAsManagedIdentity('uami@fabrikam.com', { GRAPH_CLIENT_ID: userAssigned });
+    expect(record.status).toBe('Invited');
+    expect(tenant.emulator.callsFor('uami@fabrikam.com').map((call) => [call.status, call.clientId])).toEqual([[201, userAssigned]]);
+  });
+
+  it('invites as the system-assigned identity when no client id is set', async () => {
+    const record = await inviteAsManagedIdentity('system@fabrikam.com', {});
+    expect(record.status).toBe('Invited');
+    expect(tenant.emulator.callsFor('system@fabrikam.com').map((call) => call.clientId)).toEqual([systemAssigned]);
+  });
+
+  it('records Failed, without calling Graph, when GRAPH_CLIENT_ID names no identity of the app', async () => {
+    const record = await inviteAsManagedIdentity('noidentity@fabrikam.com', { GRAPH_CLIENT_ID: randomUUID() });
+    expect(record.status).toBe('Failed');
+    expect(record.error?.message).toContain('No User Assigned or Delegated Managed Identity found');
+    expect(tenant.emulator.callsFor('noidentity@fabrikam.com')).toHaveLength(0);
+  });
+
+  it('records Failed when the identity lacks User.Invite.All, saying how to grant it', async () => {
+    const record = await inviteAsManagedIdentity('uami-noperm@fabrikam.com', { GRAPH_CLIENT_ID: withoutPermission });
+    expect(record.status).toBe('Failed');
+    expect(record.error).toMatchObject({ httpStatus: 401 });
+    expect(record.error?.message).toContain(`Grant the application permission ${USER_INVITE_ALL} (Application`);
   });
 });
 
