@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { sendJson } from './emulatorHttp';
 import type { GraphEmulator } from './graphEmulator';
 
 /**
@@ -42,20 +43,20 @@ export class IdentityEndpoint {
 
   private answer(emulator: GraphEmulator, request: IncomingMessage, response: ServerResponse): void {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const fail = (statusCode: number, message: string) => send(response, statusCode, { statusCode, message, correlationId: randomUUID() });
+    const fail = (statusCode: number, message: string) => sendJson(response, statusCode, { statusCode, message, correlationId: randomUUID() });
     if (request.method !== 'GET' || url.pathname !== '/msi/token') return fail(404, 'Not found.');
     if (request.headers['x-identity-header'] !== this.identityHeader) return fail(401, 'The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.');
     if (url.searchParams.get('api-version') !== IDENTITY_API_VERSION) return fail(400, `api-version must be ${IDENTITY_API_VERSION}.`);
     const resource = url.searchParams.get('resource');
     if (!resource) return fail(400, 'The resource parameter is required.');
-    emulator.countTokenRequest();
+    emulator.entra.tokenRequests += 1;
     const clientId = url.searchParams.get('client_id');
-    const identity = emulator.managedIdentity(clientId);
+    const identity = emulator.entra.managedIdentity(clientId);
     if (!identity) {
       return fail(400, clientId ? 'No User Assigned or Delegated Managed Identity found for specified ClientId/ResourceId/PrincipalId.' : 'No system-assigned managed identity is enabled for this app.');
     }
-    const { accessToken, expiresIn } = emulator.issueAccessToken(identity, resource);
-    send(response, 200, {
+    const { accessToken, expiresIn } = emulator.entra.issueAccessToken(identity, resource);
+    sendJson(response, 200, {
       access_token: accessToken,
       expires_on: String(Math.floor(Date.now() / 1000) + expiresIn),
       resource,
@@ -63,9 +64,4 @@ export class IdentityEndpoint {
       client_id: identity.clientId,
     });
   }
-}
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-  response.end(JSON.stringify(body));
 }
