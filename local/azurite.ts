@@ -29,6 +29,11 @@ export interface AzuriteOptions {
   location?: string;
   /** Fixed ports (npm start uses 10000-10002); free ones are picked when absent. */
   ports?: AzuritePorts;
+  /**
+   * HTTPS with Entra tokens instead of the account key, as a deployed app reaches storage with its
+   * managed identity (Azurite's `--oauth basic`: it checks a token's issuer, audience and lifetime).
+   */
+  oauth?: { certificatePath: string; keyPath: string };
 }
 
 export function developmentConnectionString(ports: AzuritePorts, host = '127.0.0.1'): string {
@@ -53,6 +58,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     '--queueHost', '127.0.0.1', '--queuePort', String(ports.queue),
     '--tableHost', '127.0.0.1', '--tablePort', String(ports.table),
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
+    ...(options.oauth ? ['--oauth', 'basic', '--cert', options.oauth.certificatePath, '--key', options.oauth.keyPath] : []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -15,6 +15,8 @@ import type { GraphEmulator } from './graphEmulator';
 export const IDENTITY_API_VERSION = '2019-08-01';
 
 export class IdentityEndpoint {
+  /** Tokens handed out: which identity asked for which resource. */
+  readonly issued: { clientId: string; resource: string }[] = [];
   /** What the platform would set: the variables ManagedIdentityCredential reads. */
   readonly environment: { IDENTITY_ENDPOINT: string; IDENTITY_HEADER: string };
 
@@ -56,6 +58,7 @@ export class IdentityEndpoint {
       return fail(400, clientId ? 'No User Assigned or Delegated Managed Identity found for specified ClientId/ResourceId/PrincipalId.' : 'No system-assigned managed identity is enabled for this app.');
     }
     const { accessToken, expiresIn } = emulator.entra.issueAccessToken(identity, resource);
+    this.issued.push({ clientId: identity.clientId, resource });
     sendJson(response, 200, {
       access_token: accessToken,
       expires_on: String(Math.floor(Date.now() / 1000) + expiresIn),

@@ -13,6 +13,9 @@ import { generate } from 'selfsigned';
 export interface LocalCertificate {
   /** PEM of the authority, for NODE_EXTRA_CA_CERTS. */
   caCertificatePath: string;
+  /** The server certificate for localhost and 127.0.0.1, and its key: as files for Azurite's --cert/--key. */
+  certificatePath: string;
+  keyPath: string;
   certificatePem: string;
   privateKeyPem: string;
 }
@@ -51,7 +54,7 @@ export async function ensureLocalCertificate(folder: string): Promise<LocalCerti
     writeFileSync(certificatePath, server.cert);
     writeFileSync(keyPath, server.private, { mode: 0o600 });
   }
-  return { caCertificatePath, certificatePem: readFileSync(certificatePath, 'utf8'), privateKeyPem: readFileSync(keyPath, 'utf8') };
+  return { caCertificatePath, certificatePath, keyPath, certificatePem: readFileSync(certificatePath, 'utf8'), privateKeyPem: readFileSync(keyPath, 'utf8') };
 }
 
 function isExpiring(certificatePath: string): boolean {
