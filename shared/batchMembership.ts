@@ -1,7 +1,6 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { mapWithConcurrency } from './concurrency';
-import { problems } from './problem';
 
 /**
  * Which people a submission named, for GET /api/batches/{batchId}. Items are packed into chunk
@@ -22,18 +21,12 @@ export interface BatchItem {
   duplicate: boolean;
 }
 
-export interface BatchItemPage {
-  items: BatchItem[];
-  continuationToken?: string;
-}
-
 // A Table string property holds at most 32K UTF-16 characters; stay well below.
 const MAX_CHUNK_CHARACTERS = 30_000;
 const PARALLEL_WRITES = 8;
 
 const packedItemsSchema = z.array(z.tuple([z.string(), z.number().int(), z.string(), z.union([z.literal(0), z.literal(1)])]));
 const chunkEntitySchema = z.object({ rowKey: z.string(), submittedAt: z.string(), items: z.string() });
-const continuationSchema = z.object({ rowKey: z.string(), offset: z.number().int().nonnegative() });
 
 const batchPartition = (batchId: string) => `b|${batchId}`;
 
@@ -60,25 +53,8 @@ export class BatchMembership {
     return chunks.flatMap((chunk) => chunk.items);
   }
 
-  async page(batchId: string, pageSize: number, continuationToken?: string): Promise<BatchItemPage> {
-    const start = continuationToken ? decodeContinuation(continuationToken) : undefined;
-    const items: BatchItem[] = [];
-    for await (const chunk of this.chunks(batchId, start?.rowKey)) {
-      const offset = chunk.rowKey === start?.rowKey ? start.offset : 0;
-      const available = chunk.items.slice(offset);
-      const taken = available.slice(0, pageSize - items.length);
-      items.push(...taken);
-      if (items.length === pageSize) {
-        return { items, continuationToken: encodeContinuation({ rowKey: chunk.rowKey, offset: offset + taken.length }) };
-      }
-    }
-    return { items };
-  }
-
-  private async *chunks(batchId: string, fromRowKey?: string): AsyncGenerator<{ rowKey: string; submittedAt: string; items: BatchItem[] }> {
-    const filter = fromRowKey
-      ? odata`PartitionKey eq ${batchPartition(batchId)} and RowKey ge ${fromRowKey}`
-      : odata`PartitionKey eq ${batchPartition(batchId)}`;
+  private async *chunks(batchId: string): AsyncGenerator<{ rowKey: string; submittedAt: string; items: BatchItem[] }> {
+    const filter = odata`PartitionKey eq ${batchPartition(batchId)}`;
     for await (const entity of this.table.listEntities({ queryOptions: { filter, select: ['RowKey', 'submittedAt', 'items'] } })) {
       const { rowKey, submittedAt, items } = chunkEntitySchema.parse(entity);
       const unpacked = packedItemsSchema
@@ -105,16 +81,4 @@ function packIntoChunks(items: readonly BatchItem[]): string[] {
   }
   if (current.length > 0) chunks.push(`[${current.join(',')}]`);
   return chunks;
-}
-
-function encodeContinuation(position: z.infer<typeof continuationSchema>): string {
-  return Buffer.from(JSON.stringify(position), 'utf8').toString('base64url');
-}
-
-function decodeContinuation(token: string): z.infer<typeof continuationSchema> {
-  try {
-    return continuationSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
-  } catch {
-    throw problems.invalidRequest('continuationToken is not one this API handed out.');
-  }
 }

@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { z } from 'zod';
 import { mapWithConcurrency } from './concurrency';
 import type { BatchItem, BatchMembership } from './batchMembership';
 import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus, type ListedInvitationRecord, withoutRedeemUrl } from './invitationRecord';
@@ -46,13 +47,19 @@ export class BatchReports {
     private readonly membership: BatchMembership,
   ) {}
 
+  /**
+   * Counts and one page of the batch's people, each person once (where a batch first named them)
+   * however many submissions named them. Pages are slices of that list: the counts read it whole
+   * anyway, and slicing it keeps pages and `total` in agreement.
+   */
   async report(batchId: string, pageSize = DEFAULT_PAGE_SIZE, continuationToken?: string): Promise<BatchReport> {
-    const [all, page] = await Promise.all([this.allItems(batchId), this.membership.page(batchId, pageSize, continuationToken)]);
+    const offset = continuationToken ? decodeContinuation(continuationToken) : 0;
+    const all = await this.allItems(batchId);
     const counts = Object.fromEntries(INVITATION_STATUSES.map((status) => [status, 0])) as Record<InvitationStatus, number>;
     for (const item of all) counts[item.status] += 1;
-    const onPage = new Set(page.items.map((item) => item.recordId));
-    const items = all.filter((item) => onPage.has(item.id));
-    return { batchId, total: all.length, counts, items, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+    const items = all.slice(offset, offset + pageSize);
+    const next = offset + pageSize < all.length ? { continuationToken: encodeContinuation(offset + pageSize) } : {};
+    return { batchId, total: all.length, counts, items, ...next };
   }
 
   async resultsCsv(batchId: string): Promise<string> {
@@ -94,6 +101,20 @@ export class BatchReports {
       const record = stored[position]?.record;
       return record ? [{ ...withoutRedeemUrl(record), index: item.index, duplicate: item.duplicate }] : [];
     });
+  }
+}
+
+const continuationSchema = z.object({ offset: z.number().int().nonnegative() });
+
+function encodeContinuation(offset: number): string {
+  return Buffer.from(JSON.stringify({ offset }), 'utf8').toString('base64url');
+}
+
+function decodeContinuation(token: string): number {
+  try {
+    return continuationSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))).offset;
+  } catch {
+    throw problems.invalidRequest('continuationToken is not one this API handed out.');
   }
 }
 

@@ -115,6 +115,34 @@ describe('GET /api/batches/{batchId}', () => {
     expect(new Set(seen)).toEqual(new Set(ids));
   });
 
+  it('lists a person named by two submissions into one batch once, on one page, where the batch first named them', async () => {
+    const first = await submit(deps, { batchId: 'two-submissions', invitations: ['a', 'b', 'c'].map((name) => invitationFor(`${name}@two.fabrikam.com`)) });
+    const second = await submit(deps, { batchId: 'two-submissions', invitations: ['c', 'a', 'd'].map((name) => invitationFor(`${name}@two.fabrikam.com`)) });
+    expect([first.status, second.status]).toEqual([202, 202]);
+    await clearQueue(deps);
+    const emails: string[] = [];
+    let token: string | undefined;
+    let total = 0;
+    do {
+      const query = `pageSize=1${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
+      const response = await get(getBatch, `/api/batches/two-submissions?${query}`, { batchId: 'two-submissions' });
+      expect(response.status).toBe(200);
+      emails.push(...response.json.items.map((item: { email: string }) => item.email));
+      total = response.json.total;
+      token = response.json.continuationToken;
+    } while (token);
+    expect(total).toBe(4);
+    expect(emails).toEqual(['a', 'b', 'c', 'd'].map((name) => `${name}@two.fabrikam.com`));
+  });
+
+  it('refuses a continuation token it did not hand out', async () => {
+    for (const token of ['garbage', Buffer.from('{"offset":-1}').toString('base64url')]) {
+      const response = await get(getBatch, `/api/batches/${batchId}?continuationToken=${token}`, { batchId });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    }
+  });
+
   it('exports the results CSV, one row per person in submission order, without redemption URLs', async () => {
     for (const request of [
       get(getBatch, `/api/batches/${batchId}?format=csv`, { batchId }),
