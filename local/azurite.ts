@@ -45,6 +45,22 @@ export function developmentConnectionString(ports: AzuritePorts, host = '127.0.0
   );
 }
 
+/**
+ * A few lines of Node between us and Azurite, so that Azurite dies with the process that started
+ * it even when that process is SIGKILLed (a killed test run or benchmark left Azurite running,
+ * holding ports and CPU). The guard holds the read end of a pipe whose write end only we hold:
+ * when we die, it reads end-of-file and kills Azurite. Both run in their own process group, which
+ * stop() signals as a whole.
+ */
+const AZURITE_GUARD = `
+const { spawn } = require('node:child_process');
+const azurite = spawn(process.execPath, process.argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+const kill = () => azurite.kill('SIGKILL');
+process.stdin.on('end', kill).on('error', kill).resume();
+process.on('SIGTERM', () => azurite.kill('SIGTERM'));
+azurite.on('exit', (code) => process.exit(code ?? 1));
+`;
+
 export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
   const ports = options.ports ?? { blob: await freePort(), queue: await freePort(), table: await freePort() };
   const script = path.join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'azurite.js');
@@ -60,7 +76,15 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
     ...(options.oauth ? ['--oauth', 'basic', '--cert', options.oauth.certificatePath, '--key', options.oauth.keyPath] : []),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Through the guard, in a process group of its own: see AZURITE_GUARD.
+  const child = spawn(process.execPath, ['-e', AZURITE_GUARD, ...args], { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  };
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   try {
@@ -71,18 +95,19 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
       }),
     ]);
   } catch (error) {
-    child.kill('SIGKILL');
+    signalGroup('SIGKILL');
     throw error;
   }
-  // Azurite must not outlive the process that started it (a benchmark or a test run that ends early).
-  const killOnExit = () => child.kill('SIGKILL');
+  // Azurite must not outlive the process that started it: on a normal exit this handler stops it,
+  // and if the process is killed outright the guard sees its stdin close.
+  const killOnExit = () => signalGroup('SIGKILL');
   process.once('exit', killOnExit);
   return {
     ports,
     connectionString: developmentConnectionString(ports),
     stop: async () => {
       process.off('exit', killOnExit);
-      await stopChild(child);
+      await stopChild(child, signalGroup);
     },
   };
 }
@@ -116,11 +141,11 @@ async function waitForPort(port: number, timeoutMs = 20_000): Promise<void> {
   }
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess, signalGroup: (signal: NodeJS.Signals) => void): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  signalGroup('SIGTERM');
+  const timer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
 }
