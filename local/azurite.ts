@@ -57,7 +57,9 @@ const { spawn } = require('node:child_process');
 const azurite = spawn(process.execPath, process.argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
 const kill = () => azurite.kill('SIGKILL');
 process.stdin.on('end', kill).on('error', kill).resume();
-process.on('SIGTERM', () => azurite.kill('SIGTERM'));
+// stop() signals the whole group, so Azurite has its SIGTERM already; a second one would kill it
+// before it saves its data (it handles the signal once). The guard just outlives it.
+process.on('SIGTERM', () => undefined);
 azurite.on('exit', (code) => process.exit(code ?? 1));
 `;
 
