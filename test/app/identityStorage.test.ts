@@ -1,11 +1,11 @@
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../local/azurite';
-import { IdentityEndpoint } from '../../local/graphEmulator/identityEndpoint';
+import type { IdentityEndpoint } from '../../local/graphEmulator/identityEndpoint';
 import { ensureLocalCertificate } from '../../local/graphEmulator/localCertificate';
 import { createAppDependencies, type AppDependencies } from '../../shared/appDependencies';
 import { loadSettings } from '../../shared/settings';
-import { startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
+import { announceIdentityEndpoint, startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
 import { invitationFor, submit, uniqueResourceNames } from '../support/harness';
 import { startWorker, waitForStatus } from '../support/pipeline';
 
@@ -21,18 +21,16 @@ const IDENTITY = '6f1a3c2e-8d4b-4e5f-9a7c-1b2d3e4f5a6b';
 let azurite: RunningAzurite;
 let tenant: EmulatedTenant;
 let endpoint: IdentityEndpoint;
+let stopEndpoint: (() => Promise<void>) | undefined;
 let deps: AppDependencies;
 let serviceUri: (service: 'blob' | 'queue' | 'table') => string;
-const variables = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
-const saved = Object.fromEntries(variables.map((name) => [name, process.env[name]]));
 
 beforeAll(async () => {
   const certificate = await ensureLocalCertificate(inject('localCertificateFolder'));
   azurite = await startAzurite({ oauth: certificate });
   serviceUri = (service) => `https://localhost:${azurite.ports[service]}/devstoreaccount1`;
   tenant = await startEmulatedTenant({ apps: [{ tenantId: 'b5c9e1a2-3d4f-4a6b-8c7d-9e0f1a2b3c4d', clientId: IDENTITY, managedIdentity: 'user-assigned' }] });
-  endpoint = await IdentityEndpoint.start(tenant.emulator);
-  Object.assign(process.env, endpoint.environment);
+  ({ endpoint, stop: stopEndpoint } = await announceIdentityEndpoint(tenant.emulator));
   const settings = loadSettings({
     AzureWebJobsStorage__blobServiceUri: serviceUri('blob'),
     AzureWebJobsStorage__queueServiceUri: serviceUri('queue'),
@@ -46,11 +44,7 @@ beforeAll(async () => {
   deps = await createAppDependencies(settings, uniqueResourceNames('mi'));
 });
 afterAll(async () => {
-  for (const name of variables) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
-  await endpoint?.stop();
+  await stopEndpoint?.();
   await tenant?.emulator.stop();
   await azurite?.stop();
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { GraphEmulator, type GraphEmulatorOptions } from '../../local/graphEmulator/graphEmulator';
+import { IdentityEndpoint } from '../../local/graphEmulator/identityEndpoint';
 import { ensureLocalCertificate } from '../../local/graphEmulator/localCertificate';
 
 export interface EmulatedTenant {
@@ -48,4 +49,26 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false>, { 
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * The identity endpoint Azure Functions gives an app, announced to this process as the platform
+ * does (IDENTITY_ENDPOINT, IDENTITY_HEADER), for ManagedIdentityCredential. MSAL reads them once
+ * per process: one endpoint per test file. `stop` restores the environment.
+ */
+export async function announceIdentityEndpoint(emulator: GraphEmulator): Promise<{ endpoint: IdentityEndpoint; stop: () => Promise<void> }> {
+  const names = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
+  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  const endpoint = await IdentityEndpoint.start(emulator);
+  Object.assign(process.env, endpoint.environment);
+  return {
+    endpoint,
+    stop: async () => {
+      for (const name of names) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+      await endpoint.stop();
+    },
+  };
 }

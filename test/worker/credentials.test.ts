@@ -5,11 +5,10 @@ import path from 'node:path';
 import { generate } from 'selfsigned';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { USER_INVITE_ALL, type EmulatedApp } from '../../local/graphEmulator/graphEmulator';
-import { IdentityEndpoint } from '../../local/graphEmulator/identityEndpoint';
 import { graphCaller, graphEndpoints } from '../../shared/graph/graphCaller';
 import { loadSettings } from '../../shared/settings';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';
-import { startEmulatedTenant } from '../support/graphEmulator';
+import { announceIdentityEndpoint, startEmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, startWorker, waitForStatus } from '../support/pipeline';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -115,10 +114,8 @@ describe('the managed identity, through the identity endpoint Azure Functions pr
   const userAssigned = randomUUID();
   const systemAssigned = randomUUID();
   const withoutPermission = randomUUID();
-  const variables = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
-  const saved = Object.fromEntries(variables.map((name) => [name, process.env[name]]));
   let tenant: Awaited<ReturnType<typeof startEmulatedTenant>>;
-  let endpoint: IdentityEndpoint;
+  let stopEndpoint: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     const tenantId = randomUUID();
@@ -129,15 +126,10 @@ describe('the managed identity, through the identity endpoint Azure Functions pr
         { tenantId, clientId: withoutPermission, managedIdentity: 'user-assigned', roles: [] },
       ],
     });
-    endpoint = await IdentityEndpoint.start(tenant.emulator);
-    Object.assign(process.env, endpoint.environment);
+    ({ stop: stopEndpoint } = await announceIdentityEndpoint(tenant.emulator));
   });
   afterAll(async () => {
-    for (const name of variables) {
-      if (saved[name] === undefined) delete process.env[name];
-      else process.env[name] = saved[name];
-    }
-    await endpoint?.stop();
+    await stopEndpoint?.();
     await tenant?.emulator.stop();
   });
 
