@@ -2,6 +2,7 @@ import { InvocationContext, type Timer } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { requeueStrandedInvitations } from '../../functions/requeueStrandedInvitations';
 import type { AppDependencies } from '../../shared/appDependencies';
+import { InvitationStore } from '../../shared/invitationStore';
 import { encodeQueueMessage } from '../../shared/invitationQueue';
 import { StrandedInvitationSweeper } from '../../shared/strandedInvitations';
 import { createTestDependencies, invitationFor, queuedMessages, submit } from '../support/harness';
@@ -93,6 +94,22 @@ describe('what the sweep leaves alone', () => {
     await deps.queue.queue.clearMessages();
     await runTimer(deps);
     expect(await queuedMessages(deps)).toEqual([]);
+  });
+
+  it('leaves alone a record that changed between the scan and the requeue (a worker claimed it meanwhile)', async () => {
+    const id = await recordWithoutMessage(deps, 'raced@fabrikam.com');
+    // The real store, with a worker's claim landing right after the scan: the interleaving to test.
+    const racing = new (class extends InvitationStore {
+      override async queuedUntouchedSince(before: string) {
+        const found = await super.queuedUntouchedSince(before);
+        await deps.store.table.updateEntity({ partitionKey: `r${id[0]}`, rowKey: id, status: 'Processing', updatedAt: new Date().toISOString() }, 'Merge');
+        return found;
+      }
+    })(deps.store.table);
+    const sweeper = new StrandedInvitationSweeper(racing, deps.queue, { strandedAfterMs: 600_000 });
+    expect(await sweeper.sweep()).toEqual({ waitingMessages: 0, requeued: 0, leftForNextSweep: 0 });
+    expect(await queuedMessages(deps)).toEqual([]);
+    expect((await deps.store.getById(id))?.record.status).toBe('Processing');
   });
 
   it('bounds one sweep and leaves the rest to the next', async () => {
