@@ -236,37 +236,33 @@ export class InvitationStore {
 
   async findByExternalId(externalId: string): Promise<InvitationRecord[]> {
     const prefix = externalIdPrefix(externalId);
-    const ids = (
-      await mapWithConcurrency(RECORD_PARTITIONS, PARALLEL_TABLE_CALLS, async (digit) => {
-        const found: string[] = [];
-        const rows = this.table.listEntities<{ recordId: string }>({
-          queryOptions: {
-            filter: odata`PartitionKey eq ${`r${digit}`} and RowKey ge ${prefix} and RowKey lt ${`${prefix}~`}`,
-            select: ['recordId'],
-          },
-        });
-        for await (const row of rows) found.push(row.recordId);
-        return found;
-      })
-    ).flat();
-    const records = await mapWithConcurrency(ids, PARALLEL_TABLE_CALLS, (id) => this.getById(id));
+    const rows = await this.listInEveryRecordPartition<{ recordId: string }>(
+      (partition) => odata`PartitionKey eq ${partition} and RowKey ge ${prefix} and RowKey lt ${`${prefix}~`}`,
+      ['recordId'],
+    );
+    const records = await mapWithConcurrency(rows, PARALLEL_TABLE_CALLS, (row) => this.getById(row.recordId));
     // An index row outlives a change of externalId on a later submission: trust the record.
     return records.flatMap((stored) => (stored && stored.record.externalId === externalId ? [stored.record] : []));
   }
 
   /**
    * Records still Queued and untouched since `before` (an ISO time): people whose queue message
-   * may have been lost. A filtered scan of the record partitions, 16 in parallel: meant for an
-   * idle pipeline (see strandedInvitations.ts), not for every request.
+   * may have been lost. A filtered scan of the record partitions: meant for an idle pipeline (see
+   * strandedInvitations.ts), not for every request.
    */
   async queuedUntouchedSince(before: string): Promise<StoredRecord[]> {
+    const rows = await this.listInEveryRecordPartition<RecordEntity>(
+      (partition) => odata`PartitionKey eq ${partition} and status eq 'Queued' and updatedAt lt ${before}`,
+    );
+    return rows.map(toStoredRecord);
+  }
+
+  /** One query per record partition, 16 in parallel: the rows of all of them. */
+  private async listInEveryRecordPartition<T extends object>(filterFor: (partition: string) => string, select?: string[]): Promise<TableEntityResult<T>[]> {
     const found = await mapWithConcurrency(RECORD_PARTITIONS, PARALLEL_TABLE_CALLS, async (digit) => {
-      const stored: StoredRecord[] = [];
-      const rows = this.table.listEntities<RecordEntity>({
-        queryOptions: { filter: odata`PartitionKey eq ${`r${digit}`} and status eq 'Queued' and updatedAt lt ${before}` },
-      });
-      for await (const row of rows) stored.push(toStoredRecord(row));
-      return stored;
+      const rows: TableEntityResult<T>[] = [];
+      for await (const row of this.table.listEntities<T>({ queryOptions: { filter: filterFor(`r${digit}`), ...(select ? { select } : {}) } })) rows.push(row);
+      return rows;
     });
     return found.flat();
   }
