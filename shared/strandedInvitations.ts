@@ -27,7 +27,6 @@ export interface SweepOptions {
   strandedAfterMs: number;
   /** Bounds one invocation's work; the rest is found by the next sweep, once these are processed. */
   maxPerSweep?: number;
-  clock?: () => Date;
 }
 
 const PARALLEL_SENDS = 16;
@@ -44,7 +43,7 @@ export class StrandedInvitationSweeper {
     const waitingMessages = await this.queue.approximateDepth();
     if (waitingMessages > 0) return { waitingMessages, requeued: 0, leftForNextSweep: 0 };
 
-    const now = (this.options.clock ?? (() => new Date()))();
+    const now = new Date();
     const stranded = await this.store.queuedUntouchedSince(new Date(now.getTime() - this.options.strandedAfterMs).toISOString());
     const batch = stranded.slice(0, this.options.maxPerSweep ?? DEFAULT_MAX_PER_SWEEP);
     const requeued = await mapWithConcurrency(batch, PARALLEL_SENDS, async ({ entity, etag }) => {
