@@ -118,8 +118,21 @@ export class EmulatedEntra {
     sendJson(response, 200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken });
   }
 
+  /**
+   * A token for a managed identity, as the identity endpoint asks for it: the user-assigned
+   * identity with `clientId`, or without one the system-assigned identity. Undefined when the app
+   * has no such identity.
+   */
+  managedIdentityToken(clientId: string | null, resource: string): { clientId: string; accessToken: string; expiresIn: number } | undefined {
+    this.tokenRequests += 1;
+    const identity = [...this.apps.values()].find((app) =>
+      clientId ? app.managedIdentity === 'user-assigned' && app.clientId === clientId : app.managedIdentity === 'system-assigned',
+    );
+    return identity && { clientId: identity.clientId, ...this.issueAccessToken(identity, resource) };
+  }
+
   /** An app-only access token for `resource`, with the app's granted roles, as Entra signs it. */
-  issueAccessToken(app: EmulatedApp, resource: string): { accessToken: string; expiresIn: number } {
+  private issueAccessToken(app: EmulatedApp, resource: string): { accessToken: string; expiresIn: number } {
     const now = Math.floor(Date.now() / 1000);
     const expiresIn = this.tokenLifetimeSeconds();
     const tokenId = randomUUID();
@@ -144,11 +157,6 @@ export class EmulatedEntra {
       this.signingKey.keyId,
     );
     return { accessToken, expiresIn };
-  }
-
-  /** The managed identity a token request on the identity endpoint names: by client id, or the system-assigned one. */
-  managedIdentity(clientId: string | null): EmulatedApp | undefined {
-    return [...this.apps.values()].find((app) => (clientId ? app.managedIdentity === 'user-assigned' && app.clientId === clientId : app.managedIdentity === 'system-assigned'));
   }
 
   private clientAuthenticated(app: EmulatedApp, form: URLSearchParams, tokenEndpoint: string): boolean {

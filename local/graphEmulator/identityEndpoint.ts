@@ -51,20 +51,18 @@ export class IdentityEndpoint {
     if (url.searchParams.get('api-version') !== IDENTITY_API_VERSION) return fail(400, `api-version must be ${IDENTITY_API_VERSION}.`);
     const resource = url.searchParams.get('resource');
     if (!resource) return fail(400, 'The resource parameter is required.');
-    emulator.entra.tokenRequests += 1;
     const clientId = url.searchParams.get('client_id');
-    const identity = emulator.entra.managedIdentity(clientId);
-    if (!identity) {
+    const token = emulator.entra.managedIdentityToken(clientId, resource);
+    if (!token) {
       return fail(400, clientId ? 'No User Assigned or Delegated Managed Identity found for specified ClientId/ResourceId/PrincipalId.' : 'No system-assigned managed identity is enabled for this app.');
     }
-    const { accessToken, expiresIn } = emulator.entra.issueAccessToken(identity, resource);
-    this.issued.push({ clientId: identity.clientId, resource });
+    this.issued.push({ clientId: token.clientId, resource });
     sendJson(response, 200, {
-      access_token: accessToken,
-      expires_on: String(Math.floor(Date.now() / 1000) + expiresIn),
+      access_token: token.accessToken,
+      expires_on: String(Math.floor(Date.now() / 1000) + token.expiresIn),
       resource,
       token_type: 'Bearer',
-      client_id: identity.clientId,
+      client_id: token.clientId,
     });
   }
 }
