@@ -119,7 +119,7 @@ async function runPipeline(settings: ReturnType<typeof loadSettings>, emulator: 
 /** What a bulk-invite script does: one invitation after the other, each waiting for Graph. */
 async function runSequential(settings: ReturnType<typeof loadSettings>, items: number): Promise<number> {
   const client = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
-  await client.createInvitation({ invitedUserEmailAddress: 'warmup@fabrikam.com', inviteRedirectUrl: 'https://myapps.microsoft.com', invitedUserType: 'Guest', sendInvitationMessage: false, resetRedemption: false });
+  await client.createInvitation({ invitedUserEmailAddress: 'warmup@fabrikam.com', inviteRedirectUrl: 'https://myapps.microsoft.com', invitedUserType: 'Guest', sendInvitationMessage: false, resetRedemption: false }, 30_000);
   const started = Date.now();
   for (let i = 0; i < items; i += 1) {
     await client.createInvitation({
@@ -128,7 +128,7 @@ async function runSequential(settings: ReturnType<typeof loadSettings>, items: n
       invitedUserType: 'Guest',
       sendInvitationMessage: false,
       resetRedemption: false,
-    });
+    }, 30_000);
   }
   return items / ((Date.now() - started) / 1000);
 }

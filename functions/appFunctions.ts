@@ -7,6 +7,7 @@ import { processInvitation } from './processInvitation';
 import { recordDeadLetter } from './recordDeadLetter';
 import { partnerOnboarding } from './partnerOnboarding';
 import { requeueStrandedInvitations } from './requeueStrandedInvitations';
+import { getHealth } from './getHealth';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
-export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter, partnerOnboarding, requeueStrandedInvitations];
+export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter, partnerOnboarding, requeueStrandedInvitations, getHealth];

@@ -4,6 +4,8 @@ import { Intake } from './intake';
 import { graphCaller, graphEndpoints } from './graph/graphCaller';
 import { GraphInvitationsClient } from './graph/graphInvitationsClient';
 import { GraphPacer } from './graph/graphPacer';
+import { CredentialCircuit } from './graph/credentialCircuit';
+import { HealthBoard } from './healthBoard';
 import { InvitationSender } from './graph/invitationSender';
 import { InvitationClaims } from './invitationClaims';
 import { INVITATIONS_QUEUE, InvitationQueue, poisonQueueName } from './invitationQueue';
@@ -28,6 +30,9 @@ export interface AppDependencies {
   worker: InvitationWorker;
   partnerOnboarding: PartnerOnboarding;
   strandedSweeper: StrandedInvitationSweeper;
+  health: HealthBoard;
+  /** The process's Graph sign-in circuit (stopped with the process). */
+  credentialCircuit: CredentialCircuit;
 }
 
 export interface ResourceNames {
@@ -36,6 +41,9 @@ export interface ResourceNames {
   /** Default `partner-rosters`. */
   rostersContainer?: string;
 }
+
+// A probe is one token request; Entra answers in well under a second when it answers at all.
+const PROBE_TIMEOUT_MS = 10_000;
 
 export const DEFAULT_RESOURCE_NAMES: ResourceNames = { queueName: INVITATIONS_QUEUE, tableName: INVITATIONS_TABLE };
 
@@ -55,14 +63,24 @@ export async function createAppDependencies(
   });
   const claims = new InvitationClaims(store, settings.CLAIM_LEASE_SECONDS * 1000);
   const graphClient = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
-  const sender = new InvitationSender(graphClient, new GraphPacer(settings.GRAPH_MAX_WRITES_PER_SECOND));
-  const worker = new InvitationWorker(claims, sender, queue, { invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000 });
+  const health = new HealthBoard(store.table);
+  const credentialCircuit = new CredentialCircuit({
+    probe: () => graphClient.probeToken(PROBE_TIMEOUT_MS),
+    probeIntervalMs: settings.GRAPH_SIGNIN_PROBE_SECONDS * 1000,
+    onStateChange: (state) => {
+      // A token that works again must be used: drop the credential that cached the failure.
+      if (state.state === 'ok') graphClient.refreshCredential();
+      health.reportCredential(state);
+    },
+  });
+  const sender = new InvitationSender(graphClient, new GraphPacer(settings.GRAPH_MAX_WRITES_PER_SECOND), credentialCircuit);
+  const worker = new InvitationWorker(claims, sender, queue, { invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000, health });
   const batchReports = new BatchReports(store, membership);
   const partnerOnboarding = new PartnerOnboarding(() => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER), intake, batchReports, new RosterProgressStore(store.table), {
     budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
   });
   const strandedSweeper = new StrandedInvitationSweeper(store, queue, { strandedAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000 });
-  return { settings, store, queue, intake, batchReports, worker, partnerOnboarding, strandedSweeper };
+  return { settings, store, queue, intake, batchReports, worker, partnerOnboarding, strandedSweeper, health, credentialCircuit };
 }
 
 let processDependencies: Promise<AppDependencies> | undefined;

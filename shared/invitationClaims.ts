@@ -31,6 +31,7 @@ export interface Outcome {
   inviteRedeemUrl?: string;
   graphStatus?: string;
   graphRequestId?: string;
+  detailsMissing?: true;
   error?: InvitationError;
 }
 
@@ -80,6 +81,7 @@ export class InvitationClaims {
       inviteRedeemUrl: outcome.inviteRedeemUrl ?? entity.inviteRedeemUrl,
       graphStatus: outcome.graphStatus ?? entity.graphStatus,
       graphRequestId: outcome.graphRequestId ?? entity.graphRequestId,
+      detailsMissing: outcome.detailsMissing ?? entity.detailsMissing,
       errorCode: outcome.error?.code,
       errorMessage: outcome.error?.message,
       errorHttpStatus: outcome.error?.httpStatus,

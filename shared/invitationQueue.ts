@@ -14,6 +14,8 @@ export const invitationMessageSchema = z.object({
   id: z.string().regex(/^[0-9a-f]{32}$/),
   batchId: z.string().min(1),
   queuedAt: z.string(),
+  /** How often this message found its person held by another invocation (see InvitationWorker). */
+  deferrals: z.number().int().nonnegative().optional(),
 });
 export type InvitationMessage = z.infer<typeof invitationMessageSchema>;
 

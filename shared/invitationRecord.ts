@@ -39,6 +39,11 @@ export const invitationRecordSchema = z.object({
   inviteRedeemUrl: z.string().optional(),
   graphStatus: z.string().optional(),
   graphRequestId: z.string().optional(),
+  /**
+   * Graph answered 201 but its body was lost (a dropped connection): the person is invited, and
+   * never called again automatically, but the user id and redemption URL are unknown to us.
+   */
+  detailsMissing: z.boolean().optional(),
   error: invitationErrorSchema.optional(),
 });
 export type InvitationRecord = z.infer<typeof invitationRecordSchema>;

@@ -44,6 +44,7 @@ const recordEntitySchema = z.object({
   inviteRedeemUrl: z.string().optional(),
   graphStatus: z.string().optional(),
   graphRequestId: z.string().optional(),
+  detailsMissing: z.boolean().optional(),
   errorCode: z.string().optional(),
   errorMessage: z.string().optional(),
   errorHttpStatus: z.number().int().optional(),
@@ -95,6 +96,7 @@ export function recordFromEntity(entity: RecordEntity): InvitationRecord {
     inviteRedeemUrl: entity.inviteRedeemUrl,
     graphStatus: entity.graphStatus,
     graphRequestId: entity.graphRequestId,
+    detailsMissing: entity.detailsMissing,
     error,
   });
 }
@@ -112,6 +114,7 @@ function queuedAttemptProperties(batchId: string, invitation: Invitation, now: s
     inviteRedeemUrl: undefined,
     graphStatus: undefined,
     graphRequestId: undefined,
+    detailsMissing: undefined,
     errorCode: undefined,
     errorMessage: undefined,
     errorHttpStatus: undefined,

@@ -1,11 +1,12 @@
+import pRetry from 'p-retry';
 import { maskEmailAddress } from './emailAddress';
 import { toGraphInvitationRequest } from './invitation';
-import pRetry from 'p-retry';
 import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
-import { invitationMessageSchema, type InvitationQueue } from './invitationQueue';
+import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from './invitationQueue';
 import type { InvitationError, InvitationRecord } from './invitationRecord';
 import type { GraphCallError } from './graph/graphCallError';
 import type { InvitationSender } from './graph/invitationSender';
+import type { HealthBoard } from './healthBoard';
 
 /**
  * Gets each queued person to a recorded outcome: claim the record, call Graph through the sender,
@@ -24,6 +25,7 @@ export interface WorkerLog {
 export interface WorkerOptions {
   /** How long one invocation may keep trying before it hands the message back to the queue. */
   invocationBudgetMs: number;
+  health: HealthBoard;
 }
 
 export type ProcessResult = 'invited' | 'failed' | 'already-final' | 'deferred' | 'missing';
@@ -36,15 +38,15 @@ export class InvalidQueueMessageError extends Error {
   override readonly name = 'InvalidQueueMessageError';
 }
 
-// After Graph has answered, the outcome must be written: storage being down for a while must not
-// turn a made call into a redelivery that calls Graph again. Keep trying for this long.
-const RECORD_OUTCOME_RETRY_MS = 60_000;
-
-// A message for a person another invocation holds is looked at again after the lease (plus a
-// margin, so it is claimable then), or sooner: the holder usually finishes in well under a second.
-// It is never dropped: if the holder crashed without releasing, this message is what takes over.
+// A message for a person another invocation holds is looked at again soon (the holder usually
+// finishes in well under a second), a few times; after that it waits for the lease to end (plus a
+// margin, so it is claimable then) and takes the claim over. It is never dropped: if the holder
+// crashed without releasing, this message is what takes over.
 const LEASE_MARGIN_MS = 1_000;
 const MAX_DEFER_MS = 5_000;
+const QUICK_DEFERRALS = 5;
+// The share of a claim's lease kept for writing the outcome after the last Graph call has ended.
+const LEASE_KEPT_FOR_RECORDING = 0.25;
 
 export class InvitationWorker {
   constructor(
@@ -70,12 +72,8 @@ export class InvitationWorker {
       case 'final':
         log.info(`Invitation ${id}: already ${claim.record.status}; no Graph call.`);
         return 'already-final';
-      case 'held': {
-        const waitMs = Math.min(claim.leaseUntil - Date.now() + LEASE_MARGIN_MS, MAX_DEFER_MS);
-        await this.queue.send(message.data, waitMs / 1000);
-        log.info(`Invitation ${id}: claimed by another invocation; looked at again in ${Math.ceil(waitMs / 1000)} s.`);
-        return 'deferred';
-      }
+      case 'held':
+        return this.deferWhileHeld(message.data, claim.leaseUntil, log);
       case 'claimed':
         break;
     }
@@ -83,8 +81,12 @@ export class InvitationWorker {
     const { stored } = claim.claim;
     const who = `${id} (${maskEmailAddress(stored.record.email)})`;
     if (claim.claim.tookOver) log.warn(`Invitation ${who}: took over a claim whose lease expired.`);
-    const outcome = await this.sender.send(toGraphInvitationRequest(stored.invitation), started + this.options.invocationBudgetMs);
+    const leaseUntil = Date.parse(stored.entity.leaseUntil!);
+    // Calls end well inside the lease, leaving its last part to write the outcome.
+    const mustEndBy = leaseUntil - (leaseUntil - started) * LEASE_KEPT_FOR_RECORDING;
+    const outcome = await this.sender.send(toGraphInvitationRequest(stored.invitation), started + this.options.invocationBudgetMs, mustEndBy);
     const elapsed = () => `${Date.now() - started} ms`;
+    const handBack = { ...message.data, deferrals: 0 };
 
     switch (outcome.kind) {
       case 'invited': {
@@ -92,12 +94,16 @@ export class InvitationWorker {
         await this.recordOutcome(claim.claim, {
           status: 'Invited',
           calls: outcome.calls,
-          invitedUserId: created.invitedUserId,
-          inviteRedeemUrl: created.inviteRedeemUrl,
-          graphStatus: created.graphStatus,
+          ...(created.invitedUserId ? { invitedUserId: created.invitedUserId } : {}),
+          ...(created.inviteRedeemUrl ? { inviteRedeemUrl: created.inviteRedeemUrl } : {}),
+          ...(created.graphStatus ? { graphStatus: created.graphStatus } : {}),
           ...(created.graphRequestId ? { graphRequestId: created.graphRequestId } : {}),
+          ...(created.detailsMissing ? { detailsMissing: true } : {}),
         });
-        log.info(`Invitation ${who}: Invited, graphRequestId=${created.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`);
+        const missing = created.detailsMissing ? ' (Graph answered 201 but its body was lost: details missing, not called again)' : '';
+        const line = `Invitation ${who}: Invited${missing}, graphRequestId=${created.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`;
+        if (created.detailsMissing) log.warn(line);
+        else log.info(line);
         return 'invited';
       }
       case 'refused': {
@@ -105,11 +111,14 @@ export class InvitationWorker {
         log.warn(`Invitation ${who}: Failed ${describe(record)}, graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`);
         return 'failed';
       }
-      case 'throttled': {
-        // Throttling is no failure of the message: hand it back with a delay instead of burning a dequeue.
+      case 'throttled':
+      case 'suspended': {
+        // Neither is a failure of the message: hand it back with a delay instead of burning a dequeue.
         await this.claims.record(claim.claim, { status: 'Queued', calls: outcome.calls, ...(outcome.error ? { error: errorOf(outcome.error) } : {}) });
-        await this.queue.send(message.data, outcome.waitMs / 1000);
-        log.info(`Invitation ${who}: throttled; queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${elapsed()}.`);
+        await this.queue.send(handBack, outcome.waitMs / 1000);
+        if (outcome.kind === 'suspended' && outcome.announcement) log.error(outcome.announcement);
+        const why = outcome.kind === 'throttled' ? 'throttled' : `waiting for Graph sign-in (${outcome.error.code})`;
+        log.info(`Invitation ${who}: ${why}; queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${elapsed()}.`);
         return 'deferred';
       }
       case 'unavailable': {
@@ -120,9 +129,35 @@ export class InvitationWorker {
     }
   }
 
-  /** Writes a final outcome, retrying through a storage outage (see RECORD_OUTCOME_RETRY_MS). */
-  private recordOutcome(claim: Claim, outcome: Outcome): Promise<InvitationRecord> {
-    return pRetry(() => this.claims.record(claim, outcome), { retries: 20, minTimeout: 250, maxTimeout: 5_000, maxRetryTime: RECORD_OUTCOME_RETRY_MS });
+  /**
+   * Another invocation holds the person: look again shortly, QUICK_DEFERRALS times, then once more
+   * when its lease has ended, when the claim can be taken over. So a message is deferred a bounded
+   * number of times per lease, and never loops.
+   */
+  private async deferWhileHeld(message: InvitationMessage, leaseUntil: number, log: WorkerLog): Promise<ProcessResult> {
+    const deferrals = (message.deferrals ?? 0) + 1;
+    const untilClaimable = leaseUntil - Date.now() + LEASE_MARGIN_MS;
+    const waitMs = deferrals <= QUICK_DEFERRALS ? Math.min(untilClaimable, MAX_DEFER_MS) : untilClaimable;
+    await this.queue.send({ ...message, deferrals }, Math.max(1, waitMs) / 1000);
+    log.info(`Invitation ${message.id}: claimed by another invocation; looked at again in ${Math.ceil(waitMs / 1000)} s (deferral ${deferrals}).`);
+    return 'deferred';
+  }
+
+  /**
+   * Writes a final outcome, retrying through a storage outage for as long as our claim lasts:
+   * after Graph has answered, giving up early would hand the person to another worker, which
+   * would call Graph again.
+   */
+  private async recordOutcome(claim: Claim, outcome: Outcome): Promise<InvitationRecord> {
+    const leaseUntil = Date.parse(claim.stored.entity.leaseUntil ?? '') || Date.now() + 60_000;
+    const record = await pRetry(() => this.claims.record(claim, outcome), {
+      retries: 1_000,
+      minTimeout: 250,
+      maxTimeout: 5_000,
+      maxRetryTime: Math.max(0, leaseUntil - Date.now()),
+    });
+    this.options.health.outcomeRecorded();
+    return record;
   }
 
   /** The poison queue's message: the person is DeadLettered with the last error we saw. */

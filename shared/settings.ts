@@ -74,6 +74,11 @@ export const settingsSchema = z.object({
   GRAPH_ENDPOINT: httpsUrl('https://graph.microsoft.com').default('https://graph.microsoft.com'),
   /** From Graph's documented 3,000 writes per 150 s per app and tenant. */
   GRAPH_MAX_WRITES_PER_SECOND: z.coerce.number().positive().max(1000).default(20),
+  /**
+   * While the app cannot sign in to Graph (a refused secret, no permission, Entra down), how often
+   * a fresh token is asked for; invitations wait meanwhile and resume once one is issued.
+   */
+  GRAPH_SIGNIN_PROBE_SECONDS: z.coerce.number().positive().max(3600).default(30),
   /** How long a worker's claim on a record lasts before another worker may take it over. */
   CLAIM_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(300),
   /** When partnerOnboarding looks for new rosters (NCRONTAB: second minute hour day month day-of-week). */
@@ -98,6 +103,7 @@ const examples: Partial<Record<keyof Settings, string>> = {
   GRAPH_ENDPOINT: 'https://graph.microsoft.com',
   GRAPH_MAX_WRITES_PER_SECOND: '20',
   CLAIM_LEASE_SECONDS: '300',
+  GRAPH_SIGNIN_PROBE_SECONDS: '30',
   WORKER_INVOCATION_BUDGET_SECONDS: '120',
   PARTNER_ONBOARDING_SCHEDULE: '0 */15 * * * *',
   PARTNER_ONBOARDING_BUDGET_SECONDS: '480',

@@ -26,6 +26,20 @@ export interface EmulatedApp {
   managedIdentity?: 'system-assigned' | 'user-assigned';
 }
 
+/**
+ * Named fault modes of the token endpoint (and of the identity endpoint, which asks it):
+ * what Entra does to a caller that our own picture of it would not volunteer.
+ */
+export interface TokenFaults {
+  /** `entra-unavailable`: the next n token requests are answered 503 with Retry-After: 1. */
+  unavailableAnswers: number;
+  /**
+   * `credential-refused`: until this time (epoch ms) every client credential is refused as a wrong
+   * secret is (401 invalid_client, AADSTS7000215), as while a rotated secret propagates.
+   */
+  refuseCredentialsUntil: number;
+}
+
 export interface GraphCallerIdentity {
   clientId: string;
   tenantId: string;
@@ -34,6 +48,7 @@ export interface GraphCallerIdentity {
 
 export class EmulatedEntra {
   tokenRequests = 0;
+  readonly faults: TokenFaults = { unavailableAnswers: 0, refuseCredentialsUntil: 0 };
   readonly apps = new Map<string, EmulatedApp>();
   private readonly signingKey: { privateKey: KeyObject; publicKey: KeyObject; keyId: string };
   private readonly issuedTokenIds = new Set<string>();
@@ -104,6 +119,15 @@ export class EmulatedEntra {
         trace_id: randomUUID(),
         correlation_id: randomUUID(),
       });
+    if (this.faults.unavailableAnswers > 0) {
+      this.faults.unavailableAnswers -= 1;
+      return sendJson(
+        response,
+        503,
+        { error: 'temporarily_unavailable', error_description: 'AADSTS90033: A transient error has occurred. Please try again.', error_codes: [90033] },
+        { 'retry-after': '1' },
+      );
+    }
     if (form.get('grant_type') !== 'client_credentials') return fail(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
     const scope = form.get('scope') ?? '';
     const resource = scope.split(' ').find((value) => value.endsWith('/.default'))?.slice(0, -'/.default'.length);
@@ -111,7 +135,7 @@ export class EmulatedEntra {
     if (!app || app.tenantId !== tenantId) {
       return fail(401, 'invalid_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`);
     }
-    if (!this.clientAuthenticated(app, form, tokenEndpoint)) {
+    if (Date.now() < this.faults.refuseCredentialsUntil || !this.clientAuthenticated(app, form, tokenEndpoint)) {
       return fail(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
     }
     const { accessToken, expiresIn } = this.issueAccessToken(app, resource);
@@ -125,6 +149,7 @@ export class EmulatedEntra {
    */
   managedIdentityToken(clientId: string | null, resource: string): { clientId: string; accessToken: string; expiresIn: number } | undefined {
     this.tokenRequests += 1;
+    if (Date.now() < this.faults.refuseCredentialsUntil) return undefined;
     const identity = [...this.apps.values()].find((app) =>
       clientId ? app.managedIdentity === 'user-assigned' && app.clientId === clientId : app.managedIdentity === 'system-assigned',
     );

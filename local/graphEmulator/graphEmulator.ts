@@ -23,6 +23,8 @@ export interface ScriptedResponse {
   /** Default: Graph's error envelope, or for a 201 the invitation Graph would create. */
   body?: unknown;
   headers?: Record<string, string>;
+  /** `cut-created`: send the headers and half the body, then drop the connection (the call took effect). */
+  cut?: boolean;
 }
 
 export interface FaultOptions {
@@ -32,6 +34,11 @@ export interface FaultOptions {
   /** Share (0–1) of those failures that carry Retry-After. */
   retryAfterShare: number;
   retryAfterSeconds: number;
+  /**
+   * `cut-created`: share (0–1) of invitations that are created but whose 201 loses its connection
+   * half-way through the body, so the caller cannot read what was created.
+   */
+  cutCreatedShare: number;
 }
 
 export interface EmulatorBehaviour {
@@ -44,7 +51,11 @@ export interface EmulatorBehaviour {
 }
 
 /** A change of behaviour; faults may be given in part. */
-export type BehaviourChange = Partial<Omit<EmulatorBehaviour, 'faults'>> & { faults?: Partial<FaultOptions> };
+export type BehaviourChange = Partial<Omit<EmulatorBehaviour, 'faults'>> & {
+  faults?: Partial<FaultOptions>;
+  /** The token endpoint's fault modes (see TokenFaults): answer 503 n times; refuse every credential for a while. */
+  tokenFaults?: { unavailableAnswers?: number; refuseCredentialsForMs?: number };
+};
 
 export interface GraphEmulatorOptions extends BehaviourChange {
   certificate: LocalCertificate;
@@ -58,12 +69,14 @@ export interface RecordedCall {
   status: number;
   requestId: string;
   clientId?: string;
+  /** The invitation was created but its 201 was cut off mid-body. */
+  cut?: boolean;
 }
 
 export const DEFAULT_BEHAVIOUR: EmulatorBehaviour = {
   writeBudget: { limit: 3_000, windowMs: 150_000 },
   latencyMs: 300,
-  faults: { transientShare: 0, transientStatuses: [503, 504], retryAfterShare: 0.5, retryAfterSeconds: 1 },
+  faults: { transientShare: 0, transientStatuses: [503, 504], retryAfterShare: 0.5, retryAfterSeconds: 1, cutCreatedShare: 0 },
   verifiedDomains: ['contoso.com'],
   blockedDomains: [],
   tokenLifetimeSeconds: 3599,
@@ -87,6 +100,7 @@ export class GraphEmulator {
     const { certificate: _certificate, apps: _apps, port: _port, ...change } = options;
     this.behaviour = changedBehaviour(DEFAULT_BEHAVIOUR, change);
     this.entra = new EmulatedEntra(url, options.apps, () => this.behaviour.tokenLifetimeSeconds);
+    this.applyTokenFaults(change.tokenFaults);
   }
 
   static async start(options: GraphEmulatorOptions): Promise<GraphEmulator> {
@@ -131,6 +145,12 @@ export class GraphEmulator {
   configure(change: BehaviourChange): void {
     this.behaviour = changedBehaviour(this.behaviour, change);
     if (change.writeBudget) for (const budget of this.budgets.values()) budget.options = this.behaviour.writeBudget;
+    this.applyTokenFaults(change.tokenFaults);
+  }
+
+  private applyTokenFaults(faults: BehaviourChange['tokenFaults']): void {
+    if (faults?.unavailableAnswers !== undefined) this.entra.faults.unavailableAnswers = faults.unavailableAnswers;
+    if (faults?.refuseCredentialsForMs !== undefined) this.entra.faults.refuseCredentialsUntil = Date.now() + faults.refuseCredentialsForMs;
   }
 
   /** Token requests answered (token endpoint and identity endpoint). */
@@ -200,9 +220,12 @@ export class GraphEmulator {
     const email = typeof parsed?.invitedUserEmailAddress === 'string' ? normalizeEmailAddress(parsed.invitedUserEmailAddress) : undefined;
     const call: RecordedCall = { at: Date.now(), requestId, status: 0, ...(email ? { email } : {}) };
     this.calls.push(call);
-    const answer = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+    const answer = (status: number, payload: unknown, headers: Record<string, string> = {}, cut = false) => {
       call.status = status;
-      sendJson(response, status, payload, { 'request-id': requestId, 'client-request-id': clientRequestId, ...headers });
+      const allHeaders = { 'request-id': requestId, 'client-request-id': clientRequestId, ...headers };
+      if (!cut) return sendJson(response, status, payload, allHeaders);
+      call.cut = true;
+      sendCutOff(response, status, payload, allHeaders);
     };
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
       answer(status, graphError(code, message, requestId, clientRequestId), headers);
@@ -223,7 +246,7 @@ export class GraphEmulator {
       await sleep(this.behaviour.latencyMs);
       const defaultBody =
         scripted.status === 201 && parsed ? invitationCreated(caller.tenantId, email!, parsed) : graphError(statusCode(scripted.status), 'Scripted response.', requestId, clientRequestId);
-      return answer(scripted.status, scripted.body ?? defaultBody, scripted.headers);
+      return answer(scripted.status, scripted.body ?? defaultBody, scripted.headers, scripted.cut);
     }
 
     const budget = this.budgetFor(caller.clientId, caller.tenantId).take(Date.now());
@@ -253,7 +276,7 @@ export class GraphEmulator {
     if (this.behaviour.blockedDomains.some((blocked) => domain === blocked || domain.endsWith(`.${blocked}`))) {
       return error(403, 'Forbidden', 'This invitation is blocked by cross-tenant access settings. Admins in both organizations must configure cross-tenant access settings to allow the invitation.', throttleHeaders);
     }
-    answer(201, invitationCreated(caller.tenantId, email!, parsed!), throttleHeaders);
+    answer(201, invitationCreated(caller.tenantId, email!, parsed!), throttleHeaders, faults.cutCreatedShare > 0 && Math.random() < faults.cutCreatedShare);
   }
 
   private inspect(method: string, action: string | undefined, url: URL, body: string, response: ServerResponse): void {
@@ -307,6 +330,13 @@ function invitationCreated(tenantId: string, email: string, body: Record<string,
   };
 }
 
+/** Headers announcing the whole body, half of it, then the connection drops: what a reset mid-response looks like. */
+function sendCutOff(response: ServerResponse, status: number, payload: unknown, headers: Record<string, string>): void {
+  const body = Buffer.from(JSON.stringify(payload), 'utf8');
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.byteLength, ...headers });
+  response.write(body.subarray(0, Math.floor(body.byteLength / 2)), () => response.socket?.destroy());
+}
+
 function graphError(code: string, message: string, requestId: string, clientRequestId: string) {
   return { error: { code, message, innerError: { date: new Date().toISOString().slice(0, 19), 'request-id': requestId, 'client-request-id': clientRequestId } } };
 }
@@ -319,11 +349,8 @@ function statusCode(status: number): string {
   return ({ 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 429: 'TooManyRequests', 500: 'InternalServerError', 503: 'ServiceUnavailable', 504: 'GatewayTimeout' } as Record<number, string>)[status] ?? 'Error';
 }
 
-
-
-
-
 function changedBehaviour(current: EmulatorBehaviour, change: BehaviourChange): EmulatorBehaviour {
-  const defined = Object.fromEntries(Object.entries(change).filter(([, entry]) => entry !== undefined)) as BehaviourChange;
+  const { tokenFaults: _tokenFaults, ...rest } = change;
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, entry]) => entry !== undefined)) as BehaviourChange;
   return { ...current, ...defined, faults: { ...current.faults, ...defined.faults } };
 }

@@ -3,11 +3,16 @@ import { z } from 'zod';
 /**
  * A failed Graph call, classified for the worker:
  * - throttled (429): wait for Retry-After; never a reason to give up or burn a dequeue;
- * - transient (503, 504, other 5xx, network): back off and retry;
- * - unauthorized (401): one fresh token, then permanent;
- * - permanent (400, 403, 404, other 4xx): the same request would fail again — one call only.
+ * - transient (503, 504, other 5xx, network, timeouts, an unavailable token endpoint): back off and retry;
+ * - unauthorized (401): one fresh token, then it is the app's configuration (credential);
+ * - credential: the app cannot sign in or lacks its permission — the same for every person, so
+ *   nobody is Failed for it: the worker stops calling Graph until a token works (credentialCircuit.ts);
+ * - permanent (400, 403 about the person, 404, other 4xx): the same request would fail again — one call only.
  */
-export type GraphFailureKind = 'throttled' | 'transient' | 'unauthorized' | 'permanent';
+export type GraphFailureKind = 'throttled' | 'transient' | 'unauthorized' | 'credential' | 'permanent';
+
+/** The code of a transient token failure: Entra did not answer in time or answered 5xx. */
+export const TOKEN_ENDPOINT_UNAVAILABLE = 'TokenEndpointUnavailable';
 
 export class GraphCallError extends Error {
   override readonly name = 'GraphCallError';
@@ -19,6 +24,8 @@ export class GraphCallError extends Error {
     readonly graphRequestId?: string,
     /** From Retry-After (seconds, fractional allowed), in ms. */
     readonly retryAfterMs?: number,
+    /** Where it failed: getting a token (Graph was not called) or calling Graph. */
+    readonly stage: 'token' | 'graph' = 'graph',
   ) {
     super(message);
   }
@@ -34,11 +41,54 @@ const graphErrorBodySchema = z.object({
   }),
 });
 
-export function failureKindOf(httpStatus: number): GraphFailureKind {
+// 403s that say the app lacks its permission: not about the person, and fixed by an admin's
+// consent, which a fresh token shows. A 403 for a blocked domain is about the person, and so are
+// the tenant's own refusals ("Guest invitations not allowed", suspicious activity), which no token
+// fixes and which Graph says per invitation.
+const PERMISSION_403 = /Authorization_RequestDenied|Insufficient privileges/i;
+
+export function failureKindOf(httpStatus: number, code = '', message = ''): GraphFailureKind {
   if (httpStatus === 429) return 'throttled';
   if (httpStatus === 401) return 'unauthorized';
+  if (httpStatus === 403 && PERMISSION_403.test(`${code} ${message}`)) return 'credential';
   if (httpStatus >= 500) return 'transient';
   return 'permanent';
+}
+
+// OAuth errors that a retry cannot fix, only an operator (../shared/FACTS.md "Token failures").
+const CONFIGURATION_OAUTH_ERRORS = /^(invalid_client|unauthorized_client|invalid_scope|invalid_resource|invalid_grant)\b/;
+// AADSTS codes of the same kind: wrong or expired secret, bad certificate assertion, unknown app or tenant, disabled app.
+const CONFIGURATION_AADSTS = new Set(['7000215', '7000222', '700027', '700016', '90002', '7000112', '700024', '500011']);
+// A managed identity that the platform does not know (no such identity on the app).
+const UNKNOWN_MANAGED_IDENTITY = /No (User Assigned|system-assigned)|managed identity/i;
+
+/**
+ * A failed token request as a GraphCallError. @azure/identity reports Entra's answer in the
+ * message (`invalid_client: Error(s): 7000215 - ... AADSTS7000215: ...`) and a network failure
+ * as a CredentialUnavailableError; what an operator must fix is `credential`, the rest transient.
+ */
+export function tokenRequestError(error: unknown, scope: string): GraphCallError {
+  const message = errorText(error);
+  const aadsts = /AADSTS(\d+)/.exec(message)?.[1] ?? /Error\(s\): (\d+)/.exec(message)?.[1];
+  const oauthError = /^([a-z_]+):/.exec(message)?.[1];
+  const unknownIdentity = (error as Error)?.name === 'CredentialUnavailableError' && UNKNOWN_MANAGED_IDENTITY.test(message) && !/endpoints_resolution_error|network|ECONN|ETIMEDOUT/i.test(message);
+  const configuration = CONFIGURATION_OAUTH_ERRORS.test(message) || (aadsts !== undefined && CONFIGURATION_AADSTS.has(aadsts)) || unknownIdentity;
+  const code = aadsts ? `AADSTS${aadsts}` : (oauthError ?? (configuration ? 'TokenRequestRefused' : TOKEN_ENDPOINT_UNAVAILABLE));
+  return new GraphCallError(
+    configuration ? 'credential' : 'transient',
+    configuration ? code : TOKEN_ENDPOINT_UNAVAILABLE,
+    `Could not get a token for ${scope}: ${message}`,
+    undefined,
+    undefined,
+    undefined,
+    'token',
+  );
+}
+
+/** Error text for our own messages: the first line, with the cause fetch hides in `cause`. */
+export function errorText(error: unknown): string {
+  const message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error);
+  return message.split('\n')[0]!.slice(0, 300);
 }
 
 export function parseRetryAfterMs(header: string | null): number | undefined {
@@ -60,10 +110,12 @@ export async function graphCallErrorFromResponse(response: Response): Promise<Gr
   }
   const requestId =
     response.headers.get('request-id') ?? body?.error.innerError?.['request-id'] ?? body?.error.innererror?.['request-id'] ?? undefined;
+  const code = body?.error.code ?? `Http${response.status}`;
+  const message = body?.error.message ?? (response.statusText || `Graph answered ${response.status}`);
   return new GraphCallError(
-    failureKindOf(response.status),
-    body?.error.code ?? `Http${response.status}`,
-    body?.error.message ?? (response.statusText || `Graph answered ${response.status}`),
+    failureKindOf(response.status, code, message),
+    code,
+    message,
     response.status,
     requestId,
     parseRetryAfterMs(response.headers.get('retry-after')),

@@ -1,7 +1,7 @@
-import type { TokenCredential } from '@azure/identity';
+import type { AccessToken, TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import type { GraphInvitationRequest } from '../invitation';
-import { GraphCallError, graphCallErrorFromResponse } from './graphCallError';
+import { errorText, GraphCallError, graphCallErrorFromResponse, tokenRequestError } from './graphCallError';
 import type { GraphCaller, GraphEndpoints } from './graphCaller';
 
 /**
@@ -9,7 +9,7 @@ import type { GraphCaller, GraphEndpoints } from './graphCaller';
  * sender decides, because the call is not idempotent (each call issues a new redemption ticket).
  */
 
-// The v1.0 201 body (see ../shared/seeds and the Graph reference); we keep what we record.
+// The v1.0 201 body (see the Graph reference, "Create invitation"); we keep what we record.
 const invitationCreatedSchema = z
   .object({
     id: z.string(),
@@ -20,11 +20,16 @@ const invitationCreatedSchema = z
   .loose();
 
 export interface InvitationCreated {
-  invitationId: string;
-  invitedUserId: string;
-  inviteRedeemUrl: string;
-  graphStatus: string;
+  invitationId?: string;
+  invitedUserId?: string;
+  inviteRedeemUrl?: string;
+  graphStatus?: string;
   graphRequestId?: string;
+  /**
+   * Graph answered 201 (the invitation exists) but its body could not be read: the connection
+   * dropped, or the body was not what Graph documents. What Graph created is unknown to us.
+   */
+  detailsMissing?: true;
   /** x-ms-throttle-limit-percentage: Graph sends it above 80% of a limit. */
   throttleLimitPercentage?: number;
 }
@@ -44,38 +49,71 @@ export class GraphInvitationsClient {
     this.credential = this.caller.createCredential();
   }
 
-  async createInvitation(request: GraphInvitationRequest): Promise<InvitationCreated> {
-    const token = await this.credential.getToken(this.endpoints.scope).catch((error: unknown) => {
-      // A token that cannot be had is as good as a 401: the same credential will not get one on retry.
-      throw new GraphCallError('unauthorized', 'TokenRequestFailed', `Could not get a token for ${this.endpoints.scope}: ${firstLine(error)}`);
-    });
-    if (!token) throw new GraphCallError('unauthorized', 'TokenRequestFailed', `No token was issued for ${this.endpoints.scope}.`);
+  /**
+   * A token from a new credential (nothing cached), within `timeoutMs`: how the circuit probes
+   * whether the app can sign in again. Throws a classified GraphCallError.
+   */
+  async probeToken(timeoutMs: number): Promise<AccessToken> {
+    return this.getToken(this.caller.createCredential(), timeoutMs);
+  }
+
+  /**
+   * Calls Graph once. Every failure before Graph's answer throws a classified GraphCallError; once
+   * Graph has answered 201 this never throws: the invitation exists, and nothing after that point
+   * may lead to a second call (see InvitationCreated.detailsMissing).
+   */
+  async createInvitation(request: GraphInvitationRequest, timeoutMs: number): Promise<InvitationCreated> {
+    const deadline = Date.now() + timeoutMs;
+    const token = await this.getToken(this.credential, timeoutMs);
     let response: Response;
     try {
       response = await fetch(this.endpoints.invitationsUrl, {
         method: 'POST',
         headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(request),
+        signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - Date.now()))),
       });
     } catch (error) {
-      throw new GraphCallError('transient', 'NetworkError', `Graph could not be reached: ${firstLine(error)}`);
+      const timedOut = error instanceof Error && error.name === 'TimeoutError';
+      throw new GraphCallError('transient', timedOut ? 'Timeout' : 'NetworkError', timedOut ? `Graph did not answer within ${timeoutMs} ms.` : `Graph could not be reached: ${errorText(error)}`);
     }
     if (response.status !== 201) throw await graphCallErrorFromResponse(response);
-    const body = invitationCreatedSchema.parse(await response.json());
+
+    const graphRequestId = response.headers.get('request-id') ?? undefined;
     const percentage = Number(response.headers.get('x-ms-throttle-limit-percentage'));
+    const known = { ...(graphRequestId ? { graphRequestId } : {}), ...(percentage > 0 ? { throttleLimitPercentage: percentage } : {}) };
+    const body = await response.json().then(
+      (json: unknown) => invitationCreatedSchema.safeParse(json),
+      () => undefined,
+    );
+    if (!body?.success) return { ...known, detailsMissing: true };
     return {
-      invitationId: body.id,
-      invitedUserId: body.invitedUser.id,
-      inviteRedeemUrl: body.inviteRedeemUrl,
-      graphStatus: body.status,
-      ...(response.headers.get('request-id') ? { graphRequestId: response.headers.get('request-id')! } : {}),
-      ...(percentage > 0 ? { throttleLimitPercentage: percentage } : {}),
+      invitationId: body.data.id,
+      invitedUserId: body.data.invitedUser.id,
+      inviteRedeemUrl: body.data.inviteRedeemUrl,
+      graphStatus: body.data.status,
+      ...known,
     };
   }
-}
 
-/** Error text for our own messages: the first line, with the cause fetch hides in `cause`. */
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error);
-  return message.split('\n')[0]!.slice(0, 300);
+  /**
+   * @azure/identity's client credentials do not honour an abort signal, so the wait is bounded
+   * here: a token request that outlives the call's time is abandoned (and counted transient).
+   */
+  private async getToken(credential: TokenCredential, timeoutMs: number): Promise<AccessToken> {
+    const scope = this.endpoints.scope;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`The token endpoint did not answer within ${Math.ceil(timeoutMs)} ms.`)), timeoutMs);
+    });
+    try {
+      const token = await Promise.race([credential.getToken(scope), timeout]);
+      if (!token) throw new Error('No token was issued.');
+      return token;
+    } catch (error) {
+      throw tokenRequestError(error, scope);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }

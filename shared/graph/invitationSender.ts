@@ -1,12 +1,14 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { GraphInvitationRequest } from '../invitation';
-import { GraphCallError } from './graphCallError';
+import type { CredentialCircuit } from './credentialCircuit';
+import { GraphCallError, TOKEN_ENDPOINT_UNAVAILABLE } from './graphCallError';
 import type { GraphInvitationsClient, InvitationCreated } from './graphInvitationsClient';
 import { GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
 
 /**
  * Gets one invitation through Graph within an invocation's deadline: paced, retried with p-retry
- * where a retry is safe and useful, and given up on at once where it is not.
+ * where a retry is safe and useful, and given up on at once where it is not. Nothing after a 201
+ * is ever retried: the client returns once Graph has answered 201, whatever the body held.
  */
 
 export type SendOutcome =
@@ -16,30 +18,51 @@ export type SendOutcome =
   /** Still failing after our retries: the queue delivers it again later. */
   | { kind: 'unavailable'; error: GraphCallError; calls: number }
   /** Graph's budget has no room before the deadline: send it again after `waitMs`. */
-  | { kind: 'throttled'; waitMs: number; calls: number; error?: GraphCallError };
-
-export const INSUFFICIENT_PERMISSION_ADVICE =
-  'Grant the application permission User.Invite.All (Application, not Delegated) to this app in Microsoft Entra ID and give admin consent; see docs/deploy.md.';
+  | { kind: 'throttled'; waitMs: number; calls: number; error?: GraphCallError }
+  /** The app cannot sign in (the circuit is open): nobody's fault but ours; send it again after `waitMs`. */
+  | { kind: 'suspended'; waitMs: number; calls: number; error: GraphCallError; announcement?: string };
 
 export interface SenderOptions {
-  /** Retries of transient failures within one invocation (429s are not counted: they wait). */
-  retries: number;
-  minBackoffMs: number;
-  maxBackoffMs: number;
+  /**
+   * Retries of transient failures within one invocation (429s are not counted: they wait).
+   * @default 5
+   */
+  retries?: number;
+  /** @default 250 */
+  minBackoffMs?: number;
+  /** @default 8_000 */
+  maxBackoffMs?: number;
+  /**
+   * The longest one token request plus Graph call may take; always cut to `mustEndBy`.
+   * @default 30_000
+   */
+  callTimeoutMs?: number;
 }
 
-export const DEFAULT_SENDER_OPTIONS: SenderOptions = { retries: 5, minBackoffMs: 250, maxBackoffMs: 8_000 };
 // Without Retry-After a 429 still pauses the process for this long.
 const DEFAULT_THROTTLE_PAUSE_MS = 1_000;
 
+class CircuitOpenError extends Error {
+  override readonly name = 'CircuitOpenError';
+}
+
 export class InvitationSender {
+  private readonly options: Required<SenderOptions>;
+
   constructor(
     private readonly client: GraphInvitationsClient,
     private readonly pacer: GraphPacer,
-    private readonly options: SenderOptions = DEFAULT_SENDER_OPTIONS,
-  ) {}
+    private readonly circuit: CredentialCircuit,
+    options: SenderOptions = {},
+  ) {
+    this.options = { retries: 5, minBackoffMs: 250, maxBackoffMs: 8_000, callTimeoutMs: 30_000, ...options };
+  }
 
-  async send(request: GraphInvitationRequest, deadline: number): Promise<SendOutcome> {
+  /**
+   * @param deadline no new attempt starts after this time (the invocation's budget).
+   * @param mustEndBy no token request or Graph call outlives this time (inside the claim's lease).
+   */
+  async send(request: GraphInvitationRequest, deadline: number, mustEndBy = deadline + this.options.callTimeoutMs): Promise<SendOutcome> {
     let calls = 0;
     let notBefore = 0; // a 503/504's own Retry-After applies to this invitation's next try
     let refreshedAfter401 = false;
@@ -47,6 +70,7 @@ export class InvitationSender {
     try {
       const created = await pRetry(
         async () => {
+          if (this.circuit.openForMs > 0) throw new AbortError(new CircuitOpenError());
           if (notBefore > deadline) throw new AbortError(new WaitBeyondDeadlineError(notBefore - Date.now()));
           await sleepUntil(notBefore);
           try {
@@ -54,16 +78,25 @@ export class InvitationSender {
           } catch (error) {
             throw new AbortError(error as Error);
           }
-          calls += 1;
+          const timeoutMs = Math.min(this.options.callTimeoutMs, mustEndBy - Date.now());
+          if (timeoutMs <= 0) throw new AbortError(new WaitBeyondDeadlineError(0));
           try {
-            return await this.client.createInvitation(request);
+            const created = await this.client.createInvitation(request, timeoutMs);
+            calls += 1;
+            return created;
           } catch (error) {
             if (!(error instanceof GraphCallError)) throw error;
+            if (error.stage === 'graph') calls += 1;
             lastError = error;
             if (error.kind === 'throttled') this.pacer.pause(error.retryAfterMs ?? DEFAULT_THROTTLE_PAUSE_MS);
             if (error.kind === 'transient' && error.retryAfterMs !== undefined) notBefore = Date.now() + error.retryAfterMs;
-            if (error.kind === 'permanent' || (error.kind === 'unauthorized' && refreshedAfter401)) throw new AbortError(error);
+            // MSAL remembers a 5xx from the token endpoint and refuses that credential's requests for up
+            // to 60 s without asking again: a retry needs a new credential to really ask Entra.
+            if (error.code === TOKEN_ENDPOINT_UNAVAILABLE) this.client.refreshCredential();
+            if (error.kind === 'permanent' || error.kind === 'credential') throw new AbortError(error);
             if (error.kind === 'unauthorized') {
+              // One fresh token (a revoked or stale one); a second 401 is the app's permission.
+              if (refreshedAfter401) throw new AbortError(new GraphCallError('credential', error.code, error.message, error.httpStatus, error.graphRequestId));
               refreshedAfter401 = true;
               this.client.refreshCredential();
             }
@@ -85,20 +118,33 @@ export class InvitationSender {
       return { kind: 'invited', created, calls };
     } catch (error) {
       if (error instanceof WaitBeyondDeadlineError) {
-        return { kind: 'throttled', waitMs: error.waitMs, calls, ...(lastError ? { error: lastError } : {}) };
+        return { kind: 'throttled', waitMs: Math.max(error.waitMs, DEFAULT_THROTTLE_PAUSE_MS), calls, ...(lastError ? { error: lastError } : {}) };
       }
+      if (error instanceof CircuitOpenError) return this.suspended(calls, lastError);
       if (!(error instanceof GraphCallError)) throw error;
       if (error.kind === 'permanent') return { kind: 'refused', error, calls };
-      if (error.kind === 'unauthorized') {
-        return {
-          kind: 'refused',
-          error: new GraphCallError('permanent', error.code, `${error.message} ${INSUFFICIENT_PERMISSION_ADVICE}`, error.httpStatus, error.graphRequestId),
-          calls,
-        };
+      // The app's sign-in, not the person: an operator's fix, or Entra's outage, waits in the circuit.
+      if (error.kind === 'credential' || (error.kind === 'transient' && error.code === TOKEN_ENDPOINT_UNAVAILABLE)) {
+        this.circuit.open(error);
+        return this.suspended(calls, error);
       }
       if (error.kind === 'throttled') return { kind: 'throttled', waitMs: Math.max(this.pacer.pausedForMs, DEFAULT_THROTTLE_PAUSE_MS), calls, error };
       return { kind: 'unavailable', error, calls };
     }
+  }
+
+  private suspended(calls: number, error: GraphCallError | undefined): SendOutcome {
+    const state = this.circuit.state;
+    const advice = state.state === 'failing' ? ` ${state.advice}` : '';
+    // This invocation's own error when it met one (with Graph's status and request-id), else the circuit's.
+    const reason =
+      error ??
+      (state.state === 'failing'
+        ? new GraphCallError('credential', state.code, state.message)
+        : new GraphCallError('credential', 'CredentialCircuitOpen', 'The app could not sign in to Graph a moment ago.'));
+    const withAdvice = new GraphCallError('credential', reason.code, `${reason.message}${advice}`, reason.httpStatus, reason.graphRequestId);
+    const announcement = this.circuit.takeAnnouncement();
+    return { kind: 'suspended', waitMs: Math.max(1_000, this.circuit.openForMs), calls, error: withAdvice, ...(announcement ? { announcement } : {}) };
   }
 }
 

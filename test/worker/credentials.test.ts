@@ -7,8 +7,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { USER_INVITE_ALL, type EmulatedApp } from '../../local/graphEmulator/graphEmulator';
 import { graphCaller, graphEndpoints } from '../../shared/graph/graphCaller';
 import { loadSettings } from '../../shared/settings';
-import { createTestDependencies, invitationFor, submit } from '../support/harness';
-import { announceIdentityEndpoint, startEmulatedTenant } from '../support/graphEmulator';
+import { createTestDependencies, invitationFor, invokeHttp, submit } from '../support/harness';
+import type { AppDependencies } from '../../shared/appDependencies';
+import { getHealth } from '../../functions/getHealth';
+import { announceIdentityEndpoint, startEmulatedTenant, waitFor } from '../support/graphEmulator';
 import { CapturedLogs, startWorker, waitForStatus } from '../support/pipeline';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -21,7 +23,7 @@ async function runWorker(tenant: Awaited<ReturnType<typeof startEmulatedTenant>>
   const deps = await createTestDependencies(env);
   const logs = new CapturedLogs();
   const running = startWorker(deps, logs);
-  cleanup.push(() => tenant.emulator.stop(), () => running.stop());
+  cleanup.push(() => tenant.emulator.stop(), () => running.stop(), async () => deps.credentialCircuit.dispose());
   const invite = async (email: string) => (await submit(deps, invitationFor(email))).json.items[0].id as string;
   return { deps, logs, invite };
 }
@@ -40,6 +42,16 @@ async function inviteAsApp(email: string, app: Partial<EmulatedApp>, credential:
   });
   return waitForStatus(deps, await invite(email));
 }
+
+/** The record once the worker has written an error on it (while it waits, or when it is final). */
+function waitForError(deps: AppDependencies, id: string) {
+  return waitFor(async () => {
+    const record = (await deps.store.getById(id))?.record;
+    return record?.error ? record : undefined;
+  }, { what: `invitation ${id} to carry an error` });
+}
+
+const health = (deps: AppDependencies) => invokeHttp(getHealth, deps, { path: '/api/health' });
 
 describe('app-only credentials through @azure/identity', () => {
   it('gets one token with a client secret and reuses it for every call', async () => {
@@ -85,26 +97,65 @@ describe('app-only credentials through @azure/identity', () => {
     expect(record.attempts).toBe(2);
   });
 
-  it('records Failed after one fresh token when User.Invite.All is not granted, saying how to grant it', async () => {
+  it('fails nobody while User.Invite.All is not granted, says how to grant it, and invites once it is', async () => {
     const tenant = await startEmulatedTenant();
     tenant.emulator.setRoles(tenant.clientId, []);
-    const { deps, invite } = await runWorker(tenant, tenant.settings);
-    const record = await waitForStatus(deps, await invite('noperm@fabrikam.com'));
-    expect(record.status).toBe('Failed');
-    expect(record.error).toMatchObject({ httpStatus: 401, code: 'Unauthorized' });
-    expect(record.error?.message).toContain('Insufficient privileges');
-    expect(record.error?.message).toContain(`Grant the application permission ${USER_INVITE_ALL} (Application`);
-    expect(tenant.emulator.callsFor('noperm@fabrikam.com')).toHaveLength(2);
-    expect(tenant.emulator.tokenRequests).toBe(2);
+    const { deps, logs, invite } = await runWorker(tenant, { ...tenant.settings, GRAPH_SIGNIN_PROBE_SECONDS: '0.5' });
+    const id = await invite('noperm@fabrikam.com');
+    const waiting = await waitForError(deps, id);
+    expect(waiting).toMatchObject({ status: 'Queued', error: { httpStatus: 401, code: 'Unauthorized' } });
+    expect(waiting.error?.message).toContain(`Grant the application permission ${USER_INVITE_ALL} (Application`);
+    expect((await health(deps)).status).toBe(503);
+    // A fresh token without the role does not close the circuit: no call while the permission is missing.
+    const callsWhileMissing = tenant.emulator.callsFor('noperm@fabrikam.com').length;
+    await waitFor(async () => tenant.emulator.tokenRequests >= 4, { what: 'the circuit to probe for a token twice' });
+    expect(tenant.emulator.callsFor('noperm@fabrikam.com')).toHaveLength(callsWhileMissing);
+
+    tenant.emulator.setRoles(tenant.clientId, [USER_INVITE_ALL]);
+    const record = await waitForStatus(deps, id, 'Invited');
+    expect(record.error).toBeUndefined();
+    expect(tenant.emulator.callsFor('noperm@fabrikam.com').map((call) => call.status)).toEqual([401, 401, 201]);
+    expect(logs.lines.filter((line) => line.includes('Graph sign-in failing since'))).toHaveLength(1);
+    expect((await health(deps)).status).toBe(200);
   });
 
-  it('records Failed, never retrying, when the client secret is wrong', async () => {
+  it('fails nobody while the client secret is refused, never calls Graph without a token, and resumes by itself', async () => {
+    const tenant = await startEmulatedTenant({ tokenFaults: { refuseCredentialsForMs: 2_500 } });
+    const { deps, logs, invite } = await runWorker(tenant, { ...tenant.settings, GRAPH_SIGNIN_PROBE_SECONDS: '0.5' });
+    const ids = [await invite('rotating1@fabrikam.com'), await invite('rotating2@fabrikam.com')];
+    const waiting = await waitForError(deps, ids[0]!);
+    expect(waiting).toMatchObject({ status: 'Queued', error: { code: 'AADSTS7000215' } });
+    const unhealthy = await health(deps);
+    expect(unhealthy.status).toBe(503);
+    expect(unhealthy.json.graphCredential).toMatchObject({ state: 'failing', code: 'AADSTS7000215', since: expect.any(String) });
+    expect(logs.text()).toContain('The client secret is wrong: set GRAPH_CLIENT_SECRET');
+
+    for (const id of ids) expect((await waitForStatus(deps, id, 'Invited')).error).toBeUndefined();
+    for (const email of ['rotating1@fabrikam.com', 'rotating2@fabrikam.com']) {
+      expect(tenant.emulator.callsFor(email).map((call) => call.status)).toEqual([201]);
+    }
+    expect((await health(deps)).json).toMatchObject({ healthy: true, graphCredential: { state: 'ok' }, lastOutcomeAt: expect.any(String) });
+  });
+
+  it('keeps a person Queued, not Failed, for as long as the client secret is wrong', async () => {
     const tenant = await startEmulatedTenant();
-    const { deps, invite } = await runWorker(tenant, { ...tenant.settings, GRAPH_CLIENT_SECRET: 'wrong' });
-    const record = await waitForStatus(deps, await invite('badsecret@fabrikam.com'));
-    expect(record.status).toBe('Failed');
+    const { deps, invite } = await runWorker(tenant, { ...tenant.settings, GRAPH_CLIENT_SECRET: 'wrong', GRAPH_SIGNIN_PROBE_SECONDS: '0.5' });
+    const id = await invite('badsecret@fabrikam.com');
+    await waitForError(deps, id);
+    await waitFor(async () => tenant.emulator.tokenRequests >= 6, { what: 'several probes' });
+    const record = (await deps.store.getById(id))!.record;
+    expect(record.status).toBe('Queued');
     expect(record.error?.message).toContain('AADSTS7000215');
     expect(tenant.emulator.callsFor('badsecret@fabrikam.com')).toHaveLength(0);
+  });
+
+  it('retries a token endpoint that answers 503 a few times, like a Graph 503, and invites with one call', async () => {
+    const tenant = await startEmulatedTenant({ tokenFaults: { unavailableAnswers: 4 } });
+    const { deps, invite } = await runWorker(tenant, tenant.settings);
+    const record = await waitForStatus(deps, await invite('entra-hiccup@fabrikam.com'), 'Invited');
+    expect(tenant.emulator.callsFor('entra-hiccup@fabrikam.com').map((call) => call.status)).toEqual([201]);
+    expect(tenant.emulator.tokenRequests).toBeGreaterThanOrEqual(5);
+    expect(record.attempts).toBe(1);
   });
 });
 
@@ -134,13 +185,21 @@ describe('the managed identity, through the identity endpoint Azure Functions pr
   });
 
   /** The worker with the settings infra/ gives it: no secret, no tenant, at most the identity's client id. */
-  async function inviteAsManagedIdentity(email: string, env: Record<string, string>) {
+  async function submitAsManagedIdentity(email: string, env: Record<string, string>) {
     const settings = { GRAPH_AUTHORITY_HOST: tenant.emulator.authorityHost, GRAPH_ENDPOINT: tenant.emulator.graphEndpoint, ...env };
     expect(graphCaller(loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...settings })).kind).toBe('managed identity');
     const deps = await createTestDependencies(settings);
     const running = startWorker(deps);
-    cleanup.push(() => running.stop());
-    return waitForStatus(deps, (await submit(deps, invitationFor(email))).json.items[0].id);
+    cleanup.push(async () => {
+      deps.credentialCircuit.dispose();
+      await running.stop();
+    });
+    return { deps, id: (await submit(deps, invitationFor(email))).json.items[0].id as string };
+  }
+
+  async function inviteAsManagedIdentity(email: string, env: Record<string, string>) {
+    const { deps, id } = await submitAsManagedIdentity(email, env);
+    return waitForStatus(deps, id);
   }
 
   it('invites as the user-assigned identity named by GRAPH_CLIENT_ID (what infra/ deploys)', async () => {
@@ -155,17 +214,19 @@ describe('the managed identity, through the identity endpoint Azure Functions pr
     expect(tenant.emulator.callsFor('system@fabrikam.com').map((call) => call.clientId)).toEqual([systemAssigned]);
   });
 
-  it('records Failed, without calling Graph, when GRAPH_CLIENT_ID names no identity of the app', async () => {
-    const record = await inviteAsManagedIdentity('noidentity@fabrikam.com', { GRAPH_CLIENT_ID: randomUUID() });
-    expect(record.status).toBe('Failed');
+  it('fails nobody, without calling Graph, when GRAPH_CLIENT_ID names no identity of the app', async () => {
+    const { deps, id } = await submitAsManagedIdentity('noidentity@fabrikam.com', { GRAPH_CLIENT_ID: randomUUID() });
+    const record = await waitForError(deps, id);
+    expect(record.status).toBe('Queued');
     expect(record.error?.message).toContain('No User Assigned or Delegated Managed Identity found');
+    expect((await health(deps)).status).toBe(503);
     expect(tenant.emulator.callsFor('noidentity@fabrikam.com')).toHaveLength(0);
   });
 
-  it('records Failed when the identity lacks User.Invite.All, saying how to grant it', async () => {
-    const record = await inviteAsManagedIdentity('uami-noperm@fabrikam.com', { GRAPH_CLIENT_ID: withoutPermission });
-    expect(record.status).toBe('Failed');
-    expect(record.error).toMatchObject({ httpStatus: 401 });
+  it('fails nobody when the identity lacks User.Invite.All, saying how to grant it', async () => {
+    const { deps, id } = await submitAsManagedIdentity('uami-noperm@fabrikam.com', { GRAPH_CLIENT_ID: withoutPermission });
+    const record = await waitForError(deps, id);
+    expect(record).toMatchObject({ status: 'Queued', error: { httpStatus: 401 } });
     expect(record.error?.message).toContain(`Grant the application permission ${USER_INVITE_ALL} (Application`);
   });
 });
