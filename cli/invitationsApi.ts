@@ -30,7 +30,7 @@ export class InvitationsApi {
     const body = JSON.stringify({ batchId, invitations });
     const response = await this.fetch('/api/invitations', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(this.options.hmacSecret ? { [SIGNATURE_HEADER]: signBody(this.options.hmacSecret, body) } : {}) },
+      headers: { 'content-type': 'application/json', ...(this.options.hmacSecret ? { [SIGNATURE_HEADER]: signBody(this.options.hmacSecret.split(',')[0]!.trim(), body) } : {}) },
       body,
     });
     if (response.status !== 202 && response.status !== 400) throw await apiError(response);

@@ -14,17 +14,19 @@ export const submitInvitations = defineHttp({
       contentType: request.headers.get('content-type') ?? undefined,
       body: await readRawBody(request),
       signature: request.headers.get(SIGNATURE_HEADER),
+      idempotencyKey: request.headers.get('idempotency-key'),
     });
     return submissionResponse(result, requestOrigin(request));
   },
 });
 
-function submissionResponse({ httpStatus, batchId, items, rejected }: SubmissionResult, origin: string) {
+function submissionResponse({ httpStatus, batchId, items, rejected, replayed }: SubmissionResult & { replayed?: true }, origin: string) {
   const batchUrl = `${origin}/api/batches/${batchId}`;
   const body = {
     batchId,
     items: items.map((item) => ({ ...item, statusUrl: `${origin}/api/invitations/${item.id}` })),
     rejected,
   };
-  return jsonResponse(httpStatus, body, httpStatus === 202 ? { location: batchUrl } : {});
+  const headers = { ...(httpStatus === 202 ? { location: batchUrl } : {}), ...(replayed ? { 'idempotent-replayed': 'true' } : {}) };
+  return jsonResponse(httpStatus, body, headers);
 }

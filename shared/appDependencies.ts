@@ -6,6 +6,7 @@ import { GraphInvitationsClient } from './graph/graphInvitationsClient';
 import { GraphPacer } from './graph/graphPacer';
 import { CredentialCircuit } from './graph/credentialCircuit';
 import { HealthBoard } from './healthBoard';
+import { IdempotencyStore } from './idempotencyStore';
 import { InvitationSender } from './graph/invitationSender';
 import { InvitationClaims } from './invitationClaims';
 import { INVITATIONS_QUEUE, InvitationQueue, poisonQueueName } from './invitationQueue';
@@ -58,7 +59,9 @@ export async function createAppDependencies(
   const membership = new BatchMembership(store.table);
   const intake = new Intake(store, membership, queue, {
     domainPolicy: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
-    hmacSecret: settings.INTAKE_HMAC_SECRET,
+    hmacSecrets: settings.INTAKE_HMAC_SECRET,
+    hmacToleranceSeconds: settings.INTAKE_HMAC_TOLERANCE_SECONDS,
+    idempotency: new IdempotencyStore(store.table),
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
   });
   const claims = new InvitationClaims(store, settings.CLAIM_LEASE_SECONDS * 1000);

@@ -1,10 +1,10 @@
-import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { mapWithConcurrency } from './concurrency';
 import type { BatchItem, BatchMembership } from './batchMembership';
 import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus, type ListedInvitationRecord, withoutRedeemUrl } from './invitationRecord';
 import type { InvitationStore } from './invitationStore';
 import { problems } from './problem';
+import { stringifyForSpreadsheets } from './spreadsheetCsv';
 
 /**
  * GET /api/batches/{batchId}: a submission's items with each person's current record, status
@@ -132,5 +132,5 @@ function resultsCsvOf(items: readonly BatchReportItem[]): string {
     attempts: item.attempts,
     updatedAt: item.updatedAt,
   }));
-  return stringify(rows, { header: true, columns: [...RESULTS_CSV_COLUMNS] });
+  return stringifyForSpreadsheets(rows, { header: true, columns: [...RESULTS_CSV_COLUMNS] });
 }

@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
+import { isWellFormedText } from './tableLimits';
 
 /**
  * The characters Graph forbids in `invitedUserEmailAddress`, exactly as the User.Invite.All
@@ -27,6 +28,7 @@ export function emailAddressProblem(address: string): string | undefined {
   const domain = address.slice(at + 1);
   if (localPart.length === 0) return 'must have a user name before "@"';
   if (/[\s\p{Cc}]/u.test(address)) return 'must not contain spaces or control characters';
+  if (!isWellFormedText(address)) return 'must be well-formed Unicode text (it holds a lone surrogate)';
   if (localPart.includes('@')) return 'must contain exactly one "@"';
   const forbidden = FORBIDDEN_EMAIL_CHARACTERS.find((character) => localPart.includes(character));
   if (forbidden) return `must not contain '${forbidden}' in the user name (Graph forbids ${FORBIDDEN_EMAIL_CHARACTERS.join(' ')})`;

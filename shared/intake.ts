@@ -4,10 +4,11 @@ import { createLimiter, settleWithConcurrency } from './concurrency';
 import { domainPolicyProblem, type DomainPolicy } from './domainPolicy';
 import type { InvitationQueue } from './invitationQueue';
 import type { InvitationStatus } from './invitationRecord';
-import type { AdmissionCandidate, AdmissionResult, InvitationStore } from './invitationStore';
+import type { AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from './invitationStore';
 import { problems, RequestProblem } from './problem';
 import { parseSubmission, type RejectedItem, type Submission } from './submission';
-import { signatureProblem } from './webhookSignature';
+import { verifySignature } from './webhookSignature';
+import type { IdempotencyStore } from './idempotencyStore';
 
 /**
  * The only door: validates a submission, records every valid person (once), queues each new
@@ -16,7 +17,10 @@ import { signatureProblem } from './webhookSignature';
 
 export interface IntakeOptions {
   domainPolicy: DomainPolicy;
-  hmacSecret?: string | undefined;
+  /** INTAKE_HMAC_SECRET: when any, every submission must be signed by one of them. */
+  hmacSecrets: readonly string[];
+  hmacToleranceSeconds: number;
+  idempotency: IdempotencyStore;
   /** A Queued record older than this is queued again on a new submission (see shouldQueueAgain). */
   queuedStaleAfterMs: number;
 }
@@ -25,6 +29,8 @@ export interface SubmissionRequest {
   contentType: string | undefined;
   body: Uint8Array;
   signature?: string | null | undefined;
+  /** The Idempotency-Key header: the same key within 24 h gets the first answer again. */
+  idempotencyKey?: string | null | undefined;
 }
 
 export interface SubmittedItem {
@@ -53,11 +59,31 @@ export class Intake {
     private readonly options: IntakeOptions,
   ) {}
 
-  async submit(request: SubmissionRequest): Promise<SubmissionResult> {
-    if (this.options.hmacSecret) {
-      const problem = signatureProblem(this.options.hmacSecret, request.body, request.signature);
-      if (problem) throw problems.unauthorized(problem);
+  async submit(request: SubmissionRequest): Promise<SubmissionResult & { replayed?: true }> {
+    const keys: string[] = [];
+    if (request.idempotencyKey) keys.push(`key:${request.idempotencyKey}`);
+    if (this.options.hmacSecrets.length > 0) {
+      const verified = verifySignature(request.body, request.signature, { secrets: this.options.hmacSecrets, toleranceSeconds: this.options.hmacToleranceSeconds });
+      if ('problem' in verified) throw problems.unauthorized(verified.problem);
+      // A replayed signed request is the same request: answered again, never acted on twice.
+      keys.push(`signature:${verified.timestamp}.${verified.signature}`);
     }
+    if (keys.length === 0) return this.submitOnce(request);
+    const earlier = await this.options.idempotency.begin<SubmissionResult>(keys, request.body);
+    if (earlier) return { ...earlier.replay, replayed: true };
+    let result: SubmissionResult;
+    try {
+      result = await this.submitOnce(request);
+    } catch (error) {
+      // A request that ended in a problem did nothing: its keys are freed, and a retry runs (and answers) again.
+      await this.options.idempotency.release(keys);
+      throw error;
+    }
+    await this.options.idempotency.complete(keys, request.body, result);
+    return result;
+  }
+
+  private async submitOnce(request: SubmissionRequest): Promise<SubmissionResult> {
     const submission = parseSubmission(request.contentType, request.body);
     // A retried request (same batch, same body) rewrites its own batch rows instead of adding them again.
     const batchId = submission.batchId ?? randomUUID();
@@ -80,9 +106,20 @@ export class Intake {
     const itemsToAdmit: { index: number; email: string; candidate: number; repeat: boolean }[] = [];
     for (const { index, line, pathPrefix, invitation } of submission.accepted) {
       const email = invitation.invitedUserEmailAddress;
-      const policyProblem = domainPolicyProblem(email, this.options.domainPolicy);
-      if (policyProblem) {
-        rejected.push({ index, ...(line ? { line } : {}), errors: [{ path: `${pathPrefix}invitedUserEmailAddress`, message: policyProblem }] });
+      // The policy covers every address the invitation email (with its redemption link) goes to.
+      const recipients = [
+        { path: 'invitedUserEmailAddress', address: email },
+        ...(invitation.invitedUserMessageInfo?.ccRecipients ?? []).map((cc, i) => ({
+          path: `invitedUserMessageInfo.ccRecipients[${i}].emailAddress.address`,
+          address: cc.emailAddress.address,
+        })),
+      ];
+      const policyErrors = recipients.flatMap(({ path, address }) => {
+        const problem = domainPolicyProblem(address, this.options.domainPolicy);
+        return problem ? [{ path: `${pathPrefix}${path}`, message: problem }] : [];
+      });
+      if (policyErrors.length > 0) {
+        rejected.push({ index, ...(line ? { line } : {}), errors: policyErrors });
         continue;
       }
       const first = firstByEmail.get(email);
@@ -100,9 +137,10 @@ export class Intake {
     // Records are written before their messages, so no message lacks its record; each group's
     // messages go out as soon as its transaction commits, while the other groups are still written.
     const limit = createLimiter(PARALLEL_SENDS);
-    const sends: Promise<{ admission: AdmissionResult; error?: unknown }>[] = [];
-    const admissions = await this.store.admit(batchId, candidates, this.options.queuedStaleAfterMs, (recorded) => {
-      for (const admission of recorded.filter((result) => result.admission !== 'duplicate')) {
+    const sends: Promise<{ admission: RecordedAdmission; error?: unknown }>[] = [];
+    const queueRecorded = (recorded: AdmissionResult[]) => {
+      for (const admission of recorded) {
+        if (admission.admission === 'duplicate' || admission.admission === 'refused') continue;
         const { record } = admission;
         sends.push(
           limit(() => this.queue.send({ id: record.id, batchId, queuedAt: record.queuedAt })).then(
@@ -111,27 +149,72 @@ export class Intake {
           ),
         );
       }
-    });
-    // In submission order: the accepted items come in it, and policy rejections only remove some.
-    const items: SubmittedItem[] = itemsToAdmit.map(({ index, email, candidate, repeat }) => {
+    };
+    let admissions: AdmissionResult[];
+    try {
+      admissions = await this.store.admit(batchId, candidates, this.options.queuedStaleAfterMs, queueRecorded);
+    } catch (error) {
+      // Storage failed part-way: every record written so far is being queued; wait for that, so the
+      // caller's retry of this exact request finds each person either queued once or not written.
+      await this.withdrawUnsent(await Promise.all(sends));
+      throw new StorageUnavailableError(error);
+    }
+
+    // A person storage refused is rejected alone, like an invalid item; the others go on.
+    for (const { index, candidate } of itemsToAdmit) {
       const admission = admissions[candidate]!;
-      return { index, id: admission.record.id, email, status: admission.record.status, duplicate: repeat || admission.admission === 'duplicate' };
+      if (admission.admission !== 'refused') continue;
+      const { line, pathPrefix } = submission.accepted.find((item) => item.index === index)!;
+      rejected.push({ index, ...(line ? { line } : {}), errors: [{ path: pathPrefix.replace(/\.$/, '') || '(body)', message: admission.reason }] });
+    }
+    rejected.sort((a, b) => a.index - b.index);
+    // In submission order: the accepted items come in it, and rejections only remove some.
+    const items: SubmittedItem[] = itemsToAdmit.flatMap(({ index, email, candidate, repeat }) => {
+      const admission = admissions[candidate]!;
+      if (admission.admission === 'refused') return [];
+      return [{ index, id: admission.record.id, email, status: admission.record.status, duplicate: repeat || admission.admission === 'duplicate' }];
     });
     const batchItems = items
-      .filter((_, position) => !itemsToAdmit[position]!.repeat)
+      .filter(({ index }) => !itemsToAdmit.find((item) => item.index === index)!.repeat)
       .map(({ id, index, email, duplicate }) => ({ recordId: id, index, email, duplicate }));
-    const [sent] = await Promise.all([
+    const [sent, membershipError] = await Promise.all([
       Promise.all(sends),
-      this.membership.add(batchId, batchItems, submissionKey),
+      this.membership.add(batchId, batchItems, submissionKey).then(
+        () => undefined,
+        (error: unknown) => error ?? new Error('batch membership write failed'),
+      ),
     ]);
+    if (membershipError !== undefined) {
+      // The people are queued; the retry rewrites this submission's batch rows under the same key.
+      await this.withdrawUnsent(sent);
+      throw new StorageUnavailableError(membershipError);
+    }
 
     const unsent = sent.filter((send) => send.error !== undefined);
     if (unsent.length > 0) {
-      await settleWithConcurrency(unsent, PARALLEL_SENDS, ({ admission }) => this.store.withdraw(admission));
+      await this.withdrawUnsent(sent);
       throw new QueueUnavailableError(unsent.length, unsent[0]!.error);
     }
-
+    if (items.length === 0) return { httpStatus: 400, batchId, items, rejected };
     return { httpStatus: 202, batchId, items, rejected };
+  }
+
+  /** Undoes the admissions whose message could not be sent, so that a retry queues those people. */
+  private async withdrawUnsent(sent: readonly { admission: RecordedAdmission; error?: unknown }[]): Promise<void> {
+    const unsent = sent.filter((send) => send.error !== undefined);
+    await settleWithConcurrency(unsent, PARALLEL_SENDS, ({ admission }) => this.store.withdraw(admission));
+  }
+}
+
+/**
+ * Storage is unavailable (5xx, a network failure): a problem of ours, not the caller's. Whatever
+ * was recorded was queued, so the same request, sent again, is safe: people already recorded
+ * answer as duplicates, the others are recorded then.
+ */
+export class StorageUnavailableError extends RequestProblem {
+  constructor(cause: unknown) {
+    super(503, 'storage-unavailable', 'Storage is unavailable', 'The invitations could not all be recorded; nothing was lost: submit the same request again.');
+    this.cause = cause;
   }
 }
 

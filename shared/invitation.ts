@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { emailAddressSchema } from './emailAddress';
+import { isWellFormedText, MAX_KEY_CHARACTERS, MAX_PROPERTY_CHARACTERS } from './tableLimits';
 
 /**
  * One invitation as callers submit it: the body of Graph's create invitation (v1.0) plus our own
@@ -8,8 +9,17 @@ import { emailAddressSchema } from './emailAddress';
 
 const MAX_DISPLAY_NAME = 256; // Entra's displayName limit
 const MAX_URL = 2048;
-// Records keep the invitation in one Table string property (at most 32K UTF-16 characters).
 const MAX_MESSAGE_BODY = 10_000;
+const MAX_SPONSORS = 5; // Entra allows at most 5 sponsors per user
+// The externalId index row's RowKey is `x|<percent-encoded externalId>|<32-character id>`.
+const MAX_ENCODED_EXTERNAL_ID = MAX_KEY_CHARACTERS - 'x||'.length - 32;
+// Records keep the invitation as JSON in one Table string property; leave room below its limit.
+const MAX_STORED_INVITATION_CHARACTERS = MAX_PROPERTY_CHARACTERS - 2_048;
+
+/** Every string we accept: well-formed UTF-16, which storage and Graph can hold. */
+const text = () => z.string().refine(isWellFormedText, 'must be well-formed Unicode text (it holds a lone surrogate)');
+/** Text shown as one line: no control characters. */
+const lineOfText = () => text().refine((value) => !/\p{Cc}/u.test(value), 'must not contain control characters');
 
 /** Graph computes these; a caller that sends them has misunderstood the API. */
 export const READ_ONLY_PROPERTIES = ['id', 'status', 'inviteRedeemUrl'] as const;
@@ -20,8 +30,7 @@ const readOnly = (name: string) =>
     .refine((value) => value === undefined, `is read-only: Graph sets ${name}, remove it from the request`)
     .optional();
 
-const absoluteHttpUrl = z
-  .string()
+const absoluteHttpUrl = text()
   .max(MAX_URL)
   .refine((value) => {
     try {
@@ -33,7 +42,7 @@ const absoluteHttpUrl = z
   }, 'must be an absolute http(s) URL such as https://myapps.microsoft.com');
 
 /** ISO 639 / BCP 47 tag such as en-US; Intl rejects what is not a well-formed tag. */
-const languageTag = z.string().refine((tag) => {
+const languageTag = text().refine((tag) => {
   if (!/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(tag)) return false;
   try {
     return Intl.getCanonicalLocales(tag).length === 1;
@@ -53,7 +62,7 @@ const caseInsensitiveEnum = <T extends string>(values: readonly [T, ...T[]]) =>
 const recipientSchema = z.strictObject({
   emailAddress: z.strictObject({
     address: emailAddressSchema,
-    name: z.string().max(MAX_DISPLAY_NAME).optional(),
+    name: lineOfText().max(MAX_DISPLAY_NAME).optional(),
   }),
 });
 
@@ -62,7 +71,11 @@ const messageInfoSchema = z.strictObject({
     .array(recipientSchema)
     .max(1, 'allows at most 1 recipient: Graph says "Currently only 1 additional recipient is supported"')
     .optional(),
-  customizedMessageBody: z.string().max(MAX_MESSAGE_BODY).optional(),
+  // Line breaks and tabs belong in a message; other control characters do not (and each is six characters once stored as JSON).
+  customizedMessageBody: text()
+    .max(MAX_MESSAGE_BODY)
+    .refine((value) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/.test(value), 'must not contain control characters other than line breaks and tabs')
+    .optional(),
   messageLanguage: languageTag.optional(),
 });
 
@@ -70,19 +83,25 @@ export const invitationSchema = z
   .strictObject({
     invitedUserEmailAddress: emailAddressSchema,
     inviteRedirectUrl: absoluteHttpUrl,
-    invitedUserDisplayName: z.string().trim().min(1).max(MAX_DISPLAY_NAME).optional(),
+    invitedUserDisplayName: lineOfText().trim().min(1).max(MAX_DISPLAY_NAME).optional(),
     invitedUserType: caseInsensitiveEnum(['Guest', 'Member']).default('Guest'),
     sendInvitationMessage: z.boolean().default(false),
     invitedUserMessageInfo: messageInfoSchema.optional(),
     resetRedemption: z.boolean().default(false),
     invitedUser: z.strictObject({ id: directoryObjectId }).optional(),
-    invitedUserSponsors: z.array(z.strictObject({ id: directoryObjectId })).min(1).max(50).optional(),
-    externalId: z
-      .string()
+    invitedUserSponsors: z
+      .array(z.strictObject({ id: directoryObjectId }))
+      .min(1)
+      .max(MAX_SPONSORS, `allows at most ${MAX_SPONSORS} sponsors: Entra's limit per user`)
+      .optional(),
+    externalId: lineOfText()
       .trim()
       .min(1)
       .max(256)
-      .refine((value) => !/\p{Cc}/u.test(value), 'must not contain control characters')
+      .refine(
+        (value) => !isWellFormedText(value) || encodeURIComponent(value).length <= MAX_ENCODED_EXTERNAL_ID,
+        `is too long once encoded for storage: at most ${MAX_ENCODED_EXTERNAL_ID} characters after percent-encoding (about ${Math.floor(MAX_ENCODED_EXTERNAL_ID / 9)} non-Latin characters)`,
+      )
       .optional(),
     resend: z.boolean().default(false),
     id: readOnly('id'),
@@ -90,6 +109,14 @@ export const invitationSchema = z
     inviteRedeemUrl: readOnly('inviteRedeemUrl'),
   })
   .superRefine((invitation, context) => {
+    const stored = JSON.stringify(invitation).length;
+    if (stored > MAX_STORED_INVITATION_CHARACTERS) {
+      context.addIssue({
+        code: 'custom',
+        path: [],
+        message: `is too large to store: ${stored} characters as JSON, at most ${MAX_STORED_INVITATION_CHARACTERS} (shorten customizedMessageBody)`,
+      });
+    }
     if (invitation.resetRedemption && !invitation.invitedUser?.id) {
       context.addIssue({
         code: 'custom',

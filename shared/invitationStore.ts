@@ -62,12 +62,16 @@ export interface StoredRecord {
 }
 
 export type Admission = 'created' | 'requeued' | 'duplicate';
-export interface AdmissionResult {
-  record: InvitationRecord;
-  admission: Admission;
-  /** For a requeued record: the row as it was, so that withdraw can restore it. */
-  previous?: RecordEntity;
-}
+export type AdmissionResult =
+  | {
+      record: InvitationRecord;
+      admission: Admission;
+      /** For a requeued record: the row as it was, so that withdraw can restore it. */
+      previous?: RecordEntity;
+    }
+  /** Storage would not take this person's record (a limit the schema did not foresee): rejected alone. */
+  | { admission: 'refused'; reason: string };
+export type RecordedAdmission = Exclude<AdmissionResult, { admission: 'refused' }>;
 export interface AdmissionCandidate {
   email: string;
   invitation: Invitation;
@@ -160,7 +164,9 @@ export class InvitationStore {
         await this.table.submitTransaction(group.flatMap(({ entity }) => createActions(entity)));
         for (const { entity, position } of group) results[position] = { record: recordFromEntity(entity), admission: 'created' };
       } catch (error) {
-        if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+        // 409: someone's row exists (decide person by person); another 4xx: one entity storage refuses
+        // (find it person by person, so the others are still recorded). Anything else is an outage.
+        if (!isRefusal(error)) throw error;
         for (const { position } of group) {
           results[position] = await this.admitOne(batchId, candidates[position]!, staleAfterMs);
         }
@@ -181,6 +187,7 @@ export class InvitationStore {
           return { record: recordFromEntity(entity), admission: 'created' };
         } catch (error) {
           if (error instanceof RestError && error.statusCode === 409) continue; // created meanwhile: decide again
+          if (isRefusal(error)) return { admission: 'refused', reason: refusalReason(error) };
           throw error;
         }
       }
@@ -192,6 +199,7 @@ export class InvitationStore {
         await this.table.updateEntity(toTableEntity(entity), 'Replace', { etag: existing.etag });
       } catch (error) {
         if (error instanceof RestError && error.statusCode === 412) continue; // someone else changed it: decide again
+        if (isRefusal(error)) return { admission: 'refused', reason: refusalReason(error) };
         throw error;
       }
       if (entity.externalId) await this.table.upsertEntity(externalIdEntity(entity), 'Replace');
@@ -203,7 +211,7 @@ export class InvitationStore {
    * Undoes an admission whose queue message could not be sent, so that the caller's retry queues
    * the person (a record left Queued without a message would wait for QUEUED_STALE_AFTER_SECONDS).
    */
-  async withdraw({ record, admission, previous }: AdmissionResult): Promise<void> {
+  async withdraw({ record, admission, previous }: RecordedAdmission): Promise<void> {
     if (admission === 'created') await this.table.deleteEntity(recordPartition(record.id), record.id);
     else if (admission === 'requeued' && previous) await this.table.updateEntity(toTableEntity(previous), 'Replace');
   }
@@ -280,6 +288,16 @@ export class InvitationStore {
       ...queuedAttemptProperties(batchId, candidate.invitation, now),
     };
   }
+}
+
+/** A 4xx from storage: it will refuse the same write again (a 409 or 412 is a race, decided by the caller). */
+function isRefusal(error: unknown): error is RestError {
+  return error instanceof RestError && error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500;
+}
+
+function refusalReason(error: RestError): string {
+  const code = error.code ?? `HTTP ${error.statusCode}`;
+  return `storage refused its record (${code}: ${error.message.split('\n')[0]!.slice(0, 200)})`;
 }
 
 /** The intake rule: a live record answers as a duplicate; a failed one, or one asked for again, is queued again. */

@@ -38,4 +38,6 @@ export const problems = {
     new RequestProblem(415, 'unsupported-media-type', 'The Content-Type is not supported', detail),
   unauthorized: (detail: string) => new RequestProblem(401, 'invalid-signature', 'The request is not signed correctly', detail),
   notFound: (detail: string) => new RequestProblem(404, 'not-found', 'Not found', detail),
+  conflict: (detail: string) => new RequestProblem(409, 'conflict', 'The request conflicts with one in progress', detail),
+  idempotencyKeyReused: (detail: string) => new RequestProblem(422, 'idempotency-key-reused', 'The Idempotency-Key was used for another request', detail),
 };

@@ -6,6 +6,8 @@ import { z } from 'zod';
  * local.settings.sample.json, the README's settings table and infra/ are checked against this schema.
  */
 
+const MIN_HMAC_SECRET_BYTES = 32;
+
 const commaSeparatedDomains = z
   .string()
   .optional()
@@ -54,8 +56,22 @@ export const settingsSchema = z.object({
   /** Intake policy. */
   INVITE_ALLOWED_DOMAINS: commaSeparatedDomains,
   INVITE_BLOCKED_DOMAINS: commaSeparatedDomains,
-  /** When set, POST /api/invitations needs `X-Signature: sha256=<hex HMAC of the raw body>`. */
-  INTAKE_HMAC_SECRET: optionalText,
+  /**
+   * When set, POST /api/invitations needs `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+   * One secret, or two comma-separated while one is rotated; each at least 32 bytes (a guessable
+   * secret signs anyone's webhooks).
+   */
+  INTAKE_HMAC_SECRET: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? '').split(',').map((secret) => secret.trim()).filter((secret) => secret.length > 0))
+    .refine((secrets) => secrets.length <= 2, 'expected one secret, or two comma-separated during a rotation')
+    .refine(
+      (secrets) => secrets.every((secret) => Buffer.byteLength(secret, 'utf8') >= MIN_HMAC_SECRET_BYTES),
+      `each secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes long: generate one with "openssl rand -hex 32"`,
+    ),
+  /** How far a signature's timestamp may be from now, in seconds: older requests are refused as replays. */
+  INTAKE_HMAC_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   /**
    * A Queued record untouched this long is presumed to have lost its queue message: it is queued
    * again when its email is submitted again, or by the sweep when the queues are empty.
@@ -98,6 +114,7 @@ const examples: Partial<Record<keyof Settings, string>> = {
   INVITE_ALLOWED_DOMAINS: 'contoso.com,fabrikam.co.uk',
   INVITE_BLOCKED_DOMAINS: 'gmail.com',
   QUEUED_STALE_AFTER_SECONDS: '600',
+  INTAKE_HMAC_TOLERANCE_SECONDS: '300',
   GRAPH_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
   GRAPH_AUTHORITY_HOST: 'https://login.microsoftonline.com',
   GRAPH_ENDPOINT: 'https://graph.microsoft.com',

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
 import { RestError } from '@azure/storage-blob';
-import { stringify } from 'csv-stringify/sync';
 import { emptyResultsCsv, type BatchReports } from '../batchReport';
-import type { Intake } from '../intake';
+import { QueueUnavailableError, StorageUnavailableError, type Intake } from '../intake';
+import { stringifyForSpreadsheets } from '../spreadsheetCsv';
 import { validateItems, type RejectedItem } from '../submission';
 import { RosterProgressStore, type RosterProgress } from './rosterProgress';
 import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
@@ -74,8 +74,7 @@ export class PartnerOnboarding {
         run.resumedLater.push(blob.name);
         continue;
       }
-      const outcome = await this.record(container, blob, deadline, log);
-      run[outcome].push(blob.name);
+      run[await this.recordOrSetAside(container, blob, deadline, log)].push(blob.name);
     }
     for await (const progress of this.progress.awaitingResults()) {
       if (await this.writeResultsIfFinal(container, progress)) {
@@ -93,6 +92,24 @@ export class PartnerOnboarding {
       if (item.kind === 'blob') blobs.push(item);
     }
     return blobs.sort((a, b) => a.properties.lastModified.getTime() - b.properties.lastModified.getTime() || a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Records one roster. One that fails for any reason of its own (its content, its name, a row
+   * storage refuses) moves to failed/ with the reason, so it never blocks the rosters after it.
+   * A storage outage is not the roster's fault: it stops the run, and the next run tries again.
+   */
+  private async recordOrSetAside(container: ContainerClient, blob: BlobItem, deadline: number, log: OnboardingLog): Promise<'recorded' | 'resumedLater' | 'failed'> {
+    try {
+      return await this.record(container, blob, deadline, log);
+    } catch (error) {
+      if (isStorageOutage(error)) throw error;
+      // Replaced or removed while we read it: the new version, if any, is a new roster for the next run.
+      if (isBlobChanged(error)) return 'resumedLater';
+      await this.fail(container, blob, `The roster could not be recorded: ${(error as Error).message}`, log);
+      await this.progress.delete(blob.name).catch(() => undefined);
+      return 'failed';
+    }
   }
 
   private async record(container: ContainerClient, blob: BlobItem, deadline: number, log: OnboardingLog): Promise<'recorded' | 'resumedLater' | 'failed'> {
@@ -205,18 +222,28 @@ function withDefaults(value: unknown, defaults: MetadataDefaults): unknown {
 
 async function appendRejections(container: ContainerClient, rosterName: string, rejected: readonly RejectedItem[]): Promise<void> {
   const blob = container.getAppendBlobClient(`${RESULTS}${rosterName}-rejected.csv`);
-  const header = stringify([['row', 'line', 'path', 'message']]);
+  const header = stringifyForSpreadsheets([['row', 'line', 'path', 'message']]);
   try {
     await blob.create({ conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
     await blob.appendBlock(header, Buffer.byteLength(header));
   } catch (error) {
     if (!(error instanceof RestError && error.statusCode === 409)) throw error;
   }
-  const rows = stringify(rejected.flatMap((item) => item.errors.map((error) => [item.index + 1, item.line ?? '', error.path, error.message])));
+  const rows = stringifyForSpreadsheets(rejected.flatMap((item) => item.errors.map((error) => [item.index + 1, item.line ?? '', error.path, error.message])));
   await blob.appendBlock(rows, Buffer.byteLength(rows));
 }
 
 /** Copy, then delete the source only if it is still the version we read. */
+function isBlobChanged(error: unknown): boolean {
+  return error instanceof RestError && (error.statusCode === 412 || error.statusCode === 404);
+}
+
+function isStorageOutage(error: unknown): boolean {
+  if (error instanceof StorageUnavailableError || error instanceof QueueUnavailableError) return true;
+  const status = (error as { statusCode?: unknown })?.statusCode;
+  return (error as Error)?.name === 'RestError' && (typeof status !== 'number' || status >= 500);
+}
+
 async function moveBlob(container: ContainerClient, from: string, to: string, etag: string): Promise<void> {
   const source = container.getBlobClient(from);
   const copy = await container.getBlobClient(to).beginCopyFromURL(source.url, { sourceConditions: { ifMatch: etag } });

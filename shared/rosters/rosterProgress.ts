@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { MAX_KEY_CHARACTERS } from '../tableLimits';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 
@@ -23,7 +25,12 @@ export const rosterProgressSchema = z.object({
 export type RosterProgress = z.infer<typeof rosterProgressSchema>;
 
 const PARTITION = 'roster';
-const rowKey = (name: string) => encodeURIComponent(name);
+// A blob name may be 1,024 characters, far more once encoded than a RowKey holds: long ones are hashed.
+const rowKey = (name: string) => {
+  const encoded = encodeURIComponent(name);
+  // '%h' never occurs in percent-encoding (always '%' and two hex digits), so a hashed key cannot meet an encoded one.
+  return encoded.length <= MAX_KEY_CHARACTERS ? encoded : `%h${createHash('sha256').update(name).digest('hex')}`;
+};
 
 export class RosterProgressStore {
   constructor(private readonly table: TableClient) {}

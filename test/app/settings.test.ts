@@ -45,6 +45,16 @@ describe('settings', () => {
     expect(loadSettings({ AzureWebJobsStorage__accountName: 'invitesprod' }).AzureWebJobsStorage__accountName).toBe('invitesprod');
   });
 
+  it('stops start-up when a webhook secret is shorter than 32 bytes, without printing it', () => {
+    expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: 'short-guessable' })).toThrow(
+      /Setting INTAKE_HMAC_SECRET is invalid: each secret must be at least 32 bytes long/,
+    );
+    expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: 'short-guessable' })).not.toThrow(/short-guessable/);
+    const rotating = loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: `${'a'.repeat(32)}, ${'b'.repeat(40)}` });
+    expect(rotating.INTAKE_HMAC_SECRET).toEqual(['a'.repeat(32), 'b'.repeat(40)]);
+    expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: ['a', 'b', 'c'].map((c) => c.repeat(32)).join(',') })).toThrow(/two comma-separated/);
+  });
+
   it('never echoes a secret in its error', () => {
     try {
       loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', GRAPH_CLIENT_SECRET: 'do-not-print-me' });

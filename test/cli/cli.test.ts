@@ -21,7 +21,7 @@ let tenant: EmulatedTenant;
 let deps: AppDependencies;
 let host: LocalFunctionHost;
 let worker: ReturnType<typeof startWorker>;
-const secret = 'cli-shared-secret';
+const secret = 'cli-shared-secret-of-at-least-32-bytes';
 
 beforeAll(async () => {
   tenant = await startEmulatedTenant({ latencyMs: 0 });

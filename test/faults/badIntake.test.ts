@@ -81,7 +81,7 @@ describe('the intake under generated bad input', () => {
 });
 
 describe('signed webhooks under generated tampering', () => {
-  const secret = 'fault-suite-secret';
+  const secret = 'fault-suite-secret-of-at-least-32-bytes';
   let deps: AppDependencies;
   beforeAll(async () => {
     deps = await createTestDependencies({ INTAKE_HMAC_SECRET: secret });
@@ -96,6 +96,9 @@ describe('signed webhooks under generated tampering', () => {
           fc.string({ maxLength: 80 }),
           fc.string({ minLength: 1, maxLength: 30 }).map((other) => signBody(`${secret}${other}`, valid)),
           fc.string({ minLength: 1, maxLength: 10 }).map((extra) => signBody(secret, `${valid}${extra}`)),
+          // Signed right, but too old (a captured request replayed later) or from the future.
+          fc.integer({ min: 301, max: 10_000_000 }).map((age) => signBody(secret, valid, Math.floor(Date.now() / 1000) - age)),
+          fc.integer({ min: 301, max: 10_000_000 }).map((ahead) => signBody(secret, valid, Math.floor(Date.now() / 1000) + ahead)),
         ),
         async (signature) => {
           const response = await submit(deps, valid, { headers: signature === undefined ? {} : { 'x-signature': signature } });

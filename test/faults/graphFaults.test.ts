@@ -93,4 +93,41 @@ describe('Graph faults', () => {
     }
     expectCleanLogs(tenant, logs, emails);
   }, 90_000);
+
+  it('records a cut 201 as Invited with details missing, after exactly one call each, for 100 people of whom 30% are cut', async () => {
+    const { tenant, deps, logs } = await pipeline({ latencyMs: 10, faults: { cutCreatedShare: 0.3 } }, { GRAPH_MAX_WRITES_PER_SECOND: '100' });
+    const emails = Array.from({ length: 100 }, (_, i) => `cut${i}@fabrikam.com`);
+    const report = await waitUntilFinal(deps, await submitPeople(deps, emails), 90_000);
+    expect(report.counts).toMatchObject({ Invited: 100, Failed: 0, DeadLettered: 0 });
+    const cut = tenant.emulator.calls.filter((call) => call.cut).length;
+    expect(cut).toBeGreaterThan(10); // the faults did happen
+    for (const email of emails) expect(tenant.emulator.callsFor(email)).toHaveLength(1);
+    const missing = (await deps.batchReports.report(report.batchId, 100)).items.filter((item) => item.detailsMissing).length;
+    expect(missing).toBe(cut);
+    console.info(`[fault figures] cut 201s: 100/100 Invited with exactly 1 call each; ${cut} bodies cut, ${missing} recorded "details missing".`);
+    expectCleanLogs(tenant, logs, emails);
+  }, 120_000);
+
+  it('fails nobody through a 10 s token outage: health says 503, then 200, and everyone is Invited', async () => {
+    const { tenant, deps, logs } = await pipeline({ latencyMs: 10 }, { GRAPH_SIGNIN_PROBE_SECONDS: '1' });
+    cleanup.push(async () => deps.credentialCircuit.dispose());
+    const warm = await submitPeople(deps, ['before-outage@fabrikam.com']);
+    await waitUntilFinal(deps, warm, 30_000);
+    tenant.emulator.revokeIssuedTokens(); // the cached token is gone: every call needs a new one
+    tenant.emulator.configure({ tokenFaults: { refuseCredentialsForMs: 10_000 } });
+    const outageStarted = Date.now();
+    const emails = Array.from({ length: 50 }, (_, i) => `outage${i}@fabrikam.com`);
+    const batchId = await submitPeople(deps, emails);
+    const unhealthy = await waitFor(async () => {
+      const report = await deps.health.report(deps.queue);
+      return report.healthy ? undefined : report;
+    }, { what: 'health to report the failing sign-in' });
+    expect(unhealthy.graphCredential).toMatchObject({ state: 'failing', code: 'AADSTS7000215' });
+    const report = await waitUntilFinal(deps, batchId, 60_000);
+    expect(report.counts).toMatchObject({ Invited: 50, Failed: 0, DeadLettered: 0 });
+    expect((await deps.health.report(deps.queue)).healthy).toBe(true);
+    for (const email of emails) expect(tenant.emulator.callsFor(email).filter((call) => call.status === 201)).toHaveLength(1);
+    console.info(`[fault figures] 10 s token outage: 50/50 Invited, 0 Failed, 0 DeadLettered; health 503 during it, 200 after; done ${((Date.now() - outageStarted) / 1000).toFixed(1)} s after it began.`);
+    expectCleanLogs(tenant, logs, emails);
+  }, 90_000);
 });
