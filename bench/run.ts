@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { startAzurite } from '../local/azurite';
-import { trustLocalCertificate } from '../local/trustLocalCertificate';
+import { localCertificateFolder } from '../local/appRoot';
+import { decideLocalTrust, restartTrusting } from '../local/trustLocalCertificate';
 import { benchIntake } from './intake';
 import { benchEndToEnd } from './endToEnd';
 import { benchHostMemory } from './hostMemory';
@@ -15,8 +16,10 @@ import { benchWorker } from './worker';
  * absolute figures less). Writes bench/results/latest.json. BENCH_RUNS overrides the run count.
  */
 async function main() {
-  const certificate = await trustLocalCertificate();
-  if (!certificate) return; // started again, trusting the local certificate authority
+  // The benchmarks run against the emulator: trust its local CA (beside any CA the user trusts).
+  const trust = await decideLocalTrust(process.env, localCertificateFolder());
+  if (trust.kind === 'restart') return restartTrusting(trust.bundlePath);
+  const { certificate } = trust;
   const selected = new Set(process.argv.slice(2));
   const wants = (name: string) => selected.size === 0 || selected.has(name);
   const runs = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : undefined;

@@ -8,6 +8,7 @@ import { recordDeadLetter } from './recordDeadLetter';
 import { partnerOnboarding } from './partnerOnboarding';
 import { requeueStrandedInvitations } from './requeueStrandedInvitations';
 import { getHealth } from './getHealth';
+import { getRedeemUrl } from './getRedeemUrl';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
-export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter, partnerOnboarding, requeueStrandedInvitations, getHealth];
+export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter, partnerOnboarding, requeueStrandedInvitations, getHealth, getRedeemUrl];

@@ -1,9 +1,9 @@
-import { recordIdSchema } from '../shared/invitationRecord';
+import { recordIdSchema, withoutRedeemUrl } from '../shared/invitationRecord';
 import { problems } from '../shared/problem';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
 
-/** GET /api/invitations/{id}: the whole record, the only place that returns inviteRedeemUrl. */
+/** GET /api/invitations/{id}: the record, without its redemption URL (that needs the admin key: getRedeemUrl). */
 export const getInvitation = defineHttp({
   name: 'getInvitation',
   route: 'invitations/{id}',
@@ -13,6 +13,6 @@ export const getInvitation = defineHttp({
     const id = recordIdSchema.safeParse(request.params.id);
     const stored = id.success ? await deps.store.getById(id.data) : undefined;
     if (!stored) throw problems.notFound(`No invitation ${request.params.id}.`);
-    return jsonResponse(200, stored.record);
+    return jsonResponse(200, withoutRedeemUrl(stored.record));
   },
 });

@@ -39,9 +39,13 @@ export async function embedStorageIfMissing(env: NodeJS.ProcessEnv, appRoot: str
 
 const GRAPH_CREDENTIAL_SETTINGS = ['GRAPH_CLIENT_SECRET', 'GRAPH_CLIENT_CERTIFICATE_PATH', 'GRAPH_CLIENT_CERTIFICATE', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'MSI_ENDPOINT'];
 
-/** The Graph emulator when no Graph credentials are configured: nothing real is ever sent. */
-export async function embedGraphIfMissing(env: NodeJS.ProcessEnv, certificate: LocalCertificate): Promise<(EmbeddedService & { emulator: GraphEmulator }) | undefined> {
-  if (GRAPH_CREDENTIAL_SETTINGS.some((name) => env[name]?.trim())) return undefined;
+/** Whether Graph credentials are configured: then Graph is real, and nothing is embedded for it. */
+export function graphIsConfigured(env: NodeJS.ProcessEnv): boolean {
+  return GRAPH_CREDENTIAL_SETTINGS.some((name) => env[name]?.trim());
+}
+
+/** The Graph emulator, for when no Graph credentials are configured: nothing real is ever sent. */
+export async function embedGraph(env: NodeJS.ProcessEnv, certificate: LocalCertificate): Promise<EmbeddedService & { emulator: GraphEmulator }> {
   const tenantId = randomUUID();
   const clientId = randomUUID();
   const clientSecret = randomUUID();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
 import { HttpRequest, InvocationContext, type HttpResponseInit, type LogHandler, type Timer } from '@azure/functions';
 import { CronExpressionParser } from 'cron-parser';
 import type {
@@ -26,6 +27,12 @@ export interface FunctionHostOptions {
   storage: StorageAccount;
   queueTrigger: QueueTriggerSettings;
   port: number;
+  /**
+   * The address to listen on. Loopback by default: the host holds real Graph credentials when it
+   * has them, and checks no function keys, so it must not be reachable from the network by accident.
+   * @default '127.0.0.1'
+   */
+  host?: string;
   logHandler: LogHandler;
   /** Settings for `%NAME%` in timer schedules; default process.env. */
   env?: NodeJS.ProcessEnv;
@@ -38,6 +45,7 @@ export class PortInUseError extends Error {
   }
 }
 
+const DEFAULT_HOST = '127.0.0.1';
 const ROUTE_PREFIX = '/api/';
 const ADMIN_PREFIX = '/admin/functions/';
 
@@ -56,8 +64,12 @@ export class LocalFunctionHost {
   }
 
   get url(): string {
+    return `http://localhost:${this.port}`;
+  }
+
+  private get port(): number {
     const address = this.server?.address();
-    return `http://localhost:${typeof address === 'object' && address ? address.port : this.options.port}`;
+    return typeof address === 'object' && address ? address.port : this.options.port;
   }
 
   async start(): Promise<void> {
@@ -66,7 +78,7 @@ export class LocalFunctionHost {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? new PortInUseError(this.options.port) : error));
-      server.listen(this.options.port, resolve);
+      server.listen(this.options.port, this.options.host ?? DEFAULT_HOST, resolve);
     });
     this.server = server;
     for (const definition of this.options.functions) {
@@ -126,7 +138,11 @@ export class LocalFunctionHost {
   }
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
+    // DNS rebinding: a web page whose name resolves to 127.0.0.1 reaches us with its own name in Host.
+    if (!this.isOwnHost(request.headers.host)) {
+      return void writeResponse(response, problem(421, 'misdirected-request', `Host "${request.headers.host ?? ''}" is not this host's name: use http://localhost:${this.port}.`));
+    }
+    const url = new URL(request.url ?? '/', `http://localhost:${this.port}`);
     if (url.pathname.startsWith(ADMIN_PREFIX) && request.method === 'POST') return this.runNow(url, request, response);
     if (!url.pathname.startsWith(ROUTE_PREFIX)) return void writeResponse(response, { status: 404 });
     const path = url.pathname.slice(ROUTE_PREFIX.length);
@@ -154,8 +170,34 @@ export class LocalFunctionHost {
     }
   }
 
-  /** The Functions host's admin API: run a non-HTTP function now, with `{"input": "..."}` as its trigger. */
+  /**
+   * Loopback names, the bound address, and when bound to every interface, this machine's own names
+   * and addresses; always with our port.
+   */
+  private isOwnHost(hostHeader: string | undefined): boolean {
+    if (!hostHeader) return false;
+    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader.trim().toLowerCase());
+    if (!match || Number(match[2] ?? 80) !== this.port) return false;
+    const name = match[1]!.replace(/^\[|\]$/g, '');
+    const bound = this.options.host ?? DEFAULT_HOST;
+    const own = new Set(['localhost', '127.0.0.1', '::1', bound.toLowerCase()]);
+    if (bound === '0.0.0.0' || bound === '::') {
+      own.add(hostname().toLowerCase());
+      for (const addresses of Object.values(networkInterfaces())) for (const address of addresses ?? []) own.add(address.address.toLowerCase());
+    }
+    return own.has(name);
+  }
+
+  /**
+   * The Functions host's admin API: run a non-HTTP function now, with `{"input": "..."}` as its
+   * trigger. Only application/json: a web page cannot send that cross-origin without a preflight,
+   * which this host never grants (CSRF).
+   */
   private async runNow(url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (mediaType !== 'application/json') {
+      return void writeResponse(response, problem(415, 'unsupported-media-type', 'The admin API takes only Content-Type: application/json.'));
+    }
     const name = decodeURIComponent(url.pathname.slice(ADMIN_PREFIX.length));
     const definition = this.options.functions.find((candidate) => candidate.name.toLowerCase() === name.toLowerCase());
     if (!definition || definition.kind === 'http') return void writeResponse(response, { status: 404 });
@@ -209,6 +251,19 @@ function compileRoute(route: string): { pattern: RegExp; names: string[] } {
     })
     .join('/');
   return { pattern: new RegExp(`^${source}/?$`, 'i'), names };
+}
+
+function problem(status: number, code: string, detail: string): HttpResponseInit {
+  return {
+    status,
+    body: JSON.stringify({ type: `https://github.com/entra-invite-pipeline/problems/${code}`, title: detail, status, detail }),
+    headers: { 'content-type': 'application/problem+json; charset=utf-8' },
+  };
+}
+
+/** Whether an address to listen on is loopback only. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function resolveSetting(value: string, env: NodeJS.ProcessEnv): string {

@@ -1,10 +1,11 @@
 import { installFunctionsCore } from './functionsCore';
-import { appRoot } from './appRoot';
-import { embedGraphIfMissing, embedStorageIfMissing, type EmbeddedService } from './embeddedServices';
-import { LocalFunctionHost, PortInUseError } from './functionHost';
+import { appRoot, localCertificateFolder } from './appRoot';
+import type { LocalCertificate } from './graphEmulator/localCertificate';
+import { embedGraph, embedStorageIfMissing, graphIsConfigured, type EmbeddedService } from './embeddedServices';
+import { isLoopbackHost, LocalFunctionHost, PortInUseError } from './functionHost';
 import { readQueueTriggerSettings } from './hostJson';
 import { loadLocalSettings } from './localSettings';
-import { trustLocalCertificate } from './trustLocalCertificate';
+import { decideLocalTrust, restartTrusting } from './trustLocalCertificate';
 
 /**
  * `npm start`: the whole pipeline on this machine, without Azure Functions Core Tools.
@@ -16,10 +17,15 @@ import { trustLocalCertificate } from './trustLocalCertificate';
 const log = (message: string) => console.log(`[${new Date().toISOString()}] ${message}`);
 
 async function main(): Promise<void> {
-  const certificate = await trustLocalCertificate();
-  if (!certificate) return; // started again, trusting the local certificate authority
   const root = appRoot();
   const local = loadLocalSettings(root);
+  // Only the embedded emulator needs the local certificate authority; real Graph keeps the user's trust as it is.
+  let certificate: LocalCertificate | undefined;
+  if (!graphIsConfigured(process.env)) {
+    const trust = await decideLocalTrust(process.env, localCertificateFolder());
+    if (trust.kind === 'restart') return restartTrusting(trust.bundlePath);
+    certificate = trust.certificate;
+  }
   if (local.file) log(`Settings from ${local.file} (the environment wins over it).`);
 
   const embedded: EmbeddedService[] = [];
@@ -29,7 +35,7 @@ async function main(): Promise<void> {
   try {
     const storage = await embedStorageIfMissing(process.env, root);
     if (storage) embedded.push(storage);
-    const graph = await embedGraphIfMissing(process.env, certificate);
+    const graph = certificate ? await embedGraph(process.env, certificate) : undefined;
     if (graph) embedded.push(graph);
     for (const service of embedded) log(service.description);
 
@@ -51,11 +57,15 @@ async function main(): Promise<void> {
         ...(process.env.LOCAL_QUEUE_MESSAGE_LEASE_SECONDS ? { messageLeaseSeconds: Number(process.env.LOCAL_QUEUE_MESSAGE_LEASE_SECONDS) } : {}),
       },
       port: process.env.PORT ? Number(process.env.PORT) : 7071,
+      ...(process.env.HOST ? { host: process.env.HOST } : {}),
       logHandler: (level, ...args) => {
         if (level === 'debug' || level === 'trace') return;
         log(`${level === 'information' ? '' : `${level}: `}${args.map(String).join(' ')}`);
       },
     });
+    if (process.env.HOST && !isLoopbackHost(process.env.HOST)) {
+      log(`warning: HOST=${process.env.HOST}: the local host is reachable from the network, checks no function keys, and ${graph ? 'drives the Graph emulator' : 'invites for real with the configured Graph credentials'}. Use it only on a network you trust.`);
+    }
     await host.start();
     log(`Functions:`);
     for (const definition of appFunctions) {

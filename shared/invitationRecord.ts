@@ -35,7 +35,7 @@ export const invitationRecordSchema = z.object({
   updatedAt: z.string(),
   queuedAt: z.string(),
   invitedUserId: z.string().optional(),
-  /** A credential (it redeems the invitation): only GET /api/invitations/{id} returns it. */
+  /** A credential (it redeems the invitation): only GET /api/invitations/{id}/redeem-url (admin key) returns it. */
   inviteRedeemUrl: z.string().optional(),
   graphStatus: z.string().optional(),
   graphRequestId: z.string().optional(),
@@ -48,7 +48,7 @@ export const invitationRecordSchema = z.object({
 });
 export type InvitationRecord = z.infer<typeof invitationRecordSchema>;
 
-/** What listings (batch items, CSV, searches) show: never the redemption URL. */
+/** What every answer but the admin-keyed redeem-url route shows: never the redemption URL. */
 export type ListedInvitationRecord = Omit<InvitationRecord, 'inviteRedeemUrl'>;
 export function withoutRedeemUrl({ inviteRedeemUrl: _omitted, ...record }: InvitationRecord): ListedInvitationRecord {
   return record;

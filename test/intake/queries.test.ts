@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { findInvitations } from '../../functions/findInvitations';
 import { getBatch } from '../../functions/getBatch';
 import { getInvitation } from '../../functions/getInvitation';
+import { getRedeemUrl } from '../../functions/getRedeemUrl';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { RESULTS_CSV_COLUMNS } from '../../shared/batchReport';
 import { clearQueue, createTestDependencies, invitationFor, invokeHttp, submit } from '../support/harness';
@@ -35,8 +36,16 @@ const get = (definition: Parameters<typeof invokeHttp>[0], path: string, params:
   invokeHttp(definition, deps, { path, params, headers });
 
 describe('GET /api/invitations/{id}', () => {
-  it('returns the whole record, redemption URL included', async () => {
+  it('returns the record without its redemption URL, which only the admin-keyed route gives', async () => {
+    expect(getInvitation.authLevel).toBe('function');
+    expect(getRedeemUrl.authLevel).toBe('admin');
+    const redeem = await get(getRedeemUrl, `/api/invitations/${ids[0]}/redeem-url`, { id: ids[0]! });
+    expect(redeem.json).toEqual({ id: ids[0], inviteRedeemUrl: SECRET_URL });
+    const notYet = await get(getRedeemUrl, `/api/invitations/${ids[2]}/redeem-url`, { id: ids[2]! });
+    expect(notYet.status).toBe(404);
     const response = await get(getInvitation, `/api/invitations/${ids[0]}`, { id: ids[0]! });
+    expect(response.text).not.toContain(SECRET_URL);
+    expect(response.json.inviteRedeemUrl).toBeUndefined();
     expect(response.status).toBe(200);
     expect(response.json).toMatchObject({
       id: ids[0],
@@ -46,7 +55,6 @@ describe('GET /api/invitations/{id}', () => {
       status: 'Invited',
       attempts: 0,
       invitedUserId: 'guest-0',
-      inviteRedeemUrl: SECRET_URL,
       graphStatus: 'PendingAcceptance',
       createdAt: expect.any(String),
       updatedAt: expect.any(String),

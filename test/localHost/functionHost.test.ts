@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -82,10 +83,32 @@ describe('the local host', () => {
   });
 
   it('runs a non-HTTP function now through POST /admin/functions/{name}', async () => {
-    const response = await fetch(`${host.url}/admin/functions/everySecond`, { method: 'POST', body: '{}' });
+    const response = await fetch(`${host.url}/admin/functions/everySecond`, { method: 'POST', headers: JSON_CONTENT, body: '{}' });
     expect(response.status).toBe(202);
     await waitFor(async () => timerRuns.includes(''), { timeoutMs: 5_000, what: 'the admin-triggered run' });
-    expect((await fetch(`${host.url}/admin/functions/noSuchFunction`, { method: 'POST', body: '{}' })).status).toBe(404);
+    expect((await fetch(`${host.url}/admin/functions/noSuchFunction`, { method: 'POST', headers: JSON_CONTENT, body: '{}' })).status).toBe(404);
+  });
+
+  it('listens on the loopback interface only, by default', () => {
+    expect((host as unknown as { server: import('node:http').Server }).server.address()).toMatchObject({ address: '127.0.0.1' });
+  });
+
+  it('refuses a request whose Host is not its own name (DNS rebinding), and runs nothing', async () => {
+    const port = Number(new URL(host.url).port);
+    const adminRunsBefore = timerRuns.filter((run) => run === '').length;
+    for (const hostHeader of [`attacker.example:${port}`, `localhost:${port + 1}`, '']) {
+      const answer = await rawRequest(port, '/admin/functions/everySecond', { host: hostHeader, 'content-type': 'application/json' }, '{}');
+      expect(answer.status).toBe(421);
+    }
+    expect((await rawRequest(port, '/api/nowhere', { host: `127.0.0.1:${port}` })).status).toBe(404);
+    expect(timerRuns.filter((run) => run === '').length).toBe(adminRunsBefore);
+  });
+
+  it('takes only application/json on its admin API, which no web page can send cross-origin without a preflight (CSRF)', async () => {
+    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const response = await fetch(`${host.url}/admin/functions/everySecond`, { method: 'POST', headers: { 'content-type': contentType }, body: '{}' });
+      expect(response.status).toBe(415);
+    }
   });
 
   it('runs a queue function through the admin API with the message as input', async () => {
@@ -97,6 +120,7 @@ describe('the local host', () => {
       await deps.queue.queue.clearMessages();
       const response = await fetch(`${adminHost.url}/admin/functions/processInvitation`, {
         method: 'POST',
+        headers: JSON_CONTENT,
         body: JSON.stringify({ input: JSON.stringify({ id, batchId: submitted.batchId, queuedAt: new Date().toISOString() }) }),
       });
       expect(response.status).toBe(202);
@@ -130,6 +154,20 @@ describe('the local host', () => {
     tenant.emulator.configure({ latencyMs: 0 });
   });
 });
+
+const JSON_CONTENT = { 'content-type': 'application/json' };
+
+/** An HTTP request with the Host header we choose (fetch sets its own). */
+function rawRequest(port: number, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', headers, setHost: false }, (response) => {
+      response.resume();
+      resolve({ status: response.statusCode ?? 0 });
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
 
 describe('local.settings.json', () => {
   it('becomes environment variables, but the real environment wins', () => {

@@ -171,7 +171,7 @@ describe('scheduled partner onboarding', () => {
     await host.start();
     try {
       await upload('admin.json', JSON.stringify({ invitations: [invitationFor('admin-run@fabrikam.com')] }));
-      const response = await fetch(`${host.url}/admin/functions/partnerOnboarding`, { method: 'POST', body: '{}' });
+      const response = await fetch(`${host.url}/admin/functions/partnerOnboarding`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       expect(response.status).toBe(202);
       await waitFor(async () => exists('processed/admin.json'), { what: 'the roster to be processed' });
     } finally {

@@ -1,0 +1,25 @@
+import { recordIdSchema } from '../shared/invitationRecord';
+import { problems } from '../shared/problem';
+import { defineHttp } from './runtime/defineFunction';
+import { jsonResponse } from './runtime/http';
+
+/**
+ * GET /api/invitations/{id}/redeem-url: the one answer that carries a redemption URL, a credential
+ * that signs its holder in as the guest. It needs the admin (master) key, not a function key:
+ * the record id is derived from the email, so anyone with the intake's key could name any person.
+ * See docs/security.md.
+ */
+export const getRedeemUrl = defineHttp({
+  name: 'getRedeemUrl',
+  route: 'invitations/{id}/redeem-url',
+  methods: ['GET'],
+  authLevel: 'admin',
+  handler: (deps) => async (request) => {
+    const id = recordIdSchema.safeParse(request.params.id);
+    const stored = id.success ? await deps.store.getById(id.data) : undefined;
+    if (!stored) throw problems.notFound(`No invitation ${request.params.id}.`);
+    const { inviteRedeemUrl, status } = stored.record;
+    if (!inviteRedeemUrl) throw problems.notFound(`Invitation ${stored.record.id} has no redemption URL (status ${status}${stored.record.detailsMissing ? ', details missing' : ''}).`);
+    return jsonResponse(200, { id: stored.record.id, inviteRedeemUrl });
+  },
+});
