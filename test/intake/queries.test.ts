@@ -169,6 +169,16 @@ describe('GET /api/batches/{batchId}', () => {
     }
   });
 
+  it('writes cells a spreadsheet would run as formulas as text (CSV injection)', async () => {
+    const formulas = ['=HYPERLINK("https://evil.example","click")', '+1+1', '-2+3', '@SUM(A1)'];
+    const response = await submit(deps, { batchId: 'formulas', invitations: formulas.map((externalId, i) => invitationFor(`formula${i}@fabrikam.com`, { externalId: `${externalId}` })) });
+    expect(response.status).toBe(202);
+    const csv = await get(getBatch, '/api/batches/formulas?format=csv', { batchId: 'formulas' });
+    const rows: Record<string, string>[] = parse(csv.text, { columns: true });
+    expect(rows.map((row) => row.externalId)).toEqual(formulas.map((formula) => `'${formula}`));
+    await clearQueue(deps);
+  });
+
   it('answers 404 problem for an unknown batch and 400 for a bad page size', async () => {
     expect((await get(getBatch, '/api/batches/nope', { batchId: 'nope' })).status).toBe(404);
     expect((await get(getBatch, '/api/batches/nope?format=csv', { batchId: 'nope' })).status).toBe(404);

@@ -36,3 +36,30 @@ export const storableInvitation = (email: string) =>
     },
     { requiredKeys: ['invitedUserEmailAddress', 'inviteRedirectUrl'] },
   );
+
+const acceptableText = (maxLength: number) =>
+  fc.oneof(
+    fc.string({ maxLength: Math.min(maxLength, 60) }),
+    fc.string({ unit: 'binary', maxLength: Math.min(maxLength, 200) }).map((text) => text.replace(/\p{Cc}/gu, '')),
+    fc.string({ unit: fc.constantFrom('中', '文', '𝔘', 'é', 'ß', '%', '|', '#', '?', '/'), maxLength: Math.min(maxLength, 50) }),
+  );
+
+/** Invitations the schema accepts, pushed towards what storage finds hard (astral, CJK, key-unsafe characters, long messages). */
+export const acceptedInvitation = (email: string) =>
+  fc.record(
+    {
+      invitedUserEmailAddress: fc.constant(email),
+      inviteRedirectUrl: fc.constant('https://myapps.microsoft.com'),
+      invitedUserDisplayName: acceptableText(256).filter((name) => name.trim().length > 0),
+      externalId: acceptableText(50).filter((id) => id.trim().length > 0),
+      invitedUserMessageInfo: fc.record(
+        {
+          customizedMessageBody: fc.oneof(acceptableText(10_000), fc.string({ unit: fc.constantFrom('\n', '\t', 'a', '中'), maxLength: 10_000 })),
+          ccRecipients: fc.array(fc.record({ emailAddress: fc.record({ address: fc.constant('cc@fabrikam.com'), name: acceptableText(256) }) }), { maxLength: 1 }),
+        },
+        { requiredKeys: [] },
+      ),
+      invitedUserSponsors: fc.array(sponsor, { minLength: 1, maxLength: 5 }),
+    },
+    { requiredKeys: ['invitedUserEmailAddress', 'inviteRedirectUrl'] },
+  );

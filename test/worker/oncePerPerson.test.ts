@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { decodeQueueMessage } from '../../shared/invitationQueue';
+import { signBody } from '../../shared/webhookSignature';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';
 import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, startWorker, waitForStatus } from '../support/pipeline';
@@ -118,3 +119,33 @@ async function nextMessage(): Promise<{ message: Record<string, unknown>; visibl
     { timeoutMs: 15_000, what: 'the deferred message' },
   );
 }
+
+describe('a signed resend sent twice', () => {
+  it('calls Graph once: the replayed signature gets the first answer and queues nothing', async () => {
+    const secret = 'hr-webhook-secret-of-at-least-32-bytes';
+    const signed = await startEmulatedTenant({ latencyMs: 0 });
+    const signedDeps = await createTestDependencies({ ...signed.settings, INTAKE_HMAC_SECRET: secret });
+    const worker = startWorker(signedDeps);
+    try {
+      const sendSigned = (body: string) => submit(signedDeps, body, { headers: { 'x-signature': signBody(secret, body) } });
+      const first = await sendSigned(JSON.stringify(invitationFor('resent@fabrikam.com')));
+      await waitForStatus(signedDeps, first.json.items[0].id, 'Invited');
+
+      const resend = JSON.stringify(invitationFor('resent@fabrikam.com', { resend: true }));
+      const signature = signBody(secret, resend);
+      const once = await submit(signedDeps, resend, { headers: { 'x-signature': signature } });
+      expect(once.json.items[0]).toMatchObject({ status: 'Queued', duplicate: false });
+      await waitFor(async () => signed.emulator.callsFor('resent@fabrikam.com').length === 2 && (await signedDeps.store.getById(once.json.items[0].id))?.record.status === 'Invited', { what: 'the resend' });
+
+      const twice = await submit(signedDeps, resend, { headers: { 'x-signature': signature } });
+      expect(twice.json).toEqual(once.json);
+      expect(twice.headers.get('idempotent-replayed')).toBe('true');
+      expect((await signedDeps.queue.queue.getProperties()).approximateMessagesCount).toBe(0);
+      expect(signed.emulator.callsFor('resent@fabrikam.com')).toHaveLength(2);
+    } finally {
+      await worker.stop();
+      signedDeps.credentialCircuit.dispose();
+      await signed.emulator.stop();
+    }
+  });
+});
