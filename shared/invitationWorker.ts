@@ -45,6 +45,8 @@ export class InvalidQueueMessageError extends Error {
 const LEASE_MARGIN_MS = 1_000;
 const MAX_DEFER_MS = 5_000;
 const QUICK_DEFERRALS = 5;
+// However short the lease, an outcome Graph gave us is retried at least this long (see recordOutcome).
+const RECORD_OUTCOME_MIN_RETRY_MS = 60_000;
 // The share of a claim's lease kept for writing the outcome after the last Graph call has ended.
 const LEASE_KEPT_FOR_RECORDING = 0.25;
 
@@ -144,17 +146,18 @@ export class InvitationWorker {
   }
 
   /**
-   * Writes a final outcome, retrying through a storage outage for as long as our claim lasts:
-   * after Graph has answered, giving up early would hand the person to another worker, which
-   * would call Graph again.
+   * Writes a final outcome, retrying through a storage outage for as long as our claim lasts, and
+   * at least RECORD_OUTCOME_MIN_RETRY_MS: after Graph has answered, giving up would hand the person
+   * to another worker, which would call Graph again. While storage is down nobody can take the
+   * claim over, so outliving a short lease costs nothing; the outcome is written unconditionally.
    */
   private async recordOutcome(claim: Claim, outcome: Outcome): Promise<InvitationRecord> {
-    const leaseUntil = Date.parse(claim.stored.entity.leaseUntil ?? '') || Date.now() + 60_000;
+    const leaseUntil = Date.parse(claim.stored.entity.leaseUntil ?? '') || 0;
     const record = await pRetry(() => this.claims.record(claim, outcome), {
       retries: 1_000,
       minTimeout: 250,
       maxTimeout: 5_000,
-      maxRetryTime: Math.max(0, leaseUntil - Date.now()),
+      maxRetryTime: Math.max(RECORD_OUTCOME_MIN_RETRY_MS, leaseUntil - Date.now()),
     });
     this.options.health.outcomeRecorded();
     return record;

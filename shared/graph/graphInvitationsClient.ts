@@ -36,6 +36,8 @@ export interface InvitationCreated {
 
 export class GraphInvitationsClient {
   private credential: TokenCredential;
+  /** The token request under way for `credential`, shared by every call that needs one meanwhile. */
+  private tokenInFlight: { credential: TokenCredential; token: Promise<AccessToken> } | undefined;
 
   constructor(
     private readonly endpoints: GraphEndpoints,
@@ -64,7 +66,7 @@ export class GraphInvitationsClient {
    */
   async createInvitation(request: GraphInvitationRequest, timeoutMs: number): Promise<InvitationCreated> {
     const deadline = Date.now() + timeoutMs;
-    const token = await this.getToken(this.credential, timeoutMs);
+    const token = await this.sharedToken(timeoutMs);
     let response: Response;
     try {
       response = await fetch(this.endpoints.invitationsUrl, {
@@ -97,21 +99,51 @@ export class GraphInvitationsClient {
   }
 
   /**
+   * Concurrent invocations of a cold process would each ask Entra for a token (MSAL's cache fills
+   * only once one is issued): they share one request instead, each waiting at most its own time.
+   */
+  private async sharedToken(timeoutMs: number): Promise<AccessToken> {
+    if (this.tokenInFlight?.credential !== this.credential) {
+      const credential = this.credential;
+      const token = credential.getToken(this.endpoints.scope).then((issued) => {
+        if (!issued) throw new Error('No token was issued.');
+        return issued;
+      });
+      const entry = { credential, token };
+      this.tokenInFlight = entry;
+      void token.then(
+        () => undefined,
+        () => undefined,
+      ).finally(() => {
+        if (this.tokenInFlight === entry) this.tokenInFlight = undefined;
+      });
+    }
+    return this.withinTime(this.tokenInFlight!.token, timeoutMs);
+  }
+
+  /**
    * @azure/identity's client credentials do not honour an abort signal, so the wait is bounded
    * here: a token request that outlives the call's time is abandoned (and counted transient).
    */
   private async getToken(credential: TokenCredential, timeoutMs: number): Promise<AccessToken> {
-    const scope = this.endpoints.scope;
+    return this.withinTime(
+      credential.getToken(this.endpoints.scope).then((issued) => {
+        if (!issued) throw new Error('No token was issued.');
+        return issued;
+      }),
+      timeoutMs,
+    );
+  }
+
+  private async withinTime(token: Promise<AccessToken>, timeoutMs: number): Promise<AccessToken> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`The token endpoint did not answer within ${Math.ceil(timeoutMs)} ms.`)), timeoutMs);
     });
     try {
-      const token = await Promise.race([credential.getToken(scope), timeout]);
-      if (!token) throw new Error('No token was issued.');
-      return token;
+      return await Promise.race([token, timeout]);
     } catch (error) {
-      throw tokenRequestError(error, scope);
+      throw tokenRequestError(error, this.endpoints.scope);
     } finally {
       clearTimeout(timer);
     }

@@ -54,10 +54,13 @@ function waitForError(deps: AppDependencies, id: string) {
 const health = (deps: AppDependencies) => invokeHttp(getHealth, deps, { path: '/api/health' });
 
 describe('app-only credentials through @azure/identity', () => {
-  it('gets one token with a client secret and reuses it for every call', async () => {
+  it('gets one token with a client secret and reuses it for every call, even for calls that start together', async () => {
     const tenant = await startEmulatedTenant();
-    const { deps, invite } = await runWorker(tenant, tenant.settings);
-    const ids = [await invite('s1@fabrikam.com'), await invite('s2@fabrikam.com'), await invite('s3@fabrikam.com')];
+    // Unpaced, so that the calls really start together.
+    const { deps, invite } = await runWorker(tenant, { ...tenant.settings, GRAPH_MAX_WRITES_PER_SECOND: '1000' });
+    // One batch: the worker takes its people in one poll and calls for them concurrently, on a cold process.
+    const batch = await submit(deps, { invitations: ['s1', 's2', 's3', 's4', 's5', 's6'].map((name) => invitationFor(`${name}@fabrikam.com`)) });
+    const ids = [...batch.json.items.map((item: { id: string }) => item.id), await invite('s7@fabrikam.com')];
     for (const id of ids) await waitForStatus(deps, id, 'Invited');
     expect(tenant.emulator.tokenRequests).toBe(1);
   });
