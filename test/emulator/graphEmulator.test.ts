@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityEndpoint } from '../../local/graphEmulator/identityEndpoint';
 import { decodeJwt } from '../../local/graphEmulator/jwt';
-import { startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
+import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
 
 let tenant: EmulatedTenant;
 beforeAll(async () => {
@@ -181,6 +181,40 @@ describe('the emulated POST /v1.0/invitations', () => {
     const statuses = [];
     for (let i = 0; i < 3; i += 1) statuses.push((await invite(invitation('scripted@fabrikam.com'), tokens.access_token)).status);
     expect(statuses).toEqual([503, 400, 201]);
+  });
+});
+
+describe('named fault modes', () => {
+  it('entra-unavailable: answers the next n token requests 503 temporarily_unavailable with Retry-After, then issues tokens', async () => {
+    tenant.emulator.configure({ tokenFaults: { unavailableAnswers: 2 } });
+    for (let i = 0; i < 2; i += 1) {
+      const { status, body } = await token();
+      expect(status).toBe(503);
+      expect(body).toMatchObject({ error: 'temporarily_unavailable', error_codes: [90033] });
+    }
+    expect((await token()).status).toBe(200);
+  });
+
+  it('credential-refused: refuses every client secret as wrong (AADSTS7000215) for a while, then accepts it again', async () => {
+    tenant.emulator.configure({ tokenFaults: { refuseCredentialsForMs: 300 } });
+    const refused = await token();
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({ error: 'invalid_client', error_codes: [7000215] });
+    await waitFor(async () => (await token()).status === 200, { timeoutMs: 5_000, what: 'the secret to be accepted again' });
+  });
+
+  it('cut-created: creates the invitation, sends its 201 headers and half the body, then drops the connection', async () => {
+    const { body: issued } = await token();
+    tenant.emulator.script('cutoff@fabrikam.com', [{ status: 201, cut: true }]);
+    const response = await fetch(`${tenant.emulator.url}/v1.0/invitations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${issued.access_token}` },
+      body: JSON.stringify(invitation('cutoff@fabrikam.com')),
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('request-id')).toBeTruthy();
+    await expect(response.json()).rejects.toThrow();
+    expect(tenant.emulator.callsFor('cutoff@fabrikam.com')).toEqual([expect.objectContaining({ status: 201, cut: true })]);
   });
 });
 
