@@ -5,6 +5,7 @@ import { graphCaller, graphEndpoints } from './graph/graphCaller';
 import { GraphInvitationsClient } from './graph/graphInvitationsClient';
 import { GraphPacer } from './graph/graphPacer';
 import { CredentialCircuit } from './graph/credentialCircuit';
+import { RateShares } from './graph/rateShares';
 import { HealthBoard } from './healthBoard';
 import { IdempotencyStore } from './idempotencyStore';
 import { InvitationSender } from './graph/invitationSender';
@@ -34,6 +35,8 @@ export interface AppDependencies {
   health: HealthBoard;
   /** The process's Graph sign-in circuit (stopped with the process). */
   credentialCircuit: CredentialCircuit;
+  /** This instance's share of the app's Graph budget, heartbeating once the worker calls Graph. */
+  rateShares: RateShares;
 }
 
 export interface ResourceNames {
@@ -76,14 +79,18 @@ export async function createAppDependencies(
       health.reportCredential(state);
     },
   });
-  const sender = new InvitationSender(graphClient, new GraphPacer(settings.GRAPH_MAX_WRITES_PER_SECOND), credentialCircuit);
+  // One budget for the app: the pacer adapts within this instance's share, which the busy instances agree on in the table.
+  let rateShares: RateShares | undefined;
+  const pacer = new GraphPacer({ maxWritesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND, onDemand: () => rateShares!.start() });
+  rateShares = new RateShares({ table: store.table, pacer });
+  const sender = new InvitationSender(graphClient, pacer, credentialCircuit);
   const worker = new InvitationWorker(claims, sender, queue, { invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000, health });
   const batchReports = new BatchReports(store, membership);
   const partnerOnboarding = new PartnerOnboarding(() => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER), intake, batchReports, new RosterProgressStore(store.table), {
     budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
   });
   const strandedSweeper = new StrandedInvitationSweeper(store, queue, { strandedAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000 });
-  return { settings, store, queue, intake, batchReports, worker, partnerOnboarding, strandedSweeper, health, credentialCircuit };
+  return { settings, store, queue, intake, batchReports, worker, partnerOnboarding, strandedSweeper, health, credentialCircuit, rateShares };
 }
 
 let processDependencies: Promise<AppDependencies> | undefined;

@@ -252,7 +252,8 @@ export class GraphEmulator {
     const budget = this.budgetFor(caller.clientId, caller.tenantId).take(Date.now());
     if (!budget.ok) {
       return error(429, 'TooManyRequests', 'Please retry again later.', {
-        'retry-after': (budget.retryAfterMs / 1000).toFixed(3),
+        // Graph documents Retry-After in whole seconds.
+        'retry-after': String(Math.ceil(budget.retryAfterMs / 1000)),
         'x-ms-throttle-scope': `Tenant_Application/ReadWrite/${caller.clientId}/${caller.tenantId}`,
         'x-ms-throttle-information': 'WriteLimitExceeded',
       });

@@ -1,30 +1,84 @@
 /**
- * Graph's write budget for one app in one tenant: at most `limit` writes in any `windowMs`
- * (identity and access: 3,000 per 150 s). A sliding window of accepted writes' times.
+ * Graph's write budget for one app in one tenant, in the shapes a real limit may have (Graph
+ * documents none for /invitations, and says a 429 may come before any documented limit):
+ * - `sliding` (default): at most `limit` writes in any `windowMs` (identity and access: 3,000 per
+ *   150 s; or a strict 20 per 1 s);
+ * - `tokenBucket`: a bucket of `limit` writes, refilled evenly over `windowMs`.
+ * Another app of the same tenant may take part of the budget from a given moment, and on request
+ * a share of calls is refused before the limit.
  */
 export interface WriteBudgetOptions {
   limit: number;
   windowMs: number;
+  /** @default 'sliding' */
+  shape?: 'sliding' | 'tokenBucket';
+  /** Another app of the tenant that, from `from` (epoch ms), writes `writesPerSecond` against the same budget. */
+  otherApp?: { writesPerSecond: number; from: number };
+  /** Share (0–1) of calls answered 429 although the budget has room. */
+  earlyThrottleShare?: number;
 }
+
+export type BudgetAnswer = { ok: true; usedShare: number } | { ok: false; retryAfterMs: number };
 
 export class WriteBudget {
   private readonly accepted: number[] = [];
+  private tokens: number;
+  private refilledAt: number | undefined;
+  private otherAppUntil: number | undefined;
 
-  constructor(public options: WriteBudgetOptions) {}
+  constructor(public options: WriteBudgetOptions) {
+    this.tokens = options.limit;
+  }
 
   /** Takes one write, or says how long until one is free (for Retry-After). */
-  take(now: number): { ok: true; usedShare: number } | { ok: false; retryAfterMs: number } {
-    this.forget(now);
-    if (this.accepted.length >= this.options.limit) {
-      return { ok: false, retryAfterMs: Math.max(1, this.accepted[0]! + this.options.windowMs - now) };
-    }
-    this.accepted.push(now);
-    return { ok: true, usedShare: this.accepted.length / this.options.limit };
+  take(now: number): BudgetAnswer {
+    this.playOtherApp(now);
+    if (this.options.earlyThrottleShare && Math.random() < this.options.earlyThrottleShare) return { ok: false, retryAfterMs: 1_000 };
+    return this.takeOne(now);
   }
 
   left(now: number): number {
+    this.playOtherApp(now);
+    if (this.shape === 'tokenBucket') {
+      this.refill(now);
+      return Math.floor(this.tokens);
+    }
     this.forget(now);
     return this.options.limit - this.accepted.length;
+  }
+
+  private get shape() {
+    return this.options.shape ?? 'sliding';
+  }
+
+  private takeOne(now: number): BudgetAnswer {
+    const { limit, windowMs } = this.options;
+    if (this.shape === 'tokenBucket') {
+      this.refill(now);
+      if (this.tokens < 1) return { ok: false, retryAfterMs: Math.max(1, ((1 - this.tokens) * windowMs) / limit) };
+      this.tokens -= 1;
+      return { ok: true, usedShare: 1 - this.tokens / limit };
+    }
+    this.forget(now);
+    if (this.accepted.length >= limit) return { ok: false, retryAfterMs: Math.max(1, this.accepted[0]! + windowMs - now) };
+    this.accepted.push(now);
+    return { ok: true, usedShare: this.accepted.length / limit };
+  }
+
+  /** The other app's writes since we last looked, evenly spaced, each taken while there is room. */
+  private playOtherApp(now: number): void {
+    const other = this.options.otherApp;
+    if (!other || now < other.from) return;
+    const interval = 1000 / other.writesPerSecond;
+    let at = this.otherAppUntil ?? other.from;
+    for (; at <= now; at += interval) this.takeOne(at);
+    this.otherAppUntil = at;
+  }
+
+  private refill(now: number): void {
+    const { limit, windowMs } = this.options;
+    if (this.refilledAt !== undefined) this.tokens = Math.min(limit, this.tokens + ((now - this.refilledAt) * limit) / windowMs);
+    this.refilledAt = now;
   }
 
   private forget(now: number): void {

@@ -1,10 +1,17 @@
 /**
- * Pacing shared by every concurrent invocation in a process, so that the process as a whole
- * stays inside Graph's write budget:
- * - calls start at most `maxWritesPerSecond`, evenly spaced (3,000 writes per 150 s = 20/s);
- * - a 429 pauses every new call (and every call still waiting) until its Retry-After has passed;
- * - x-ms-throttle-limit-percentage (Graph sends it above 80% of a limit) stretches the spacing
- *   for a while, so that 429s are avoided rather than met (see observeLimitPercentage).
+ * Pacing shared by every concurrent invocation in a process, adapted to the capacity Graph
+ * actually grants. Graph documents no limit for /invitations, shares its identity-and-access
+ * limits with every app of the tenant, and may throttle before any documented limit; so the rate
+ * is learned from Graph's answers rather than assumed:
+ * - calls start evenly spaced at `rate` writes/s, never above the ceiling (GRAPH_MAX_WRITES_PER_SECOND
+ *   times this instance's share of the app's budget, see rateShares.ts);
+ * - a 429 marks the rate at which Graph said no (`knownLimit`) and cuts the rate by DECREASE;
+ *   x-ms-throttle-limit-percentage above 100% does the same in proportion, before any 429;
+ * - every accepted call lets the rate grow back: quickly up to just under the known limit, then
+ *   only slowly past it (probing whether Graph grants more), and quickly again once no signal has
+ *   come for LIMIT_MEMORY_MS (the other app that took part of the budget has gone);
+ * - a 429 with a long Retry-After (the budget is spent for a while) pauses every call; a short
+ *   one (a one-second window) only slows the rate, so one 429 does not cost the whole process a second.
  */
 
 export class WaitBeyondDeadlineError extends Error {
@@ -14,65 +21,147 @@ export class WaitBeyondDeadlineError extends Error {
   }
 }
 
-const SLOW_DOWN_FOR_MS = 10_000;
-const MAX_SLOW_DOWN = 4;
+export interface GraphPacerOptions {
+  /** GRAPH_MAX_WRITES_PER_SECOND: the rate is never above it (times this instance's share). */
+  maxWritesPerSecond: number;
+  /** @default Date.now */
+  now?: () => number;
+  /** @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
+  /** Told whenever a call asks for a turn (starts the share heartbeat: rateShares.ts). */
+  onDemand?: () => void;
+}
+
+// A 429 cuts the rate to 85% of what drew it.
+const DECREASE = 0.85;
+// One decrease per this long: the calls already in flight when Graph said no will say no too.
+const DECREASE_HOLDOFF_MS = 1_000;
+// Fast growth runs up to this share of the known limit, at FAST_GROWTH of the rate per second.
+const SAFE_SHARE_OF_LIMIT = 0.97;
+const FAST_GROWTH = 0.5;
+// Past it, the rate probes upwards at PROBE_GROWTH of the rate per second.
+const PROBE_GROWTH = 0.0015;
+// A known limit with no signal for this long is forgotten: capacity may have come back.
+const LIMIT_MEMORY_MS = 30_000;
+// Retry-After up to this long slows the rate only; longer, and every call waits for it.
+const PAUSE_ALL_AFTER_MS = 1_000;
+const MIN_RATE = 0.2;
 
 export class GraphPacer {
+  /** The current rate, in writes per second. */
+  rate: number;
+  private share = 1;
+  private knownLimit = Number.POSITIVE_INFINITY;
+  private lastSignalAt = Number.NEGATIVE_INFINITY;
+  private lastDecreaseAt = Number.NEGATIVE_INFINITY;
+  private lastGrowthAt: number | undefined;
   private nextSlotAt = 0;
   private pausedUntil = 0;
-  private slowFactor = 1;
-  private slowUntil = 0;
+  /** When Graph accepted our calls in the last second: the capacity it grants us, measured. */
+  private readonly recentAccepts: number[] = [];
+  private firstAcceptAt: number | undefined;
+  /** When a call last waited for its turn: whether this process wants more than it gets. */
+  lastDemandAt = Number.NEGATIVE_INFINITY;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
-  constructor(
-    private readonly maxWritesPerSecond: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly options: GraphPacerOptions) {
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.rate = options.maxWritesPerSecond;
+  }
+
+  /** This instance's ceiling: GRAPH_MAX_WRITES_PER_SECOND times its share of the app's budget. */
+  get ceiling(): number {
+    return this.options.maxWritesPerSecond * this.share;
+  }
+
+  /** This instance's share (0–1] of the app's budget (rateShares.ts). */
+  setShare(share: number): void {
+    this.share = Math.min(1, Math.max(share, 0.001));
+    this.rate = Math.min(this.rate, this.ceiling);
+  }
 
   /** Waits for this call's turn; throws WaitBeyondDeadlineError (taking no turn) if it comes after `deadline`. */
   async acquire(deadline: number): Promise<void> {
     for (;;) {
       const now = this.now();
-      const slot = Math.max(now, this.nextSlotAt, this.pausedUntil);
-      if (slot > deadline) throw new WaitBeyondDeadlineError(slot - now);
-      this.nextSlotAt = slot + this.intervalMs(now);
-      await sleep(slot - now);
-      // A 429 that came while we waited: take a new turn after the pause, so the calls that were
-      // waiting resume paced rather than all at once.
+      const slot = this.reserve(now, deadline);
+      if (slot > now) await this.sleep(slot - now);
+      // A long 429 that came while we waited: take a new turn after the pause, so the calls that
+      // were waiting resume paced rather than all at once.
       if (this.pausedUntil <= this.now()) return;
     }
   }
 
-  /** A 429 with Retry-After: nobody in this process calls before it has passed. */
-  pause(retryAfterMs: number): void {
-    const until = this.now() + retryAfterMs;
-    this.pausedUntil = Math.max(this.pausedUntil, until);
-    this.nextSlotAt = Math.max(this.nextSlotAt, this.pausedUntil);
+  /** The time of the next free turn, taken for the caller; throws WaitBeyondDeadlineError (taking none) past `deadline`. */
+  reserve(now: number, deadline = Number.POSITIVE_INFINITY): number {
+    this.lastDemandAt = now;
+    this.options.onDemand?.();
+    const slot = Math.max(now, this.nextSlotAt, this.pausedUntil);
+    if (slot > deadline) throw new WaitBeyondDeadlineError(slot - now);
+    this.nextSlotAt = slot + 1000 / this.rate;
+    return slot;
+  }
+
+  /** Graph accepted a call; with x-ms-throttle-limit-percentage when it sent one (0.8 = 80% of a limit used). */
+  accepted(limitPercentage?: number): void {
+    const now = this.now();
+    this.firstAcceptAt ??= now;
+    this.recentAccepts.push(now);
+    while (this.recentAccepts[0]! <= now - 1_000) this.recentAccepts.shift();
+    const elapsedSeconds = Math.min(1, (now - (this.lastGrowthAt ?? now)) / 1000);
+    this.lastGrowthAt = now;
+    if (limitPercentage !== undefined && limitPercentage > 1) {
+      // Over a limit (shared with other apps, or the tenant's): slow down in proportion, before 429s come.
+      this.decrease(this.rate / (limitPercentage + 0.05), now);
+      return;
+    }
+    if (now - this.lastSignalAt > LIMIT_MEMORY_MS) this.knownLimit = Number.POSITIVE_INFINITY;
+    // Close to a limit we know nothing of yet (Graph rounds to a tenth: "1.0" from 95%): it implies one.
+    // The share counts every app's writes, so once we know where Graph said no, it adds nothing.
+    if (limitPercentage !== undefined && limitPercentage >= 0.9 && this.knownLimit === Number.POSITIVE_INFINITY) {
+      this.knownLimit = this.rate / limitPercentage;
+      this.lastSignalAt = now;
+    }
+    const safe = this.knownLimit * SAFE_SHARE_OF_LIMIT;
+    const growth = this.rate < safe ? FAST_GROWTH : PROBE_GROWTH;
+    let next = this.rate * (1 + growth * elapsedSeconds);
+    if (this.rate < safe) next = Math.min(next, Math.max(safe, this.rate));
+    this.rate = Math.min(this.ceiling, next);
   }
 
   /**
-   * x-ms-throttle-limit-percentage from a response (0.8 = 80% of a limit used; Graph sends it from
-   * 0.8 up to 1.8). Running at the configured rate fills a window to 100% by design (3,000 writes
-   * per 150 s at 20/s), so up to 1.0 we ease off by at most 1%, just clear of the edge; above 1.0
-   * the limit is being shared (the tenant's 18,000 writes per 5 min, other apps) and we slow down
-   * in proportion, for a while, before 429s come.
+   * Graph answered 429. With a short Retry-After (a short window), what Graph accepted in the last
+   * second is the capacity it grants us now: the limit is set to it and the rate to just under it,
+   * at once, rather than step by step while every step draws more 429s (another app has arrived).
+   * A 429 that comes while Graph was accepting all we sent (one refused early) hardly slows us.
+   * Without a measure, the rate drops by DECREASE; a long Retry-After pauses every call.
    */
-  observeLimitPercentage(percentage: number): void {
-    if (!(percentage >= 0.8)) return;
-    const factor = percentage <= 1 ? 1 + (percentage - 0.8) * 0.05 : percentage + 0.05;
-    this.slowFactor = Math.min(MAX_SLOW_DOWN, Math.max(this.slowFactor, factor));
-    this.slowUntil = this.now() + SLOW_DOWN_FOR_MS;
+  throttled(retryAfterMs: number | undefined): void {
+    const now = this.now();
+    const wait = retryAfterMs ?? PAUSE_ALL_AFTER_MS;
+    while (this.recentAccepts.length > 0 && this.recentAccepts[0]! <= now - 1_000) this.recentAccepts.shift();
+    const granted = this.recentAccepts.length;
+    const measurable = this.firstAcceptAt !== undefined && now - this.firstAcceptAt >= 1_000 && wait <= PAUSE_ALL_AFTER_MS && granted > 0;
+    if (measurable) this.decrease(granted * SAFE_SHARE_OF_LIMIT, now, granted);
+    else this.decrease(this.rate * DECREASE, now, this.rate);
+    if (wait > PAUSE_ALL_AFTER_MS) {
+      this.pausedUntil = Math.max(this.pausedUntil, now + wait);
+      this.nextSlotAt = Math.max(this.nextSlotAt, this.pausedUntil);
+    }
   }
 
+  /** How long every call still waits for a long Retry-After. */
   get pausedForMs(): number {
     return Math.max(0, this.pausedUntil - this.now());
   }
 
-  private intervalMs(now: number): number {
-    if (now > this.slowUntil) this.slowFactor = 1;
-    return (1000 / this.maxWritesPerSecond) * this.slowFactor;
+  private decrease(to: number, now: number, limit = to): void {
+    this.lastSignalAt = now;
+    if (now - this.lastDecreaseAt < DECREASE_HOLDOFF_MS) return;
+    this.lastDecreaseAt = now;
+    this.knownLimit = limit;
+    this.rate = Math.max(MIN_RATE, Math.min(this.rate, to));
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }

@@ -88,7 +88,11 @@ export class InvitationSender {
             if (!(error instanceof GraphCallError)) throw error;
             if (error.stage === 'graph') calls += 1;
             lastError = error;
-            if (error.kind === 'throttled') this.pacer.pause(error.retryAfterMs ?? DEFAULT_THROTTLE_PAUSE_MS);
+            if (error.kind === 'throttled') {
+              this.pacer.throttled(error.retryAfterMs);
+              // The throttled call itself waits for its own Retry-After; the others only slow down.
+              if (error.retryAfterMs !== undefined) notBefore = Date.now() + error.retryAfterMs;
+            }
             if (error.kind === 'transient' && error.retryAfterMs !== undefined) notBefore = Date.now() + error.retryAfterMs;
             // MSAL remembers a 5xx from the token endpoint and refuses that credential's requests for up
             // to 60 s without asking again: a retry needs a new credential to really ask Entra.
@@ -114,7 +118,7 @@ export class InvitationSender {
           shouldConsumeRetry: ({ error }) => !(error instanceof GraphCallError && error.kind === 'throttled'),
         },
       );
-      if (created.throttleLimitPercentage !== undefined) this.pacer.observeLimitPercentage(created.throttleLimitPercentage);
+      this.pacer.accepted(created.throttleLimitPercentage);
       return { kind: 'invited', created, calls };
     } catch (error) {
       if (error instanceof WaitBeyondDeadlineError) {

@@ -1,0 +1,90 @@
+import { GraphPacer } from '../../shared/graph/graphPacer';
+import { WriteBudget, type WriteBudgetOptions } from '../../local/graphEmulator/writeBudget';
+
+/**
+ * A discrete-event simulation of worker processes calling a Graph write budget, on a fake clock:
+ * each process has its own GraphPacer and `callers` invocations in flight; every call arrives at
+ * Graph at its turn, is answered `latencyMs` later (201, or 429 with a whole-second Retry-After and
+ * x-ms-throttle-limit-percentage above 80%, as the emulator answers), and the caller then takes
+ * its next person (or retries the throttled one after Retry-After). Deterministic and instant:
+ * minutes of pacing are checked in milliseconds.
+ */
+
+export interface SimulationOptions {
+  budget: WriteBudgetOptions;
+  processes: number;
+  maxWritesPerSecond: number;
+  durationMs: number;
+  /** @default 300 */
+  latencyMs?: number;
+  /** Invocations in flight per process. @default 8 */
+  callers?: number;
+  /** Each process's share of the app's budget (rateShares.ts). @default 1 */
+  share?: number;
+}
+
+export interface SimulatedCall {
+  at: number;
+  process: number;
+  accepted: boolean;
+}
+
+export function simulatePacing(options: SimulationOptions): { calls: SimulatedCall[]; pacers: GraphPacer[] } {
+  let now = 0;
+  const budget = new WriteBudget(options.budget);
+  const latency = options.latencyMs ?? 300;
+  const pacers = Array.from({ length: options.processes }, () => {
+    const pacer = new GraphPacer({ maxWritesPerSecond: options.maxWritesPerSecond, now: () => now });
+    if (options.share !== undefined) pacer.setShare(options.share);
+    return pacer;
+  });
+  const calls: SimulatedCall[] = [];
+  type Event = { at: number; process: number; kind: 'ready' | 'arrive' | 'answer'; call?: SimulatedCall; retryAfterMs?: number; usedShare?: number };
+  const events: Event[] = [];
+  const schedule = (event: Event) => {
+    const index = events.findIndex((other) => other.at > event.at);
+    events.splice(index < 0 ? events.length : index, 0, event);
+  };
+  for (let process = 0; process < options.processes; process += 1) {
+    for (let caller = 0; caller < (options.callers ?? 8); caller += 1) schedule({ at: 0, process, kind: 'ready' });
+  }
+  while (events.length > 0) {
+    const event = events.shift()!;
+    now = event.at;
+    if (now > options.durationMs) break;
+    const pacer = pacers[event.process]!;
+    if (event.kind === 'ready') {
+      schedule({ at: pacer.reserve(now), process: event.process, kind: 'arrive' });
+      continue;
+    }
+    if (event.kind === 'arrive') {
+      const answer = budget.take(now);
+      const call = { at: now, process: event.process, accepted: answer.ok };
+      calls.push(call);
+      schedule({
+        at: now + latency,
+        process: event.process,
+        kind: 'answer',
+        call,
+        ...(answer.ok ? { usedShare: answer.usedShare } : { retryAfterMs: Math.ceil(answer.retryAfterMs / 1000) * 1000 }),
+      });
+      continue;
+    }
+    if (event.call!.accepted) {
+      const share = event.usedShare!;
+      pacer.accepted(share > 0.8 ? Math.round(share * 10) / 10 : undefined);
+      schedule({ at: now, process: event.process, kind: 'ready' });
+    } else {
+      pacer.throttled(event.retryAfterMs);
+      schedule({ at: now + event.retryAfterMs!, process: event.process, kind: 'ready' });
+    }
+  }
+  return { calls, pacers };
+}
+
+/** Accepted calls per second and the share answered 429, between two times. */
+export function rateBetween(calls: readonly SimulatedCall[], from: number, to: number, process?: number) {
+  const within = calls.filter((call) => call.at >= from && call.at < to && (process === undefined || call.process === process));
+  const accepted = within.filter((call) => call.accepted).length;
+  return { rate: accepted / ((to - from) / 1000), throttledShare: within.length === 0 ? 0 : (within.length - accepted) / within.length };
+}

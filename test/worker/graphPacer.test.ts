@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { GraphPacer } from '../../shared/graph/graphPacer';
+import { rateBetween, simulatePacing } from '../support/pacingSimulation';
+
+// The pacer's rules on a fake clock: it learns the capacity Graph grants, whatever the window's shape.
+
+describe('the adaptive pacer converges on the capacity Graph grants', () => {
+  it.each([
+    { name: 'a strict 20 per 1 s sliding window', budget: { limit: 20, windowMs: 1_000 }, durationMs: 120_000, measuredMs: 60_000 },
+    { name: 'a 3,000 per 150 s sliding window', budget: { limit: 3_000, windowMs: 150_000 }, durationMs: 450_000, measuredMs: 150_000 },
+    { name: 'a token bucket of 20 refilled per second', budget: { limit: 20, windowMs: 1_000, shape: 'tokenBucket' as const }, durationMs: 120_000, measuredMs: 60_000 },
+  ])('holds at least 95% of $name, with at most 1% of calls answered 429', ({ budget, durationMs, measuredMs }) => {
+    const { calls } = simulatePacing({ budget, processes: 1, maxWritesPerSecond: 20, durationMs });
+    const { rate, throttledShare } = rateBetween(calls, durationMs - measuredMs, durationMs);
+    expect(rate / 20).toBeGreaterThanOrEqual(0.95);
+    expect(throttledShare).toBeLessThanOrEqual(0.01);
+  });
+
+  it('settles on what another app leaves within 10 s of it taking 10/s of 20/s', () => {
+    const change = 60_000;
+    const { calls } = simulatePacing({
+      budget: { limit: 20, windowMs: 1_000, otherApp: { writesPerSecond: 10, from: change } },
+      processes: 1,
+      maxWritesPerSecond: 20,
+      durationMs: 180_000,
+    });
+    const settled = rateBetween(calls, change + 10_000, 180_000);
+    expect(settled.rate / 10).toBeGreaterThanOrEqual(0.95);
+    expect(settled.rate / 10).toBeLessThanOrEqual(1.0);
+    expect(settled.throttledShare).toBeLessThanOrEqual(0.01);
+  });
+});
+
+describe('the pacer\'s rules', () => {
+  const at = (start = 0) => {
+    const clock = { now: start };
+    return { clock, pacer: new GraphPacer({ maxWritesPerSecond: 20, now: () => clock.now }) };
+  };
+
+  it('backs off on a 429 once, however many calls in flight are refused with it', () => {
+    const { pacer } = at();
+    pacer.throttled(1_000);
+    expect(pacer.rate).toBeCloseTo(17);
+    pacer.throttled(1_000);
+    pacer.throttled(1_000);
+    expect(pacer.rate).toBeCloseTo(17);
+  });
+
+  it('pauses every call for a long Retry-After, but only slows down for a one-second one', () => {
+    const { pacer } = at(1_000);
+    pacer.throttled(1_000);
+    expect(pacer.pausedForMs).toBe(0);
+    expect(pacer.reserve(1_000)).toBe(1_000);
+    const later = at(1_000);
+    later.pacer.throttled(30_000);
+    expect(later.pacer.pausedForMs).toBe(30_000);
+    expect(later.pacer.reserve(1_000)).toBe(31_000);
+  });
+
+  it('recovers quickly to just under the limit that threw it back, then only probes past it', () => {
+    const { clock, pacer } = at();
+    pacer.throttled(1_000);
+    for (let step = 0; step < 40; step += 1) {
+      clock.now += 50;
+      pacer.accepted();
+    }
+    expect(pacer.rate).toBeGreaterThanOrEqual(0.97 * 20 - 0.01);
+    expect(pacer.rate).toBeLessThan(20);
+  });
+
+  it('grows back to its ceiling once Graph has said nothing for 30 s (the other app has gone)', () => {
+    const { clock, pacer } = at();
+    pacer.throttled(1_000);
+    for (let step = 0; step < 700; step += 1) {
+      clock.now += 50;
+      pacer.accepted();
+    }
+    expect(pacer.rate).toBeCloseTo(20);
+  });
+
+  it('slows in proportion when Graph says a shared limit is over 100% used, before any 429', () => {
+    const { pacer } = at();
+    pacer.accepted(1.8);
+    expect(pacer.rate).toBeCloseTo(20 / 1.85);
+  });
+
+  it('never exceeds its share of GRAPH_MAX_WRITES_PER_SECOND', () => {
+    const { clock, pacer } = at();
+    pacer.setShare(0.25);
+    for (let step = 0; step < 100; step += 1) {
+      clock.now += 100;
+      pacer.accepted();
+    }
+    expect(pacer.rate).toBeCloseTo(5);
+  });
+});
+
+describe('two pacers sharing one budget', () => {
+  it('split it fairly without shares, and hold at least 90% of it with at most 2% of calls answered 429', () => {
+    const { calls } = simulatePacing({ budget: { limit: 20, windowMs: 1_000 }, processes: 2, maxWritesPerSecond: 20, durationMs: 180_000 });
+    const total = rateBetween(calls, 60_000, 180_000);
+    expect(total.rate / 20).toBeGreaterThanOrEqual(0.9);
+    expect(total.throttledShare).toBeLessThanOrEqual(0.02);
+    for (const process of [0, 1]) expect(rateBetween(calls, 60_000, 180_000, process).rate).toBeGreaterThanOrEqual(0.5 * 10);
+  });
+
+  it('with equal shares of the ceiling, hardly meet a 429 at all, from the start', () => {
+    const { calls } = simulatePacing({ budget: { limit: 20, windowMs: 1_000 }, processes: 2, maxWritesPerSecond: 20, durationMs: 60_000, share: 0.5 });
+    const total = rateBetween(calls, 0, 60_000);
+    expect(total.throttledShare).toBeLessThanOrEqual(0.01);
+    expect(total.rate / 20).toBeGreaterThanOrEqual(0.95);
+  });
+});
