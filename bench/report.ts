@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { EndToEndBenchResult } from './endToEnd';
 import type { HostMemoryBenchResult } from './hostMemory';
 import type { IntakeBenchResult } from './intake';
+import type { PacingScenarioResult } from './pacing';
 import type { RosterBenchResult } from './roster';
 import type { WorkerBenchResult } from './worker';
 import { round } from './measure';
@@ -17,6 +18,7 @@ export interface BenchResults {
   endToEnd?: EndToEndBenchResult;
   hostMemory?: HostMemoryBenchResult;
   roster?: RosterBenchResult;
+  pacing?: PacingScenarioResult[];
 }
 
 /** Writes the results, keeping from the previous latest.json the benchmarks this run did not repeat. */
@@ -28,12 +30,13 @@ export function writeReport(fresh: BenchResults, folder: string): void {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(path.join(folder, 'latest.md'), markdown(results));
   if (results.worker) writeFileSync(path.join(folder, 'worker-throughput.svg'), throughputChart(results.worker));
+  if (results.pacing) writeFileSync(path.join(folder, 'pacing.svg'), pacingChart(results.pacing));
 }
 
 const met = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 function markdown(results: BenchResults): string {
-  const { machine, intake, worker, endToEnd, hostMemory, roster } = results;
+  const { machine, intake, worker, endToEnd, hostMemory, roster, pacing } = results;
   const lines = [
     `Measured ${results.at} on ${machine.cpus} cores (${machine.cpuModel ?? 'unknown CPU'}), ${machine.memoryGiB} GiB, Node ${machine.node}. Medians of repeated runs.`,
     '',
@@ -60,7 +63,53 @@ function markdown(results: BenchResults): string {
     lines.push(`| partner onboarding: ${roster.rows}-row roster (${roster.rosterMiB} MiB CSV), rows/s | ${roster.rowsPerSecond} | ${roster.baselineRows} rows: ${roster.baselineRowsPerSecond} | ${round(roster.rowsPerSecond / roster.baselineRowsPerSecond, 2)} | |`);
     lines.push(`| partner onboarding: ${roster.rows}-row roster, peak memory above resting | +${roster.peakMemoryMiB} MiB | ${roster.baselineRows} rows: +${roster.baselinePeakMemoryMiB} MiB | ${roster.memoryRatio}× for ${sizes}× the rows | |`);
   }
+  if (pacing) {
+    lines.push('', '| pacing scenario (300 ms answers) | rate ÷ capacity left | calls answered 429 | settled after the change | least process ÷ its fair share | target |', '|---|---|---|---|---|---|');
+    for (const scenario of pacing) {
+      const { targets } = scenario;
+      const target = [
+        `≥ ${targets.shareOfCapacityAtLeast * 100}%, ≤ ${targets.throttledShareAtMost * 100}% 429`,
+        targets.settleMsAtMost !== undefined ? `settled ≤ ${targets.settleMsAtMost / 1000} s` : '',
+        targets.fairShareAtLeast !== undefined ? `each ≥ ${targets.fairShareAtLeast * 100}% of fair share` : '',
+      ].filter(Boolean).join(', ');
+      lines.push(
+        `| ${scenario.name} | ${(scenario.shareOfCapacity * 100).toFixed(1)}% | ${(scenario.throttledShare * 100).toFixed(2)}% | ${scenario.settleMs !== undefined ? `${(scenario.settleMs / 1000).toFixed(0)} s` : ''} | ${scenario.leastFairShare !== undefined ? `${(scenario.leastFairShare * 100).toFixed(0)}%` : ''} | ${target}: ${met(scenario.met)} |`,
+      );
+    }
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** Accepted writes per second against the capacity left to the app, one panel per pacing scenario. */
+export function pacingChart(scenarios: readonly PacingScenarioResult[]): string {
+  const width = 720;
+  const panel = 150;
+  const margin = { left: 50, right: 20, top: 36, bottom: 24 };
+  const panels = scenarios.map((scenario, index) => {
+    const top = index * panel;
+    const seconds = scenario.timeline.length;
+    const maxY = 30;
+    const x = (second: number) => margin.left + (second / Math.max(1, seconds - 1)) * (width - margin.left - margin.right);
+    const y = (value: number) => top + panel - margin.bottom - (Math.min(value, maxY) / maxY) * (panel - margin.top - margin.bottom);
+    const rate = scenario.timeline.map((point, second) => `${x(second).toFixed(1)},${y(point.accepted).toFixed(1)}`).join(' ');
+    const capacity = scenario.timeline.map((point, second) => `${x(second).toFixed(1)},${y(point.capacity).toFixed(1)}`).join(' ');
+    return `<g>
+  <text x="${margin.left}" y="${top + 22}" font-size="13">${scenario.name}: ${(scenario.shareOfCapacity * 100).toFixed(1)}% of capacity, ${(scenario.throttledShare * 100).toFixed(2)}% 429</text>
+  <line x1="${margin.left}" y1="${y(0)}" x2="${width - margin.right}" y2="${y(0)}" stroke="#888"/>
+  <text x="${margin.left - 8}" y="${y(0) + 4}" text-anchor="end">0</text>
+  <text x="${margin.left - 8}" y="${y(20) + 4}" text-anchor="end">20</text>
+  <polyline points="${capacity}" fill="none" stroke="#d33" stroke-dasharray="6 4"/>
+  <polyline points="${rate}" fill="none" stroke="#0067b8" stroke-width="2"/>
+</g>`;
+  });
+  const height = scenarios.length * panel + 20;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">
+  <title>Accepted invitations per second (blue) against the capacity left to the app (red), per pacing scenario</title>
+  <rect width="100%" height="100%" fill="white"/>
+  ${panels.join('\n  ')}
+  <text x="${width / 2}" y="${height - 4}" text-anchor="middle">seconds since every instance was up; blue: accepted writes/s, red dashed: capacity left to the app</text>
+</svg>
+`;
 }
 
 /** Invitations/s per second of the median worker run, against the budget line. */

@@ -9,9 +9,10 @@ import { benchHostMemory } from './hostMemory';
 import { writeReport, type BenchResults } from './report';
 import { benchRoster } from './roster';
 import { benchWorker } from './worker';
+import { benchPacing } from './pacing';
 
 /**
- * `npm run bench [-- intake|worker|endToEnd|memory|roster ...]`: the benchmarks, each figure the median of repeated runs
+ * `npm run bench [-- intake|worker|endToEnd|memory|roster|pacing ...]`: the benchmarks, each figure the median of repeated runs
  * beside a baseline measured in the same run (the machine is shared and noisy: ratios travel,
  * absolute figures less). Writes bench/results/latest.json. BENCH_RUNS overrides the run count.
  */
@@ -80,6 +81,17 @@ async function main() {
         [`peak memory for ${roster.baselineRows} rows (baseline, MiB)`]: { value: roster.baselinePeakMemoryMiB },
         'memory ratio (10x the rows)': { value: roster.memoryRatio },
       });
+    }
+    if (wants('pacing')) {
+      console.log('\nPacing: rate against the capacity Graph grants, one to eight instances');
+      const pacing = (results.pacing = await benchPacing(certificate, { ...(runs ? { runs } : {}), ...(process.env.BENCH_PACING_ONLY ? { only: process.env.BENCH_PACING_ONLY } : {}) }));
+      console.table(Object.fromEntries(pacing.map((scenario) => [scenario.name, {
+        'rate ÷ capacity': scenario.shareOfCapacity,
+        '429 share': scenario.throttledShare,
+        'settled (ms)': scenario.settleMs ?? '',
+        'least fair share': scenario.leastFairShare ?? '',
+        met: scenario.met,
+      }])));
     }
   } finally {
     await azurite.stop();

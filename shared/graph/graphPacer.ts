@@ -30,6 +30,12 @@ export interface GraphPacerOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Told whenever a call asks for a turn (starts the share heartbeat: rateShares.ts). */
   onDemand?: () => void;
+  /**
+   * The rate to start at, in writes per second: a process that has just started does not yet know
+   * how many others share the budget, so it starts low and grows quickly (a slow start).
+   * @default a quarter of maxWritesPerSecond
+   */
+  initialRate?: number;
 }
 
 // A 429 cuts the rate to 85% of what drew it.
@@ -41,11 +47,15 @@ const SAFE_SHARE_OF_LIMIT = 0.97;
 const FAST_GROWTH = 0.5;
 // Past it, the rate probes upwards at PROBE_GROWTH of the rate per second.
 const PROBE_GROWTH = 0.0015;
+// Near a limit Graph has not yet shown us (x-ms-throttle-limit-percentage of 90% or more).
+const NEAR_LIMIT_GROWTH = 0.02;
 // A known limit with no signal for this long is forgotten: capacity may have come back.
 const LIMIT_MEMORY_MS = 30_000;
 // Retry-After up to this long slows the rate only; longer, and every call waits for it.
 const PAUSE_ALL_AFTER_MS = 1_000;
 const MIN_RATE = 0.2;
+// Start at this share of the ceiling: instances that start together learn of each other within a heartbeat.
+const INITIAL_SHARE = 0.25;
 
 export class GraphPacer {
   /** The current rate, in writes per second. */
@@ -68,7 +78,7 @@ export class GraphPacer {
   constructor(private readonly options: GraphPacerOptions) {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.rate = options.maxWritesPerSecond;
+    this.rate = Math.min(options.initialRate ?? options.maxWritesPerSecond * INITIAL_SHARE, options.maxWritesPerSecond);
   }
 
   /** This instance's ceiling: GRAPH_MAX_WRITES_PER_SECOND times its share of the app's budget. */
@@ -78,7 +88,10 @@ export class GraphPacer {
 
   /** This instance's share (0–1] of the app's budget (rateShares.ts). */
   setShare(share: number): void {
-    this.share = Math.min(1, Math.max(share, 0.001));
+    const next = Math.min(1, Math.max(share, 0.001));
+    // A limit learned under another share (while instances joined or left) says little about this one.
+    if (next !== this.share) this.knownLimit = Number.POSITIVE_INFINITY;
+    this.share = next;
     this.rate = Math.min(this.rate, this.ceiling);
   }
 
@@ -118,14 +131,11 @@ export class GraphPacer {
       return;
     }
     if (now - this.lastSignalAt > LIMIT_MEMORY_MS) this.knownLimit = Number.POSITIVE_INFINITY;
-    // Close to a limit we know nothing of yet (Graph rounds to a tenth: "1.0" from 95%): it implies one.
-    // The share counts every app's writes, so once we know where Graph said no, it adds nothing.
-    if (limitPercentage !== undefined && limitPercentage >= 0.9 && this.knownLimit === Number.POSITIVE_INFINITY) {
-      this.knownLimit = this.rate / limitPercentage;
-      this.lastSignalAt = now;
-    }
+    // Close to a limit we know nothing of yet: approach it gently. The share Graph reports counts every
+    // app's writes and is rounded to a tenth, so it says where the limit is only roughly; a 429 says exactly.
+    const nearUnknownLimit = limitPercentage !== undefined && limitPercentage >= 0.9 && this.knownLimit === Number.POSITIVE_INFINITY;
     const safe = this.knownLimit * SAFE_SHARE_OF_LIMIT;
-    const growth = this.rate < safe ? FAST_GROWTH : PROBE_GROWTH;
+    const growth = this.rate >= safe ? PROBE_GROWTH : nearUnknownLimit ? NEAR_LIMIT_GROWTH : FAST_GROWTH;
     let next = this.rate * (1 + growth * elapsedSeconds);
     if (this.rate < safe) next = Math.min(next, Math.max(safe, this.rate));
     this.rate = Math.min(this.ceiling, next);
@@ -133,10 +143,11 @@ export class GraphPacer {
 
   /**
    * Graph answered 429. With a short Retry-After (a short window), what Graph accepted in the last
-   * second is the capacity it grants us now: the limit is set to it and the rate to just under it,
-   * at once, rather than step by step while every step draws more 429s (another app has arrived).
-   * A 429 that comes while Graph was accepting all we sent (one refused early) hardly slows us.
-   * Without a measure, the rate drops by DECREASE; a long Retry-After pauses every call.
+   * second tells the capacity it grants us now: when it is far below our rate (another app has
+   * arrived), the limit is set to it and the rate to just under it, at once, rather than step by
+   * step while every step draws more 429s; when it is about our rate, our rate is the limit, and
+   * the rate drops just under it. Without a measure, the rate drops by DECREASE; a long Retry-After
+   * pauses every call.
    */
   throttled(retryAfterMs: number | undefined): void {
     const now = this.now();
@@ -144,7 +155,10 @@ export class GraphPacer {
     while (this.recentAccepts.length > 0 && this.recentAccepts[0]! <= now - 1_000) this.recentAccepts.shift();
     const granted = this.recentAccepts.length;
     const measurable = this.firstAcceptAt !== undefined && now - this.firstAcceptAt >= 1_000 && wait <= PAUSE_ALL_AFTER_MS && granted > 0;
-    if (measurable) this.decrease(granted * SAFE_SHARE_OF_LIMIT, now, granted);
+    // Graph took far less than we sent: the capacity has dropped to what it took.
+    if (measurable && granted < this.rate * DECREASE) this.decrease(granted * SAFE_SHARE_OF_LIMIT, now, granted);
+    // Graph took about what we sent: this rate is the limit; hold just under it.
+    else if (measurable) this.decrease(this.rate * SAFE_SHARE_OF_LIMIT, now, this.rate);
     else this.decrease(this.rate * DECREASE, now, this.rate);
     if (wait > PAUSE_ALL_AFTER_MS) {
       this.pausedUntil = Math.max(this.pausedUntil, now + wait);

@@ -16,7 +16,7 @@ import type { GraphPacer } from './graphPacer';
  * - clock skew: liveness is judged by the rows' Timestamp, which the storage service sets, against
  *   the newest Timestamp in the same read, never against this machine's clock;
  * - the storage account's limits: one upsert and one partition read per instance per heartbeat
- *   (40 instances: 40 operations a second, against a partition's 2,000);
+ *   (40 instances: 80 operations a second, against a partition's 2,000);
  * - storage unavailable: the last share is kept (the pacer's 429 handling still protects Graph).
  */
 
@@ -25,7 +25,7 @@ export interface RateSharesOptions {
   pacer: GraphPacer;
   /** @default WEBSITE_INSTANCE_ID (one per Azure instance), or a new id per process */
   instanceId?: string;
-  /** @default 2_000 */
+  /** @default 1_000 */
   heartbeatMs?: number;
 }
 
@@ -48,7 +48,7 @@ export class RateShares {
 
   constructor(private readonly options: RateSharesOptions) {
     this.instanceId = options.instanceId ?? (process.env.WEBSITE_INSTANCE_ID || randomUUID());
-    this.heartbeatMs = options.heartbeatMs ?? 2_000;
+    this.heartbeatMs = options.heartbeatMs ?? 1_000;
   }
 
   /** Starts heartbeating (once; later calls do nothing). Called when the pacer first has work. */

@@ -32,9 +32,20 @@ describe('the adaptive pacer converges on the capacity Graph grants', () => {
 });
 
 describe('the pacer\'s rules', () => {
+  it('starts at a quarter of its ceiling and reaches it within a few seconds (a slow start)', () => {
+    const clock = { now: 0 };
+    const pacer = new GraphPacer({ maxWritesPerSecond: 20, now: () => clock.now });
+    expect(pacer.rate).toBe(5);
+    for (let step = 0; step < 80; step += 1) {
+      clock.now += 50;
+      pacer.accepted();
+    }
+    expect(pacer.rate).toBeCloseTo(20);
+  });
+
   const at = (start = 0) => {
     const clock = { now: start };
-    return { clock, pacer: new GraphPacer({ maxWritesPerSecond: 20, now: () => clock.now }) };
+    return { clock, pacer: new GraphPacer({ maxWritesPerSecond: 20, initialRate: 20, now: () => clock.now }) };
   };
 
   it('backs off on a 429 once, however many calls in flight are refused with it', () => {
