@@ -29,7 +29,7 @@ param graphEndpoint string = 'https://graph.microsoft.com'
 @description('Entra authority of the cloud: https://login.microsoftonline.us, https://login.chinacloudapi.cn.')
 param graphAuthorityHost string = 'https://login.microsoftonline.com'
 
-@description('Graph writes per second per instance; Graph allows 3,000 per 150 s per app and tenant (20/s) in all.')
+@description('Graph writes per second for the whole app (Graph documents 3,000 per 150 s per app and tenant: 20/s). The instances split it among themselves; no per-instance arithmetic is needed.')
 param graphMaxWritesPerSecond int = 20
 
 @description('\'true\': submissions must be signed with INTAKE_HMAC_SECRET, kept in Key Vault as intake-hmac-secret.')
@@ -42,7 +42,7 @@ param inviteAllowedDomains string = ''
 @description('Comma-separated domains that may not be invited.')
 param inviteBlockedDomains string = ''
 
-@description('Instances the app may scale out to. Each paces itself at graphMaxWritesPerSecond: keep their product within the budget.')
+@description('Instances the app may scale out to. Graph\'s budget is shared by all instances (the app paces as one), so this bounds cost and storage heartbeats, not Graph\'s rate.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40

@@ -88,7 +88,10 @@ export const settingsSchema = z.object({
   AZURE_FEDERATED_TOKEN_FILE: optionalText,
   GRAPH_AUTHORITY_HOST: httpsUrl('https://login.microsoftonline.com').default('https://login.microsoftonline.com'),
   GRAPH_ENDPOINT: httpsUrl('https://graph.microsoft.com').default('https://graph.microsoft.com'),
-  /** From Graph's documented 3,000 writes per 150 s per app and tenant. */
+  /**
+   * The ceiling for the whole app, from Graph's documented 3,000 writes per 150 s per app and
+   * tenant: the busy instances split it (rateShares.ts), and each learns the rate Graph grants below it.
+   */
   GRAPH_MAX_WRITES_PER_SECOND: z.coerce.number().positive().max(1000).default(20),
   /**
    * While the app cannot sign in to Graph (a refused secret, no permission, Entra down), how often

@@ -5,7 +5,7 @@
  * is learned from Graph's answers rather than assumed:
  * - calls start evenly spaced at `rate` writes/s, never above the ceiling (GRAPH_MAX_WRITES_PER_SECOND
  *   times this instance's share of the app's budget, see rateShares.ts);
- * - a 429 marks the rate at which Graph said no (`knownLimit`) and cuts the rate by DECREASE;
+ * - a 429 marks the rate at which Graph said no (`knownLimit`) and drops the rate under it (see throttled);
  *   x-ms-throttle-limit-percentage above 100% does the same in proportion, before any 429;
  * - every accepted call lets the rate grow back: quickly up to just under the known limit, then
  *   only slowly past it (probing whether Graph grants more), and quickly again once no signal has
@@ -47,8 +47,11 @@ const SAFE_SHARE_OF_LIMIT = 0.97;
 const FAST_GROWTH = 0.5;
 // Past it, the rate probes upwards at PROBE_GROWTH of the rate per second.
 const PROBE_GROWTH = 0.0015;
-// Near a limit Graph has not yet shown us (x-ms-throttle-limit-percentage of 90% or more).
-const NEAR_LIMIT_GROWTH = 0.02;
+// Near a limit Graph has not yet shown us exactly (x-ms-throttle-limit-percentage of 90% or more,
+// or one second's count after a drop): approach it at this pace.
+const NEAR_LIMIT_GROWTH = 0.05;
+// Refused at about our own rate: that rate is the limit; hold this share of it.
+const AT_LIMIT_HOLD = 0.98;
 // A known limit with no signal for this long is forgotten: capacity may have come back.
 const LIMIT_MEMORY_MS = 30_000;
 // Retry-After up to this long slows the rate only; longer, and every call waits for it.
@@ -62,6 +65,8 @@ export class GraphPacer {
   rate: number;
   private share = 1;
   private knownLimit = Number.POSITIVE_INFINITY;
+  /** Whether Graph has refused us at about the known limit itself (else it is one second's measure, a lower bound). */
+  private limitConfirmed = true;
   private lastSignalAt = Number.NEGATIVE_INFINITY;
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   private lastGrowthAt: number | undefined;
@@ -135,7 +140,8 @@ export class GraphPacer {
     // app's writes and is rounded to a tenth, so it says where the limit is only roughly; a 429 says exactly.
     const nearUnknownLimit = limitPercentage !== undefined && limitPercentage >= 0.9 && this.knownLimit === Number.POSITIVE_INFINITY;
     const safe = this.knownLimit * SAFE_SHARE_OF_LIMIT;
-    const growth = this.rate >= safe ? PROBE_GROWTH : nearUnknownLimit ? NEAR_LIMIT_GROWTH : FAST_GROWTH;
+    const beyondSafe = this.limitConfirmed ? PROBE_GROWTH : NEAR_LIMIT_GROWTH;
+    const growth = this.rate >= safe ? beyondSafe : nearUnknownLimit ? NEAR_LIMIT_GROWTH : FAST_GROWTH;
     let next = this.rate * (1 + growth * elapsedSeconds);
     if (this.rate < safe) next = Math.min(next, Math.max(safe, this.rate));
     this.rate = Math.min(this.ceiling, next);
@@ -155,11 +161,15 @@ export class GraphPacer {
     while (this.recentAccepts.length > 0 && this.recentAccepts[0]! <= now - 1_000) this.recentAccepts.shift();
     const granted = this.recentAccepts.length;
     const measurable = this.firstAcceptAt !== undefined && now - this.firstAcceptAt >= 1_000 && wait <= PAUSE_ALL_AFTER_MS && granted > 0;
-    // Graph took far less than we sent: the capacity has dropped to what it took.
-    if (measurable && granted < this.rate * DECREASE) this.decrease(granted * SAFE_SHARE_OF_LIMIT, now, granted);
-    // Graph took about what we sent: this rate is the limit; hold just under it.
-    else if (measurable) this.decrease(this.rate * SAFE_SHARE_OF_LIMIT, now, this.rate);
-    else this.decrease(this.rate * DECREASE, now, this.rate);
+    // Graph took far less than we sent: the capacity has dropped to about what it took. One second's
+    // count is a lower bound, so the rate may then grow past it at the near-limit pace until Graph
+    // refuses us at about our own rate, which confirms the limit.
+    if (measurable && granted < this.rate * DECREASE) {
+      if (this.decrease(granted * SAFE_SHARE_OF_LIMIT, now, granted)) this.limitConfirmed = false;
+    } else if (measurable) {
+      // Graph took about what we sent: this rate is the limit; hold just under it.
+      if (this.decrease(this.rate * AT_LIMIT_HOLD, now, this.rate)) this.limitConfirmed = true;
+    } else if (this.decrease(this.rate * DECREASE, now, this.rate)) this.limitConfirmed = true;
     if (wait > PAUSE_ALL_AFTER_MS) {
       this.pausedUntil = Math.max(this.pausedUntil, now + wait);
       this.nextSlotAt = Math.max(this.nextSlotAt, this.pausedUntil);
@@ -171,11 +181,13 @@ export class GraphPacer {
     return Math.max(0, this.pausedUntil - this.now());
   }
 
-  private decrease(to: number, now: number, limit = to): void {
+  /** Lowers the rate to `to` and sets the known limit, at most once per DECREASE_HOLDOFF_MS; says whether it did. */
+  private decrease(to: number, now: number, limit = to): boolean {
     this.lastSignalAt = now;
-    if (now - this.lastDecreaseAt < DECREASE_HOLDOFF_MS) return;
+    if (now - this.lastDecreaseAt < DECREASE_HOLDOFF_MS) return false;
     this.lastDecreaseAt = now;
     this.knownLimit = limit;
     this.rate = Math.max(MIN_RATE, Math.min(this.rate, to));
+    return true;
   }
 }

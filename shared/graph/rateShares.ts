@@ -30,8 +30,9 @@ export interface RateSharesOptions {
 }
 
 const PARTITION = 'pacer';
-// A row not rewritten for this many heartbeats belongs to an instance that is gone or idle.
-const STALE_HEARTBEATS = 3;
+// A row not rewritten for this many heartbeats belongs to an instance that is gone or idle (a busy
+// instance on a loaded machine may miss a beat or two: it must not look gone).
+const STALE_HEARTBEATS = 5;
 
 interface ShareRow {
   rowKey: string;

@@ -47,7 +47,7 @@ describe('rate shares between instances', () => {
       return current === 1 ? current : undefined;
     }, { timeoutMs: 10_000, what: 'the dead instance to drop out' });
     expect(share).toBe(1);
-    expect(Date.now() - diedAt).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - diedAt).toBeGreaterThanOrEqual(1_400);
   });
 
   it('judge liveness by the storage service\'s timestamps, not by this machine\'s clock', async () => {
