@@ -57,6 +57,8 @@ const LIMIT_MEMORY_MS = 30_000;
 // Retry-After up to this long slows the rate only; longer, and every call waits for it.
 const PAUSE_ALL_AFTER_MS = 1_000;
 const MIN_RATE = 0.2;
+// What Graph accepted is counted over at most this long (see throttled).
+const MAX_MEASURE_MS = 5_000;
 // Start at this share of the ceiling: instances that start together learn of each other within a heartbeat.
 const INITIAL_SHARE = 0.25;
 
@@ -127,7 +129,7 @@ export class GraphPacer {
     const now = this.now();
     this.firstAcceptAt ??= now;
     this.recentAccepts.push(now);
-    while (this.recentAccepts[0]! <= now - 1_000) this.recentAccepts.shift();
+    while (this.recentAccepts[0]! <= now - MAX_MEASURE_MS) this.recentAccepts.shift();
     const elapsedSeconds = Math.min(1, (now - (this.lastGrowthAt ?? now)) / 1000);
     this.lastGrowthAt = now;
     if (limitPercentage !== undefined && limitPercentage > 1) {
@@ -158,9 +160,11 @@ export class GraphPacer {
   throttled(retryAfterMs: number | undefined): void {
     const now = this.now();
     const wait = retryAfterMs ?? PAUSE_ALL_AFTER_MS;
-    while (this.recentAccepts.length > 0 && this.recentAccepts[0]! <= now - 1_000) this.recentAccepts.shift();
-    const granted = this.recentAccepts.length;
-    const measurable = this.firstAcceptAt !== undefined && now - this.firstAcceptAt >= 1_000 && wait <= PAUSE_ALL_AFTER_MS && granted > 0;
+    // Counted over at least a second, and long enough to hold about ten calls: a share of 2.5/s
+    // counted over one second is 2 or 3, too coarse to tell a drop from a rounding.
+    const measureMs = Math.min(MAX_MEASURE_MS, Math.max(1_000, (10 / this.rate) * 1_000));
+    const granted = (this.recentAccepts.filter((at) => at > now - measureMs).length * 1_000) / measureMs;
+    const measurable = this.firstAcceptAt !== undefined && now - this.firstAcceptAt >= measureMs && wait <= PAUSE_ALL_AFTER_MS && granted > 0;
     // Graph took far less than we sent: the capacity has dropped to about what it took. One second's
     // count is a lower bound, so the rate may then grow past it at the near-limit pace until Graph
     // refuses us at about our own rate, which confirms the limit.
