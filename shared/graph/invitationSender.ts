@@ -122,6 +122,13 @@ export class InvitationSender {
       return { kind: 'invited', created, calls };
     } catch (error) {
       if (error instanceof WaitBeyondDeadlineError) {
+        // Out of time waiting for a turn: after a Graph failure that is the failure's doing (the
+        // queue retries it, counting a dequeue); otherwise it is only the budget (handed back free).
+        if (lastError?.kind === 'transient' && lastError.code === TOKEN_ENDPOINT_UNAVAILABLE) {
+          this.circuit.open(lastError);
+          return this.suspended(calls, lastError);
+        }
+        if (lastError?.kind === 'transient') return { kind: 'unavailable', error: lastError, calls };
         return { kind: 'throttled', waitMs: Math.max(error.waitMs, DEFAULT_THROTTLE_PAUSE_MS), calls, ...(lastError ? { error: lastError } : {}) };
       }
       if (error instanceof CircuitOpenError) return this.suspended(calls, lastError);
