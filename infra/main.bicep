@@ -7,17 +7,56 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of every resource (one that offers the Flex Consumption plan).')
+@description('Region of every resource: one that offers the Flex Consumption plan (the list of Microsoft\'s Flex Consumption quickstart).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Object id of the person running azd (AZURE_PRINCIPAL_ID): may set Key Vault secrets.')
+@description('Object id of whoever runs azd (AZURE_PRINCIPAL_ID): may set Key Vault secrets.')
 param principalId string = ''
+
+@description('What runs azd (AZURE_PRINCIPAL_TYPE): a person (User), or a service principal in CI (ServicePrincipal).')
+@allowed(['User', 'ServicePrincipal'])
+param principalType string = 'User'
 
 @description('Who calls Microsoft Graph: the managed identity (no secret), or an app registration whose secret or certificate is kept in Key Vault.')
 @allowed(['managedIdentity', 'appRegistrationSecret', 'appRegistrationCertificate'])
 param graphCaller string = 'managedIdentity'
 
-@description('Tenant of the app registration (only with an app registration as the caller).')
+@description('Tenant of the app registration (only with an app registration as the caller); empty: this deployment\'s tenant.')
 param graphTenantId string = ''
 
 @description('Client id of the app registration (only with an app registration as the caller).')
@@ -43,7 +82,7 @@ param inviteAllowedDomains string = ''
 param inviteBlockedDomains string = ''
 
 @description('Instances the app may scale out to. Graph\'s budget is shared by all instances (the app paces as one), so this bounds cost and storage heartbeats, not Graph\'s rate.')
-@minValue(1)
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
@@ -113,6 +152,7 @@ module keyVault 'modules/keyVault.bicep' = if (needsKeyVault) {
     name: keyVaultName
     appPrincipalId: identity.outputs.principalId
     operatorPrincipalId: principalId
+    operatorPrincipalType: principalType
   }
 }
 
@@ -127,6 +167,8 @@ module functionApp 'modules/functionApp.bicep' = {
     appName: appName
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId

@@ -6,6 +6,9 @@ param planName string
 param appName string
 param storageAccountName string
 param storageBlobEndpoint string
+@description('The account\'s own service endpoints (primaryEndpoints), right in every cloud: *.core.windows.net, *.core.usgovcloudapi.net, *.core.chinacloudapi.cn.')
+param storageQueueEndpoint string
+param storageTableEndpoint string
 param deploymentContainerName string
 param identityId string
 param identityClientId string
@@ -40,7 +43,10 @@ func keyVaultReference(vaultName string, secretName string) string => '@Microsof
 
 // The app's own settings; the Flex plan sets the runtime itself (FUNCTIONS_WORKER_RUNTIME is not allowed).
 var baseSettings = {
-  AzureWebJobsStorage__accountName: storageAccountName
+  // Service URIs from the account itself, not built from its name: national clouds have other suffixes.
+  AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
@@ -58,7 +64,8 @@ var managedIdentityCaller = {
   GRAPH_CLIENT_ID: identityClientId
 }
 var appRegistrationCaller = {
-  GRAPH_TENANT_ID: graphTenantId
+  // The app registration lives in this tenant unless said otherwise.
+  GRAPH_TENANT_ID: empty(graphTenantId) ? tenant().tenantId : graphTenantId
   GRAPH_CLIENT_ID: graphClientId
 }
 var appRegistrationSecret = {

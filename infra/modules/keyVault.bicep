@@ -5,8 +5,11 @@ param location string
 param tags object
 param name string
 param appPrincipalId string
-@description('Object id of the person running azd, who may then set the secrets (empty: nobody).')
+@description('Object id of whoever runs azd, who may then set the secrets (empty: nobody).')
 param operatorPrincipalId string = ''
+@description('What runs azd: a person, or a service principal in CI (a wrong type fails with UnmatchedPrincipalType).')
+@allowed(['User', 'ServicePrincipal'])
+param operatorPrincipalType string = 'User'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -41,7 +44,7 @@ resource operatorSetsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
     principalId: operatorPrincipalId
-    principalType: 'User'
+    principalType: operatorPrincipalType
   }
 }
 

@@ -71,3 +71,5 @@ resource invitationsTable 'Microsoft.Storage/storageAccounts/tableServices/table
 output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
+output tableEndpoint string = storage.properties.primaryEndpoints.table

@@ -42,7 +42,7 @@ describe('settings: code and infrastructure agree', () => {
   const optional = documentedOptionalSettings();
 
   it('finds the app settings in infra/', () => {
-    expect(inBicep.has('AzureWebJobsStorage__accountName')).toBe(true);
+    expect(inBicep.has('AzureWebJobsStorage__queueServiceUri')).toBe(true);
     expect(inBicep.size).toBeGreaterThan(5);
   });
 
