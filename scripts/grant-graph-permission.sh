@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Grants the Microsoft Graph application permission User.Invite.All (with admin consent: an app
 # role assignment) to the identity that calls Graph: the app's managed identity by default, or an
-# app registration. Idempotent: an existing assignment is left as it is. Needs the Azure CLI,
-# signed in as someone who may grant app roles (Privileged Role Administrator or Global Administrator).
+# app registration. Idempotent: an existing assignment (on any page of the identity's assignments,
+# or one Graph reports as already there) is left as it is. Needs the Azure CLI, signed in as someone
+# who may grant app roles (Privileged Role Administrator or Global Administrator).
 #
 #   scripts/grant-graph-permission.sh --resource-group rg-invites --identity-name id-invite-abc   # a managed identity
 #   scripts/grant-graph-permission.sh --app-id 11111111-2222-3333-4444-555555555555               # an app registration
@@ -21,7 +22,8 @@ USER_READWRITE_ALL=741f803b-c850-494e-b5df-cde7c675a1ca     # User.ReadWrite.All
 graph_endpoint=https://graph.microsoft.com
 resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+# The help is the comment block at the top of this file, and nothing after it.
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --resource-group) resource_group=$2; shift 2 ;;
@@ -77,20 +79,39 @@ roles=("$USER_INVITE_ALL")
 [ "$with_reset" = true ] && roles+=("$USER_READWRITE_ALL")
 assignments_url="$graph_endpoint/v1.0/servicePrincipals/$principal_id/appRoleAssignments"
 
+# az rest knows the resource of the clouds `az cloud` lists; --resource makes every Graph endpoint
+# work (DoD's dod-graph.microsoft.us among them).
+graph_rest() { az_call rest --resource "$graph_endpoint" "$@"; }
+
+# The assignment of `role` on Graph, looked for on every page of the principal's assignments.
+existing_assignment() {
+  local role=$1 url=$assignments_url found next
+  while [ -n "$url" ]; do
+    found=$(graph_rest --method GET --url "$url" --query "value[?appRoleId=='$role' && resourceId=='$graph_sp'].id | [0]" --output tsv)
+    [ -n "$found" ] && { echo "$found"; return 0; }
+    [ "$dry_run" = true ] && return 0
+    next=$(graph_rest --method GET --url "$url" --query '"@odata.nextLink"' --output tsv)
+    url=$next
+  done
+}
+
 for role in "${roles[@]}"; do
-  existing=""
-  if [ "$dry_run" = false ]; then
-    existing=$(az rest --method GET --url "$assignments_url" \
-      --query "value[?appRoleId=='$role' && resourceId=='$graph_sp'].id | [0]" --output tsv)
-  else
-    az_call rest --method GET --url "$assignments_url" --query "value[?appRoleId=='$role' && resourceId=='$graph_sp'].id | [0]" --output tsv
-  fi
+  existing=$(existing_assignment "$role")
   if [ -n "$existing" ]; then
     echo "Already granted: app role $role on Microsoft Graph to $principal_id (assignment $existing)."
     continue
   fi
   body="{\"principalId\":\"$principal_id\",\"resourceId\":\"$graph_sp\",\"appRoleId\":\"$role\"}"
-  az_call rest --method POST --url "$assignments_url" --headers Content-Type=application/json --body "$body" --output none
+  if ! answer=$(graph_rest --method POST --url "$assignments_url" --headers Content-Type=application/json --body "$body" --output none 2>&1); then
+    # Granted meanwhile (or by someone else): Graph answers 400 "Permission being assigned already exists".
+    if grep -qi 'already exists' <<<"$answer"; then
+      echo "Already granted: app role $role on Microsoft Graph to $principal_id."
+      continue
+    fi
+    echo "$answer" >&2
+    exit 1
+  fi
+  [ -n "$answer" ] && echo "$answer" >&2
   if [ "$dry_run" = true ]; then
     echo "Would grant: app role $role on Microsoft Graph to $principal_id."
   else

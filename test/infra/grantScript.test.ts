@@ -12,21 +12,35 @@ const run = promisify(execFile);
 
 /**
  * A stand-in for the Azure CLI on PATH (the real one is not installed here, and would reach
- * Azure): it logs every call and answers lookups the way `az` does with --output tsv.
+ * Azure): it logs every call and answers the way `az` does with --output tsv. Like the real
+ * `az rest`, it refuses a Graph call without --resource; it can spread the assignments over two
+ * pages, and answer a POST with Graph's 400 for an assignment that already exists.
  */
-function fakeAz({ existingAssignment = '' } = {}) {
+function fakeAz({ existingAssignment = '', assignedOnPage = 1, pages = 1, postAlreadyExists = false } = {}) {
   const folder = mkdtempSync(path.join(tmpdir(), 'fake-az-'));
   const log = path.join(folder, 'calls.log');
   writeFileSync(
     path.join(folder, 'az'),
     `#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "${log}"
-case "$*" in
+args="$*"
+case "$args" in
   "identity show"*) echo "mi-principal-id" ;;
   "ad sp show --id 00000003-0000-0000-c000-000000000000"*) echo "graph-sp-id" ;;
   "ad sp show"*) echo "app-principal-id" ;;
-  "rest --method GET"*) echo "${existingAssignment}" ;;
-  "rest --method POST"*) ;;
+  "rest "*)
+    [[ "$args" == *"--resource "* ]] || { echo "ERROR: --resource is required for this endpoint" >&2; exit 3; }
+    if [[ "$args" == *"--method GET"* ]]; then
+      page=1; [[ "$args" == *"page=2"* ]] && page=2
+      if [[ "$args" == *"--query value"* ]]; then
+        [ "$page" = "${assignedOnPage}" ] && echo "${existingAssignment}"
+      elif [ "$page" = 1 ] && [ "${pages}" = 2 ]; then
+        echo "https://graph.microsoft.com/v1.0/servicePrincipals/any/appRoleAssignments?page=2"
+      fi
+    elif [ "${postAlreadyExists ? 1 : 0}" = 1 ]; then
+      echo 'Bad Request({"error":{"code":"Request_BadRequest","message":"Permission being assigned already exists on the object"}})' >&2
+      exit 1
+    fi ;;
   *) echo "unexpected az call: $*" >&2; exit 9 ;;
 esac
 `,
@@ -53,7 +67,7 @@ describe('scripts/grant-graph-permission.sh', () => {
     expect(result.code).toBe(0);
     expect(az.calls()).toEqual([]);
     expect(result.stderr).toContain('would run: az identity show --resource-group rg-invites --name id-invite-abc');
-    expect(result.stderr).toMatch(/would run: az rest --method POST --url https:\/\/graph\.microsoft\.com\/v1\.0\/servicePrincipals\/.*\/appRoleAssignments/);
+    expect(result.stderr).toMatch(/would run: az rest --resource https:\/\/graph\.microsoft\.com --method POST --url https:\/\/graph\.microsoft\.com\/v1\.0\/servicePrincipals\/.*\/appRoleAssignments/);
     expect(result.stdout).toContain(`Would grant: app role ${USER_INVITE_ALL} on Microsoft Graph`);
   });
 
@@ -61,7 +75,7 @@ describe('scripts/grant-graph-permission.sh', () => {
     const az = fakeAz();
     const result = await grant(['--resource-group', 'rg-invites', '--identity-name', 'id-invite-abc'], az);
     expect(result.code).toBe(0);
-    const post = az.calls().find((call) => call.startsWith('rest --method POST'))!;
+    const post = az.calls().find((call) => call.includes('--method POST'))!;
     expect(post).toContain('https://graph.microsoft.com/v1.0/servicePrincipals/mi-principal-id/appRoleAssignments');
     expect(post).toContain(`{"principalId":"mi-principal-id","resourceId":"graph-sp-id","appRoleId":"${USER_INVITE_ALL}"}`);
     expect(result.stdout).toContain(`Granted: app role ${USER_INVITE_ALL}`);
@@ -71,14 +85,47 @@ describe('scripts/grant-graph-permission.sh', () => {
     const az = fakeAz({ existingAssignment: 'assignment-1' });
     const result = await grant(['--app-id', '11111111-2222-3333-4444-555555555555'], az);
     expect(result.code).toBe(0);
-    expect(az.calls().some((call) => call.startsWith('rest --method POST'))).toBe(false);
+    expect(az.calls().some((call) => call.includes('--method POST'))).toBe(false);
     expect(result.stdout).toContain('Already granted');
+  });
+
+  it('finds an assignment on a later page of the identity\'s assignments', async () => {
+    const az = fakeAz({ existingAssignment: 'assignment-on-page-2', assignedOnPage: 2, pages: 2 });
+    const result = await grant(['--principal-id', 'sp-1'], az);
+    expect(result.code).toBe(0);
+    expect(az.calls().some((call) => call.includes('page=2'))).toBe(true);
+    expect(az.calls().some((call) => call.includes('--method POST'))).toBe(false);
+    expect(result.stdout).toContain('Already granted: app role');
+    expect(result.stdout).toContain('assignment-on-page-2');
+  });
+
+  it('takes Graph\'s 400 "already exists" as success, not failure', async () => {
+    const az = fakeAz({ postAlreadyExists: true });
+    const result = await grant(['--principal-id', 'sp-1'], az);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Already granted');
+  });
+
+  it('names the resource on every Graph call, so that any cloud\'s Graph works (DoD too)', async () => {
+    const az = fakeAz();
+    const result = await grant(['--principal-id', 'sp-1', '--graph-endpoint', 'https://dod-graph.microsoft.us'], az);
+    expect(result.code).toBe(0);
+    const rest = az.calls().filter((call) => call.startsWith('rest '));
+    expect(rest.length).toBeGreaterThan(1);
+    expect(rest.every((call) => call.includes('--resource https://dod-graph.microsoft.us'))).toBe(true);
+  });
+
+  it('prints clean help: the comment at its top, no code', async () => {
+    const result = await grant(['--help'], fakeAz());
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('--dry-run');
+    expect(result.stdout).not.toMatch(/set -euo|GRAPH_APP_ID=|usage\(\)/);
   });
 
   it('adds User.ReadWrite.All only when asked, for resetRedemption, and follows a national cloud', async () => {
     const az = fakeAz();
     await grant(['--principal-id', 'sp-1', '--with-reset-redemption', '--graph-endpoint', 'https://graph.microsoft.us/'], az);
-    const posts = az.calls().filter((call) => call.startsWith('rest --method POST'));
+    const posts = az.calls().filter((call) => call.includes('--method POST'));
     expect(posts).toHaveLength(2);
     expect(posts[1]).toContain(USER_READWRITE_ALL);
     expect(posts.every((call) => call.includes('https://graph.microsoft.us/v1.0/servicePrincipals/sp-1/appRoleAssignments'))).toBe(true);
