@@ -136,6 +136,7 @@ export class SettingsError extends Error {
 
 /** Parses the environment once; throws a SettingsError whose message names each bad setting. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  refuseUnresolvedKeyVaultReferences(env);
   const parsed = settingsSchema.safeParse(env);
   if (!parsed.success) {
     const sentences = parsed.error.issues.map((issue) => {
@@ -155,6 +156,21 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     );
   }
   return settings;
+}
+
+/**
+ * App Service passes a Key Vault reference on as the setting's value when it cannot resolve it (the
+ * secret is not there yet, or the identity may not read it). Taken as a value, the reference text
+ * would be a guessable webhook secret, or a Graph secret that fails with a confusing error: refuse it.
+ */
+function refuseUnresolvedKeyVaultReferences(env: NodeJS.ProcessEnv): void {
+  const unresolved = Object.keys(settingsSchema.shape).filter((name) => env[name]?.trim().startsWith('@Microsoft.KeyVault('));
+  if (unresolved.length === 0) return;
+  throw new SettingsError(
+    unresolved
+      .map((name) => `Setting ${name} is an unresolved Key Vault reference: the platform could not read its secret, so it passed the reference itself. Store the secret in the vault and let the app's identity read it (docs/deploy.md), then restart the app.`)
+      .join(' '),
+  );
 }
 
 function checkStorageSettings(settings: Settings): void {

@@ -55,6 +55,12 @@ describe('settings', () => {
     expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: ['a', 'b', 'c'].map((c) => c.repeat(32)).join(',') })).toThrow(/two comma-separated/);
   });
 
+  it.each(['INTAKE_HMAC_SECRET', 'GRAPH_CLIENT_SECRET'])('stops start-up when %s is a Key Vault reference the platform could not resolve', (name) => {
+    const reference = '@Microsoft.KeyVault(VaultName=kv-invite-abc;SecretName=the-secret)';
+    const env = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', GRAPH_TENANT_ID: 't', GRAPH_CLIENT_ID: 'c', [name]: reference };
+    expect(() => loadSettings(env)).toThrow(new RegExp(`Setting ${name} is an unresolved Key Vault reference`));
+  });
+
   it('never echoes a secret in its error', () => {
     try {
       loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', GRAPH_CLIENT_SECRET: 'do-not-print-me' });
