@@ -1,5 +1,4 @@
-import { recordIdSchema, withoutRedeemUrl } from '../shared/invitationRecord';
-import { problems } from '../shared/problem';
+import { withoutRedeemUrl } from '../shared/invitationRecord';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
 
@@ -10,9 +9,7 @@ export const getInvitation = defineHttp({
   methods: ['GET'],
   authLevel: 'function',
   handler: (deps) => async (request) => {
-    const id = recordIdSchema.safeParse(request.params.id);
-    const stored = id.success ? await deps.store.getById(id.data) : undefined;
-    if (!stored) throw problems.notFound(`No invitation ${request.params.id}.`);
+    const stored = await deps.store.getNamed(request.params.id ?? '');
     return jsonResponse(200, withoutRedeemUrl(stored.record));
   },
 });

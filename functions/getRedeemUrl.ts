@@ -1,4 +1,3 @@
-import { recordIdSchema } from '../shared/invitationRecord';
 import { problems } from '../shared/problem';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
@@ -15,9 +14,7 @@ export const getRedeemUrl = defineHttp({
   methods: ['GET'],
   authLevel: 'admin',
   handler: (deps) => async (request) => {
-    const id = recordIdSchema.safeParse(request.params.id);
-    const stored = id.success ? await deps.store.getById(id.data) : undefined;
-    if (!stored) throw problems.notFound(`No invitation ${request.params.id}.`);
+    const stored = await deps.store.getNamed(request.params.id ?? '');
     const { inviteRedeemUrl, status } = stored.record;
     if (!inviteRedeemUrl) throw problems.notFound(`Invitation ${stored.record.id} has no redemption URL (status ${status}${stored.record.detailsMissing ? ', details missing' : ''}).`);
     return jsonResponse(200, { id: stored.record.id, inviteRedeemUrl });

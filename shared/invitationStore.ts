@@ -1,11 +1,13 @@
 import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import { mapWithConcurrency } from './concurrency';
+import { problems } from './problem';
 import type { Invitation } from './invitation';
 import {
   invitationRecordSchema,
   invitationStatusSchema,
   recordIdForEmail,
+  recordIdSchema,
   RETRYABLE_STATUSES,
   FINAL_STATUSES,
   type InvitationRecord,
@@ -238,6 +240,14 @@ export class InvitationStore {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
     }
+  }
+
+  /** The record an API caller names by id, or the 404 problem (for an id that is no invitation id, too). */
+  async getNamed(id: string): Promise<StoredRecord> {
+    const valid = recordIdSchema.safeParse(id);
+    const stored = valid.success ? await this.getById(valid.data) : undefined;
+    if (!stored) throw problems.notFound(`No invitation ${id}.`);
+    return stored;
   }
 
   async findByEmail(normalizedEmail: string): Promise<InvitationRecord[]> {

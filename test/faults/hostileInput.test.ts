@@ -1,14 +1,13 @@
 import fc from 'fast-check';
 import type { ContainerClient } from '@azure/storage-blob';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createAppDependencies, type AppDependencies } from '../../shared/appDependencies';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppDependencies } from '../../shared/appDependencies';
 import { canonicalizePropertyNames } from '../../shared/graphPropertyNames';
 import { invitationSchema } from '../../shared/invitation';
 import { recordIdForEmail } from '../../shared/invitationRecord';
-import { loadSettings } from '../../shared/settings';
-import { createTestDependencies, invitationFor, submit, uniqueResourceNames } from '../support/harness';
+import { createTestDependencies, invitationFor, submit } from '../support/harness';
 import { acceptedInvitation } from '../support/storableBodies';
-import { StorageFaultProxy } from '../support/storageFaultProxy';
+import { dependenciesBehindFaultProxy, type StorageFaultProxy } from '../support/storageFaultProxy';
 
 /**
  * Whatever passes validation can be stored, and one bad row never stops the rest: generated
@@ -55,9 +54,7 @@ describe('rosters with poison rows and poison names', () => {
   let container: ContainerClient;
 
   beforeAll(async () => {
-    const connectionString = inject('azuriteConnectionString');
-    proxy = await StorageFaultProxy.start(/TableEndpoint=([^;]+)/.exec(connectionString)![1]!);
-    deps = await createAppDependencies(loadSettings({ AzureWebJobsStorage: proxy.connectionString(connectionString) }), uniqueResourceNames('r'));
+    ({ proxy, deps } = await dependenciesBehindFaultProxy('r'));
     container = deps.partnerOnboarding.container();
     await container.createIfNotExists();
   });

@@ -1,14 +1,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { createAppDependencies, type AppDependencies } from '../../shared/appDependencies';
+import type { AppDependencies } from '../../shared/appDependencies';
 import { invitationSchema } from '../../shared/invitation';
 import { canonicalizePropertyNames } from '../../shared/graphPropertyNames';
 import { recordIdForEmail } from '../../shared/invitationRecord';
-import { loadSettings } from '../../shared/settings';
-import { createTestDependencies, invitationFor, queuedMessages, queueLength, submit, tableRowCount, uniqueResourceNames } from '../support/harness';
+import { createTestDependencies, invitationFor, queuedMessages, queueLength, submit, tableRowCount } from '../support/harness';
 import { storableInvitation } from '../support/storableBodies';
-import { StorageFaultProxy } from '../support/storageFaultProxy';
+import { dependenciesBehindFaultProxy, type StorageFaultProxy } from '../support/storageFaultProxy';
 
 // Whatever passes validation can be stored; what storage still refuses is rejected alone; a 5xx
 // means storage is unavailable, and the same request is then safe to send again.
@@ -70,9 +68,7 @@ describe('what storage refuses, and storage that goes away', () => {
   let proxy: StorageFaultProxy;
   let proxied: AppDependencies;
   beforeAll(async () => {
-    const connectionString = inject('azuriteConnectionString');
-    proxy = await StorageFaultProxy.start(/TableEndpoint=([^;]+)/.exec(connectionString)![1]!);
-    proxied = await createAppDependencies(loadSettings({ AzureWebJobsStorage: proxy.connectionString(connectionString) }), uniqueResourceNames('p'));
+    ({ proxy, deps: proxied } = await dependenciesBehindFaultProxy('p'));
   });
   afterAll(async () => {
     await proxy?.stop();

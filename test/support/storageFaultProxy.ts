@@ -1,5 +1,9 @@
 import { once } from 'node:events';
 import { createServer, request as forward, type IncomingMessage, type Server } from 'node:http';
+import { inject } from 'vitest';
+import { createAppDependencies, type AppDependencies } from '../../shared/appDependencies';
+import { loadSettings } from '../../shared/settings';
+import { uniqueResourceNames } from './harness';
 
 /**
  * A fault injector between the app and Azurite's table endpoint, playing what Azure Storage does
@@ -79,6 +83,14 @@ export class StorageFaultProxy {
       upstream.end(body);
     });
   }
+}
+
+/** The app's dependencies on the run's Azurite (fresh names), their table traffic through a fault proxy. */
+export async function dependenciesBehindFaultProxy(prefix: string): Promise<{ proxy: StorageFaultProxy; deps: AppDependencies }> {
+  const connectionString = inject('azuriteConnectionString');
+  const proxy = await StorageFaultProxy.start(/TableEndpoint=([^;]+)/.exec(connectionString)![1]!);
+  const deps = await createAppDependencies(loadSettings({ AzureWebJobsStorage: proxy.connectionString(connectionString) }), uniqueResourceNames(prefix));
+  return { proxy, deps };
 }
 
 function storageError(status: number, code: string, message: string) {
