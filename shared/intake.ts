@@ -174,8 +174,9 @@ export class Intake {
       if (admission.admission === 'refused') return [];
       return [{ index, id: admission.record.id, email, status: admission.record.status, duplicate: repeat || admission.admission === 'duplicate' }];
     });
+    const repeats = new Set(itemsToAdmit.filter((item) => item.repeat).map((item) => item.index));
     const batchItems = items
-      .filter(({ index }) => !itemsToAdmit.find((item) => item.index === index)!.repeat)
+      .filter(({ index }) => !repeats.has(index))
       .map(({ id, index, email, duplicate }) => ({ recordId: id, index, email, duplicate }));
     const [sent, membershipError] = await Promise.all([
       Promise.all(sends),
