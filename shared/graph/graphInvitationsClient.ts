@@ -104,19 +104,13 @@ export class GraphInvitationsClient {
    */
   private async sharedToken(timeoutMs: number): Promise<AccessToken> {
     if (this.tokenInFlight?.credential !== this.credential) {
-      const credential = this.credential;
-      const token = credential.getToken(this.endpoints.scope).then((issued) => {
-        if (!issued) throw new Error('No token was issued.');
-        return issued;
-      });
-      const entry = { credential, token };
+      const entry = { credential: this.credential, token: this.issuedToken(this.credential) };
       this.tokenInFlight = entry;
-      void token.then(
-        () => undefined,
-        () => undefined,
-      ).finally(() => {
-        if (this.tokenInFlight === entry) this.tokenInFlight = undefined;
-      });
+      void entry.token
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.tokenInFlight === entry) this.tokenInFlight = undefined;
+        });
     }
     return this.withinTime(this.tokenInFlight!.token, timeoutMs);
   }
@@ -126,13 +120,13 @@ export class GraphInvitationsClient {
    * here: a token request that outlives the call's time is abandoned (and counted transient).
    */
   private async getToken(credential: TokenCredential, timeoutMs: number): Promise<AccessToken> {
-    return this.withinTime(
-      credential.getToken(this.endpoints.scope).then((issued) => {
-        if (!issued) throw new Error('No token was issued.');
-        return issued;
-      }),
-      timeoutMs,
-    );
+    return this.withinTime(this.issuedToken(credential), timeoutMs);
+  }
+
+  private async issuedToken(credential: TokenCredential): Promise<AccessToken> {
+    const issued = await credential.getToken(this.endpoints.scope);
+    if (!issued) throw new Error('No token was issued.');
+    return issued;
   }
 
   private async withinTime(token: Promise<AccessToken>, timeoutMs: number): Promise<AccessToken> {

@@ -74,7 +74,7 @@ export class GraphPacer {
   private lastGrowthAt: number | undefined;
   private nextSlotAt = 0;
   private pausedUntil = 0;
-  /** When Graph accepted our calls in the last second: the capacity it grants us, measured. */
+  /** When Graph accepted our calls, over the last MAX_MEASURE_MS: the capacity it grants us, measured. */
   private readonly recentAccepts: number[] = [];
   private firstAcceptAt: number | undefined;
   /** When a call last waited for its turn: whether this process wants more than it gets. */

@@ -120,15 +120,11 @@ export class InvitationSender {
       );
       this.pacer.accepted(created.throttleLimitPercentage);
       return { kind: 'invited', created, calls };
-    } catch (error) {
+    } catch (caught) {
+      // Out of time waiting for a turn after a Graph failure: that failure is the outcome (the queue
+      // retries it, counting a dequeue); without one it is only the budget (handed back free).
+      const error = caught instanceof WaitBeyondDeadlineError && lastError?.kind === 'transient' ? lastError : caught;
       if (error instanceof WaitBeyondDeadlineError) {
-        // Out of time waiting for a turn: after a Graph failure that is the failure's doing (the
-        // queue retries it, counting a dequeue); otherwise it is only the budget (handed back free).
-        if (lastError?.kind === 'transient' && lastError.code === TOKEN_ENDPOINT_UNAVAILABLE) {
-          this.circuit.open(lastError);
-          return this.suspended(calls, lastError);
-        }
-        if (lastError?.kind === 'transient') return { kind: 'unavailable', error: lastError, calls };
         return { kind: 'throttled', waitMs: Math.max(error.waitMs, DEFAULT_THROTTLE_PAUSE_MS), calls, ...(lastError ? { error: lastError } : {}) };
       }
       if (error instanceof CircuitOpenError) return this.suspended(calls, lastError);
