@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { BatchMembership } from './batchMembership';
 import { BatchReports } from './batchReport';
 import { Intake } from './intake';
@@ -69,7 +70,9 @@ export async function createAppDependencies(
   });
   const claims = new InvitationClaims(store, settings.CLAIM_LEASE_SECONDS * 1000);
   const graphClient = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
-  const health = new HealthBoard(store.table);
+  // One id for this instance in every shared row (health, budget shares): Azure gives each instance one.
+  const instanceId = process.env.WEBSITE_INSTANCE_ID || randomUUID();
+  const health = new HealthBoard(store.table, instanceId);
   const credentialCircuit = new CredentialCircuit({
     probe: () => graphClient.probeToken(PROBE_TIMEOUT_MS),
     probeIntervalMs: settings.GRAPH_SIGNIN_PROBE_SECONDS * 1000,
@@ -82,7 +85,7 @@ export async function createAppDependencies(
   // One budget for the app: the pacer adapts within this instance's share, which the busy instances agree on in the table.
   let rateShares: RateShares | undefined;
   const pacer = new GraphPacer({ maxWritesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND, onDemand: () => rateShares!.start() });
-  rateShares = new RateShares({ table: store.table, pacer });
+  rateShares = new RateShares({ table: store.table, pacer, instanceId });
   const sender = new InvitationSender(graphClient, pacer, credentialCircuit);
   const worker = new InvitationWorker(claims, sender, queue, { invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000, health });
   const batchReports = new BatchReports(store, membership);

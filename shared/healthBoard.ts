@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import type { CredentialState } from './graph/credentialCircuit';
 import type { InvitationQueue } from './invitationQueue';
@@ -36,8 +35,8 @@ export class HealthBoard {
 
   constructor(
     private readonly table: TableClient,
-    /** Azure sets WEBSITE_INSTANCE_ID per instance; elsewhere a process is its own instance. */
-    private readonly instanceId: string = process.env.WEBSITE_INSTANCE_ID || randomUUID(),
+    /** This instance's id (WEBSITE_INSTANCE_ID on Azure), shared with its other rows. */
+    private readonly instanceId: string,
   ) {}
 
   /** The circuit's state as this instance sees it. Best effort: health must never break the worker. */
