@@ -25,6 +25,8 @@ export class WriteBudget {
   private tokens: number;
   private refilledAt: number | undefined;
   private otherAppUntil: number | undefined;
+  /** The other app's writes refused so far: it retries them, first, as soon as there is room. */
+  private otherAppOwed = 0;
 
   constructor(public options: WriteBudgetOptions) {
     this.tokens = options.limit;
@@ -65,14 +67,22 @@ export class WriteBudget {
     return { ok: true, usedShare: this.accepted.length / limit };
   }
 
-  /** The other app's writes since we last looked, evenly spaced, each taken while there is room. */
+  /**
+   * The other app's writes since we last looked, evenly spaced. It is a client like us: a write
+   * refused is retried, ahead of its new ones, as soon as there is room; so it gets its rate
+   * whatever we do, and we get what it leaves.
+   */
   private playOtherApp(now: number): void {
     const other = this.options.otherApp;
     if (!other || now < other.from) return;
     const interval = 1000 / other.writesPerSecond;
     let at = this.otherAppUntil ?? other.from;
-    for (; at <= now; at += interval) this.takeOne(at);
+    for (; at <= now; at += interval) {
+      this.otherAppOwed += 1;
+      while (this.otherAppOwed > 0 && this.takeOne(at).ok) this.otherAppOwed -= 1;
+    }
     this.otherAppUntil = at;
+    while (this.otherAppOwed > 0 && this.takeOne(now).ok) this.otherAppOwed -= 1;
   }
 
   private refill(now: number): void {

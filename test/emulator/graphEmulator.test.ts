@@ -205,6 +205,15 @@ describe('the write budget\'s shapes', () => {
     expect(budget.left(5_999)).toBe(10);
   });
 
+  it('another app retries what it was refused, so it gets its rate however hard we press', () => {
+    const budget = new WriteBudget({ limit: 20, windowMs: 1_000, otherApp: { writesPerSecond: 10, from: 0 } });
+    let ours = 0;
+    // We try every 10 ms, ten times what the window holds; the other app still takes its 10/s.
+    for (let at = 0; at < 10_000; at += 10) if (budget.take(at).ok) ours += 1;
+    expect(ours / 10).toBeGreaterThanOrEqual(9);
+    expect(ours / 10).toBeLessThanOrEqual(11);
+  });
+
   it('refuses a share of calls early, although the budget has room', () => {
     const budget = new WriteBudget({ limit: 1_000_000, windowMs: 1_000, earlyThrottleShare: 0.5 });
     const refused = Array.from({ length: 400 }, (_, i) => budget.take(i)).filter((answer) => !answer.ok).length;
