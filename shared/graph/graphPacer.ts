@@ -46,7 +46,7 @@ const DECREASE_HOLDOFF_MS = 1_000;
 const SAFE_SHARE_OF_LIMIT = 0.97;
 const FAST_GROWTH = 0.5;
 // Past it, the rate probes upwards at PROBE_GROWTH of the rate per second.
-const PROBE_GROWTH = 0.0015;
+const PROBE_GROWTH = 0.001;
 // Near a limit Graph has not yet shown us exactly (x-ms-throttle-limit-percentage of 90% or more,
 // or one second's count after a drop): approach it at this pace.
 const NEAR_LIMIT_GROWTH = 0.05;
@@ -86,6 +86,11 @@ export class GraphPacer {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.rate = Math.min(options.initialRate ?? options.maxWritesPerSecond * INITIAL_SHARE, options.maxWritesPerSecond);
+  }
+
+  /** GRAPH_MAX_WRITES_PER_SECOND: the app's ceiling, shared by its instances. */
+  get maxWritesPerSecond(): number {
+    return this.options.maxWritesPerSecond;
   }
 
   /** This instance's ceiling: GRAPH_MAX_WRITES_PER_SECOND times its share of the app's budget. */

@@ -6,8 +6,8 @@ import type { GraphPacer } from './graphPacer';
  * One Graph budget for the app, however many instances run. Graph's limits are per app and
  * tenant while pacing is per process, and Flex Consumption adds and removes instances by the
  * minute; so each instance that is calling Graph keeps a row in the app's own table (PartitionKey
- * `pacer`, RowKey its instance id), rewritten every heartbeat, and takes an equal share of
- * GRAPH_MAX_WRITES_PER_SECOND among the busy instances it sees. Each instance's pacer then adapts
+ * `pacer`, RowKey its instance id), rewritten every heartbeat, and takes its share of
+ * GRAPH_MAX_WRITES_PER_SECOND among the busy instances it sees (shareOf, below). Each instance's pacer then adapts
  * within its share (graphPacer.ts).
  *
  * Failure modes (docs/performance.md, "One budget for the app"):
@@ -78,9 +78,28 @@ export class RateShares {
     for await (const row of this.options.table.listEntities<ShareRow>({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` } })) rows.push(row);
     const newest = Math.max(...rows.map((row) => Date.parse(row.timestamp ?? '') || 0));
     const live = rows.filter((row) => newest - (Date.parse(row.timestamp ?? '') || 0) <= STALE_HEARTBEATS * this.heartbeatMs);
-    this.instances = Math.max(1, live.filter((row) => row.busy || row.rowKey === this.instanceId).length);
-    const share = 1 / this.instances;
+    const busyIds = live.filter((row) => row.busy || row.rowKey === this.instanceId).map((row) => row.rowKey);
+    this.instances = Math.max(1, busyIds.length);
+    const rank = Math.max(0, busyIds.sort().indexOf(this.instanceId));
+    const share = shareOf(rank, this.instances, this.options.pacer.maxWritesPerSecond);
     this.options.pacer.setShare(share);
     return share;
   }
+}
+
+/**
+ * The share of `ceiling` writes/s for the instance at `rank` (0-based, in instance-id order) of
+ * `instances` busy ones: whole writes per second while they go round, else an equal share.
+ * Whole numbers, because a process pacing evenly at r writes/s puts floor(r) or ceil(r) calls in
+ * any one-second window, depending on where the window falls; at a whole r it puts exactly r.
+ * So shares of 3, 3, 3, 3, 2, 2, 2, 2 fill a strict 20-per-second window exactly whatever the
+ * instances' phases, where eight shares of 2.5 put up to 24 calls in some windows (a 429 each
+ * time). The writes left after the even split go to the first instances in id order: the least
+ * share is never under half of an equal one.
+ */
+export function shareOf(rank: number, instances: number, ceiling: number): number {
+  const whole = Math.floor(ceiling / instances);
+  if (whole < 1) return 1 / instances;
+  const extra = Math.floor(ceiling) - whole * instances;
+  return (whole + (rank < extra ? 1 : 0)) / ceiling;
 }

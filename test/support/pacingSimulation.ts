@@ -19,8 +19,10 @@ export interface SimulationOptions {
   latencyMs?: number;
   /** Invocations in flight per process. @default 8 */
   callers?: number;
-  /** Each process's share of the app's budget (rateShares.ts). @default 1 */
-  share?: number;
+  /** Each process's share of the app's budget (rateShares.ts): one for all, or one per process. @default 1 */
+  share?: number | readonly number[];
+  /** Process i starts at (i × staggerMs) mod 1 s, as processes started apart do: their turns fall out of step. @default 0 */
+  staggerMs?: number;
 }
 
 export interface SimulatedCall {
@@ -33,9 +35,10 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
   let now = 0;
   const budget = new WriteBudget(options.budget);
   const latency = options.latencyMs ?? 300;
-  const pacers = Array.from({ length: options.processes }, () => {
+  const pacers = Array.from({ length: options.processes }, (_, process) => {
     const pacer = new GraphPacer({ maxWritesPerSecond: options.maxWritesPerSecond, now: () => now });
-    if (options.share !== undefined) pacer.setShare(options.share);
+    const share = typeof options.share === 'number' ? options.share : options.share?.[process];
+    if (share !== undefined) pacer.setShare(share);
     return pacer;
   });
   const calls: SimulatedCall[] = [];
@@ -46,7 +49,7 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
     events.splice(index < 0 ? events.length : index, 0, event);
   };
   for (let process = 0; process < options.processes; process += 1) {
-    for (let caller = 0; caller < (options.callers ?? 8); caller += 1) schedule({ at: 0, process, kind: 'ready' });
+    for (let caller = 0; caller < (options.callers ?? 8); caller += 1) schedule({ at: options.staggerMs ? (process * options.staggerMs) % 1000 : 0, process, kind: 'ready' });
   }
   while (events.length > 0) {
     const event = events.shift()!;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GraphPacer } from '../../shared/graph/graphPacer';
+import { shareOf } from '../../shared/graph/rateShares';
 import { rateBetween, simulatePacing } from '../support/pacingSimulation';
 
 // The pacer's rules on a fake clock: it learns the capacity Graph grants, whatever the window's shape.
@@ -120,5 +121,32 @@ describe('two pacers sharing one budget', () => {
     const total = rateBetween(calls, 0, 60_000);
     expect(total.throttledShare).toBeLessThanOrEqual(0.01);
     expect(total.rate / 20).toBeGreaterThanOrEqual(0.95);
+  });
+});
+
+describe('eight pacers out of step on a strict 20-per-second window', () => {
+  // Processes started apart call out of step: with shares of 2.5/s each, some one-second windows
+  // hold 24 calls. Whole-number shares (rateShares.ts, shareOf) fill every window exactly.
+  const run = (share: (rank: number) => number) => {
+    const { calls } = simulatePacing({
+      budget: { limit: 20, windowMs: 1_000 },
+      processes: 8,
+      maxWritesPerSecond: 20,
+      durationMs: 120_000,
+      staggerMs: 137,
+      share: Array.from({ length: 8 }, (_, rank) => share(rank)),
+    });
+    return { calls, total: rateBetween(calls, 20_000, 120_000) };
+  };
+
+  it('hold at least 95% of it with at most 1% of calls answered 429, with whole-number shares, none starved', () => {
+    const { calls, total } = run((rank) => shareOf(rank, 8, 20));
+    expect(total.rate / 20).toBeGreaterThanOrEqual(0.95);
+    expect(total.throttledShare).toBeLessThanOrEqual(0.01);
+    for (let process = 0; process < 8; process += 1) expect(rateBetween(calls, 20_000, 120_000, process).rate).toBeGreaterThanOrEqual(0.5 * 2.5);
+  });
+
+  it('meet more 429s with equal shares of 2.5/s (why shares are whole numbers)', () => {
+    expect(run(() => 1 / 8).total.throttledShare).toBeGreaterThan(run((rank) => shareOf(rank, 8, 20)).total.throttledShare * 2);
   });
 });

@@ -1,7 +1,7 @@
 import { TableClient } from '@azure/data-tables';
 import { describe, expect, inject, it } from 'vitest';
 import { GraphPacer } from '../../shared/graph/graphPacer';
-import { RateShares } from '../../shared/graph/rateShares';
+import { RateShares, shareOf } from '../../shared/graph/rateShares';
 import { uniqueResourceNames } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';
 
@@ -18,6 +18,22 @@ function instance(table: TableClient, name: string, heartbeatMs = 300) {
   const shares = new RateShares({ table, pacer, instanceId: name, heartbeatMs });
   return { pacer, shares, demand: () => pacer.reserve(Date.now()) };
 }
+
+describe('shares of the ceiling', () => {
+  it.each([2, 3, 4, 6, 7, 8, 11, 14, 20])('split 20/s among %i instances in whole writes per second, summing to 20, none under half an equal share', (instances) => {
+    const writes = Array.from({ length: instances }, (_, rank) => shareOf(rank, instances, 20) * 20);
+    for (const share of writes) {
+      expect(Number.isInteger(Math.round(share * 1e9) / 1e9)).toBe(true);
+      expect(share).toBeGreaterThanOrEqual(0.5 * (20 / instances));
+    }
+    expect(writes.reduce((sum, share) => sum + share, 0)).toBeCloseTo(20);
+  });
+
+  it('split equally once there are more instances than writes per second', () => {
+    expect(shareOf(0, 40, 20)).toBe(1 / 40);
+    expect(shareOf(39, 40, 20)).toBe(1 / 40);
+  });
+});
 
 describe('rate shares between instances', () => {
   it('give each busy instance an equal share of GRAPH_MAX_WRITES_PER_SECOND, and none to an idle one', async () => {
