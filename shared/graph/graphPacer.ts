@@ -8,8 +8,8 @@
  * - a 429 marks the rate at which Graph said no (`knownLimit`) and drops the rate under it (see throttled);
  *   x-ms-throttle-limit-percentage above 100% does the same in proportion, before any 429;
  * - every accepted call lets the rate grow back: quickly up to just under the known limit, then
- *   only slowly past it (probing whether Graph grants more), and quickly again once no signal has
- *   come for LIMIT_MEMORY_MS (the other app that took part of the budget has gone);
+ *   only slowly past it (probing whether Graph grants more), and steadily again once no signal has
+ *   come for LIMIT_MEMORY_MS (the other app that took part of the budget may have gone);
  * - a 429 with a long Retry-After (the budget is spent for a while) pauses every call; a short
  *   one (a one-second window) only slows the rate, so one 429 does not cost the whole process a second.
  */
@@ -69,6 +69,8 @@ export class GraphPacer {
   private knownLimit = Number.POSITIVE_INFINITY;
   /** Whether Graph has refused us at about the known limit itself (else it is one second's measure, a lower bound). */
   private limitConfirmed = true;
+  /** Whether a known limit was forgotten (LIMIT_MEMORY_MS) and the rate is growing back towards the ceiling. */
+  private regaining = false;
   private lastSignalAt = Number.NEGATIVE_INFINITY;
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   private lastGrowthAt: number | undefined;
@@ -142,13 +144,18 @@ export class GraphPacer {
       this.decrease(this.rate / (limitPercentage + 0.05), now);
       return;
     }
-    if (now - this.lastSignalAt > LIMIT_MEMORY_MS) this.knownLimit = Number.POSITIVE_INFINITY;
+    if (now - this.lastSignalAt > LIMIT_MEMORY_MS && this.knownLimit !== Number.POSITIVE_INFINITY) {
+      this.knownLimit = Number.POSITIVE_INFINITY;
+      // Regain at the near-limit pace, not the slow start's: the other app may still be there, and
+      // a burst into its retries costs seconds of refusals, not one.
+      this.regaining = true;
+    }
     // Close to a limit we know nothing of yet: approach it gently. The share Graph reports counts every
     // app's writes and is rounded to a tenth, so it says where the limit is only roughly; a 429 says exactly.
     const nearUnknownLimit = limitPercentage !== undefined && limitPercentage >= 0.9 && this.knownLimit === Number.POSITIVE_INFINITY;
     const safe = this.knownLimit * SAFE_SHARE_OF_LIMIT;
     const beyondSafe = this.limitConfirmed ? PROBE_GROWTH : NEAR_LIMIT_GROWTH;
-    const growth = this.rate >= safe ? beyondSafe : nearUnknownLimit ? NEAR_LIMIT_GROWTH : FAST_GROWTH;
+    const growth = this.rate >= safe ? beyondSafe : nearUnknownLimit || this.regaining ? NEAR_LIMIT_GROWTH : FAST_GROWTH;
     let next = this.rate * (1 + growth * elapsedSeconds);
     if (this.rate < safe) next = Math.min(next, Math.max(safe, this.rate));
     this.rate = Math.min(this.ceiling, next);
@@ -195,6 +202,7 @@ export class GraphPacer {
     this.lastSignalAt = now;
     if (now - this.lastDecreaseAt < DECREASE_HOLDOFF_MS) return false;
     this.lastDecreaseAt = now;
+    this.regaining = false;
     this.knownLimit = limit;
     this.rate = Math.max(MIN_RATE, Math.min(this.rate, to));
     return true;

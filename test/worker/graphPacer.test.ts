@@ -80,13 +80,23 @@ describe('the pacer\'s rules', () => {
     expect(pacer.rate).toBeLessThan(20);
   });
 
-  it('grows back to its ceiling once Graph has said nothing for 30 s (the other app has gone)', () => {
+  it('grows back to its ceiling once Graph has said nothing for 30 s (the other app has gone), steadily rather than in a burst', () => {
     const { clock, pacer } = at();
-    pacer.throttled(1_000);
-    for (let step = 0; step < 700; step += 1) {
-      clock.now += 50;
-      pacer.accepted();
-    }
+    pacer.accepted(1.8); // another app has taken about half
+    const acceptFor = (ms: number) => {
+      for (let step = 0; step < ms / 50; step += 1) {
+        clock.now += 50;
+        pacer.accepted();
+      }
+    };
+    acceptFor(30_050);
+    const forgottenAt = pacer.rate;
+    expect(forgottenAt).toBeLessThan(12);
+    // A burst into another app's retries would cost seconds of 429s: about 5% a second, not 50%.
+    acceptFor(2_000);
+    expect(pacer.rate).toBeLessThanOrEqual(forgottenAt * 1.11);
+    expect(pacer.rate).toBeGreaterThan(forgottenAt * 1.05);
+    acceptFor(20_000);
     expect(pacer.rate).toBeCloseTo(20);
   });
 
