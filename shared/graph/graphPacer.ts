@@ -59,6 +59,7 @@ const PAUSE_ALL_AFTER_MS = 1_000;
 const MIN_RATE = 0.2;
 // What Graph accepted is counted over at most this long (see throttled).
 const MAX_MEASURE_MS = 5_000;
+const MEASURED_CALLS = 20;
 // Start at this share of the ceiling: instances that start together learn of each other within a heartbeat.
 const INITIAL_SHARE = 0.25;
 
@@ -172,9 +173,9 @@ export class GraphPacer {
   throttled(retryAfterMs: number | undefined): void {
     const now = this.now();
     const wait = retryAfterMs ?? PAUSE_ALL_AFTER_MS;
-    // Counted over at least a second, and long enough to hold about ten calls: a share of 2.5/s
-    // counted over one second is 2 or 3, too coarse to tell a drop from a rounding.
-    const measureMs = Math.min(MAX_MEASURE_MS, Math.max(1_000, (10 / this.rate) * 1_000));
+    // Counted over at least a second, and long enough to hold about MEASURED_CALLS calls: 10/s
+    // counted over one second is 8 to 11 with ordinary jitter, too coarse to tell a drop from noise.
+    const measureMs = Math.min(MAX_MEASURE_MS, Math.max(1_000, (MEASURED_CALLS / this.rate) * 1_000));
     const granted = (this.recentAccepts.filter((at) => at > now - measureMs).length * 1_000) / measureMs;
     const measurable = this.firstAcceptAt !== undefined && now - this.firstAcceptAt >= measureMs && wait <= PAUSE_ALL_AFTER_MS && granted > 0;
     // Graph took far less than we sent: the capacity has dropped to about what it took. One second's

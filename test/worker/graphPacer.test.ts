@@ -100,6 +100,19 @@ describe('the pacer\'s rules', () => {
     expect(pacer.rate).toBeCloseTo(20);
   });
 
+  it('takes a 429 after one second a little short of its rate for jitter, not for another app arriving', () => {
+    const { clock, pacer } = at();
+    pacer.setShare(0.5);
+    // 10/s for five seconds, the last second with two calls fewer answered (ordinary jitter).
+    for (let call = 0; call < 50; call += 1) {
+      clock.now += 100;
+      if (call !== 43 && call !== 47) pacer.accepted();
+    }
+    pacer.throttled(1_000);
+    // Two seconds' count (18 of 20) says the rate is about the limit: hold just under it.
+    expect(pacer.rate).toBeGreaterThanOrEqual(9.5);
+  });
+
   it('slows in proportion when Graph says a shared limit is over 100% used, before any 429', () => {
     const { pacer } = at();
     pacer.accepted(1.8);
