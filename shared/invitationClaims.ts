@@ -1,5 +1,6 @@
-import { FINAL_STATUSES, type InvitationError, type InvitationRecord } from './invitationRecord';
-import { recordFromEntity, type InvitationStore, type RecordEntity, type StoredRecord } from './invitationStore';
+import { FINAL_STATUSES, type InvitationOutcome, type InvitationRecord } from './invitationRecord';
+import type { InvitationStore, StoredRecord } from './invitationStore';
+import { errorColumns, NO_CLAIM, outcomeColumns, recordFromEntity, type RecordEntity } from './recordEntity';
 
 /**
  * The worker's hold on a person while it calls Graph. Claiming moves the record to Processing with
@@ -24,16 +25,15 @@ export interface Claim {
   tookOver: boolean;
 }
 
-export interface Outcome {
+/** What a call to Graph came to: a final status, or Queued to hand the person back for a later try. */
+export interface Outcome extends InvitationOutcome {
   status: 'Invited' | 'Failed' | 'Queued';
+  /** Calls to Graph made for it (added to the record's attempts). */
   calls: number;
-  invitedUserId?: string;
-  inviteRedeemUrl?: string;
-  graphStatus?: string;
-  graphRequestId?: string;
-  detailsMissing?: true;
-  error?: InvitationError;
 }
+
+/** The error a dead-lettered person gets when no call left one. */
+const QUEUE_GAVE_UP = { code: 'MaxDequeueCountExceeded', message: 'The queue gave up on this invitation after its maximum dequeue count.' };
 
 export class InvitationClaims {
   constructor(
@@ -74,20 +74,11 @@ export class InvitationClaims {
     const { entity } = claim.stored;
     const next: RecordEntity = {
       ...entity,
+      ...outcomeColumns(outcome),
+      ...NO_CLAIM,
       status: outcome.status,
       attempts: entity.attempts + outcome.calls,
       updatedAt: this.now().toISOString(),
-      invitedUserId: outcome.invitedUserId ?? entity.invitedUserId,
-      inviteRedeemUrl: outcome.inviteRedeemUrl ?? entity.inviteRedeemUrl,
-      graphStatus: outcome.graphStatus ?? entity.graphStatus,
-      graphRequestId: outcome.graphRequestId ?? entity.graphRequestId,
-      detailsMissing: outcome.detailsMissing ?? entity.detailsMissing,
-      errorCode: outcome.error?.code,
-      errorMessage: outcome.error?.message,
-      errorHttpStatus: outcome.error?.httpStatus,
-      errorGraphRequestId: outcome.error?.graphRequestId,
-      leaseUntil: undefined,
-      claimedBy: undefined,
     };
     await this.store.replace(next, outcome.status === 'Queued' ? claim.etag : undefined);
     return recordFromEntity(next);
@@ -103,10 +94,8 @@ export class InvitationClaims {
         ...entity,
         status: 'DeadLettered',
         updatedAt: this.now().toISOString(),
-        errorCode: entity.errorCode ?? 'MaxDequeueCountExceeded',
-        errorMessage: entity.errorMessage ?? 'The queue gave up on this invitation after its maximum dequeue count.',
-        leaseUntil: undefined,
-        claimedBy: undefined,
+        ...(stored.record.error ? {} : errorColumns(QUEUE_GAVE_UP)),
+        ...NO_CLAIM,
       };
       if (await this.store.replace(next, stored.etag)) return recordFromEntity(next);
     }

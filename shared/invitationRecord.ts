@@ -24,16 +24,8 @@ export const invitationErrorSchema = z.object({
 });
 export type InvitationError = z.infer<typeof invitationErrorSchema>;
 
-export const invitationRecordSchema = z.object({
-  id: z.string(),
-  batchId: z.string(),
-  email: z.string(),
-  externalId: z.string().optional(),
-  status: invitationStatusSchema,
-  attempts: z.number().int().nonnegative(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  queuedAt: z.string(),
+/** What the last call to Graph left on a record: cleared when the person is queued again. */
+export const invitationOutcomeSchema = z.object({
   invitedUserId: z.string().optional(),
   /** A credential (it redeems the invitation): only GET /api/invitations/{id}/redeem-url (admin key) returns it. */
   inviteRedeemUrl: z.string().optional(),
@@ -46,6 +38,26 @@ export const invitationRecordSchema = z.object({
   detailsMissing: z.boolean().optional(),
   error: invitationErrorSchema.optional(),
 });
+export type InvitationOutcome = z.infer<typeof invitationOutcomeSchema>;
+
+/**
+ * The record of one person. Its table row follows from this schema (recordEntity.ts): a new field
+ * here is stored, read back and (in invitationOutcomeSchema) cleared on a new attempt, with no
+ * other change.
+ */
+export const invitationRecordSchema = z
+  .object({
+    id: z.string(),
+    batchId: z.string(),
+    email: z.string(),
+    externalId: z.string().optional(),
+    status: invitationStatusSchema,
+    attempts: z.number().int().nonnegative(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    queuedAt: z.string(),
+  })
+  .extend(invitationOutcomeSchema.shape);
 export type InvitationRecord = z.infer<typeof invitationRecordSchema>;
 
 /** What every answer but the admin-keyed redeem-url route shows: never the redemption URL. */

@@ -1,11 +1,9 @@
 import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
-import { z } from 'zod';
 import { mapWithConcurrency } from './concurrency';
 import { problems } from './problem';
 import type { Invitation } from './invitation';
+import { NO_CLAIM, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
 import {
-  invitationRecordSchema,
-  invitationStatusSchema,
   recordIdForEmail,
   recordIdSchema,
   RETRYABLE_STATUSES,
@@ -31,31 +29,6 @@ const PARALLEL_TABLE_CALLS = 16;
 const recordPartition = (id: string) => `r${id[0]}`;
 const externalIdPrefix = (externalId: string) => `x|${encodeURIComponent(externalId)}|`;
 
-const recordEntitySchema = z.object({
-  id: z.string(),
-  batchId: z.string(),
-  email: z.string(),
-  externalId: z.string().optional(),
-  status: invitationStatusSchema,
-  attempts: z.number().int(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  queuedAt: z.string(),
-  request: z.string(),
-  invitedUserId: z.string().optional(),
-  inviteRedeemUrl: z.string().optional(),
-  graphStatus: z.string().optional(),
-  graphRequestId: z.string().optional(),
-  detailsMissing: z.boolean().optional(),
-  errorCode: z.string().optional(),
-  errorMessage: z.string().optional(),
-  errorHttpStatus: z.number().int().optional(),
-  errorGraphRequestId: z.string().optional(),
-  leaseUntil: z.string().optional(),
-  claimedBy: z.string().optional(),
-});
-export type RecordEntity = z.infer<typeof recordEntitySchema>;
-
 export interface StoredRecord {
   record: InvitationRecord;
   invitation: Invitation;
@@ -79,54 +52,17 @@ export interface AdmissionCandidate {
   invitation: Invitation;
 }
 
-export function recordFromEntity(entity: RecordEntity): InvitationRecord {
-  const error = entity.errorCode
-    ? {
-        code: entity.errorCode,
-        message: entity.errorMessage ?? '',
-        ...(entity.errorHttpStatus !== undefined ? { httpStatus: entity.errorHttpStatus } : {}),
-        ...(entity.errorGraphRequestId ? { graphRequestId: entity.errorGraphRequestId } : {}),
-      }
-    : undefined;
-  return invitationRecordSchema.parse({
-    id: entity.id,
-    batchId: entity.batchId,
-    email: entity.email,
-    externalId: entity.externalId,
-    status: entity.status,
-    attempts: entity.attempts,
-    createdAt: entity.createdAt,
-    updatedAt: entity.updatedAt,
-    queuedAt: entity.queuedAt,
-    invitedUserId: entity.invitedUserId,
-    inviteRedeemUrl: entity.inviteRedeemUrl,
-    graphStatus: entity.graphStatus,
-    graphRequestId: entity.graphRequestId,
-    detailsMissing: entity.detailsMissing,
-    error,
-  });
-}
-
 /** Properties of a new attempt: whatever the previous one left (outcome, error, claim) is cleared. */
 function queuedAttemptProperties(batchId: string, invitation: Invitation, now: string) {
   return {
+    ...NO_OUTCOME,
+    ...NO_CLAIM,
     batchId,
     status: 'Queued' as const,
     queuedAt: now,
     updatedAt: now,
     request: JSON.stringify(invitation),
     externalId: invitation.externalId,
-    invitedUserId: undefined,
-    inviteRedeemUrl: undefined,
-    graphStatus: undefined,
-    graphRequestId: undefined,
-    detailsMissing: undefined,
-    errorCode: undefined,
-    errorMessage: undefined,
-    errorHttpStatus: undefined,
-    errorGraphRequestId: undefined,
-    leaseUntil: undefined,
-    claimedBy: undefined,
   };
 }
 

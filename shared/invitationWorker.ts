@@ -3,7 +3,7 @@ import { maskEmailAddress } from './emailAddress';
 import { toGraphInvitationRequest } from './invitation';
 import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
 import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from './invitationQueue';
-import type { InvitationError, InvitationRecord } from './invitationRecord';
+import { invitationErrorSchema, type InvitationError, type InvitationRecord } from './invitationRecord';
 import type { GraphCallError } from './graph/graphCallError';
 import type { InvitationSender } from './graph/invitationSender';
 import type { HealthBoard } from './healthBoard';
@@ -93,15 +93,7 @@ export class InvitationWorker {
     switch (outcome.kind) {
       case 'invited': {
         const { created } = outcome;
-        await this.recordOutcome(claim.claim, {
-          status: 'Invited',
-          calls: outcome.calls,
-          ...(created.invitedUserId ? { invitedUserId: created.invitedUserId } : {}),
-          ...(created.inviteRedeemUrl ? { inviteRedeemUrl: created.inviteRedeemUrl } : {}),
-          ...(created.graphStatus ? { graphStatus: created.graphStatus } : {}),
-          ...(created.graphRequestId ? { graphRequestId: created.graphRequestId } : {}),
-          ...(created.detailsMissing ? { detailsMissing: true } : {}),
-        });
+        await this.recordOutcome(claim.claim, { ...created, status: 'Invited', calls: outcome.calls });
         const missing = created.detailsMissing ? ' (Graph answered 201 but its body was lost: details missing, not called again)' : '';
         const line = `Invitation ${who}: Invited${missing}, graphRequestId=${created.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`;
         if (created.detailsMissing) log.warn(line);
@@ -176,13 +168,9 @@ export class InvitationWorker {
   }
 }
 
+/** The error as a record keeps it: a GraphCallError's own fields (code, message, HTTP status, request id). */
 function errorOf(error: GraphCallError): InvitationError {
-  return {
-    code: error.code,
-    message: error.message,
-    ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}),
-    ...(error.graphRequestId ? { graphRequestId: error.graphRequestId } : {}),
-  };
+  return invitationErrorSchema.parse(error);
 }
 
 function describe(record: InvitationRecord): string {

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import {
+  invitationErrorSchema,
+  invitationOutcomeSchema,
+  invitationRecordSchema,
+  type InvitationError,
+  type InvitationOutcome,
+  type InvitationRecord,
+} from './invitationRecord';
+
+/**
+ * A record as one Table row: the one mapping between the two. The row holds the record's fields
+ * as they are, except:
+ * - `error`, flattened into the ERROR_COLUMNS (a Table property holds no object);
+ * - what only the table holds: the invitation as submitted (`request`) and the worker's claim.
+ * Each of these is written once, below; every other field follows invitationRecordSchema.
+ */
+
+/** The error's columns, by the error field each holds. */
+const ERROR_COLUMNS = {
+  code: 'errorCode',
+  message: 'errorMessage',
+  httpStatus: 'errorHttpStatus',
+  graphRequestId: 'errorGraphRequestId',
+} as const satisfies Record<keyof InvitationError, string>;
+type ErrorField = keyof typeof ERROR_COLUMNS;
+type ErrorColumnsShape = { [F in ErrorField as (typeof ERROR_COLUMNS)[F]]: z.ZodOptional<(typeof invitationErrorSchema.shape)[F]> };
+export type ErrorColumns = { [F in ErrorField as (typeof ERROR_COLUMNS)[F]]?: InvitationError[F] };
+
+const errorColumnsShape = Object.fromEntries(
+  (Object.keys(ERROR_COLUMNS) as ErrorField[]).map((field) => [ERROR_COLUMNS[field], invitationErrorSchema.shape[field].optional()]),
+) as unknown as ErrorColumnsShape;
+
+/** The worker's claim on a person while it calls Graph (invitationClaims.ts). */
+const claimShape = {
+  leaseUntil: z.string().optional(),
+  claimedBy: z.string().optional(),
+};
+
+export const recordEntitySchema = invitationRecordSchema
+  .omit({ error: true })
+  .extend({ request: z.string() })
+  .extend(errorColumnsShape)
+  .extend(claimShape);
+export type RecordEntity = z.infer<typeof recordEntitySchema>;
+
+/** No claim: spread into a row to release it. */
+export const NO_CLAIM = undefinedFor(claimShape);
+
+/** The error's columns for `error`; every column undefined (cleared) when there is none. */
+export function errorColumns(error: InvitationError | undefined): ErrorColumns {
+  return Object.fromEntries((Object.keys(ERROR_COLUMNS) as ErrorField[]).map((field) => [ERROR_COLUMNS[field], error?.[field]])) as ErrorColumns;
+}
+
+function errorFromColumns(entity: ErrorColumns): InvitationError | undefined {
+  if (!entity.errorCode) return undefined;
+  const error = Object.fromEntries((Object.keys(ERROR_COLUMNS) as ErrorField[]).map((field) => [field, entity[ERROR_COLUMNS[field]]]));
+  return invitationErrorSchema.parse({ ...error, message: error.message ?? '' });
+}
+
+const { error: _error, ...outcomeFieldsShape } = invitationOutcomeSchema.shape;
+/** No outcome: spread into a row for a new attempt, so nothing of the previous one is left. */
+export const NO_OUTCOME = { ...undefinedFor(outcomeFieldsShape), ...errorColumns(undefined) };
+
+/**
+ * The columns for an outcome written over a row: the fields it gives replace the row's, the others
+ * are kept, and the error is replaced (cleared when the outcome has none).
+ */
+export function outcomeColumns(outcome: InvitationOutcome): Partial<RecordEntity> {
+  const { error, ...fields } = invitationOutcomeSchema.parse(outcome);
+  const given = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+  return { ...given, ...errorColumns(error) };
+}
+
+export function recordFromEntity(entity: RecordEntity): InvitationRecord {
+  // The record schema keeps its own fields and drops the table's (request, the error's and claim's columns).
+  return invitationRecordSchema.parse({ ...entity, error: errorFromColumns(entity) });
+}
+
+/** Every key of `shape`, undefined: spread into a row, it removes those columns (a Replace drops undefined properties). */
+function undefinedFor<T extends object>(shape: T): { [K in keyof T]: undefined } {
+  return Object.fromEntries(Object.keys(shape).map((key) => [key, undefined])) as { [K in keyof T]: undefined };
+}
