@@ -9,7 +9,7 @@ import { createAppDependencies } from '../shared/appDependencies';
 import { graphCaller, graphEndpoints } from '../shared/graph/graphCaller';
 import { GraphInvitationsClient } from '../shared/graph/graphInvitationsClient';
 import { loadSettings } from '../shared/settings';
-import { storageAccountFromSettings } from '../shared/storageAccount';
+import { storageAccountFromSettings } from '../shared/storage/storageAccount';
 import { startBenchTenant } from './benchTenant';
 import { median, percentile, round } from './measure';
 

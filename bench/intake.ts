@@ -3,9 +3,9 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { submitInvitations } from '../functions/submitInvitations';
 import { mapWithConcurrency } from '../shared/concurrency';
 import { createAppDependencies } from '../shared/appDependencies';
-import { encodeQueueMessage } from '../shared/invitationQueue';
+import { encodeQueueMessage } from '../shared/storage/invitationQueue';
 import { loadSettings, type Settings } from '../shared/settings';
-import { storageAccountFromSettings, type StorageAccount } from '../shared/storageAccount';
+import { storageAccountFromSettings, type StorageAccount } from '../shared/storage/storageAccount';
 import { median, round, timed } from './measure';
 
 /**

@@ -1,6 +1,6 @@
-import { signBody, SIGNATURE_HEADER } from '../shared/webhookSignature';
-import type { SubmittedItem } from '../shared/intake';
-import type { RejectedItem } from '../shared/submission';
+import { signBody, SIGNATURE_HEADER } from '../shared/intake/webhookSignature';
+import type { SubmittedItem } from '../shared/intake/intake';
+import type { RejectedItem } from '../shared/intake/submission';
 import type { InvitationStatus } from '../shared/invitationRecord';
 
 /** The intake API as the CLI calls it (see README "HTTP API"). */

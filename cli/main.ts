@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { batchIdSchema, MAX_ITEMS_PER_SUBMISSION } from '../shared/submission';
+import { batchIdSchema, MAX_ITEMS_PER_SUBMISSION } from '../shared/intake/submission';
 import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus } from '../shared/invitationRecord';
 import { InvitationsApi, type ApiOptions, type BatchCounts } from './invitationsApi';
 import { readInvitationFile } from './invitationFile';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { withoutRedeemUrl } from '../shared/invitationRecord';
-import { normalizeEmailAddress } from '../shared/emailAddress';
+import { normalizeEmailAddress } from '../shared/intake/emailAddress';
 import { problems } from '../shared/problem';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';

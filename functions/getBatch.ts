@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/batchReport';
-import { batchIdSchema, describeIssues } from '../shared/submission';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/batches/batchReports';
+import { batchIdSchema, describeIssues } from '../shared/intake/submission';
 import { problems } from '../shared/problem';
 import { defineHttp } from './runtime/defineFunction';
 

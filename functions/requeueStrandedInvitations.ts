@@ -3,7 +3,7 @@ import { defineTimer } from './runtime/defineFunction';
 
 /**
  * Timer: queues again the people whose record is Queued but whose queue message was lost (see
- * shared/strandedInvitations.ts). Runs hourly by default (STRANDED_SWEEP_SCHEDULE, read when the
+ * shared/worker/strandedInvitationSweeper.ts). Runs hourly by default (STRANDED_SWEEP_SCHEDULE, read when the
  * app starts), and does nothing while the queues hold any message.
  */
 export const requeueStrandedInvitations = defineTimer({

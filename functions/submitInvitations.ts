@@ -1,7 +1,7 @@
-import type { SubmissionResult } from '../shared/intake';
+import type { SubmissionResult } from '../shared/intake/intake';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, readRawBody, requestOrigin } from './runtime/http';
-import { SIGNATURE_HEADER } from '../shared/webhookSignature';
+import { SIGNATURE_HEADER } from '../shared/intake/webhookSignature';
 
 /** POST /api/invitations: one invitation, a JSON batch, or the portal's bulk-invite CSV. */
 export const submitInvitations = defineHttp({

@@ -1,24 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { BatchMembership } from './batchMembership';
-import { BatchReports } from './batchReport';
-import { Intake } from './intake';
+import { BatchMembership } from './batches/batchMembership';
+import { BatchReports } from './batches/batchReports';
+import { Intake } from './intake/intake';
 import { graphCaller, graphEndpoints } from './graph/graphCaller';
 import { GraphInvitationsClient } from './graph/graphInvitationsClient';
 import { GraphPacer } from './graph/graphPacer';
 import { CredentialCircuit } from './graph/credentialCircuit';
 import { RateShares } from './graph/rateShares';
 import { HealthBoard } from './healthBoard';
-import { IdempotencyStore } from './idempotencyStore';
+import { IdempotencyStore } from './intake/idempotencyStore';
 import { InvitationSender } from './graph/invitationSender';
-import { InvitationClaims } from './invitationClaims';
-import { INVITATIONS_QUEUE, InvitationQueue, poisonQueueName } from './invitationQueue';
-import { InvitationWorker } from './invitationWorker';
+import { InvitationClaims } from './worker/invitationClaims';
+import { INVITATIONS_QUEUE, InvitationQueue, poisonQueueName } from './storage/invitationQueue';
+import { InvitationWorker } from './worker/invitationWorker';
 import { PartnerOnboarding, ROSTERS_CONTAINER } from './rosters/partnerOnboarding';
 import { RosterProgressStore } from './rosters/rosterProgress';
-import { INVITATIONS_TABLE, InvitationStore } from './invitationStore';
+import { INVITATIONS_TABLE, InvitationStore } from './storage/invitationStore';
 import { loadSettings, type Settings } from './settings';
-import { storageAccountFromSettings, type StorageAccount } from './storageAccount';
-import { StrandedInvitationSweeper } from './strandedInvitations';
+import { storageAccountFromSettings, type StorageAccount } from './storage/storageAccount';
+import { StrandedInvitationSweeper } from './worker/strandedInvitationSweeper';
 
 /**
  * Everything a handler needs, created once per process and passed in: handlers never construct

@@ -1,6 +1,6 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import type { CredentialState } from './graph/credentialCircuit';
-import type { InvitationQueue } from './invitationQueue';
+import type { InvitationQueue } from './storage/invitationQueue';
 
 /**
  * What GET /api/health reports, shared between instances through the app's own table: each

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { problems, RequestProblem } from '../../shared/problem';
-import { MAX_BODY_BYTES } from '../../shared/submission';
+import { MAX_BODY_BYTES } from '../../shared/intake/submission';
 
 /** HTTP ↔ domain translation shared by the HTTP functions. */
 

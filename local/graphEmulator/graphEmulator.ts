@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { emailAddressProblem, emailDomain, normalizeEmailAddress } from '../../shared/emailAddress';
+import { emailAddressProblem, emailDomain, normalizeEmailAddress } from '../../shared/intake/emailAddress';
 import { headerValue, readBody, sendJson, uuidFrom } from './emulatorHttp';
 import { EmulatedEntra, USER_INVITE_ALL, type EmulatedApp } from './entra';
 import type { LocalCertificate } from './localCertificate';

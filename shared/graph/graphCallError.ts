@@ -55,7 +55,7 @@ export function failureKindOf(httpStatus: number, code = '', message = ''): Grap
   return 'permanent';
 }
 
-// OAuth errors that a retry cannot fix, only an operator (../shared/FACTS.md "Token failures").
+// OAuth errors that a retry cannot fix, only an operator (Entra's AADSTS error code reference: https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
 const CONFIGURATION_OAUTH_ERRORS = /^(invalid_client|unauthorized_client|invalid_scope|invalid_resource|invalid_grant)\b/;
 // AADSTS codes of the same kind: wrong or expired secret, bad certificate assertion, unknown app or tenant, disabled app.
 const CONFIGURATION_AADSTS = new Set(['7000215', '7000222', '700027', '700016', '90002', '7000112', '700024', '500011']);

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
 import { RestError } from '@azure/storage-blob';
-import { emptyResultsCsv, type BatchReports } from '../batchReport';
-import { QueueUnavailableError, StorageUnavailableError, type Intake } from '../intake';
-import { stringifyForSpreadsheets } from '../spreadsheetCsv';
-import { validateItems, type RejectedItem } from '../submission';
+import { emptyResultsCsv, type BatchReports } from '../batches/batchReports';
+import { QueueUnavailableError, StorageUnavailableError, type Intake } from '../intake/intake';
+import { stringifyForSpreadsheets } from '../batches/spreadsheetCsv';
+import { validateItems, type RejectedItem } from '../intake/submission';
 import { RosterProgressStore, type RosterProgress } from './rosterProgress';
 import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
 

@@ -9,7 +9,7 @@ import { appFunctions } from '../../functions/appFunctions';
 import { freePort } from '../../local/azurite';
 import { LocalFunctionHost } from '../../local/functionHost';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { storageAccountFromSettings } from '../../shared/storageAccount';
+import { storageAccountFromSettings } from '../../shared/storage/storageAccount';
 import { createTestDependencies } from '../support/harness';
 import { startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, FAST_TRIGGER, startWorker } from '../support/pipeline';

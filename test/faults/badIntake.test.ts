@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { FORBIDDEN_EMAIL_CHARACTERS } from '../../shared/emailAddress';
-import { MAX_BODY_BYTES } from '../../shared/submission';
-import { signBody } from '../../shared/webhookSignature';
+import { FORBIDDEN_EMAIL_CHARACTERS } from '../../shared/intake/emailAddress';
+import { MAX_BODY_BYTES } from '../../shared/intake/submission';
+import { signBody } from '../../shared/intake/webhookSignature';
 import { createTestDependencies, queueLength, submit, tableRowCount } from '../support/harness';
 
 /**

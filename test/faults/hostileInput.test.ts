@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { canonicalizePropertyNames } from '../../shared/graphPropertyNames';
+import { canonicalizePropertyNames } from '../../shared/intake/canonicalPropertyNames';
 import { invitationSchema } from '../../shared/invitation';
 import { recordIdForEmail } from '../../shared/invitationRecord';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';

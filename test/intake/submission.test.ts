@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { MAX_BODY_BYTES } from '../../shared/submission';
+import { MAX_BODY_BYTES } from '../../shared/intake/submission';
 import { clearQueue, createTestDependencies, invitationFor, queueLength, queuedMessages, submit, tableRowCount } from '../support/harness';
 
 let deps: AppDependencies;

@@ -7,7 +7,7 @@ import { LocalFunctionHost } from '../../local/functionHost';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { PartnerOnboarding, rosterBatchId } from '../../shared/rosters/partnerOnboarding';
 import { RosterProgressStore } from '../../shared/rosters/rosterProgress';
-import { storageAccountFromSettings } from '../../shared/storageAccount';
+import { storageAccountFromSettings } from '../../shared/storage/storageAccount';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';
 import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, FAST_TRIGGER, startWorker } from '../support/pipeline';

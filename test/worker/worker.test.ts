@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { encodeQueueMessage } from '../../shared/invitationQueue';
+import { encodeQueueMessage } from '../../shared/storage/invitationQueue';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';
 import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, startWorker, waitForStatus } from '../support/pipeline';

@@ -1,7 +1,7 @@
 /**
  * Azure Table storage's documented limits, which every value we store must fit (Azurite is
  * looser, so the intake checks them itself): a value that passes validation must be storable.
- * See ../shared/FACTS.md "Azure Table storage limits".
+ * See "Understanding the Table service data model": https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model
  */
 
 /** A string property holds at most 64 KiB: 32 K UTF-16 characters. */

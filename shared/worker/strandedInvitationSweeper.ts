@@ -1,6 +1,6 @@
-import { mapWithConcurrency } from './concurrency';
-import type { InvitationQueue } from './invitationQueue';
-import type { InvitationStore } from './invitationStore';
+import { mapWithConcurrency } from '../concurrency';
+import type { InvitationQueue } from '../storage/invitationQueue';
+import type { InvitationStore } from '../storage/invitationStore';
 
 /**
  * The intake writes a person's record before their queue message. A process killed between the

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { invitationSchema } from '../../shared/invitation';
-import { canonicalizePropertyNames } from '../../shared/graphPropertyNames';
+import { canonicalizePropertyNames } from '../../shared/intake/canonicalPropertyNames';
 import { recordIdForEmail } from '../../shared/invitationRecord';
 import { createTestDependencies, invitationFor, queuedMessages, queueLength, submit, tableRowCount } from '../support/harness';
 import { storableInvitation } from '../support/storableBodies';

@@ -1,6 +1,6 @@
-import { FINAL_STATUSES, type InvitationOutcome, type InvitationRecord } from './invitationRecord';
-import type { InvitationStore, StoredRecord } from './invitationStore';
-import { errorColumns, NO_CLAIM, outcomeColumns, recordFromEntity, type RecordEntity } from './recordEntity';
+import { FINAL_STATUSES, type InvitationOutcome, type InvitationRecord } from '../invitationRecord';
+import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
+import { errorColumns, NO_CLAIM, outcomeColumns, recordFromEntity, type RecordEntity } from '../storage/recordEntity';
 
 /**
  * The worker's hold on a person while it calls Graph. Claiming moves the record to Processing with

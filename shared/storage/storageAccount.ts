@@ -2,7 +2,7 @@ import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { ContainerClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
-import { SettingsError, type Settings } from './settings';
+import { SettingsError, type Settings } from '../settings';
 
 /**
  * The storage account the Functions host itself uses: the `AzureWebJobsStorage` connection string

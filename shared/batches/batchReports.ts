@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { mapWithConcurrency } from './concurrency';
+import { mapWithConcurrency } from '../concurrency';
 import type { BatchItem, BatchMembership } from './batchMembership';
-import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus, type ListedInvitationRecord, withoutRedeemUrl } from './invitationRecord';
-import type { InvitationStore } from './invitationStore';
-import { problems } from './problem';
+import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus, type ListedInvitationRecord, withoutRedeemUrl } from '../invitationRecord';
+import type { InvitationStore } from '../storage/invitationStore';
+import { problems } from '../problem';
 import { stringifyForSpreadsheets } from './spreadsheetCsv';
 
 /**

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { BatchMembership } from './batchMembership';
-import { createLimiter, settleWithConcurrency } from './concurrency';
+import type { BatchMembership } from '../batches/batchMembership';
+import { createLimiter, settleWithConcurrency } from '../concurrency';
 import { domainPolicyProblem, type DomainPolicy } from './domainPolicy';
-import type { InvitationQueue } from './invitationQueue';
-import type { InvitationStatus } from './invitationRecord';
-import type { AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from './invitationStore';
-import { problems, RequestProblem } from './problem';
+import type { InvitationQueue } from '../storage/invitationQueue';
+import type { InvitationStatus } from '../invitationRecord';
+import type { AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from '../storage/invitationStore';
+import { problems, RequestProblem } from '../problem';
 import { parseSubmission, type RejectedItem, type Submission } from './submission';
 import { verifySignature } from './webhookSignature';
 import type { IdempotencyStore } from './idempotencyStore';

@@ -6,7 +6,7 @@ import {
   type InvitationError,
   type InvitationOutcome,
   type InvitationRecord,
-} from './invitationRecord';
+} from '../invitationRecord';
 
 /**
  * A record as one Table row: the one mapping between the two. The row holds the record's fields

@@ -5,7 +5,7 @@ import { getBatch } from '../../functions/getBatch';
 import { getInvitation } from '../../functions/getInvitation';
 import { getRedeemUrl } from '../../functions/getRedeemUrl';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { RESULTS_CSV_COLUMNS } from '../../shared/batchReport';
+import { RESULTS_CSV_COLUMNS } from '../../shared/batches/batchReports';
 import { clearQueue, createTestDependencies, invitationFor, invokeHttp, submit } from '../support/harness';
 
 let deps: AppDependencies;

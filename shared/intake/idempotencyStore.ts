@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { RestError, type TableClient } from '@azure/data-tables';
-import { problems } from './problem';
-import { MAX_PROPERTY_CHARACTERS } from './tableLimits';
+import { problems } from '../problem';
+import { MAX_PROPERTY_CHARACTERS } from '../storage/tableLimits';
 
 /**
  * Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field"): the same key

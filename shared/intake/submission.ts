@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { BulkInviteCsvError, parseBulkInviteCsv } from './bulkInviteCsv';
-import { canonicalizePropertyNames } from './graphPropertyNames';
-import { invitationSchema, type Invitation } from './invitation';
-import { problems } from './problem';
+import { canonicalizePropertyNames } from './canonicalPropertyNames';
+import { invitationSchema, type Invitation } from '../invitation';
+import { problems } from '../problem';
 
 /**
  * Turns a POST /api/invitations body (JSON or the portal's CSV) into validated invitations and

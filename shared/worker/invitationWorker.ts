@@ -1,12 +1,12 @@
 import pRetry from 'p-retry';
-import { maskEmailAddress } from './emailAddress';
-import { toGraphInvitationRequest } from './invitation';
+import { maskEmailAddress } from '../intake/emailAddress';
+import { toGraphInvitationRequest } from '../invitation';
 import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
-import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from './invitationQueue';
-import { invitationErrorSchema, type InvitationError, type InvitationRecord } from './invitationRecord';
-import type { GraphCallError } from './graph/graphCallError';
-import type { InvitationSender } from './graph/invitationSender';
-import type { HealthBoard } from './healthBoard';
+import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from '../storage/invitationQueue';
+import { invitationErrorSchema, type InvitationError, type InvitationRecord } from '../invitationRecord';
+import type { GraphCallError } from '../graph/graphCallError';
+import type { InvitationSender } from '../graph/invitationSender';
+import type { HealthBoard } from '../healthBoard';
 
 /**
  * Gets each queued person to a recorded outcome: claim the record, call Graph through the sender,

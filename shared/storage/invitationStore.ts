@@ -1,7 +1,7 @@
 import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
-import { mapWithConcurrency } from './concurrency';
-import { problems } from './problem';
-import type { Invitation } from './invitation';
+import { mapWithConcurrency } from '../concurrency';
+import { problems } from '../problem';
+import type { Invitation } from '../invitation';
 import { NO_CLAIM, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
 import {
   recordIdForEmail,
@@ -9,7 +9,7 @@ import {
   RETRYABLE_STATUSES,
   FINAL_STATUSES,
   type InvitationRecord,
-} from './invitationRecord';
+} from '../invitationRecord';
 
 /**
  * Records in Table storage (batches have their own rows: see batchMembership.ts):
@@ -205,7 +205,7 @@ export class InvitationStore {
   /**
    * Records still Queued and untouched since `before` (an ISO time): people whose queue message
    * may have been lost. A filtered scan of the record partitions: meant for an idle pipeline (see
-   * strandedInvitations.ts), not for every request.
+   * strandedInvitationSweeper.ts), not for every request.
    */
   async queuedUntouchedSince(before: string): Promise<StoredRecord[]> {
     const rows = await this.listInEveryRecordPartition<RecordEntity>(

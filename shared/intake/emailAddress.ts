@@ -1,10 +1,10 @@
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
-import { isWellFormedText } from './tableLimits';
+import { isWellFormedText } from '../storage/tableLimits';
 
 /**
  * The characters Graph forbids in `invitedUserEmailAddress`, exactly as the User.Invite.All
- * permission reference lists them (../shared/seeds/003_…): a request with any of them costs a
+ * permission reference lists them (https://learn.microsoft.com/graph/permissions-reference#userinviteall): a request with any of them costs a
  * Graph call only to come back 400, so the intake rejects it first.
  */
 export const FORBIDDEN_EMAIL_CHARACTERS = [

@@ -1,6 +1,6 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { mapWithConcurrency } from './concurrency';
+import { mapWithConcurrency } from '../concurrency';
 
 /**
  * Which people a submission named, for GET /api/batches/{batchId}. Items are packed into chunk
