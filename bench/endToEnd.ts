@@ -29,7 +29,11 @@ export interface EndToEndBenchResult {
   maxPollingIntervalMs: number;
 }
 
-export async function benchEndToEnd(connectionString: string, certificate: LocalCertificate, { samples = 30 } = {}): Promise<EndToEndBenchResult> {
+export async function benchEndToEnd(
+  connectionString: string,
+  certificate: LocalCertificate,
+  { samples = 30 } = {},
+): Promise<EndToEndBenchResult> {
   const { emulator, graphSettings } = await startBenchTenant(certificate, { latencyMs: 300 });
   const settings = loadSettings({ AzureWebJobsStorage: connectionString, ...graphSettings });
   const suffix = randomBytes(4).toString('hex');
@@ -52,7 +56,10 @@ export async function benchEndToEnd(connectionString: string, certificate: Local
       const response = await fetch(`${host.url}/api/invitations`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ invitedUserEmailAddress: `e2e${i}.${suffix}@fabrikam.com`, inviteRedirectUrl: 'https://myapps.microsoft.com' }),
+        body: JSON.stringify({
+          invitedUserEmailAddress: `e2e${i}.${suffix}@fabrikam.com`,
+          inviteRedirectUrl: 'https://myapps.microsoft.com',
+        }),
       });
       const { items } = (await response.json()) as { items: { id: string }[] };
       for (;;) {
@@ -66,7 +73,16 @@ export async function benchEndToEnd(connectionString: string, certificate: Local
     const direct: number[] = [];
     for (let i = 0; i < samples + 1; i += 1) {
       const started = performance.now();
-      await client.createInvitation({ invitedUserEmailAddress: `direct${i}@fabrikam.com`, inviteRedirectUrl: 'https://myapps.microsoft.com', invitedUserType: 'Guest', sendInvitationMessage: false, resetRedemption: false }, 30_000);
+      await client.createInvitation(
+        {
+          invitedUserEmailAddress: `direct${i}@fabrikam.com`,
+          inviteRedirectUrl: 'https://myapps.microsoft.com',
+          invitedUserType: 'Guest',
+          sendInvitationMessage: false,
+          resetRedemption: false,
+        },
+        30_000,
+      );
       if (i > 0) direct.push(performance.now() - started);
     }
     const p50 = median(latencies);

@@ -25,7 +25,10 @@ const kib = (status: string, field: string) => Number(new RegExp(`^${field}:\\s+
 
 async function once(certificate: LocalCertificate, backlog: number): Promise<{ idle: number; peak: number }> {
   const azurite = await startAzurite();
-  const { emulator, graphSettings } = await startBenchTenant(certificate, { latencyMs: 50, writeBudget: { limit: 100_000, windowMs: 150_000 } });
+  const { emulator, graphSettings } = await startBenchTenant(certificate, {
+    latencyMs: 50,
+    writeBudget: { limit: 100_000, windowMs: 150_000 },
+  });
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(appRoot(), 'dist', 'local', 'start.js')], {
     env: {
@@ -53,7 +56,11 @@ async function once(certificate: LocalCertificate, backlog: number): Promise<{ i
         invitedUserEmailAddress: `backlog${start + i}@fabrikam.com`,
         inviteRedirectUrl: 'https://myapps.microsoft.com',
       }));
-      const response = await fetch(`http://localhost:${port}/api/invitations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ invitations }) });
+      const response = await fetch(`http://localhost:${port}/api/invitations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ invitations }),
+      });
       if (response.status !== 202) throw new Error(`Submitting the backlog failed: ${response.status}`);
     }
     while (emulator.calls.filter((call) => call.status === 201).length < backlog) await new Promise((resolve) => setTimeout(resolve, 500));
@@ -66,7 +73,9 @@ async function once(certificate: LocalCertificate, backlog: number): Promise<{ i
 }
 
 export async function benchHostMemory(certificate: LocalCertificate, { backlog = 5_000, runs = 3 } = {}): Promise<HostMemoryBenchResult> {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(appRoot(), 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(appRoot(), 'tsconfig.build.json')], {
+    stdio: 'inherit',
+  });
   const measured: { idle: number; peak: number }[] = [];
   for (let run = 0; run < runs; run += 1) measured.push(await once(certificate, backlog));
   const idle = median(measured.map((m) => m.idle)) / 1024;

@@ -43,8 +43,10 @@ export async function benchIntake(connectionString: string, runs = 7): Promise<I
     const rawQueue = storage.queueClient(`raw-${suffix}`);
     await rawQueue.create();
     const raw = await timed(() =>
-      mapWithConcurrency(Array.from({ length: ITEMS }, (_, i) => i), 16, (i) =>
-        rawQueue.sendMessage(encodeQueueMessage({ id: randomBytes(16).toString('hex'), batchId: 'raw', queuedAt: String(i) })),
+      mapWithConcurrency(
+        Array.from({ length: ITEMS }, (_, i) => i),
+        16,
+        (i) => rawQueue.sendMessage(encodeQueueMessage({ id: randomBytes(16).toString('hex'), batchId: 'raw', queuedAt: String(i) })),
       ),
     );
     await rawQueue.delete();
@@ -88,7 +90,12 @@ async function answerBatch(settings: Settings, storage: StorageAccount, suffix: 
       ...(withExternalId ? { externalId: `HR-${suffix}-${i}` } : {}),
     })),
   });
-  const request = new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/invitations', headers: { 'content-type': 'application/json' }, body: { string: body } });
+  const request = new HttpRequest({
+    method: 'POST',
+    url: 'http://localhost:7071/api/invitations',
+    headers: { 'content-type': 'application/json' },
+    body: { string: body },
+  });
   const answered = await timed(async () => (await submitInvitations.handler(deps)(request, new InvocationContext())) as HttpResponseInit);
   if (answered.value.status !== 202) throw new Error(`Intake answered ${answered.value.status}`);
   await deps.queue.queue.delete();

@@ -82,13 +82,18 @@ export interface PacingScenarioResult {
   met: boolean;
 }
 
-export async function benchPacing(certificate: LocalCertificate, { runs = 3, only }: { runs?: number; only?: string } = {}): Promise<PacingScenarioResult[]> {
+export async function benchPacing(
+  certificate: LocalCertificate,
+  { runs = 3, only }: { runs?: number; only?: string } = {},
+): Promise<PacingScenarioResult[]> {
   const results: PacingScenarioResult[] = [];
   for (const scenario of PACING_SCENARIOS.filter((candidate) => !only || candidate.name.includes(only))) {
     const measured: Omit<PacingScenarioResult, 'name' | 'processes' | 'runs' | 'targets' | 'met'>[] = [];
     for (let run = 0; run < runs; run += 1) {
       measured.push(await runScenario(scenario, certificate));
-      console.log(`  ${scenario.name}, run ${run + 1}: ${round(measured.at(-1)!.shareOfCapacity * 100, 1)}% of capacity, ${round(measured.at(-1)!.throttledShare * 100, 2)}% 429`);
+      console.log(
+        `  ${scenario.name}, run ${run + 1}: ${round(measured.at(-1)!.shareOfCapacity * 100, 1)}% of capacity, ${round(measured.at(-1)!.throttledShare * 100, 2)}% 429`,
+      );
     }
     const middle = [...measured].sort((a, b) => a.shareOfCapacity - b.shareOfCapacity)[Math.floor(measured.length / 2)]!;
     const settles = measured.map((m) => m.settleMs).filter((ms): ms is number => ms !== undefined);
@@ -119,7 +124,10 @@ export async function benchPacing(certificate: LocalCertificate, { runs = 3, onl
 async function runScenario(scenario: PacingScenario, certificate: LocalCertificate) {
   const azurite = await startAzurite();
   const startedAt = Date.now();
-  const { emulator, graphSettings } = await startBenchTenant(certificate, { latencyMs: LATENCY_MS, writeBudget: scenario.budget(startedAt) });
+  const { emulator, graphSettings } = await startBenchTenant(certificate, {
+    latencyMs: LATENCY_MS,
+    writeBudget: scenario.budget(startedAt),
+  });
   const hosts: { child: ChildProcess; invitedAt: number[] }[] = [];
   try {
     const settings = loadSettings({ AzureWebJobsStorage: azurite.connectionString, ...graphSettings });
@@ -149,16 +157,25 @@ async function runScenario(scenario: PacingScenario, certificate: LocalCertifica
     const accepted = measuredCalls.filter((call) => call.status === 201).length;
     const capacity = scenario.capacityAt(from - begin);
     const shareOfCapacity = accepted / ((end - from) / 1000) / capacity;
-    const throttledShare = measuredCalls.length === 0 ? 0 : measuredCalls.filter((call) => call.status === 429).length / measuredCalls.length;
+    const throttledShare =
+      measuredCalls.length === 0 ? 0 : measuredCalls.filter((call) => call.status === 429).length / measuredCalls.length;
 
     const timeline: { accepted: number; capacity: number }[] = [];
     for (let second = 0; second < Math.floor((end - begin) / 1000); second += 1) {
-      const count = emulator.calls.filter((call) => call.status === 201 && call.at >= begin + second * 1000 && call.at < begin + (second + 1) * 1000).length;
+      const count = emulator.calls.filter(
+        (call) => call.status === 201 && call.at >= begin + second * 1000 && call.at < begin + (second + 1) * 1000,
+      ).length;
       timeline.push({ accepted: count, capacity: scenario.capacityAt(second * 1000) });
     }
     const settleMs = scenario.changeAtMs === undefined ? undefined : settleTime(timeline, scenario.changeAtMs);
     const fair = measuredCalls.length === 0 ? undefined : leastFairShare(hosts, from, end);
-    return { shareOfCapacity, throttledShare, timeline, ...(settleMs !== undefined ? { settleMs } : {}), ...(scenario.processes > 1 && fair !== undefined ? { leastFairShare: fair } : {}) };
+    return {
+      shareOfCapacity,
+      throttledShare,
+      timeline,
+      ...(settleMs !== undefined ? { settleMs } : {}),
+      ...(scenario.processes > 1 && fair !== undefined ? { leastFairShare: fair } : {}),
+    };
   } finally {
     for (const host of hosts) host.child.kill('SIGKILL');
     await emulator.stop();
@@ -179,7 +196,8 @@ function settleTime(timeline: { accepted: number; capacity: number }[], changeAt
     return Math.abs(rate - timeline[second]!.capacity) <= 0.1 * timeline[second]!.capacity;
   };
   for (let second = changeSecond + 2; second < timeline.length; second += 1) {
-    if (timeline.slice(second).every((_, offset) => second + offset >= timeline.length - 1 || calm(second + offset))) return (second - changeSecond) * 1000;
+    if (timeline.slice(second).every((_, offset) => second + offset >= timeline.length - 1 || calm(second + offset)))
+      return (second - changeSecond) * 1000;
   }
   return Number.POSITIVE_INFINITY;
 }
@@ -193,7 +211,11 @@ function leastFairShare(hosts: { invitedAt: number[] }[], from: number, end: num
 /** A local host as `npm start` runs it, recording when it logged each Invited outcome. */
 async function startHost(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; invitedAt: number[] }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'local', 'start.ts')], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'local', 'start.ts')], {
+    cwd: ROOT,
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const invitedAt: number[] = [];
   let pending = '';
   let ready: () => void;
@@ -208,6 +230,9 @@ async function startHost(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess;
     }
   });
   child.stderr!.resume();
-  await Promise.race([isReady, new Promise((_, reject) => setTimeout(() => reject(new Error('A local host was not ready in 60 s.')), 60_000))]);
+  await Promise.race([
+    isReady,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('A local host was not ready in 60 s.')), 60_000)),
+  ]);
   return { child, invitedAt };
 }

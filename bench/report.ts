@@ -44,34 +44,58 @@ function markdown(results: BenchResults): string {
     '|---|---|---|---|---|',
   ];
   if (intake) {
-    lines.push(`| intake: answer a ${intake.items}-item JSON batch | ${intake.answerMsMedian} ms | | | ≤ ${intake.targets.answerMsAtMost} ms: ${met(intake.answerMsMedian <= intake.targets.answerMsAtMost)} |`);
-    lines.push(`| intake: items/s | ${intake.intakeItemsPerSecond} | raw 16-way sendMessage: ${intake.rawSendItemsPerSecond} | ${intake.ratio} | ≥ ${intake.targets.ratioAtLeast}: ${met(intake.ratio >= intake.targets.ratioAtLeast)} |`);
-    lines.push(`| intake, an externalId on every item (one more index row each) | ${intake.withExternalId.answerMsMedian} ms, ${intake.withExternalId.intakeItemsPerSecond} items/s | raw 16-way sendMessage: ${intake.rawSendItemsPerSecond} | ${intake.withExternalId.ratio} | |`);
+    lines.push(
+      `| intake: answer a ${intake.items}-item JSON batch | ${intake.answerMsMedian} ms | | | ≤ ${intake.targets.answerMsAtMost} ms: ${met(intake.answerMsMedian <= intake.targets.answerMsAtMost)} |`,
+    );
+    lines.push(
+      `| intake: items/s | ${intake.intakeItemsPerSecond} | raw 16-way sendMessage: ${intake.rawSendItemsPerSecond} | ${intake.ratio} | ≥ ${intake.targets.ratioAtLeast}: ${met(intake.ratio >= intake.targets.ratioAtLeast)} |`,
+    );
+    lines.push(
+      `| intake, an externalId on every item (one more index row each) | ${intake.withExternalId.answerMsMedian} ms, ${intake.withExternalId.intakeItemsPerSecond} items/s | raw 16-way sendMessage: ${intake.rawSendItemsPerSecond} | ${intake.withExternalId.ratio} | |`,
+    );
   }
   if (worker) {
-    lines.push(`| worker: invitations/s (${worker.items} queued, ${worker.budgetPerSecond}/s budget, ${worker.latencyMs} ms latency) | ${worker.invitationsPerSecond} (${worker.percentOfBudget}% of budget) | sequential loop: ${worker.sequentialPerSecond} | ${worker.speedUp}× | ≥ ${worker.targets.percentOfBudgetAtLeast}%: ${met(worker.percentOfBudget >= worker.targets.percentOfBudgetAtLeast)} |`);
-    lines.push(`| worker: share of calls answered 429 | ${(worker.throttledShare * 100).toFixed(2)}% | | | ≤ ${worker.targets.throttledShareAtMost * 100}%: ${met(worker.throttledShare <= worker.targets.throttledShareAtMost)} |`);
+    lines.push(
+      `| worker: invitations/s (${worker.items} queued, ${worker.budgetPerSecond}/s budget, ${worker.latencyMs} ms latency) | ${worker.invitationsPerSecond} (${worker.percentOfBudget}% of budget) | sequential loop: ${worker.sequentialPerSecond} | ${worker.speedUp}× | ≥ ${worker.targets.percentOfBudgetAtLeast}%: ${met(worker.percentOfBudget >= worker.targets.percentOfBudgetAtLeast)} |`,
+    );
+    lines.push(
+      `| worker: share of calls answered 429 | ${(worker.throttledShare * 100).toFixed(2)}% | | | ≤ ${worker.targets.throttledShareAtMost * 100}%: ${met(worker.throttledShare <= worker.targets.throttledShareAtMost)} |`,
+    );
   }
   if (endToEnd) {
-    lines.push(`| end to end: submit → Invited, low load (p50 / p95) | ${endToEnd.p50Ms} / ${endToEnd.p95Ms} ms | one direct Graph call: ${endToEnd.directCallP50Ms} ms | ${endToEnd.ratio}× | |`);
+    lines.push(
+      `| end to end: submit → Invited, low load (p50 / p95) | ${endToEnd.p50Ms} / ${endToEnd.p95Ms} ms | one direct Graph call: ${endToEnd.directCallP50Ms} ms | ${endToEnd.ratio}× | |`,
+    );
   }
   if (hostMemory) {
-    lines.push(`| local host: peak RSS with a ${hostMemory.backlog}-message backlog | ${hostMemory.peakRssMiB} MiB | idle: ${hostMemory.idleRssMiB} MiB | ${hostMemory.ratio}× | |`);
+    lines.push(
+      `| local host: peak RSS with a ${hostMemory.backlog}-message backlog | ${hostMemory.peakRssMiB} MiB | idle: ${hostMemory.idleRssMiB} MiB | ${hostMemory.ratio}× | |`,
+    );
   }
   if (roster) {
     const sizes = roster.rows / roster.baselineRows;
-    lines.push(`| partner onboarding: ${roster.rows}-row roster (${roster.rosterMiB} MiB CSV), rows/s | ${roster.rowsPerSecond} | ${roster.baselineRows} rows: ${roster.baselineRowsPerSecond} | ${round(roster.rowsPerSecond / roster.baselineRowsPerSecond, 2)} | |`);
-    lines.push(`| partner onboarding: ${roster.rows}-row roster, peak memory above resting | +${roster.peakMemoryMiB} MiB | ${roster.baselineRows} rows: +${roster.baselinePeakMemoryMiB} MiB | ${roster.memoryRatio}× for ${sizes}× the rows | |`);
+    lines.push(
+      `| partner onboarding: ${roster.rows}-row roster (${roster.rosterMiB} MiB CSV), rows/s | ${roster.rowsPerSecond} | ${roster.baselineRows} rows: ${roster.baselineRowsPerSecond} | ${round(roster.rowsPerSecond / roster.baselineRowsPerSecond, 2)} | |`,
+    );
+    lines.push(
+      `| partner onboarding: ${roster.rows}-row roster, peak memory above resting | +${roster.peakMemoryMiB} MiB | ${roster.baselineRows} rows: +${roster.baselinePeakMemoryMiB} MiB | ${roster.memoryRatio}× for ${sizes}× the rows | |`,
+    );
   }
   if (pacing) {
-    lines.push('', '| pacing scenario (300 ms answers) | rate ÷ capacity left | calls answered 429 | settled after the change | least process ÷ its fair share | target |', '|---|---|---|---|---|---|');
+    lines.push(
+      '',
+      '| pacing scenario (300 ms answers) | rate ÷ capacity left | calls answered 429 | settled after the change | least process ÷ its fair share | target |',
+      '|---|---|---|---|---|---|',
+    );
     for (const scenario of pacing) {
       const { targets } = scenario;
       const target = [
         `≥ ${targets.shareOfCapacityAtLeast * 100}%, ≤ ${targets.throttledShareAtMost * 100}% 429`,
         targets.settleMsAtMost !== undefined ? `settled ≤ ${targets.settleMsAtMost / 1000} s` : '',
         targets.fairShareAtLeast !== undefined ? `each ≥ ${targets.fairShareAtLeast * 100}% of fair share` : '',
-      ].filter(Boolean).join(', ');
+      ]
+        .filter(Boolean)
+        .join(', ');
       lines.push(
         `| ${scenario.name} | ${(scenario.shareOfCapacity * 100).toFixed(1)}% | ${(scenario.throttledShare * 100).toFixed(2)}% | ${scenario.settleMs !== undefined ? `${(scenario.settleMs / 1000).toFixed(0)} s` : ''} | ${scenario.leastFairShare !== undefined ? `${(scenario.leastFairShare * 100).toFixed(0)}%` : ''} | ${target}: ${met(scenario.met)} |`,
       );

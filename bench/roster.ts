@@ -35,7 +35,8 @@ const HEADINGS =
 
 function roster(rows: number, tag: string): string {
   const lines: string[] = [HEADINGS];
-  for (let i = 0; i < rows; i += 1) lines.push(`partner${i}.${tag}@fabrikam.com,https://myapps.microsoft.com,false,"Welcome, partner ${i}"\n`);
+  for (let i = 0; i < rows; i += 1)
+    lines.push(`partner${i}.${tag}@fabrikam.com,https://myapps.microsoft.com,false,"Welcome, partner ${i}"\n`);
   return lines.join('');
 }
 

@@ -27,7 +27,12 @@ async function main() {
 
   const azurite = await startAzurite();
   const results: BenchResults = {
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
     at: new Date().toISOString(),
   };
   try {
@@ -46,8 +51,13 @@ async function main() {
     }
     if (wants('worker')) {
       const items = process.env.BENCH_WORKER_ITEMS ? Number(process.env.BENCH_WORKER_ITEMS) : undefined;
-      const worker = (results.worker = await benchWorker(azurite.connectionString, certificate, { ...(runs ? { runs } : {}), ...(items ? { items } : {}) }));
-      console.log(`\nWorker: ${worker.items} queued invitations against the emulator (${worker.budgetPerSecond} writes/s, ${worker.latencyMs} ms latency)`);
+      const worker = (results.worker = await benchWorker(azurite.connectionString, certificate, {
+        ...(runs ? { runs } : {}),
+        ...(items ? { items } : {}),
+      }));
+      console.log(
+        `\nWorker: ${worker.items} queued invitations against the emulator (${worker.budgetPerSecond} writes/s, ${worker.latencyMs} ms latency)`,
+      );
       console.table({
         'invitations/s (median)': { value: worker.invitationsPerSecond, target: '' },
         '% of budget': { value: worker.percentOfBudget, target: `≥ ${worker.targets.percentOfBudgetAtLeast}` },
@@ -73,7 +83,9 @@ async function main() {
     }
     if (wants('roster')) {
       const roster = (results.roster = await benchRoster(runs ? { runs } : {}));
-      console.log(`\nPartner onboarding: a ${roster.rows}-row roster (${roster.rosterMiB} MiB CSV) streamed from blob storage into the intake (medians of ${roster.runs} runs)`);
+      console.log(
+        `\nPartner onboarding: a ${roster.rows}-row roster (${roster.rosterMiB} MiB CSV) streamed from blob storage into the intake (medians of ${roster.runs} runs)`,
+      );
       console.table({
         'rows/s': { value: roster.rowsPerSecond },
         [`rows/s for ${roster.baselineRows} rows (baseline)`]: { value: roster.baselineRowsPerSecond },
@@ -84,14 +96,24 @@ async function main() {
     }
     if (wants('pacing')) {
       console.log('\nPacing: rate against the capacity Graph grants, one to eight instances');
-      const pacing = (results.pacing = await benchPacing(certificate, { ...(runs ? { runs } : {}), ...(process.env.BENCH_PACING_ONLY ? { only: process.env.BENCH_PACING_ONLY } : {}) }));
-      console.table(Object.fromEntries(pacing.map((scenario) => [scenario.name, {
-        'rate ÷ capacity': scenario.shareOfCapacity,
-        '429 share': scenario.throttledShare,
-        'settled (ms)': scenario.settleMs ?? '',
-        'least fair share': scenario.leastFairShare ?? '',
-        met: scenario.met,
-      }])));
+      const pacing = (results.pacing = await benchPacing(certificate, {
+        ...(runs ? { runs } : {}),
+        ...(process.env.BENCH_PACING_ONLY ? { only: process.env.BENCH_PACING_ONLY } : {}),
+      }));
+      console.table(
+        Object.fromEntries(
+          pacing.map((scenario) => [
+            scenario.name,
+            {
+              'rate ÷ capacity': scenario.shareOfCapacity,
+              '429 share': scenario.throttledShare,
+              'settled (ms)': scenario.settleMs ?? '',
+              'least fair share': scenario.leastFairShare ?? '',
+              met: scenario.met,
+            },
+          ]),
+        ),
+      );
     }
   } finally {
     await azurite.stop();

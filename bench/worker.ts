@@ -46,7 +46,11 @@ export async function benchWorker(
     latencyMs: 300,
     writeBudget: { limit: BUDGET_PER_SECOND * 10, windowMs: 10_000 },
   });
-  const settings = loadSettings({ AzureWebJobsStorage: connectionString, ...graphSettings, GRAPH_MAX_WRITES_PER_SECOND: String(BUDGET_PER_SECOND) });
+  const settings = loadSettings({
+    AzureWebJobsStorage: connectionString,
+    ...graphSettings,
+    GRAPH_MAX_WRITES_PER_SECOND: String(BUDGET_PER_SECOND),
+  });
   try {
     const measured: { rate: number; throttledShare: number; timeline: number[] }[] = [];
     for (let run = 0; run < runs; run += 1) {
@@ -105,7 +109,10 @@ async function runPipeline(settings: ReturnType<typeof loadSettings>, emulator: 
   await listener.stop();
   await Promise.all([deps.queue.queue.delete(), deps.queue.poisonQueue.delete(), deps.store.table.deleteTable()]);
 
-  const accepted = emulator.calls.filter((call) => call.status === 201).map((call) => call.at).sort((a, b) => a - b);
+  const accepted = emulator.calls
+    .filter((call) => call.status === 201)
+    .map((call) => call.at)
+    .sort((a, b) => a - b);
   const rate = (accepted.length - 1) / ((accepted.at(-1)! - accepted[0]!) / 1000);
   const throttledShare = emulator.calls.filter((call) => call.status === 429).length / emulator.calls.length;
   const timeline: number[] = [];
@@ -119,16 +126,28 @@ async function runPipeline(settings: ReturnType<typeof loadSettings>, emulator: 
 /** What a bulk-invite script does: one invitation after the other, each waiting for Graph. */
 async function runSequential(settings: ReturnType<typeof loadSettings>, items: number): Promise<number> {
   const client = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
-  await client.createInvitation({ invitedUserEmailAddress: 'warmup@fabrikam.com', inviteRedirectUrl: 'https://myapps.microsoft.com', invitedUserType: 'Guest', sendInvitationMessage: false, resetRedemption: false }, 30_000);
-  const started = Date.now();
-  for (let i = 0; i < items; i += 1) {
-    await client.createInvitation({
-      invitedUserEmailAddress: `sequential${i}@fabrikam.com`,
+  await client.createInvitation(
+    {
+      invitedUserEmailAddress: 'warmup@fabrikam.com',
       inviteRedirectUrl: 'https://myapps.microsoft.com',
       invitedUserType: 'Guest',
       sendInvitationMessage: false,
       resetRedemption: false,
-    }, 30_000);
+    },
+    30_000,
+  );
+  const started = Date.now();
+  for (let i = 0; i < items; i += 1) {
+    await client.createInvitation(
+      {
+        invitedUserEmailAddress: `sequential${i}@fabrikam.com`,
+        inviteRedirectUrl: 'https://myapps.microsoft.com',
+        invitedUserType: 'Guest',
+        sendInvitationMessage: false,
+        resetRedemption: false,
+      },
+      30_000,
+    );
   }
   return items / ((Date.now() - started) / 1000);
 }

@@ -12,7 +12,8 @@ export interface FileInvitation {
 
 export function readInvitationFile(file: string): FileInvitation[] {
   const text = readFileSync(file, 'utf8');
-  if (/\.csv$/i.test(file)) return parseBulkInviteCsv(text).map((row, index) => ({ row: index + 1, line: row.line, invitation: row.invitation }));
+  if (/\.csv$/i.test(file))
+    return parseBulkInviteCsv(text).map((row, index) => ({ row: index + 1, line: row.line, invitation: row.invitation }));
   const parsed: unknown = JSON.parse(text);
   const invitations = Array.isArray(parsed) ? parsed : (parsed as { invitations?: unknown }).invitations;
   if (!Array.isArray(invitations)) throw new Error(`${file} must hold {"invitations": [...]} or an array of invitations.`);

@@ -30,7 +30,10 @@ export class InvitationsApi {
     const body = JSON.stringify({ batchId, invitations });
     const response = await this.fetch('/api/invitations', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(this.options.hmacSecret ? { [SIGNATURE_HEADER]: signBody(this.options.hmacSecret.split(',')[0]!.trim(), body) } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(this.options.hmacSecret ? { [SIGNATURE_HEADER]: signBody(this.options.hmacSecret.split(',')[0]!.trim(), body) } : {}),
+      },
       body,
     });
     if (response.status !== 202 && response.status !== 400) throw await apiError(response);
@@ -54,7 +57,9 @@ export class InvitationsApi {
   private fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = { ...(init.headers as Record<string, string>), ...(this.options.key ? { 'x-functions-key': this.options.key } : {}) };
     return fetch(`${this.options.url.replace(/\/+$/, '')}${path}`, { ...init, headers }).catch((error: unknown) => {
-      throw new Error(`Cannot reach ${this.options.url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}. Is the function app running (npm start)?`);
+      throw new Error(
+        `Cannot reach ${this.options.url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}. Is the function app running (npm start)?`,
+      );
     });
   }
 }

@@ -32,7 +32,11 @@ const withConnection = (command: Command) =>
 function connection(options: Partial<ApiOptions>): ApiOptions {
   const key = options.key ?? process.env.ENTRA_INVITE_KEY;
   const hmacSecret = options.hmacSecret ?? process.env.INTAKE_HMAC_SECRET;
-  return { url: options.url ?? process.env.ENTRA_INVITE_URL ?? DEFAULT_URL, ...(key ? { key } : {}), ...(hmacSecret ? { hmacSecret } : {}) };
+  return {
+    url: options.url ?? process.env.ENTRA_INVITE_URL ?? DEFAULT_URL,
+    ...(key ? { key } : {}),
+    ...(hmacSecret ? { hmacSecret } : {}),
+  };
 }
 
 withConnection(program.command('submit'))
@@ -49,13 +53,17 @@ withConnection(program.command('submit'))
     const rejected: string[] = [];
     for (let start = 0; start < rows.length; start += MAX_ITEMS_PER_SUBMISSION) {
       const chunk = rows.slice(start, start + MAX_ITEMS_PER_SUBMISSION);
-      const answer = await api.submit(batchId, chunk.map((row) => row.invitation));
+      const answer = await api.submit(
+        batchId,
+        chunk.map((row) => row.invitation),
+      );
       queued += answer.items.filter((item) => !item.duplicate).length;
       duplicates += answer.items.filter((item) => item.duplicate).length;
       for (const item of answer.rejected) {
         const row = chunk[item.index]!;
         const where = row.line ? `line ${row.line}` : `row ${row.row}`;
-        for (const error of item.errors) rejected.push(`  ${where}: ${error.path.replace(/^invitations\[\d+\]\.?/, '') || '(row)'} ${error.message}`);
+        for (const error of item.errors)
+          rejected.push(`  ${where}: ${error.path.replace(/^invitations\[\d+\]\.?/, '') || '(row)'} ${error.message}`);
       }
     }
     console.log(`Batch ${batchId}: ${queued} queued, ${duplicates} already known, ${rows.length - queued - duplicates} rejected.`);
@@ -109,7 +117,11 @@ function finalCount({ counts }: BatchCounts): number {
 }
 
 function statusLine({ counts }: BatchCounts): string {
-  return INVITATION_STATUSES.filter((status) => counts[status] > 0).map((status: InvitationStatus) => `${status} ${counts[status]}`).join(', ') || 'nothing yet';
+  return (
+    INVITATION_STATUSES.filter((status) => counts[status] > 0)
+      .map((status: InvitationStatus) => `${status} ${counts[status]}`)
+      .join(', ') || 'nothing yet'
+  );
 }
 
 function describeCounts(counts: BatchCounts): string {
@@ -118,7 +130,11 @@ function describeCounts(counts: BatchCounts): string {
 
 /** A re-run of the same file joins the same batch (the intake never queues anyone twice anyway). */
 function defaultBatchId(file: string): string {
-  const stem = path.basename(file).replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 30);
+  const stem = path
+    .basename(file)
+    .replace(/\.[^.]+$/, '')
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .slice(0, 30);
   const digest = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12);
   return `cli-${stem}-${digest}`;
 }

@@ -11,4 +11,15 @@ import { getHealth } from './getHealth';
 import { getRedeemUrl } from './getRedeemUrl';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
-export const appFunctions: FunctionDefinition[] = [submitInvitations, getInvitation, findInvitations, getBatch, processInvitation, recordDeadLetter, partnerOnboarding, requeueStrandedInvitations, getHealth, getRedeemUrl];
+export const appFunctions: FunctionDefinition[] = [
+  submitInvitations,
+  getInvitation,
+  findInvitations,
+  getBatch,
+  processInvitation,
+  recordDeadLetter,
+  partnerOnboarding,
+  requeueStrandedInvitations,
+  getHealth,
+  getRedeemUrl,
+];

@@ -5,10 +5,7 @@ import { problems } from '../shared/problem';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
 
-const searchSchema = z.union([
-  z.strictObject({ email: z.string().min(1) }),
-  z.strictObject({ externalId: z.string().min(1) }),
-]);
+const searchSchema = z.union([z.strictObject({ email: z.string().min(1) }), z.strictObject({ externalId: z.string().min(1) })]);
 
 /** GET /api/invitations?email=… or ?externalId=…: the matching records (without redemption URLs). */
 export const findInvitations = defineHttp({

@@ -16,7 +16,10 @@ export const getRedeemUrl = defineHttp({
   handler: (deps) => async (request) => {
     const stored = await deps.store.getNamed(request.params.id ?? '');
     const { inviteRedeemUrl, status } = stored.record;
-    if (!inviteRedeemUrl) throw problems.notFound(`Invitation ${stored.record.id} has no redemption URL (status ${status}${stored.record.detailsMissing ? ', details missing' : ''}).`);
+    if (!inviteRedeemUrl)
+      throw problems.notFound(
+        `Invitation ${stored.record.id} has no redemption URL (status ${status}${stored.record.detailsMissing ? ', details missing' : ''}).`,
+      );
     return jsonResponse(200, { id: stored.record.id, inviteRedeemUrl });
   },
 });

@@ -17,6 +17,11 @@ export function registerMisconfiguredHealth(problem: string): HttpFunctionDefini
     authLevel: 'function',
     handler: () => async () => answer(),
   };
-  app.http(definition.name, { route: definition.route, methods: definition.methods, authLevel: definition.authLevel, handler: async () => answer() });
+  app.http(definition.name, {
+    route: definition.route,
+    methods: definition.methods,
+    authLevel: definition.authLevel,
+    handler: async () => answer(),
+  });
   return definition;
 }

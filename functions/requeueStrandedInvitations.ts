@@ -12,7 +12,9 @@ export const requeueStrandedInvitations = defineTimer({
   handler: (deps) => async (_timer, context) => {
     const sweep = await deps.strandedSweeper.sweep();
     if (sweep.waitingMessages > 0) {
-      context.info(`requeueStrandedInvitations: ${sweep.waitingMessages} message(s) still queued; nothing to sweep until they are processed.`);
+      context.info(
+        `requeueStrandedInvitations: ${sweep.waitingMessages} message(s) still queued; nothing to sweep until they are processed.`,
+      );
       return;
     }
     const left = sweep.leftForNextSweep > 0 ? `, ${sweep.leftForNextSweep} left for the next sweep` : '';

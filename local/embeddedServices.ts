@@ -27,7 +27,9 @@ export async function embedStorageIfMissing(env: NodeJS.ProcessEnv, appRoot: str
   const open = await Promise.all(ports.map((port) => isPortOpen(port)));
   if (open.every(Boolean)) return undefined; // an Azurite (or the storage emulator) already runs
   if (open.some(Boolean)) {
-    throw new Error(`Some of the development storage ports ${ports.join(', ')} are taken by something else: stop it, or set AzureWebJobsStorage to a connection string.`);
+    throw new Error(
+      `Some of the development storage ports ${ports.join(', ')} are taken by something else: stop it, or set AzureWebJobsStorage to a connection string.`,
+    );
   }
   const location = path.join(appRoot, '.azurite');
   const azurite = await startAzurite({ ports: DEVELOPMENT_STORAGE_PORTS, location });
@@ -37,7 +39,14 @@ export async function embedStorageIfMissing(env: NodeJS.ProcessEnv, appRoot: str
   };
 }
 
-const GRAPH_CREDENTIAL_SETTINGS = ['GRAPH_CLIENT_SECRET', 'GRAPH_CLIENT_CERTIFICATE_PATH', 'GRAPH_CLIENT_CERTIFICATE', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'MSI_ENDPOINT'];
+const GRAPH_CREDENTIAL_SETTINGS = [
+  'GRAPH_CLIENT_SECRET',
+  'GRAPH_CLIENT_CERTIFICATE_PATH',
+  'GRAPH_CLIENT_CERTIFICATE',
+  'AZURE_FEDERATED_TOKEN_FILE',
+  'IDENTITY_ENDPOINT',
+  'MSI_ENDPOINT',
+];
 
 /** Whether Graph credentials are configured: then Graph is real, and nothing is embedded for it. */
 export function graphIsConfigured(env: NodeJS.ProcessEnv): boolean {
@@ -45,7 +54,10 @@ export function graphIsConfigured(env: NodeJS.ProcessEnv): boolean {
 }
 
 /** The Graph emulator, for when no Graph credentials are configured: nothing real is ever sent. */
-export async function embedGraph(env: NodeJS.ProcessEnv, certificate: LocalCertificate): Promise<EmbeddedService & { emulator: GraphEmulator }> {
+export async function embedGraph(
+  env: NodeJS.ProcessEnv,
+  certificate: LocalCertificate,
+): Promise<EmbeddedService & { emulator: GraphEmulator }> {
   const tenantId = randomUUID();
   const clientId = randomUUID();
   const clientSecret = randomUUID();

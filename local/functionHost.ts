@@ -77,7 +77,9 @@ export class LocalFunctionHost {
       this.track(this.serve(request, response));
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? new PortInUseError(this.options.port) : error));
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'EADDRINUSE' ? new PortInUseError(this.options.port) : error),
+      );
       server.listen(this.options.port, this.options.host ?? DEFAULT_HOST, resolve);
     });
     this.server = server;
@@ -122,16 +124,21 @@ export class LocalFunctionHost {
     const next = () => {
       if (this.stopping) return;
       const at = expression.next().toDate();
-      const timer = setTimeout(async () => {
-        const timerInfo: Timer = {
-          isPastDue: Date.now() - at.getTime() > 1_000,
-          schedule: { adjustForDST: true },
-          scheduleStatus: { last: (last ?? at).toISOString(), next: at.toISOString(), lastUpdated: new Date().toISOString() },
-        };
-        last = at;
-        await this.invoke(definition, 'Timer fired', () => definition.handler(this.options.deps)(timerInfo, this.context(definition.name))).catch(() => undefined);
-        next();
-      }, Math.max(0, at.getTime() - Date.now()));
+      const timer = setTimeout(
+        async () => {
+          const timerInfo: Timer = {
+            isPastDue: Date.now() - at.getTime() > 1_000,
+            schedule: { adjustForDST: true },
+            scheduleStatus: { last: (last ?? at).toISOString(), next: at.toISOString(), lastUpdated: new Date().toISOString() },
+          };
+          last = at;
+          await this.invoke(definition, 'Timer fired', () =>
+            definition.handler(this.options.deps)(timerInfo, this.context(definition.name)),
+          ).catch(() => undefined);
+          next();
+        },
+        Math.max(0, at.getTime() - Date.now()),
+      );
       this.timers.push(timer);
     };
     next();
@@ -140,7 +147,14 @@ export class LocalFunctionHost {
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     // DNS rebinding: a web page whose name resolves to 127.0.0.1 reaches us with its own name in Host.
     if (!this.isOwnHost(request.headers.host)) {
-      return void writeResponse(response, problem(421, 'misdirected-request', `Host "${request.headers.host ?? ''}" is not this host's name: use http://localhost:${this.port}.`));
+      return void writeResponse(
+        response,
+        problem(
+          421,
+          'misdirected-request',
+          `Host "${request.headers.host ?? ''}" is not this host's name: use http://localhost:${this.port}.`,
+        ),
+      );
     }
     const url = new URL(request.url ?? '/', `http://localhost:${this.port}`);
     if (url.pathname.startsWith(ADMIN_PREFIX) && request.method === 'POST') return this.runNow(url, request, response);
@@ -155,7 +169,9 @@ export class LocalFunctionHost {
     const httpRequest = new HttpRequest({
       method: request.method ?? 'GET',
       url: url.toString(),
-      headers: Object.fromEntries(Object.entries(request.headers).map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : (value ?? '')])),
+      headers: Object.fromEntries(
+        Object.entries(request.headers).map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : (value ?? '')]),
+      ),
       query: Object.fromEntries(url.searchParams.entries()),
       params,
       ...(body.length > 0 ? { body: { bytes: body } } : {}),
@@ -183,7 +199,8 @@ export class LocalFunctionHost {
     const own = new Set(['localhost', '127.0.0.1', '::1', bound.toLowerCase()]);
     if (bound === '0.0.0.0' || bound === '::') {
       own.add(hostname().toLowerCase());
-      for (const addresses of Object.values(networkInterfaces())) for (const address of addresses ?? []) own.add(address.address.toLowerCase());
+      for (const addresses of Object.values(networkInterfaces()))
+        for (const address of addresses ?? []) own.add(address.address.toLowerCase());
     }
     return own.has(name);
   }
@@ -196,7 +213,10 @@ export class LocalFunctionHost {
   private async runNow(url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
     const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (mediaType !== 'application/json') {
-      return void writeResponse(response, problem(415, 'unsupported-media-type', 'The admin API takes only Content-Type: application/json.'));
+      return void writeResponse(
+        response,
+        problem(415, 'unsupported-media-type', 'The admin API takes only Content-Type: application/json.'),
+      );
     }
     const name = decodeURIComponent(url.pathname.slice(ADMIN_PREFIX.length));
     const definition = this.options.functions.find((candidate) => candidate.name.toLowerCase() === name.toLowerCase());
@@ -211,7 +231,11 @@ export class LocalFunctionHost {
     const context = this.context(definition.name);
     const run =
       definition.kind === 'timer'
-        ? () => definition.handler(this.options.deps)({ isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: '', next: '', lastUpdated: '' } }, context)
+        ? () =>
+            definition.handler(this.options.deps)(
+              { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: '', next: '', lastUpdated: '' } },
+              context,
+            )
         : () => definition.handler(this.options.deps)(parseInput(input), context);
     await this.invoke(definition, 'This function was programmatically called via the host APIs.', run).catch(() => undefined);
   }

@@ -28,7 +28,10 @@ const queuesSchema = z.object({
 });
 
 const hostJsonSchema = z.object({
-  extensions: z.object({ queues: queuesSchema.prefault({}) }).partial().prefault({}),
+  extensions: z
+    .object({ queues: queuesSchema.prefault({}) })
+    .partial()
+    .prefault({}),
 });
 
 export function readQueueTriggerSettings(appRoot: string): QueueTriggerSettings {

@@ -15,8 +15,10 @@ export function loadLocalSettings(appRoot: string, env: NodeJS.ProcessEnv = proc
   const file = path.join(appRoot, 'local.settings.json');
   if (!existsSync(file)) return { applied: [] };
   const parsed = localSettingsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new Error(`local.settings.json is not valid: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}.`);
-  if (parsed.data.IsEncrypted) throw new Error('local.settings.json is encrypted (IsEncrypted: true); decrypt it with `func settings decrypt`.');
+  if (!parsed.success)
+    throw new Error(`local.settings.json is not valid: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}.`);
+  if (parsed.data.IsEncrypted)
+    throw new Error('local.settings.json is encrypted (IsEncrypted: true); decrypt it with `func settings decrypt`.');
   const applied: string[] = [];
   for (const [name, value] of Object.entries(parsed.data.Values)) {
     if (env[name] === undefined) {

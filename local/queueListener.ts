@@ -83,7 +83,8 @@ export class QueueListener {
       let messages: DequeuedMessageItem[] = [];
       try {
         const wanted = Math.min(32, this.options.batchSize);
-        messages = (await this.options.queue.receiveMessages({ numberOfMessages: wanted, visibilityTimeout: this.leaseSeconds })).receivedMessageItems;
+        messages = (await this.options.queue.receiveMessages({ numberOfMessages: wanted, visibilityTimeout: this.leaseSeconds }))
+          .receivedMessageItems;
       } catch (error) {
         this.log('warning', `Polling ${this.options.queue.name} failed (${(error as Error).message}); retrying.`);
       }
@@ -109,12 +110,15 @@ export class QueueListener {
       return;
     }
     let popReceipt = message.popReceipt;
-    const renewal = setInterval(() => {
-      queue
-        .updateMessage(message.messageId, popReceipt, undefined, this.leaseSeconds)
-        .then((renewed) => (popReceipt = renewed.popReceipt ?? popReceipt))
-        .catch(() => undefined);
-    }, (this.leaseSeconds * 1000) / 2);
+    const renewal = setInterval(
+      () => {
+        queue
+          .updateMessage(message.messageId, popReceipt, undefined, this.leaseSeconds)
+          .then((renewed) => (popReceipt = renewed.popReceipt ?? popReceipt))
+          .catch(() => undefined);
+      },
+      (this.leaseSeconds * 1000) / 2,
+    );
     const context = new InvocationContext({
       invocationId: randomUUID(),
       functionName: this.options.functionName,
@@ -142,7 +146,9 @@ export class QueueListener {
         this.log('warning', `Message ${message.messageId} has reached maxDequeueCount ${maxDequeueCount}; moved to ${poisonQueue.name}.`);
         await this.moveToPoison({ ...message, popReceipt });
       } else {
-        await queue.updateMessage(message.messageId, popReceipt, undefined, Math.ceil(this.options.visibilityTimeoutMs / 1000)).catch(() => undefined);
+        await queue
+          .updateMessage(message.messageId, popReceipt, undefined, Math.ceil(this.options.visibilityTimeoutMs / 1000))
+          .catch(() => undefined);
       }
     }
   }

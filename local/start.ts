@@ -54,7 +54,9 @@ async function main(): Promise<void> {
       storage: storageAccountFromSettings(deps.settings),
       queueTrigger: {
         ...readQueueTriggerSettings(root),
-        ...(process.env.LOCAL_QUEUE_MESSAGE_LEASE_SECONDS ? { messageLeaseSeconds: Number(process.env.LOCAL_QUEUE_MESSAGE_LEASE_SECONDS) } : {}),
+        ...(process.env.LOCAL_QUEUE_MESSAGE_LEASE_SECONDS
+          ? { messageLeaseSeconds: Number(process.env.LOCAL_QUEUE_MESSAGE_LEASE_SECONDS) }
+          : {}),
       },
       port: process.env.PORT ? Number(process.env.PORT) : 7071,
       ...(process.env.HOST ? { host: process.env.HOST } : {}),
@@ -64,13 +66,19 @@ async function main(): Promise<void> {
       },
     });
     if (process.env.HOST && !isLoopbackHost(process.env.HOST)) {
-      log(`warning: HOST=${process.env.HOST}: the local host is reachable from the network, checks no function keys, and ${graph ? 'drives the Graph emulator' : 'invites for real with the configured Graph credentials'}. Use it only on a network you trust.`);
+      log(
+        `warning: HOST=${process.env.HOST}: the local host is reachable from the network, checks no function keys, and ${graph ? 'drives the Graph emulator' : 'invites for real with the configured Graph credentials'}. Use it only on a network you trust.`,
+      );
     }
     await host.start();
     log(`Functions:`);
     for (const definition of appFunctions) {
       const where =
-        definition.kind === 'http' ? `[${definition.methods.join(',')}] ${host.url}/api/${definition.route}` : definition.kind === 'queue' ? `queue ${definition.queueName}` : `timer ${definition.schedule}`;
+        definition.kind === 'http'
+          ? `[${definition.methods.join(',')}] ${host.url}/api/${definition.route}`
+          : definition.kind === 'queue'
+            ? `queue ${definition.queueName}`
+            : `timer ${definition.schedule}`;
       log(`  ${definition.name}: ${where}`);
     }
     log('Ready. Ctrl+C stops (in-flight work finishes first).');
@@ -94,6 +102,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof PortInUseError || (error as Error).name === 'SettingsError' ? `Cannot start: ${(error as Error).message}` : error);
+  console.error(
+    error instanceof PortInUseError || (error as Error).name === 'SettingsError' ? `Cannot start: ${(error as Error).message}` : error,
+  );
   process.exit(1);
 });

@@ -83,17 +83,37 @@ export async function createAppDependencies(
     },
   });
   // One budget for the app: the pacer adapts within this instance's share, which the busy instances agree on in the table.
-  let rateShares: RateShares | undefined;
-  const pacer = new GraphPacer({ maxWritesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND, onDemand: () => rateShares!.start() });
-  rateShares = new RateShares({ table: store.table, pacer, instanceId });
+  const pacer = new GraphPacer({ maxWritesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND, onDemand: () => rateShares.start() });
+  const rateShares = new RateShares({ table: store.table, pacer, instanceId });
   const sender = new InvitationSender(graphClient, pacer, credentialCircuit);
-  const worker = new InvitationWorker(claims, sender, queue, { invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000, health });
-  const batchReports = new BatchReports(store, membership);
-  const partnerOnboarding = new PartnerOnboarding(() => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER), intake, batchReports, new RosterProgressStore(store.table), {
-    budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
+  const worker = new InvitationWorker(claims, sender, queue, {
+    invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000,
+    health,
   });
+  const batchReports = new BatchReports(store, membership);
+  const partnerOnboarding = new PartnerOnboarding(
+    () => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER),
+    intake,
+    batchReports,
+    new RosterProgressStore(store.table),
+    {
+      budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
+    },
+  );
   const strandedSweeper = new StrandedInvitationSweeper(store, queue, { strandedAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000 });
-  return { settings, store, queue, intake, batchReports, worker, partnerOnboarding, strandedSweeper, health, credentialCircuit, rateShares };
+  return {
+    settings,
+    store,
+    queue,
+    intake,
+    batchReports,
+    worker,
+    partnerOnboarding,
+    strandedSweeper,
+    health,
+    credentialCircuit,
+    rateShares,
+  };
 }
 
 let processDependencies: Promise<AppDependencies> | undefined;

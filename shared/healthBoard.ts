@@ -63,7 +63,11 @@ export class HealthBoard {
       .map((row) => (row.credential ? (JSON.parse(row.credential) as CredentialState) : undefined))
       .filter((state): state is Extract<CredentialState, { state: 'failing' }> => state?.state === 'failing')
       .sort((a, b) => a.since.localeCompare(b.since));
-    const lastOutcomeAt = rows.map((row) => row.lastOutcomeAt ?? '').sort().at(-1) || null;
+    const lastOutcomeAt =
+      rows
+        .map((row) => row.lastOutcomeAt ?? '')
+        .sort()
+        .at(-1) || null;
     return {
       healthy: failing.length === 0,
       graphCredential: failing[0] ? { ...failing[0], instances: failing.length } : { state: 'ok' },

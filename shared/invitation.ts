@@ -74,7 +74,11 @@ const messageInfoSchema = z.strictObject({
   // Line breaks and tabs belong in a message; other control characters do not (and each is six characters once stored as JSON).
   customizedMessageBody: text()
     .max(MAX_MESSAGE_BODY)
-    .refine((value) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/.test(value), 'must not contain control characters other than line breaks and tabs')
+    .refine(
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      (value) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/.test(value),
+      'must not contain control characters other than line breaks and tabs',
+    )
     .optional(),
   messageLanguage: languageTag.optional(),
 });

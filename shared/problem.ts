@@ -34,10 +34,10 @@ export const problems = {
   invalidRequest: (detail: string, extensions?: Record<string, unknown>) =>
     new RequestProblem(400, 'invalid-request', 'The request is invalid', detail, extensions),
   bodyTooLarge: (detail: string) => new RequestProblem(413, 'body-too-large', 'The request is too large', detail),
-  unsupportedMediaType: (detail: string) =>
-    new RequestProblem(415, 'unsupported-media-type', 'The Content-Type is not supported', detail),
+  unsupportedMediaType: (detail: string) => new RequestProblem(415, 'unsupported-media-type', 'The Content-Type is not supported', detail),
   unauthorized: (detail: string) => new RequestProblem(401, 'invalid-signature', 'The request is not signed correctly', detail),
   notFound: (detail: string) => new RequestProblem(404, 'not-found', 'Not found', detail),
   conflict: (detail: string) => new RequestProblem(409, 'conflict', 'The request conflicts with one in progress', detail),
-  idempotencyKeyReused: (detail: string) => new RequestProblem(422, 'idempotency-key-reused', 'The Idempotency-Key was used for another request', detail),
+  idempotencyKeyReused: (detail: string) =>
+    new RequestProblem(422, 'idempotency-key-reused', 'The Idempotency-Key was used for another request', detail),
 };

@@ -14,16 +14,15 @@ const commaSeparatedDomains = z
   .transform((value) =>
     (value ?? '')
       .split(',')
-      .map((domain) => domain.trim().toLowerCase().replace(/^\*?\./, ''))
+      .map((domain) =>
+        domain
+          .trim()
+          .toLowerCase()
+          .replace(/^\*?\./, ''),
+      )
       .filter((domain) => domain.length > 0),
   )
-  .pipe(
-    z.array(
-      z
-        .string()
-        .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'expected comma-separated domains such as "contoso.com,fabrikam.co.uk"'),
-    ),
-  );
+  .pipe(z.array(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'expected comma-separated domains such as "contoso.com,fabrikam.co.uk"')));
 
 const optionalText = z
   .string()
@@ -31,9 +30,7 @@ const optionalText = z
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
 const httpsUrl = (example: string) =>
-  z
-    .url({ protocol: /^https$/, error: `expected an https URL such as "${example}"` })
-    .transform((value) => value.replace(/\/+$/, ''));
+  z.url({ protocol: /^https$/, error: `expected an https URL such as "${example}"` }).transform((value) => value.replace(/\/+$/, ''));
 
 const ncrontab = (defaultSchedule: string) =>
   z
@@ -64,7 +61,12 @@ export const settingsSchema = z.object({
   INTAKE_HMAC_SECRET: z
     .string()
     .optional()
-    .transform((value) => (value ?? '').split(',').map((secret) => secret.trim()).filter((secret) => secret.length > 0))
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((secret) => secret.trim())
+        .filter((secret) => secret.length > 0),
+    )
     .refine((secrets) => secrets.length <= 2, 'expected one secret, or two comma-separated during a rotation')
     .refine(
       (secrets) => secrets.every((secret) => Buffer.byteLength(secret, 'utf8') >= MIN_HMAC_SECRET_BYTES),
@@ -168,7 +170,10 @@ function refuseUnresolvedKeyVaultReferences(env: NodeJS.ProcessEnv): void {
   if (unresolved.length === 0) return;
   throw new SettingsError(
     unresolved
-      .map((name) => `Setting ${name} is an unresolved Key Vault reference: the platform could not read its secret, so it passed the reference itself. Store the secret in the vault and let the app's identity read it (docs/deploy.md), then restart the app.`)
+      .map(
+        (name) =>
+          `Setting ${name} is an unresolved Key Vault reference: the platform could not read its secret, so it passed the reference itself. Store the secret in the vault and let the app's identity read it (docs/deploy.md), then restart the app.`,
+      )
       .join(' '),
   );
 }
@@ -187,7 +192,9 @@ function checkStorageSettings(settings: Settings): void {
 
 function checkGraphCallerSettings(settings: Settings): void {
   const { GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH, GRAPH_CLIENT_CERTIFICATE, GRAPH_TENANT_ID, GRAPH_CLIENT_ID } = settings;
-  const given = Object.entries({ GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH, GRAPH_CLIENT_CERTIFICATE }).filter(([, value]) => value);
+  const given = Object.entries({ GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH, GRAPH_CLIENT_CERTIFICATE }).filter(
+    ([, value]) => value,
+  );
   if (given.length > 1) {
     throw new SettingsError(`Settings ${given.map(([name]) => name).join(' and ')} are all set: keep the one the app registration uses.`);
   }

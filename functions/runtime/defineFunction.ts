@@ -1,4 +1,12 @@
-import { app, type HttpHandler, type HttpMethod, type HttpRequest, type InvocationContext, type StorageQueueHandler, type TimerHandler } from '@azure/functions';
+import {
+  app,
+  type HttpHandler,
+  type HttpMethod,
+  type HttpRequest,
+  type InvocationContext,
+  type StorageQueueHandler,
+  type TimerHandler,
+} from '@azure/functions';
 import { appDependencies, type AppDependencies } from '../../shared/appDependencies';
 import { RequestProblem } from '../../shared/problem';
 import { problemResponse } from './http';
@@ -77,7 +85,9 @@ function answerProblems(handler: HttpHandler): HttpHandler {
     } catch (error) {
       if (error instanceof RequestProblem) return problemResponse(error);
       context.error(`Unexpected failure in ${context.functionName}: ${(error as Error).message}`);
-      return problemResponse(new RequestProblem(500, 'internal-error', 'Internal error', 'The request failed on our side; it is safe to retry.'));
+      return problemResponse(
+        new RequestProblem(500, 'internal-error', 'Internal error', 'The request failed on our side; it is safe to retry.'),
+      );
     }
   };
 }

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { problems, RequestProblem } from '../../shared/problem';
+import { problems, type RequestProblem } from '../../shared/problem';
 import { MAX_BODY_BYTES } from '../../shared/intake/submission';
 
 /** HTTP ↔ domain translation shared by the HTTP functions. */

@@ -83,7 +83,9 @@ export class EmulatedEntra {
       return true;
     }
     if (tenant && method === 'GET' && rest === 'discovery/v2.0/keys') {
-      sendJson(response, 200, { keys: [{ ...this.signingKey.publicKey.export({ format: 'jwk' }), kid: this.signingKey.keyId, use: 'sig', alg: 'RS256' }] });
+      sendJson(response, 200, {
+        keys: [{ ...this.signingKey.publicKey.export({ format: 'jwk' }), kid: this.signingKey.keyId, use: 'sig', alg: 'RS256' }],
+      });
       return true;
     }
     if (tenant && method === 'POST' && rest === 'oauth2/v2.0/token') {
@@ -124,19 +126,38 @@ export class EmulatedEntra {
       return sendJson(
         response,
         503,
-        { error: 'temporarily_unavailable', error_description: 'AADSTS90033: A transient error has occurred. Please try again.', error_codes: [90033] },
+        {
+          error: 'temporarily_unavailable',
+          error_description: 'AADSTS90033: A transient error has occurred. Please try again.',
+          error_codes: [90033],
+        },
         { 'retry-after': '1' },
       );
     }
-    if (form.get('grant_type') !== 'client_credentials') return fail(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
+    if (form.get('grant_type') !== 'client_credentials')
+      return fail(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
     const scope = form.get('scope') ?? '';
-    const resource = scope.split(' ').find((value) => value.endsWith('/.default'))?.slice(0, -'/.default'.length);
-    if (!resource) return fail(400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`);
+    const resource = scope
+      .split(' ')
+      .find((value) => value.endsWith('/.default'))
+      ?.slice(0, -'/.default'.length);
+    if (!resource)
+      return fail(
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`,
+      );
     if (!app || app.tenantId !== tenantId) {
       return fail(401, 'invalid_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`);
     }
     if (Date.now() < this.faults.refuseCredentialsUntil || !this.clientAuthenticated(app, form, tokenEndpoint)) {
-      return fail(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
+      return fail(
+        401,
+        'invalid_client',
+        7000215,
+        'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+      );
     }
     const { accessToken, expiresIn } = this.issueAccessToken(app, resource);
     sendJson(response, 200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken });
@@ -147,7 +168,10 @@ export class EmulatedEntra {
    * identity with `clientId`, or without one the system-assigned identity. Undefined when the app
    * has no such identity.
    */
-  managedIdentityToken(clientId: string | null, resource: string): { clientId: string; accessToken: string; expiresIn: number } | undefined {
+  managedIdentityToken(
+    clientId: string | null,
+    resource: string,
+  ): { clientId: string; accessToken: string; expiresIn: number } | undefined {
     this.tokenRequests += 1;
     if (Date.now() < this.faults.refuseCredentialsUntil) return undefined;
     const identity = [...this.apps.values()].find((app) =>
@@ -200,9 +224,10 @@ export class EmulatedEntra {
   }
 
   /** The caller a Graph request's bearer token names, or why Graph would refuse it. */
-  authenticate(authorization: string | undefined, audience: string):
-    | { clientId: string; tenantId: string; roles: string[] }
-    | { problem: string; code: string } {
+  authenticate(
+    authorization: string | undefined,
+    audience: string,
+  ): { clientId: string; tenantId: string; roles: string[] } | { problem: string; code: string } {
     const token = authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
     if (!token) return { code: 'InvalidAuthenticationToken', problem: 'Access token is empty.' };
     const jwt = decodeJwt(token);
@@ -211,9 +236,9 @@ export class EmulatedEntra {
     }
     const { aud, exp, jti, appid, tid, roles } = jwt.payload as Record<string, unknown>;
     if (aud !== audience) return { code: 'InvalidAuthenticationToken', problem: 'Access token validation failure. Invalid audience.' };
-    if (typeof exp !== 'number' || exp <= Date.now() / 1000) return { code: 'InvalidAuthenticationToken', problem: 'Lifetime validation failed, the token is expired.' };
+    if (typeof exp !== 'number' || exp <= Date.now() / 1000)
+      return { code: 'InvalidAuthenticationToken', problem: 'Lifetime validation failed, the token is expired.' };
     if (this.revokedTokenIds.has(String(jti))) return { code: 'InvalidAuthenticationToken', problem: 'Access token has been revoked.' };
     return { clientId: String(appid), tenantId: String(tid), roles: Array.isArray(roles) ? roles.map(String) : [] };
   }
-
 }

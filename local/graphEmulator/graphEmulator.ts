@@ -184,7 +184,9 @@ export class GraphEmulator {
       if (call.email) callsPerEmail[call.email] = (callsPerEmail[call.email] ?? 0) + 1;
       statuses[call.status] = (statuses[call.status] ?? 0) + 1;
     }
-    const budgetLeft = Object.fromEntries([...this.entra.apps.values()].map((app) => [app.clientId, this.budgetLeft(app.clientId, app.tenantId)]));
+    const budgetLeft = Object.fromEntries(
+      [...this.entra.apps.values()].map((app) => [app.clientId, this.budgetLeft(app.clientId, app.tenantId)]),
+    );
     return { calls: this.calls.length, statuses, callsPerEmail, tokenRequests: this.tokenRequests, budgetLeft };
   }
 
@@ -245,7 +247,9 @@ export class GraphEmulator {
     if (scripted) {
       await sleep(this.behaviour.latencyMs);
       const defaultBody =
-        scripted.status === 201 && parsed ? invitationCreated(caller.tenantId, email!, parsed) : graphError(statusCode(scripted.status), 'Scripted response.', requestId, clientRequestId);
+        scripted.status === 201 && parsed
+          ? invitationCreated(caller.tenantId, email!, parsed)
+          : graphError(statusCode(scripted.status), 'Scripted response.', requestId, clientRequestId);
       return answer(scripted.status, scripted.body ?? defaultBody, scripted.headers, scripted.cut);
     }
 
@@ -258,26 +262,48 @@ export class GraphEmulator {
         'x-ms-throttle-information': 'WriteLimitExceeded',
       });
     }
-    const throttleHeaders: Record<string, string> = budget.usedShare > 0.8 ? { 'x-ms-throttle-limit-percentage': budget.usedShare.toFixed(1) } : {};
+    const throttleHeaders: Record<string, string> =
+      budget.usedShare > 0.8 ? { 'x-ms-throttle-limit-percentage': budget.usedShare.toFixed(1) } : {};
     await sleep(this.behaviour.latencyMs);
 
     const { faults } = this.behaviour;
     if (faults.transientShare > 0 && Math.random() < faults.transientShare) {
       const status = faults.transientStatuses[Math.floor(Math.random() * faults.transientStatuses.length)] ?? 503;
-      const retryAfter: Record<string, string> = Math.random() < faults.retryAfterShare ? { 'retry-after': String(faults.retryAfterSeconds) } : {};
-      return error(status, status === 504 ? 'GatewayTimeout' : 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry.', retryAfter);
+      const retryAfter: Record<string, string> =
+        Math.random() < faults.retryAfterShare ? { 'retry-after': String(faults.retryAfterSeconds) } : {};
+      return error(
+        status,
+        status === 504 ? 'GatewayTimeout' : 'ServiceUnavailable',
+        'The service is temporarily unavailable. Please retry.',
+        retryAfter,
+      );
     }
 
     const invalid = validateInvitation(parsed);
     if (invalid) return error(400, 'BadRequest', invalid, throttleHeaders);
     const domain = emailDomain(email!);
     if (this.behaviour.verifiedDomains.some((verified) => domain === verified)) {
-      return error(400, 'BadRequest', "This user cannot be invited because the domain of the user's email address is a verified domain of this directory.", throttleHeaders);
+      return error(
+        400,
+        'BadRequest',
+        "This user cannot be invited because the domain of the user's email address is a verified domain of this directory.",
+        throttleHeaders,
+      );
     }
     if (this.behaviour.blockedDomains.some((blocked) => domain === blocked || domain.endsWith(`.${blocked}`))) {
-      return error(403, 'Forbidden', 'This invitation is blocked by cross-tenant access settings. Admins in both organizations must configure cross-tenant access settings to allow the invitation.', throttleHeaders);
+      return error(
+        403,
+        'Forbidden',
+        'This invitation is blocked by cross-tenant access settings. Admins in both organizations must configure cross-tenant access settings to allow the invitation.',
+        throttleHeaders,
+      );
     }
-    answer(201, invitationCreated(caller.tenantId, email!, parsed!), throttleHeaders, faults.cutCreatedShare > 0 && Math.random() < faults.cutCreatedShare);
+    answer(
+      201,
+      invitationCreated(caller.tenantId, email!, parsed!),
+      throttleHeaders,
+      faults.cutCreatedShare > 0 && Math.random() < faults.cutCreatedShare,
+    );
   }
 
   private inspect(method: string, action: string | undefined, url: URL, body: string, response: ServerResponse): void {
@@ -296,7 +322,10 @@ export class GraphEmulator {
       for (const [email, responses] of Object.entries(scripts ?? {})) this.script(email, responses);
       return sendJson(response, 200, this.behaviour);
     }
-    sendJson(response, 404, { error: 'unknown inspection endpoint: use GET /_emulator/summary, GET /_emulator/calls?email=, POST /_emulator/reset, POST /_emulator/configure' });
+    sendJson(response, 404, {
+      error:
+        'unknown inspection endpoint: use GET /_emulator/summary, GET /_emulator/calls?email=, POST /_emulator/reset, POST /_emulator/configure',
+    });
   }
 }
 
@@ -306,8 +335,10 @@ function validateInvitation(body: Record<string, unknown> | undefined): string |
   if (typeof email !== 'string' || email.length === 0) return 'The invitedUserEmailAddress property is required.';
   if (emailAddressProblem(normalizeEmailAddress(email))) return 'Invalid email address.';
   const redirect = body.inviteRedirectUrl;
-  if (typeof redirect !== 'string' || !/^https?:\/\/[^/]+/i.test(redirect)) return 'The inviteRedirectUrl property is required and must be an absolute URL.';
-  if (body.resetRedemption === true && !(body.invitedUser as { id?: unknown } | undefined)?.id) return 'invitedUser.id is required when resetRedemption is true.';
+  if (typeof redirect !== 'string' || !/^https?:\/\/[^/]+/i.test(redirect))
+    return 'The inviteRedirectUrl property is required and must be an absolute URL.';
+  if (body.resetRedemption === true && !(body.invitedUser as { id?: unknown } | undefined)?.id)
+    return 'invitedUser.id is required when resetRedemption is true.';
   return undefined;
 }
 
@@ -339,7 +370,13 @@ function sendCutOff(response: ServerResponse, status: number, payload: unknown, 
 }
 
 function graphError(code: string, message: string, requestId: string, clientRequestId: string) {
-  return { error: { code, message, innerError: { date: new Date().toISOString().slice(0, 19), 'request-id': requestId, 'client-request-id': clientRequestId } } };
+  return {
+    error: {
+      code,
+      message,
+      innerError: { date: new Date().toISOString().slice(0, 19), 'request-id': requestId, 'client-request-id': clientRequestId },
+    },
+  };
 }
 
 function sendGraphError(response: ServerResponse, status: number, code: string, message: string, requestId: string) {
@@ -347,7 +384,20 @@ function sendGraphError(response: ServerResponse, status: number, code: string, 
 }
 
 function statusCode(status: number): string {
-  return ({ 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 429: 'TooManyRequests', 500: 'InternalServerError', 503: 'ServiceUnavailable', 504: 'GatewayTimeout' } as Record<number, string>)[status] ?? 'Error';
+  return (
+    (
+      {
+        400: 'BadRequest',
+        401: 'Unauthorized',
+        403: 'Forbidden',
+        404: 'NotFound',
+        429: 'TooManyRequests',
+        500: 'InternalServerError',
+        503: 'ServiceUnavailable',
+        504: 'GatewayTimeout',
+      } as Record<number, string>
+    )[status] ?? 'Error'
+  );
 }
 
 function changedBehaviour(current: EmulatorBehaviour, change: BehaviourChange): EmulatorBehaviour {

@@ -45,16 +45,23 @@ export class IdentityEndpoint {
 
   private answer(emulator: GraphEmulator, request: IncomingMessage, response: ServerResponse): void {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const fail = (statusCode: number, message: string) => sendJson(response, statusCode, { statusCode, message, correlationId: randomUUID() });
+    const fail = (statusCode: number, message: string) =>
+      sendJson(response, statusCode, { statusCode, message, correlationId: randomUUID() });
     if (request.method !== 'GET' || url.pathname !== '/msi/token') return fail(404, 'Not found.');
-    if (request.headers['x-identity-header'] !== this.identityHeader) return fail(401, 'The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.');
+    if (request.headers['x-identity-header'] !== this.identityHeader)
+      return fail(401, 'The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.');
     if (url.searchParams.get('api-version') !== IDENTITY_API_VERSION) return fail(400, `api-version must be ${IDENTITY_API_VERSION}.`);
     const resource = url.searchParams.get('resource');
     if (!resource) return fail(400, 'The resource parameter is required.');
     const clientId = url.searchParams.get('client_id');
     const token = emulator.entra.managedIdentityToken(clientId, resource);
     if (!token) {
-      return fail(400, clientId ? 'No User Assigned or Delegated Managed Identity found for specified ClientId/ResourceId/PrincipalId.' : 'No system-assigned managed identity is enabled for this app.');
+      return fail(
+        400,
+        clientId
+          ? 'No User Assigned or Delegated Managed Identity found for specified ClientId/ResourceId/PrincipalId.'
+          : 'No system-assigned managed identity is enabled for this app.',
+      );
     }
     this.issued.push({ clientId: token.clientId, resource });
     sendJson(response, 200, {

@@ -47,14 +47,26 @@ export async function ensureLocalCertificate(folder: string): Promise<LocalCerti
         { name: 'basicConstraints', cA: false },
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
         { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
       ],
     });
     writeFileSync(caCertificatePath, authority.cert);
     writeFileSync(certificatePath, server.cert);
     writeFileSync(keyPath, server.private, { mode: 0o600 });
   }
-  return { caCertificatePath, certificatePath, keyPath, certificatePem: readFileSync(certificatePath, 'utf8'), privateKeyPem: readFileSync(keyPath, 'utf8') };
+  return {
+    caCertificatePath,
+    certificatePath,
+    keyPath,
+    certificatePem: readFileSync(certificatePath, 'utf8'),
+    privateKeyPem: readFileSync(keyPath, 'utf8'),
+  };
 }
 
 function isExpiring(certificatePath: string): boolean {

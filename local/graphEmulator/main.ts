@@ -18,7 +18,13 @@ async function main() {
   const emulator = await GraphEmulator.start({ certificate, apps: [{ tenantId, clientId, clientSecret }], port });
   console.log(`Graph emulator on ${emulator.url} (no real invitations are sent). Point the app at it with:`);
   console.log(`  NODE_EXTRA_CA_CERTS=${certificate.caCertificatePath}`);
-  for (const [name, value] of Object.entries({ GRAPH_TENANT_ID: tenantId, GRAPH_CLIENT_ID: clientId, GRAPH_CLIENT_SECRET: clientSecret, GRAPH_AUTHORITY_HOST: emulator.authorityHost, GRAPH_ENDPOINT: emulator.graphEndpoint })) {
+  for (const [name, value] of Object.entries({
+    GRAPH_TENANT_ID: tenantId,
+    GRAPH_CLIENT_ID: clientId,
+    GRAPH_CLIENT_SECRET: clientSecret,
+    GRAPH_AUTHORITY_HOST: emulator.authorityHost,
+    GRAPH_ENDPOINT: emulator.graphEndpoint,
+  })) {
     console.log(`  ${name}=${value}`);
   }
   console.log(`Inspect: curl --cacert ${certificate.caCertificatePath} ${emulator.url}/_emulator/summary`);

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { mapWithConcurrency } from '../concurrency';
 import type { BatchItem, BatchMembership } from './batchMembership';
-import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus, type ListedInvitationRecord, withoutRedeemUrl } from '../invitationRecord';
+import {
+  FINAL_STATUSES,
+  INVITATION_STATUSES,
+  type InvitationStatus,
+  type ListedInvitationRecord,
+  withoutRedeemUrl,
+} from '../invitationRecord';
 import type { InvitationStore } from '../storage/invitationStore';
 import { problems } from '../problem';
 import { stringifyForSpreadsheets } from './spreadsheetCsv';
@@ -33,7 +39,17 @@ export interface BatchReport {
 }
 
 export const RESULTS_CSV_COLUMNS = [
-  'email', 'status', 'invitedUserId', 'errorCode', 'errorMessage', 'httpStatus', 'graphRequestId', 'externalId', 'id', 'attempts', 'updatedAt',
+  'email',
+  'status',
+  'invitedUserId',
+  'errorCode',
+  'errorMessage',
+  'httpStatus',
+  'graphRequestId',
+  'externalId',
+  'id',
+  'attempts',
+  'updatedAt',
 ] as const;
 
 /** The results CSV of a batch that has nobody in it (a roster whose every row was rejected). */

@@ -10,9 +10,7 @@ import type { GraphCallError } from './graphCallError';
  * circuit closes by itself once one is issued (with the permission, when that was what failed).
  */
 
-export type CredentialState =
-  | { state: 'ok' }
-  | { state: 'failing'; since: string; code: string; message: string; advice: string };
+export type CredentialState = { state: 'ok' } | { state: 'failing'; since: string; code: string; message: string; advice: string };
 
 export interface CredentialCircuitOptions {
   /** Asks for a token from a new credential (nothing cached); throws when none is issued. */
@@ -38,10 +36,11 @@ export const INSUFFICIENT_PERMISSION_ADVICE =
   'Grant the application permission User.Invite.All (Application, not Delegated) to this app in Microsoft Entra ID and give admin consent; see docs/deploy.md.';
 
 const ADVICE_BY_CODE: Record<string, string> = {
-  AADSTS7000215: 'The client secret is wrong: set GRAPH_CLIENT_SECRET to the secret\'s value (not its id).',
+  AADSTS7000215: "The client secret is wrong: set GRAPH_CLIENT_SECRET to the secret's value (not its id).",
   AADSTS7000222: 'The client secret has expired: create a new one in the app registration and set GRAPH_CLIENT_SECRET.',
-  AADSTS700027: 'The certificate assertion was refused: upload this certificate to the app registration, or fix GRAPH_CLIENT_CERTIFICATE(_PATH).',
-  AADSTS700024: 'The client assertion is outside its valid time: check this machine\'s clock.',
+  AADSTS700027:
+    'The certificate assertion was refused: upload this certificate to the app registration, or fix GRAPH_CLIENT_CERTIFICATE(_PATH).',
+  AADSTS700024: "The client assertion is outside its valid time: check this machine's clock.",
   AADSTS700016: 'No app with GRAPH_CLIENT_ID exists in the tenant GRAPH_TENANT_ID: check both settings.',
   AADSTS90002: 'The tenant GRAPH_TENANT_ID does not exist: check the setting (and GRAPH_AUTHORITY_HOST for national clouds).',
   AADSTS7000112: 'The app registration is disabled: enable it, or use another.',
@@ -73,10 +72,20 @@ export class CredentialCircuit {
 
   /** Opens the circuit (or keeps it open, with the newest error). */
   open(error: GraphCallError): void {
-    const advice = ADVICE_BY_CODE[error.code] ?? (error.httpStatus === 401 || error.httpStatus === 403 ? INSUFFICIENT_PERMISSION_ADVICE : 'Check the Graph caller settings (GRAPH_*) and docs/deploy.md.');
+    const advice =
+      ADVICE_BY_CODE[error.code] ??
+      (error.httpStatus === 401 || error.httpStatus === 403
+        ? INSUFFICIENT_PERMISSION_ADVICE
+        : 'Check the Graph caller settings (GRAPH_*) and docs/deploy.md.');
     const opened = !this.failing;
     this.needsRole = error.httpStatus === 401 || error.httpStatus === 403;
-    this.failing = { state: 'failing', since: this.failing?.since ?? new Date().toISOString(), code: error.code, message: error.message, advice };
+    this.failing = {
+      state: 'failing',
+      since: this.failing?.since ?? new Date().toISOString(),
+      code: error.code,
+      message: error.message,
+      advice,
+    };
     if (opened) {
       this.nextProbeAt = Date.now() + this.probeIntervalMs;
       this.scheduleProbe();

@@ -71,8 +71,12 @@ export function tokenRequestError(error: unknown, scope: string): GraphCallError
   const message = errorText(error);
   const aadsts = /AADSTS(\d+)/.exec(message)?.[1] ?? /Error\(s\): (\d+)/.exec(message)?.[1];
   const oauthError = /^([a-z_]+):/.exec(message)?.[1];
-  const unknownIdentity = (error as Error)?.name === 'CredentialUnavailableError' && UNKNOWN_MANAGED_IDENTITY.test(message) && !/endpoints_resolution_error|network|ECONN|ETIMEDOUT/i.test(message);
-  const configuration = CONFIGURATION_OAUTH_ERRORS.test(message) || (aadsts !== undefined && CONFIGURATION_AADSTS.has(aadsts)) || unknownIdentity;
+  const unknownIdentity =
+    (error as Error)?.name === 'CredentialUnavailableError' &&
+    UNKNOWN_MANAGED_IDENTITY.test(message) &&
+    !/endpoints_resolution_error|network|ECONN|ETIMEDOUT/i.test(message);
+  const configuration =
+    CONFIGURATION_OAUTH_ERRORS.test(message) || (aadsts !== undefined && CONFIGURATION_AADSTS.has(aadsts)) || unknownIdentity;
   const code = aadsts ? `AADSTS${aadsts}` : (oauthError ?? (configuration ? 'TokenRequestRefused' : TOKEN_ENDPOINT_UNAVAILABLE));
   return new GraphCallError(
     configuration ? 'credential' : 'transient',
@@ -87,7 +91,8 @@ export function tokenRequestError(error: unknown, scope: string): GraphCallError
 
 /** Error text for our own messages: the first line, with the cause fetch hides in `cause`. */
 export function errorText(error: unknown): string {
-  const message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error);
+  const message =
+    error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error);
   return message.split('\n')[0]!.slice(0, 300);
 }
 

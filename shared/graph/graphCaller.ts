@@ -58,11 +58,17 @@ export function graphCaller(settings: Settings): GraphCaller {
   }
   if (settings.GRAPH_CLIENT_CERTIFICATE_PATH) {
     const certificatePath = settings.GRAPH_CLIENT_CERTIFICATE_PATH;
-    return { kind: 'client certificate', createCredential: () => new ClientCertificateCredential(tenantId!, clientId!, { certificatePath }, options) };
+    return {
+      kind: 'client certificate',
+      createCredential: () => new ClientCertificateCredential(tenantId!, clientId!, { certificatePath }, options),
+    };
   }
   if (settings.GRAPH_CLIENT_CERTIFICATE) {
     const certificate = settings.GRAPH_CLIENT_CERTIFICATE;
-    return { kind: 'client certificate', createCredential: () => new ClientCertificateCredential(tenantId!, clientId!, { certificate }, options) };
+    return {
+      kind: 'client certificate',
+      createCredential: () => new ClientCertificateCredential(tenantId!, clientId!, { certificate }, options),
+    };
   }
   if (settings.AZURE_FEDERATED_TOKEN_FILE) {
     const tokenFilePath = settings.AZURE_FEDERATED_TOKEN_FILE;

@@ -177,7 +177,8 @@ export class GraphPacer {
     // counted over one second is 8 to 11 with ordinary jitter, too coarse to tell a drop from noise.
     const measureMs = Math.min(MAX_MEASURE_MS, Math.max(1_000, (MEASURED_CALLS / this.rate) * 1_000));
     const granted = (this.recentAccepts.filter((at) => at > now - measureMs).length * 1_000) / measureMs;
-    const measurable = this.firstAcceptAt !== undefined && now - this.firstAcceptAt >= measureMs && wait <= PAUSE_ALL_AFTER_MS && granted > 0;
+    const measurable =
+      this.firstAcceptAt !== undefined && now - this.firstAcceptAt >= measureMs && wait <= PAUSE_ALL_AFTER_MS && granted > 0;
     // Graph took far less than we sent: the capacity has dropped to about what it took. One second's
     // count is a lower bound, so the rate may then grow past it at the near-limit pace until Graph
     // refuses us at about our own rate, which confirms the limit.

@@ -75,7 +75,8 @@ export class RateShares {
     const busy = Date.now() - this.options.pacer.lastDemandAt < STALE_HEARTBEATS * this.heartbeatMs;
     await this.options.table.upsertEntity({ partitionKey: PARTITION, rowKey: this.instanceId, busy }, 'Replace');
     const rows: ShareRow[] = [];
-    for await (const row of this.options.table.listEntities<ShareRow>({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` } })) rows.push(row);
+    for await (const row of this.options.table.listEntities<ShareRow>({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` } }))
+      rows.push(row);
     const newest = Math.max(...rows.map((row) => Date.parse(row.timestamp ?? '') || 0));
     const live = rows.filter((row) => newest - (Date.parse(row.timestamp ?? '') || 0) <= STALE_HEARTBEATS * this.heartbeatMs);
     const busyIds = live.filter((row) => row.busy || row.rowKey === this.instanceId).map((row) => row.rowKey);

@@ -15,15 +15,19 @@ import { CsvError, parse } from 'csv-parse/sync';
 type RawInvitation = Record<string, unknown>;
 type ColumnWriter = (invitation: RawInvitation, cell: string) => void;
 
-const setPath = (path: readonly string[]): ColumnWriter => (invitation, cell) => {
-  let target = invitation;
-  for (const key of path.slice(0, -1)) target = (target[key] ??= {}) as RawInvitation;
-  target[path[path.length - 1]!] = cell;
-};
-const setBoolean = (property: string): ColumnWriter => (invitation, cell) => {
-  const lowered = cell.toLowerCase();
-  invitation[property] = lowered === 'true' ? true : lowered === 'false' ? false : cell; // anything else fails validation by name
-};
+const setPath =
+  (path: readonly string[]): ColumnWriter =>
+  (invitation, cell) => {
+    let target = invitation;
+    for (const key of path.slice(0, -1)) target = (target[key] ??= {}) as RawInvitation;
+    target[path[path.length - 1]!] = cell;
+  };
+const setBoolean =
+  (property: string): ColumnWriter =>
+  (invitation, cell) => {
+    const lowered = cell.toLowerCase();
+    invitation[property] = lowered === 'true' ? true : lowered === 'false' ? false : cell; // anything else fails validation by name
+  };
 
 /** Bracketed column name (lower-cased) → where its cell goes in an invitation. */
 export const BULK_INVITE_COLUMNS: Record<string, { description: string; write: ColumnWriter }> = {
@@ -37,7 +41,10 @@ export const BULK_INVITE_COLUMNS: Record<string, { description: string; write: C
   // Our own columns, beyond the portal's template:
   inviteename: { description: 'Display name of the person', write: setPath(['invitedUserDisplayName']) },
   invitedusertype: { description: 'Guest or Member', write: setPath(['invitedUserType']) },
-  messagelanguage: { description: 'Language of the default message, such as fr-FR', write: setPath(['invitedUserMessageInfo', 'messageLanguage']) },
+  messagelanguage: {
+    description: 'Language of the default message, such as fr-FR',
+    write: setPath(['invitedUserMessageInfo', 'messageLanguage']),
+  },
   ccrecipient: {
     description: 'One additional recipient of the invitation email',
     write: (invitation, cell) => {
@@ -86,7 +93,9 @@ export function createBulkInviteRowReader(): { read(record: CsvRecord): CsvInvit
       previousEndLine = info.lines;
       if (recordsSeen === 1) {
         if (record[0]?.trim().toLowerCase() !== VERSION_LINE) {
-          throw new BulkInviteCsvError(`The CSV's first line must be "${VERSION_LINE}", as in the Entra admin center's bulk invite template.`);
+          throw new BulkInviteCsvError(
+            `The CSV's first line must be "${VERSION_LINE}", as in the Entra admin center's bulk invite template.`,
+          );
         }
         return undefined;
       }
@@ -107,7 +116,10 @@ export function createBulkInviteRowReader(): { read(record: CsvRecord): CsvInvit
       return { line, invitation };
     },
     finish() {
-      if (recordsSeen === 0) throw new BulkInviteCsvError(`The CSV's first line must be "${VERSION_LINE}", as in the Entra admin center's bulk invite template.`);
+      if (recordsSeen === 0)
+        throw new BulkInviteCsvError(
+          `The CSV's first line must be "${VERSION_LINE}", as in the Entra admin center's bulk invite template.`,
+        );
       if (recordsSeen === 1) throw new BulkInviteCsvError('The CSV has no column headings on its second line.');
     },
   };

@@ -8,8 +8,32 @@ import { isWellFormedText } from '../storage/tableLimits';
  * Graph call only to come back 400, so the intake rejects it first.
  */
 export const FORBIDDEN_EMAIL_CHARACTERS = [
-  '~', '!', '#', '$', '%', '^', '&', '*', '(', ')', '+', '=',
-  '[', ']', '{', '}', '\\', '/', '|', ';', ':', '"', '<', '>', '?', ',',
+  '~',
+  '!',
+  '#',
+  '$',
+  '%',
+  '^',
+  '&',
+  '*',
+  '(',
+  ')',
+  '+',
+  '=',
+  '[',
+  ']',
+  '{',
+  '}',
+  '\\',
+  '/',
+  '|',
+  ';',
+  ':',
+  '"',
+  '<',
+  '>',
+  '?',
+  ',',
 ] as const;
 
 /** Same reference: `.` and `-` anywhere in the user name except first or last; `_` anywhere. */

@@ -42,7 +42,13 @@ export class IdempotencyStore {
     const claimed: string[] = [];
     for (const key of keys) {
       try {
-        await this.table.createEntity({ partitionKey: PARTITION, rowKey: rowKey(key), requestHash, state: 'running', createdAt: new Date().toISOString() });
+        await this.table.createEntity({
+          partitionKey: PARTITION,
+          rowKey: rowKey(key),
+          requestHash,
+          state: 'running',
+          createdAt: new Date().toISOString(),
+        });
         claimed.push(key);
       } catch (error) {
         if (!(error instanceof RestError && error.statusCode === 409)) throw error;
@@ -52,7 +58,10 @@ export class IdempotencyStore {
           return { replay: this.answerOf<T>(row, requestHash) };
         }
         // An expired row: this request takes the key over.
-        await this.table.upsertEntity({ partitionKey: PARTITION, rowKey: rowKey(key), requestHash, state: 'running', createdAt: new Date().toISOString() }, 'Replace');
+        await this.table.upsertEntity(
+          { partitionKey: PARTITION, rowKey: rowKey(key), requestHash, state: 'running', createdAt: new Date().toISOString() },
+          'Replace',
+        );
         claimed.push(key);
       }
     }
@@ -69,7 +78,15 @@ export class IdempotencyStore {
     );
     for (const key of keys) {
       await this.table.upsertEntity(
-        { partitionKey: PARTITION, rowKey: rowKey(key), requestHash, state: 'done', createdAt: new Date().toISOString(), parts, ...answerProperties },
+        {
+          partitionKey: PARTITION,
+          rowKey: rowKey(key),
+          requestHash,
+          state: 'done',
+          createdAt: new Date().toISOString(),
+          parts,
+          ...answerProperties,
+        },
         'Replace',
       );
     }

@@ -63,7 +63,10 @@ export class Intake {
     const keys: string[] = [];
     if (request.idempotencyKey) keys.push(`key:${request.idempotencyKey}`);
     if (this.options.hmacSecrets.length > 0) {
-      const verified = verifySignature(request.body, request.signature, { secrets: this.options.hmacSecrets, toleranceSeconds: this.options.hmacToleranceSeconds });
+      const verified = verifySignature(request.body, request.signature, {
+        secrets: this.options.hmacSecrets,
+        toleranceSeconds: this.options.hmacToleranceSeconds,
+      });
       if ('problem' in verified) throw problems.unauthorized(verified.problem);
       // A replayed signed request is the same request: answered again, never acted on twice.
       keys.push(`signature:${verified.timestamp}.${verified.signature}`);
@@ -165,14 +168,26 @@ export class Intake {
       const admission = admissions[candidate]!;
       if (admission.admission !== 'refused') continue;
       const { line, pathPrefix } = submission.accepted.find((item) => item.index === index)!;
-      rejected.push({ index, ...(line ? { line } : {}), errors: [{ path: pathPrefix.replace(/\.$/, '') || '(body)', message: admission.reason }] });
+      rejected.push({
+        index,
+        ...(line ? { line } : {}),
+        errors: [{ path: pathPrefix.replace(/\.$/, '') || '(body)', message: admission.reason }],
+      });
     }
     rejected.sort((a, b) => a.index - b.index);
     // In submission order: the accepted items come in it, and rejections only remove some.
     const items: SubmittedItem[] = itemsToAdmit.flatMap(({ index, email, candidate, repeat }) => {
       const admission = admissions[candidate]!;
       if (admission.admission === 'refused') return [];
-      return [{ index, id: admission.record.id, email, status: admission.record.status, duplicate: repeat || admission.admission === 'duplicate' }];
+      return [
+        {
+          index,
+          id: admission.record.id,
+          email,
+          status: admission.record.status,
+          duplicate: repeat || admission.admission === 'duplicate',
+        },
+      ];
     });
     const repeats = new Set(itemsToAdmit.filter((item) => item.repeat).map((item) => item.index));
     const batchItems = items
@@ -214,7 +229,12 @@ export class Intake {
  */
 export class StorageUnavailableError extends RequestProblem {
   constructor(cause: unknown) {
-    super(503, 'storage-unavailable', 'Storage is unavailable', 'The invitations could not all be recorded; nothing was lost: submit the same request again.');
+    super(
+      503,
+      'storage-unavailable',
+      'Storage is unavailable',
+      'The invitations could not all be recorded; nothing was lost: submit the same request again.',
+    );
     this.cause = cause;
   }
 }

@@ -14,9 +14,7 @@ export const MAX_ITEMS_PER_SUBMISSION = 1_000;
 /** 1,000 invitations with long custom messages fit; anything larger is not a batch we can answer fast. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-export const batchIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "-" or "_"');
+export const batchIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "-" or "_"');
 
 export interface ItemError {
   path: string;
@@ -79,7 +77,10 @@ export function validateItems(items: readonly RawItem[]): Pick<Submission, 'acce
 
 function parseMediaType(contentType: string | undefined): 'application/json' | 'text/csv' {
   const [essence = '', ...parameters] = (contentType ?? '').split(';').map((part) => part.trim().toLowerCase());
-  const charset = parameters.find((parameter) => parameter.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  const charset = parameters
+    .find((parameter) => parameter.startsWith('charset='))
+    ?.slice('charset='.length)
+    .replace(/"/g, '');
   if (charset && charset !== 'utf-8' && charset !== 'utf8') {
     throw problems.unsupportedMediaType(`Only UTF-8 is accepted; the request says charset=${charset}.`);
   }
@@ -112,7 +113,9 @@ function readJson(text: string): { batchId?: string; items: RawItem[] } {
   if (!envelopeKey) return { items: [{ index: 0, pathPrefix: '', value }] };
 
   const envelope = value as Record<string, unknown>;
-  const unknownKeys = Object.keys(envelope).filter((key) => !['invitations', 'batchid'].includes(key.toLowerCase()) && !key.startsWith('@odata.'));
+  const unknownKeys = Object.keys(envelope).filter(
+    (key) => !['invitations', 'batchid'].includes(key.toLowerCase()) && !key.startsWith('@odata.'),
+  );
   if (unknownKeys.length > 0) {
     throw problems.invalidRequest(`Unknown property "${unknownKeys[0]}" beside "invitations": only "batchId" may accompany it.`);
   }

@@ -28,16 +28,23 @@ export function signBody(secret: string, body: Uint8Array | string, timestamp = 
 }
 
 /** The verified signature, or a sentence saying why it is unacceptable. Compared in constant time. */
-export function verifySignature(body: Uint8Array, header: string | null | undefined, check: SignatureCheck): VerifiedSignature | { problem: string } {
+export function verifySignature(
+  body: Uint8Array,
+  header: string | null | undefined,
+  check: SignatureCheck,
+): VerifiedSignature | { problem: string } {
   const expectedForm = `sign "<t>.<raw body>" as "t=<unix seconds>,v1=<hex HMAC-SHA256>"`;
   if (!header) return { problem: `The ${SIGNATURE_HEADER} header is missing: ${expectedForm}.` };
   const parts = header.split(',').map((part) => part.trim().split('='));
   const timestamp = Number(parts.find(([key]) => key === 't')?.[1]);
   const candidates = parts.filter(([key, value]) => key === 'v1' && value).map(([, value]) => value!.toLowerCase());
-  if (!Number.isInteger(timestamp) || candidates.length === 0) return { problem: `The ${SIGNATURE_HEADER} header is malformed: ${expectedForm}.` };
+  if (!Number.isInteger(timestamp) || candidates.length === 0)
+    return { problem: `The ${SIGNATURE_HEADER} header is malformed: ${expectedForm}.` };
   const ageSeconds = Math.abs((check.nowMs ?? Date.now()) / 1000 - timestamp);
   if (ageSeconds > check.toleranceSeconds) {
-    return { problem: `The ${SIGNATURE_HEADER} timestamp is ${Math.round(ageSeconds)} s away from now; at most ${check.toleranceSeconds} s are accepted (a replayed or delayed request).` };
+    return {
+      problem: `The ${SIGNATURE_HEADER} timestamp is ${Math.round(ageSeconds)} s away from now; at most ${check.toleranceSeconds} s are accepted (a replayed or delayed request).`,
+    };
   }
   for (const secret of check.secrets) {
     const expected = Buffer.from(hmacHex(secret, timestamp, body), 'utf8');

@@ -6,7 +6,7 @@ import { emptyResultsCsv, type BatchReports } from '../batches/batchReports';
 import { QueueUnavailableError, StorageUnavailableError, type Intake } from '../intake/intake';
 import { stringifyForSpreadsheets } from '../batches/spreadsheetCsv';
 import { validateItems, type RejectedItem } from '../intake/submission';
-import { RosterProgressStore, type RosterProgress } from './rosterProgress';
+import { type RosterProgressStore, type RosterProgress } from './rosterProgress';
 import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
 
 /**
@@ -45,7 +45,10 @@ export interface OnboardingRun {
 }
 
 export function rosterBatchId(name: string, etag: string): string {
-  return `roster-${createHash('sha256').update(`${name}\n${unquoted(etag)}`).digest('hex').slice(0, 32)}`;
+  return `roster-${createHash('sha256')
+    .update(`${name}\n${unquoted(etag)}`)
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 // Blob listings give ETags bare, response headers quoted; If-Match wants them quoted.
@@ -99,7 +102,12 @@ export class PartnerOnboarding {
    * storage refuses) moves to failed/ with the reason, so it never blocks the rosters after it.
    * A storage outage is not the roster's fault: it stops the run, and the next run tries again.
    */
-  private async recordOrSetAside(container: ContainerClient, blob: BlobItem, deadline: number, log: OnboardingLog): Promise<'recorded' | 'resumedLater' | 'failed'> {
+  private async recordOrSetAside(
+    container: ContainerClient,
+    blob: BlobItem,
+    deadline: number,
+    log: OnboardingLog,
+  ): Promise<'recorded' | 'resumedLater' | 'failed'> {
     try {
       return await this.record(container, blob, deadline, log);
     } catch (error) {
@@ -112,17 +120,36 @@ export class PartnerOnboarding {
     }
   }
 
-  private async record(container: ContainerClient, blob: BlobItem, deadline: number, log: OnboardingLog): Promise<'recorded' | 'resumedLater' | 'failed'> {
+  private async record(
+    container: ContainerClient,
+    blob: BlobItem,
+    deadline: number,
+    log: OnboardingLog,
+  ): Promise<'recorded' | 'resumedLater' | 'failed'> {
     const etag = quoted(blob.properties.etag!);
     const format = rosterFormat(blob.name);
     if (!format) {
-      await this.fail(container, blob, 'A roster must be a .csv (the Entra bulk-invite format) or a .json ({"invitations": [...]}) file.', log);
+      await this.fail(
+        container,
+        blob,
+        'A roster must be a .csv (the Entra bulk-invite format) or a .json ({"invitations": [...]}) file.',
+        log,
+      );
       return 'failed';
     }
     let progress = await this.progress.get(blob.name);
     if (!progress || quoted(progress.blobEtag) !== etag) {
       // New, or replaced by a new version: a new batch from the first row.
-      progress = { name: blob.name, blobEtag: etag, batchId: rosterBatchId(blob.name, etag), status: 'recording', rowsDone: 0, accepted: 0, rejected: 0, updatedAt: '' };
+      progress = {
+        name: blob.name,
+        blobEtag: etag,
+        batchId: rosterBatchId(blob.name, etag),
+        status: 'recording',
+        rowsDone: 0,
+        accepted: 0,
+        rejected: 0,
+        updatedAt: '',
+      };
     } else if (progress.rowsDone > 0) {
       log.info(`Roster ${blob.name}: resuming after row ${progress.rowsDone}.`);
     }
@@ -149,7 +176,8 @@ export class PartnerOnboarding {
       } catch (error) {
         stream.destroy();
         if (!(error instanceof RosterFormatError)) throw error;
-        const recordedNote = progress.rowsDone > 0 ? ` The ${progress.rowsDone} rows before the problem were recorded (batch ${progress.batchId}).` : '';
+        const recordedNote =
+          progress.rowsDone > 0 ? ` The ${progress.rowsDone} rows before the problem were recorded (batch ${progress.batchId}).` : '';
         await this.fail(container, blob, `${error.message}${recordedNote}`, log);
         await this.progress.delete(blob.name);
         return 'failed';
@@ -159,12 +187,24 @@ export class PartnerOnboarding {
     }
     // Only now, with every row recorded, does the roster leave the inbox.
     await moveBlob(container, blob.name, `${PROCESSED}${blob.name}`, etag);
-    log.info(`Roster ${blob.name}: ${progress.accepted} people recorded in batch ${progress.batchId}, ${progress.rejected} rows rejected; moved to ${PROCESSED}.`);
+    log.info(
+      `Roster ${blob.name}: ${progress.accepted} people recorded in batch ${progress.batchId}, ${progress.rejected} rows rejected; moved to ${PROCESSED}.`,
+    );
     return 'recorded';
   }
 
-  private async recordChunk(container: ContainerClient, progress: RosterProgress, chunk: RosterRow[], defaults: MetadataDefaults): Promise<void> {
-    const items = chunk.map((row) => ({ index: row.row, ...(row.line ? { line: row.line } : {}), pathPrefix: '', value: withDefaults(row.value, defaults) }));
+  private async recordChunk(
+    container: ContainerClient,
+    progress: RosterProgress,
+    chunk: RosterRow[],
+    defaults: MetadataDefaults,
+  ): Promise<void> {
+    const items = chunk.map((row) => ({
+      index: row.row,
+      ...(row.line ? { line: row.line } : {}),
+      pathPrefix: '',
+      value: withDefaults(row.value, defaults),
+    }));
     // Keyed by its first row: a chunk recorded again after a crash rewrites its own batch rows.
     const submissionKey = `rows-${String(chunk[0]!.row).padStart(10, '0')}`;
     const result = await this.intake.admit(progress.batchId, validateItems(items), submissionKey);
@@ -209,11 +249,18 @@ function withDefaults(value: unknown, defaults: MetadataDefaults): unknown {
   const has = (name: string) => Object.keys(row).some((key) => key.toLowerCase() === name.toLowerCase());
   if (defaults.inviteredirecturl && !has('inviteRedirectUrl')) row.inviteRedirectUrl = defaults.inviteredirecturl;
   if (defaults.sendinvitationmessage && !has('sendInvitationMessage')) {
-    row.sendInvitationMessage = defaults.sendinvitationmessage.toLowerCase() === 'true' ? true : defaults.sendinvitationmessage.toLowerCase() === 'false' ? false : defaults.sendinvitationmessage;
+    row.sendInvitationMessage =
+      defaults.sendinvitationmessage.toLowerCase() === 'true'
+        ? true
+        : defaults.sendinvitationmessage.toLowerCase() === 'false'
+          ? false
+          : defaults.sendinvitationmessage;
   }
   if (defaults.messagelanguage) {
     const infoKey = Object.keys(row).find((key) => key.toLowerCase() === 'invitedusermessageinfo') ?? 'invitedUserMessageInfo';
-    const info = (typeof row[infoKey] === 'object' && row[infoKey] !== null ? { ...(row[infoKey] as Record<string, unknown>) } : {}) as Record<string, unknown>;
+    const info = (
+      typeof row[infoKey] === 'object' && row[infoKey] !== null ? { ...(row[infoKey] as Record<string, unknown>) } : {}
+    ) as Record<string, unknown>;
     if (!Object.keys(info).some((key) => key.toLowerCase() === 'messagelanguage')) info.messageLanguage = defaults.messagelanguage;
     row[infoKey] = info;
   }
@@ -229,7 +276,9 @@ async function appendRejections(container: ContainerClient, rosterName: string, 
   } catch (error) {
     if (!(error instanceof RestError && error.statusCode === 409)) throw error;
   }
-  const rows = stringifyForSpreadsheets(rejected.flatMap((item) => item.errors.map((error) => [item.index + 1, item.line ?? '', error.path, error.message])));
+  const rows = stringifyForSpreadsheets(
+    rejected.flatMap((item) => item.errors.map((error) => [item.index + 1, item.line ?? '', error.path, error.message])),
+  );
   await blob.appendBlock(rows, Buffer.byteLength(rows));
 }
 

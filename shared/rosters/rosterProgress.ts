@@ -45,7 +45,10 @@ export class RosterProgressStore {
   }
 
   async save(progress: RosterProgress): Promise<void> {
-    await this.table.upsertEntity({ partitionKey: PARTITION, rowKey: rowKey(progress.name), ...progress, updatedAt: new Date().toISOString() }, 'Replace');
+    await this.table.upsertEntity(
+      { partitionKey: PARTITION, rowKey: rowKey(progress.name), ...progress, updatedAt: new Date().toISOString() },
+      'Replace',
+    );
   }
 
   async delete(name: string): Promise<void> {

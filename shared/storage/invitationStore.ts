@@ -3,13 +3,7 @@ import { mapWithConcurrency } from '../concurrency';
 import { problems } from '../problem';
 import type { Invitation } from '../invitation';
 import { NO_CLAIM, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
-import {
-  recordIdForEmail,
-  recordIdSchema,
-  RETRYABLE_STATUSES,
-  FINAL_STATUSES,
-  type InvitationRecord,
-} from '../invitationRecord';
+import { recordIdForEmail, recordIdSchema, RETRYABLE_STATUSES, FINAL_STATUSES, type InvitationRecord } from '../invitationRecord';
 
 /**
  * Records in Table storage (batches have their own rows: see batchMembership.ts):
@@ -215,10 +209,16 @@ export class InvitationStore {
   }
 
   /** One query per record partition, 16 in parallel: the rows of all of them. */
-  private async listInEveryRecordPartition<T extends object>(filterFor: (partition: string) => string, select?: string[]): Promise<TableEntityResult<T>[]> {
+  private async listInEveryRecordPartition<T extends object>(
+    filterFor: (partition: string) => string,
+    select?: string[],
+  ): Promise<TableEntityResult<T>[]> {
     const found = await mapWithConcurrency(RECORD_PARTITIONS, PARALLEL_TABLE_CALLS, async (digit) => {
       const rows: TableEntityResult<T>[] = [];
-      for await (const row of this.table.listEntities<T>({ queryOptions: { filter: filterFor(`r${digit}`), ...(select ? { select } : {}) } })) rows.push(row);
+      for await (const row of this.table.listEntities<T>({
+        queryOptions: { filter: filterFor(`r${digit}`), ...(select ? { select } : {}) },
+      }))
+        rows.push(row);
       return rows;
     });
     return found.flat();

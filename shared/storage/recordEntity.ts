@@ -49,7 +49,9 @@ export const NO_CLAIM = undefinedFor(claimShape);
 
 /** The error's columns for `error`; every column undefined (cleared) when there is none. */
 export function errorColumns(error: InvitationError | undefined): ErrorColumns {
-  return Object.fromEntries((Object.keys(ERROR_COLUMNS) as ErrorField[]).map((field) => [ERROR_COLUMNS[field], error?.[field]])) as ErrorColumns;
+  return Object.fromEntries(
+    (Object.keys(ERROR_COLUMNS) as ErrorField[]).map((field) => [ERROR_COLUMNS[field], error?.[field]]),
+  ) as ErrorColumns;
 }
 
 function errorFromColumns(entity: ErrorColumns): InvitationError | undefined {

@@ -40,7 +40,10 @@ export function storageAccountFromSettings(settings: Settings): StorageAccount {
     queueClient: (name) => new QueueClient(`${queueServiceUri}/${name}`, credential),
     tableClient: (name) => new TableClient(tableServiceUri, name, credential),
     containerClient: (name) => {
-      if (!blobServiceUri) throw new SettingsError('Setting AzureWebJobsStorage__blobServiceUri (or __accountName) is missing: partner rosters live in blob storage.');
+      if (!blobServiceUri)
+        throw new SettingsError(
+          'Setting AzureWebJobsStorage__blobServiceUri (or __accountName) is missing: partner rosters live in blob storage.',
+        );
       return new ContainerClient(`${blobServiceUri}/${name}`, credential);
     },
   };
@@ -53,7 +56,11 @@ function identityBasedServiceUris(settings: Settings): { queueServiceUri: string
   const blobServiceUri = settings.AzureWebJobsStorage__blobServiceUri ?? (account && `https://${account}.blob.core.windows.net`);
   if (!queueServiceUri || !tableServiceUri) throw new SettingsError('Setting AzureWebJobsStorage is missing (see loadSettings).');
   const trim = (uri: string) => uri.replace(/\/+$/, '');
-  return { queueServiceUri: trim(queueServiceUri), tableServiceUri: trim(tableServiceUri), ...(blobServiceUri ? { blobServiceUri: trim(blobServiceUri) } : {}) };
+  return {
+    queueServiceUri: trim(queueServiceUri),
+    tableServiceUri: trim(tableServiceUri),
+    ...(blobServiceUri ? { blobServiceUri: trim(blobServiceUri) } : {}),
+  };
 }
 
 function storageCredential(settings: Settings): TokenCredential {

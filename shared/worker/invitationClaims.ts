@@ -60,7 +60,11 @@ export class InvitationClaims {
         updatedAt: now.toISOString(),
       };
       const etag = await this.store.replace(claimed, stored.etag);
-      if (etag) return { kind: 'claimed', claim: { stored: { ...stored, entity: claimed, record: recordFromEntity(claimed), etag }, etag, claimant, tookOver } };
+      if (etag)
+        return {
+          kind: 'claimed',
+          claim: { stored: { ...stored, entity: claimed, record: recordFromEntity(claimed), etag }, etag, claimant, tookOver },
+        };
       // Someone changed the record between our read and write: read again and decide again.
     }
   }

@@ -63,7 +63,9 @@ export class InvitationWorker {
     const message = invitationMessageSchema.safeParse(rawMessage);
     if (!message.success) {
       // Retrying cannot fix it: the host will move it to poison, where it is logged and dropped.
-      throw new InvalidQueueMessageError(`The queue message is not an invitation message: ${message.error.issues[0]?.message ?? 'invalid'}.`);
+      throw new InvalidQueueMessageError(
+        `The queue message is not an invitation message: ${message.error.issues[0]?.message ?? 'invalid'}.`,
+      );
     }
     const { id } = message.data;
     const claim = await this.claims.claim(id, invocationId);
@@ -86,7 +88,11 @@ export class InvitationWorker {
     const leaseUntil = Date.parse(stored.entity.leaseUntil!);
     // Calls end well inside the lease, leaving its last part to write the outcome.
     const mustEndBy = leaseUntil - (leaseUntil - started) * LEASE_KEPT_FOR_RECORDING;
-    const outcome = await this.sender.send(toGraphInvitationRequest(stored.invitation), started + this.options.invocationBudgetMs, mustEndBy);
+    const outcome = await this.sender.send(
+      toGraphInvitationRequest(stored.invitation),
+      started + this.options.invocationBudgetMs,
+      mustEndBy,
+    );
     const elapsed = () => `${Date.now() - started} ms`;
     const handBack = { ...message.data, deferrals: 0 };
 
@@ -102,13 +108,19 @@ export class InvitationWorker {
       }
       case 'refused': {
         const record = await this.recordOutcome(claim.claim, { status: 'Failed', calls: outcome.calls, error: errorOf(outcome.error) });
-        log.warn(`Invitation ${who}: Failed ${describe(record)}, graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`);
+        log.warn(
+          `Invitation ${who}: Failed ${describe(record)}, graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`,
+        );
         return 'failed';
       }
       case 'throttled':
       case 'suspended': {
         // Neither is a failure of the message: hand it back with a delay instead of burning a dequeue.
-        await this.claims.record(claim.claim, { status: 'Queued', calls: outcome.calls, ...(outcome.error ? { error: errorOf(outcome.error) } : {}) });
+        await this.claims.record(claim.claim, {
+          status: 'Queued',
+          calls: outcome.calls,
+          ...(outcome.error ? { error: errorOf(outcome.error) } : {}),
+        });
         await this.queue.send(handBack, outcome.waitMs / 1000);
         if (outcome.kind === 'suspended' && outcome.announcement) log.error(outcome.announcement);
         const why = outcome.kind === 'throttled' ? 'throttled' : `waiting for Graph sign-in (${outcome.error.code})`;
@@ -117,7 +129,9 @@ export class InvitationWorker {
       }
       case 'unavailable': {
         await this.claims.record(claim.claim, { status: 'Queued', calls: outcome.calls, error: errorOf(outcome.error) });
-        log.warn(`Invitation ${who}: Graph unavailable (${outcome.error.code}), graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}; the queue will retry.`);
+        log.warn(
+          `Invitation ${who}: Graph unavailable (${outcome.error.code}), graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}; the queue will retry.`,
+        );
         throw new TransientInvitationError(`Graph did not accept invitation ${id} yet: ${outcome.error.code}.`);
       }
     }
@@ -133,7 +147,9 @@ export class InvitationWorker {
     const untilClaimable = leaseUntil - Date.now() + LEASE_MARGIN_MS;
     const waitMs = deferrals <= QUICK_DEFERRALS ? Math.min(untilClaimable, MAX_DEFER_MS) : untilClaimable;
     await this.queue.send({ ...message, deferrals }, Math.max(1, waitMs) / 1000);
-    log.info(`Invitation ${message.id}: claimed by another invocation; looked at again in ${Math.ceil(waitMs / 1000)} s (deferral ${deferrals}).`);
+    log.info(
+      `Invitation ${message.id}: claimed by another invocation; looked at again in ${Math.ceil(waitMs / 1000)} s (deferral ${deferrals}).`,
+    );
     return 'deferred';
   }
 

@@ -29,7 +29,9 @@ beforeAll(async () => {
   const certificate = await ensureLocalCertificate(inject('localCertificateFolder'));
   azurite = await startAzurite({ oauth: certificate });
   serviceUri = (service) => `https://localhost:${azurite.ports[service]}/devstoreaccount1`;
-  tenant = await startEmulatedTenant({ apps: [{ tenantId: 'b5c9e1a2-3d4f-4a6b-8c7d-9e0f1a2b3c4d', clientId: IDENTITY, managedIdentity: 'user-assigned' }] });
+  tenant = await startEmulatedTenant({
+    apps: [{ tenantId: 'b5c9e1a2-3d4f-4a6b-8c7d-9e0f1a2b3c4d', clientId: IDENTITY, managedIdentity: 'user-assigned' }],
+  });
   ({ endpoint, stop: stopEndpoint } = await announceIdentityEndpoint(tenant.emulator));
   const settings = loadSettings({
     AzureWebJobsStorage__blobServiceUri: serviceUri('blob'),

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.join(__dirname, '..', '..');
 const major = (version: string) => Number(/^v?(\d+)\./.exec(version)![1]);
-const azureMajor = Number(/runtime: \{ name: 'node', version: '(\d+)' \}/.exec(readFileSync(path.join(ROOT, 'infra', 'modules', 'functionApp.bicep'), 'utf8'))![1]);
+const azureMajor = Number(
+  /runtime: \{ name: 'node', version: '(\d+)' \}/.exec(readFileSync(path.join(ROOT, 'infra', 'modules', 'functionApp.bicep'), 'utf8'))![1],
+);
 
 describe('the Node.js the tests run on', () => {
   it('is the major Azure runs (infra/), in this process and as `node` on the PATH', () => {
@@ -19,7 +21,10 @@ describe('the Node.js the tests run on', () => {
   });
 
   it('is what package.json asks for: engines from that major, and the node package of that major', () => {
-    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+      devDependencies: Record<string, string>;
+    };
     expect(manifest.engines.node).toBe(`>=${azureMajor}`);
     expect(major(manifest.devDependencies.node!.replace(/^[\^~]/, ''))).toBe(azureMajor);
   });

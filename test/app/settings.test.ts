@@ -49,17 +49,30 @@ describe('settings', () => {
     expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: 'short-guessable' })).toThrow(
       /Setting INTAKE_HMAC_SECRET is invalid: each secret must be at least 32 bytes long/,
     );
-    expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: 'short-guessable' })).not.toThrow(/short-guessable/);
-    const rotating = loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: `${'a'.repeat(32)}, ${'b'.repeat(40)}` });
+    expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: 'short-guessable' })).not.toThrow(
+      /short-guessable/,
+    );
+    const rotating = loadSettings({
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      INTAKE_HMAC_SECRET: `${'a'.repeat(32)}, ${'b'.repeat(40)}`,
+    });
     expect(rotating.INTAKE_HMAC_SECRET).toEqual(['a'.repeat(32), 'b'.repeat(40)]);
-    expect(() => loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: ['a', 'b', 'c'].map((c) => c.repeat(32)).join(',') })).toThrow(/two comma-separated/);
+    expect(() =>
+      loadSettings({
+        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+        INTAKE_HMAC_SECRET: ['a', 'b', 'c'].map((c) => c.repeat(32)).join(','),
+      }),
+    ).toThrow(/two comma-separated/);
   });
 
-  it.each(['INTAKE_HMAC_SECRET', 'GRAPH_CLIENT_SECRET'])('stops start-up when %s is a Key Vault reference the platform could not resolve', (name) => {
-    const reference = '@Microsoft.KeyVault(VaultName=kv-invite-abc;SecretName=the-secret)';
-    const env = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', GRAPH_TENANT_ID: 't', GRAPH_CLIENT_ID: 'c', [name]: reference };
-    expect(() => loadSettings(env)).toThrow(new RegExp(`Setting ${name} is an unresolved Key Vault reference`));
-  });
+  it.each(['INTAKE_HMAC_SECRET', 'GRAPH_CLIENT_SECRET'])(
+    'stops start-up when %s is a Key Vault reference the platform could not resolve',
+    (name) => {
+      const reference = '@Microsoft.KeyVault(VaultName=kv-invite-abc;SecretName=the-secret)';
+      const env = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', GRAPH_TENANT_ID: 't', GRAPH_CLIENT_ID: 'c', [name]: reference };
+      expect(() => loadSettings(env)).toThrow(new RegExp(`Setting ${name} is an unresolved Key Vault reference`));
+    },
+  );
 
   it('never echoes a secret in its error', () => {
     try {

@@ -12,7 +12,10 @@ const PEOPLE = 300;
 
 beforeAll(async () => {
   deps = await createTestDependencies();
-  const response = await submit(deps, { batchId: 'finality', invitations: Array.from({ length: PEOPLE }, (_, i) => invitationFor(`f${i}@fabrikam.com`)) });
+  const response = await submit(deps, {
+    batchId: 'finality',
+    invitations: Array.from({ length: PEOPLE }, (_, i) => invitationFor(`f${i}@fabrikam.com`)),
+  });
   ids = response.json.items.map((item: { id: string }) => item.id);
   await clearQueue(deps);
 });
@@ -35,7 +38,7 @@ describe('the results of a batch once it is final', () => {
     expect(await deps.batchReports.finalResultsCsv('finality')).toBeUndefined();
   });
 
-  it('gives every person\'s row, in submission order, once everyone is final', async () => {
+  it("gives every person's row, in submission order, once everyone is final", async () => {
     await setStatus(ids[0]!, 'DeadLettered');
     const csv = await deps.batchReports.finalResultsCsv('finality');
     expect(csv).toBe(await deps.batchReports.resultsCsv('finality'));

@@ -23,17 +23,36 @@ beforeAll(async () => {
   await clearQueue(deps);
   // The outcomes the worker would record: one invited (with its redemption URL), one failed.
   await deps.store.table.updateEntity(
-    { partitionKey: `r${ids[0]![0]}`, rowKey: ids[0]!, status: 'Invited', invitedUserId: 'guest-0', inviteRedeemUrl: SECRET_URL, graphStatus: 'PendingAcceptance' },
+    {
+      partitionKey: `r${ids[0]![0]}`,
+      rowKey: ids[0]!,
+      status: 'Invited',
+      invitedUserId: 'guest-0',
+      inviteRedeemUrl: SECRET_URL,
+      graphStatus: 'PendingAcceptance',
+    },
     'Merge',
   );
   await deps.store.table.updateEntity(
-    { partitionKey: `r${ids[1]![0]}`, rowKey: ids[1]!, status: 'Failed', errorCode: 'BadRequest', errorMessage: 'Unable to find target address', errorHttpStatus: 400, errorGraphRequestId: 'req-1' },
+    {
+      partitionKey: `r${ids[1]![0]}`,
+      rowKey: ids[1]!,
+      status: 'Failed',
+      errorCode: 'BadRequest',
+      errorMessage: 'Unable to find target address',
+      errorHttpStatus: 400,
+      errorGraphRequestId: 'req-1',
+    },
     'Merge',
   );
 });
 
-const get = (definition: Parameters<typeof invokeHttp>[0], path: string, params: Record<string, string> = {}, headers: Record<string, string> = {}) =>
-  invokeHttp(definition, deps, { path, params, headers });
+const get = (
+  definition: Parameters<typeof invokeHttp>[0],
+  path: string,
+  params: Record<string, string> = {},
+  headers: Record<string, string> = {},
+) => invokeHttp(definition, deps, { path, params, headers });
 
 describe('GET /api/invitations/{id}', () => {
   it('returns the record without its redemption URL, which only the admin-keyed route gives', async () => {
@@ -63,7 +82,12 @@ describe('GET /api/invitations/{id}', () => {
 
   it('returns a failed record with its error', async () => {
     const response = await get(getInvitation, `/api/invitations/${ids[1]}`, { id: ids[1]! });
-    expect(response.json.error).toEqual({ code: 'BadRequest', message: 'Unable to find target address', httpStatus: 400, graphRequestId: 'req-1' });
+    expect(response.json.error).toEqual({
+      code: 'BadRequest',
+      message: 'Unable to find target address',
+      httpStatus: 400,
+      graphRequestId: 'req-1',
+    });
   });
 
   it.each(['0123456789abcdef0123456789abcdef', 'not-an-id', '..%2f..'])('answers 404 problem for %s', async (id) => {
@@ -82,14 +106,16 @@ describe('GET /api/invitations?email=… and ?externalId=…', () => {
     expect(response.text).not.toContain('ticket');
   });
 
-  it('finds a record by the caller\'s externalId', async () => {
+  it("finds a record by the caller's externalId", async () => {
     const response = await get(findInvitations, '/api/invitations?externalId=HR-7');
     expect(response.json.items.map((record: { email: string }) => record.email)).toEqual(['p7@fabrikam.com']);
   });
 
   it('finds nothing for an unknown key, and does not confuse prefixes', async () => {
     expect((await get(findInvitations, '/api/invitations?externalId=HR-99')).json.items).toEqual([]);
-    expect((await get(findInvitations, '/api/invitations?externalId=HR-1')).json.items.map((r: { email: string }) => r.email)).toEqual(['p1@fabrikam.com']);
+    expect((await get(findInvitations, '/api/invitations?externalId=HR-1')).json.items.map((r: { email: string }) => r.email)).toEqual([
+      'p1@fabrikam.com',
+    ]);
   });
 
   it('answers 400 problem without exactly one search key', async () => {
@@ -102,7 +128,11 @@ describe('GET /api/batches/{batchId}', () => {
   it('counts every person of the batch by status', async () => {
     const response = await get(getBatch, `/api/batches/${batchId}`, { batchId });
     expect(response.status).toBe(200);
-    expect(response.json).toMatchObject({ batchId, total: 25, counts: { Queued: 23, Processing: 0, Invited: 1, Failed: 1, DeadLettered: 0 } });
+    expect(response.json).toMatchObject({
+      batchId,
+      total: 25,
+      counts: { Queued: 23, Processing: 0, Invited: 1, Failed: 1, DeadLettered: 0 },
+    });
   });
 
   it('pages through the items with a continuation token, each person once, without redemption URLs', async () => {
@@ -124,13 +154,19 @@ describe('GET /api/batches/{batchId}', () => {
   });
 
   it('lists a person named by two submissions into one batch once, on one page, where the batch first named them', async () => {
-    const first = await submit(deps, { batchId: 'two-submissions', invitations: ['a', 'b', 'c'].map((name) => invitationFor(`${name}@two.fabrikam.com`)) });
-    const second = await submit(deps, { batchId: 'two-submissions', invitations: ['c', 'a', 'd'].map((name) => invitationFor(`${name}@two.fabrikam.com`)) });
+    const first = await submit(deps, {
+      batchId: 'two-submissions',
+      invitations: ['a', 'b', 'c'].map((name) => invitationFor(`${name}@two.fabrikam.com`)),
+    });
+    const second = await submit(deps, {
+      batchId: 'two-submissions',
+      invitations: ['c', 'a', 'd'].map((name) => invitationFor(`${name}@two.fabrikam.com`)),
+    });
     expect([first.status, second.status]).toEqual([202, 202]);
     await clearQueue(deps);
     const emails: string[] = [];
     let token: string | undefined;
-    let total = 0;
+    let total: number | undefined;
     do {
       const query = `pageSize=1${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
       const response = await get(getBatch, `/api/batches/two-submissions?${query}`, { batchId: 'two-submissions' });
@@ -165,13 +201,21 @@ describe('GET /api/batches/{batchId}', () => {
       expect(rows).toHaveLength(25);
       expect(rows.map((row) => row.email)).toEqual(Array.from({ length: 25 }, (_, i) => `p${i}@fabrikam.com`));
       expect(rows[0]).toMatchObject({ status: 'Invited', invitedUserId: 'guest-0' });
-      expect(rows[1]).toMatchObject({ status: 'Failed', errorCode: 'BadRequest', errorMessage: 'Unable to find target address', httpStatus: '400' });
+      expect(rows[1]).toMatchObject({
+        status: 'Failed',
+        errorCode: 'BadRequest',
+        errorMessage: 'Unable to find target address',
+        httpStatus: '400',
+      });
     }
   });
 
   it('writes cells a spreadsheet would run as formulas as text (CSV injection)', async () => {
     const formulas = ['=HYPERLINK("https://evil.example","click")', '+1+1', '-2+3', '@SUM(A1)'];
-    const response = await submit(deps, { batchId: 'formulas', invitations: formulas.map((externalId, i) => invitationFor(`formula${i}@fabrikam.com`, { externalId: `${externalId}` })) });
+    const response = await submit(deps, {
+      batchId: 'formulas',
+      invitations: formulas.map((externalId, i) => invitationFor(`formula${i}@fabrikam.com`, { externalId: `${externalId}` })),
+    });
     expect(response.status).toBe(202);
     const csv = await get(getBatch, '/api/batches/formulas?format=csv', { batchId: 'formulas' });
     const rows: Record<string, string>[] = parse(csv.text, { columns: true });

@@ -79,7 +79,12 @@ describe('npx entra-invite', () => {
   it('exits non-zero when someone failed, and says why for a wrong signature', async () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'cli-'));
     const file = path.join(folder, 'verified.json');
-    writeFileSync(file, JSON.stringify({ invitations: [{ invitedUserEmailAddress: 'colleague@contoso.com', inviteRedirectUrl: 'https://myapps.microsoft.com' }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        invitations: [{ invitedUserEmailAddress: 'colleague@contoso.com', inviteRedirectUrl: 'https://myapps.microsoft.com' }],
+      }),
+    );
     const failed = await cli(['submit', file, '--url', host.url, '--watch']);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toContain('Failed 1');
@@ -99,7 +104,15 @@ describe('npx entra-invite', () => {
   it('splits a large file into requests of at most 1,000 in one batch, and a re-run joins the same batch', async () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'cli-'));
     const file = path.join(folder, 'many.json');
-    writeFileSync(file, JSON.stringify({ invitations: Array.from({ length: 1_200 }, (_, i) => ({ invitedUserEmailAddress: `many${i}@fabrikam.com`, inviteRedirectUrl: 'https://myapps.microsoft.com' })) }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        invitations: Array.from({ length: 1_200 }, (_, i) => ({
+          invitedUserEmailAddress: `many${i}@fabrikam.com`,
+          inviteRedirectUrl: 'https://myapps.microsoft.com',
+        })),
+      }),
+    );
     const first = await cli(['submit', file, '--url', host.url]);
     expect(first.stdout).toMatch(/Batch (cli-many-[0-9a-f]{12}): 1200 queued, 0 already known, 0 rejected\./);
     const batchId = /Batch (\S+):/.exec(first.stdout)![1]!;

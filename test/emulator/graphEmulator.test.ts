@@ -57,7 +57,12 @@ describe('the emulated token endpoint', () => {
     expect(status).toBe(200);
     expect(body).toMatchObject({ token_type: 'Bearer', expires_in: expect.any(Number), ext_expires_in: expect.any(Number) });
     const claims = decodeJwt(body.access_token)!.payload;
-    expect(claims).toMatchObject({ aud: tenant.emulator.graphEndpoint, tid: tenant.tenantId, appid: tenant.clientId, roles: ['User.Invite.All'] });
+    expect(claims).toMatchObject({
+      aud: tenant.emulator.graphEndpoint,
+      tid: tenant.tenantId,
+      appid: tenant.clientId,
+      roles: ['User.Invite.All'],
+    });
   });
 
   it.each([
@@ -66,7 +71,12 @@ describe('the emulated token endpoint', () => {
   ])('answers 401 invalid_client with an AADSTS body for %s', async (_, fields, code) => {
     const { status, body } = await token(fields);
     expect(status).toBe(401);
-    expect(body).toMatchObject({ error: 'invalid_client', error_codes: [expect.any(Number)], trace_id: expect.any(String), correlation_id: expect.any(String) });
+    expect(body).toMatchObject({
+      error: 'invalid_client',
+      error_codes: [expect.any(Number)],
+      trace_id: expect.any(String),
+      correlation_id: expect.any(String),
+    });
     expect(body.error_description).toContain(code);
   });
 
@@ -109,7 +119,11 @@ describe('the emulated POST /v1.0/invitations', () => {
     const { body: tokens } = await token();
     const invalid = await invite(invitation('bad,address@fabrikam.com'), tokens.access_token);
     expect(invalid.status).toBe(400);
-    expect(invalid.body.error).toMatchObject({ code: 'BadRequest', message: expect.any(String), innerError: { date: expect.any(String), 'request-id': expect.any(String), 'client-request-id': expect.any(String) } });
+    expect(invalid.body.error).toMatchObject({
+      code: 'BadRequest',
+      message: expect.any(String),
+      innerError: { date: expect.any(String), 'request-id': expect.any(String), 'client-request-id': expect.any(String) },
+    });
     const verified = await invite(invitation('me@contoso.com'), tokens.access_token);
     expect(verified.body.error.message).toContain('verified domain of this directory');
     const blocked = await invite(invitation('x@sub.blocked.example'), tokens.access_token);
@@ -154,7 +168,9 @@ describe('the emulated POST /v1.0/invitations', () => {
     tenant.emulator.configure({ faults: { transientShare: 1, transientStatuses: [503, 504], retryAfterShare: 0.5, retryAfterSeconds: 2 } });
     try {
       const { body: tokens } = await token();
-      const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => invite(invitation(`f${i}@fabrikam.com`), tokens.access_token)));
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => invite(invitation(`f${i}@fabrikam.com`), tokens.access_token)),
+      );
       expect(new Set(responses.map((response) => response.status))).toEqual(new Set([503, 504]));
       const retryAfters = responses.map((response) => response.headers.get('retry-after'));
       expect(retryAfters).toContain('2');
@@ -177,7 +193,10 @@ describe('the emulated POST /v1.0/invitations', () => {
   });
 
   it('plays scripted responses per email, in order, then behaves normally', async () => {
-    tenant.emulator.script('scripted@fabrikam.com', [{ status: 503 }, { status: 400, body: { error: { code: 'Custom', message: 'scripted' } } }]);
+    tenant.emulator.script('scripted@fabrikam.com', [
+      { status: 503 },
+      { status: 400, body: { error: { code: 'Custom', message: 'scripted' } } },
+    ]);
     const { body: tokens } = await token();
     const statuses = [];
     for (let i = 0; i < 3; i += 1) statuses.push((await invite(invitation('scripted@fabrikam.com'), tokens.access_token)).status);
@@ -185,7 +204,7 @@ describe('the emulated POST /v1.0/invitations', () => {
   });
 });
 
-describe('the write budget\'s shapes', () => {
+describe("the write budget's shapes", () => {
   it('sliding: at most `limit` writes in any window, Retry-After until the oldest leaves it', () => {
     const budget = new WriteBudget({ limit: 2, windowMs: 1_000 });
     expect([budget.take(0).ok, budget.take(100).ok, budget.take(200)]).toEqual([true, true, { ok: false, retryAfterMs: 800 }]);
@@ -282,7 +301,9 @@ describe('the managed identity endpoint (IDENTITY_ENDPOINT, as App Service and F
   async function ask(query: string, header: string | undefined) {
     const endpoint = await IdentityEndpoint.start(tenant.emulator);
     try {
-      const response = await fetch(`${endpoint.environment.IDENTITY_ENDPOINT}?${query}`, { headers: header === undefined ? {} : { 'x-identity-header': header === 'right' ? endpoint.identityHeader : header } });
+      const response = await fetch(`${endpoint.environment.IDENTITY_ENDPOINT}?${query}`, {
+        headers: header === undefined ? {} : { 'x-identity-header': header === 'right' ? endpoint.identityHeader : header },
+      });
       return { status: response.status, body: (await response.json()) as Record<string, any> };
     } finally {
       await endpoint.stop();

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { invitationFor, submit } from '../support/harness';
-import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
-import { CapturedLogs, startPipeline } from '../support/pipeline';
+import { type startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
+import { type CapturedLogs, startPipeline } from '../support/pipeline';
 import { expectNoSecretsIn } from '../support/secretScan';
 
 /**
@@ -16,7 +16,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-const pipeline = (emulator: Parameters<typeof startEmulatedTenant>[0], env: Record<string, string> = {}) => startPipeline(cleanup, emulator, env, { maxDequeueCount: 5 });
+const pipeline = (emulator: Parameters<typeof startEmulatedTenant>[0], env: Record<string, string> = {}) =>
+  startPipeline(cleanup, emulator, env, { maxDequeueCount: 5 });
 
 async function submitPeople(deps: AppDependencies, emails: string[]): Promise<string> {
   const batchId = `faults-${Date.now()}`;
@@ -52,7 +53,9 @@ describe('Graph faults', () => {
     expect(report.counts).toMatchObject({ Invited: 300, Failed: 0, DeadLettered: 0 });
     const statuses = tenant.emulator.summary().statuses;
     expect((statuses['503'] ?? 0) + (statuses['504'] ?? 0)).toBeGreaterThan(50); // the faults did happen
-    console.info(`[fault figures] 30% 503/504: 300/300 Invited, 0 DeadLettered; Graph answered ${statuses['503'] ?? 0}×503 and ${statuses['504'] ?? 0}×504 of ${tenant.emulator.calls.length} calls.`);
+    console.info(
+      `[fault figures] 30% 503/504: 300/300 Invited, 0 DeadLettered; Graph answered ${statuses['503'] ?? 0}×503 and ${statuses['504'] ?? 0}×504 of ${tenant.emulator.calls.length} calls.`,
+    );
     expectCleanLogs(tenant, logs, emails);
   }, 150_000);
 
@@ -67,15 +70,24 @@ describe('Graph faults', () => {
     expect(report.counts).toMatchObject({ Invited: 500, Failed: 0, DeadLettered: 0 });
     expect(tenant.emulator.summary().statuses['429']).toBeGreaterThan(0); // it was a storm
     const accepted = tenant.emulator.calls.filter((call) => call.status === 201).map((call) => call.at);
-    console.info(`[fault figures] throttle storm: 500/500 Invited, 0 DeadLettered; ${tenant.emulator.summary().statuses['429']} calls answered 429; ${((Math.max(...accepted) - Math.min(...accepted)) / 1000).toFixed(0)} s at a 5/s budget.`);
+    console.info(
+      `[fault figures] throttle storm: 500/500 Invited, 0 DeadLettered; ${tenant.emulator.summary().statuses['429']} calls answered 429; ${((Math.max(...accepted) - Math.min(...accepted)) / 1000).toFixed(0)} s at a 5/s budget.`,
+    );
     for (const email of emails) expect(tenant.emulator.callsFor(email).filter((call) => call.status === 201)).toHaveLength(1);
     expectCleanLogs(tenant, logs, emails);
   }, 300_000);
 
   it('calls Graph exactly once for each permanent refusal (400, 403) and records Failed with its code', async () => {
     const { tenant, deps, logs } = await pipeline({ latencyMs: 10, verifiedDomains: ['contoso.com'], blockedDomains: ['blocked.example'] });
-    tenant.emulator.script('scripted400@fabrikam.com', [{ status: 400, body: { error: { code: 'BadRequest', message: 'Unable to find target address' } } }]);
-    tenant.emulator.script('suspicious@fabrikam.com', [{ status: 403, body: { error: { code: 'Forbidden', message: 'Invitations are blocked for this directory due to suspicious activity.' } } }]);
+    tenant.emulator.script('scripted400@fabrikam.com', [
+      { status: 400, body: { error: { code: 'BadRequest', message: 'Unable to find target address' } } },
+    ]);
+    tenant.emulator.script('suspicious@fabrikam.com', [
+      {
+        status: 403,
+        body: { error: { code: 'Forbidden', message: 'Invitations are blocked for this directory due to suspicious activity.' } },
+      },
+    ]);
     const refused = {
       'colleague@contoso.com': ['BadRequest', 400],
       'partner@blocked.example': ['Forbidden', 403],
@@ -95,7 +107,10 @@ describe('Graph faults', () => {
   }, 90_000);
 
   it('records a cut 201 as Invited with details missing, after exactly one call each, for 100 people of whom 30% are cut', async () => {
-    const { tenant, deps, logs } = await pipeline({ latencyMs: 10, faults: { cutCreatedShare: 0.3 } }, { GRAPH_MAX_WRITES_PER_SECOND: '100' });
+    const { tenant, deps, logs } = await pipeline(
+      { latencyMs: 10, faults: { cutCreatedShare: 0.3 } },
+      { GRAPH_MAX_WRITES_PER_SECOND: '100' },
+    );
     const emails = Array.from({ length: 100 }, (_, i) => `cut${i}@fabrikam.com`);
     const report = await waitUntilFinal(deps, await submitPeople(deps, emails), 90_000);
     expect(report.counts).toMatchObject({ Invited: 100, Failed: 0, DeadLettered: 0 });
@@ -104,7 +119,9 @@ describe('Graph faults', () => {
     for (const email of emails) expect(tenant.emulator.callsFor(email)).toHaveLength(1);
     const missing = (await deps.batchReports.report(report.batchId, 100)).items.filter((item) => item.detailsMissing).length;
     expect(missing).toBe(cut);
-    console.info(`[fault figures] cut 201s: 100/100 Invited with exactly 1 call each; ${cut} bodies cut, ${missing} recorded "details missing".`);
+    console.info(
+      `[fault figures] cut 201s: 100/100 Invited with exactly 1 call each; ${cut} bodies cut, ${missing} recorded "details missing".`,
+    );
     expectCleanLogs(tenant, logs, emails);
   }, 120_000);
 
@@ -118,16 +135,21 @@ describe('Graph faults', () => {
     const outageStarted = Date.now();
     const emails = Array.from({ length: 50 }, (_, i) => `outage${i}@fabrikam.com`);
     const batchId = await submitPeople(deps, emails);
-    const unhealthy = await waitFor(async () => {
-      const report = await deps.health.report(deps.queue);
-      return report.healthy ? undefined : report;
-    }, { what: 'health to report the failing sign-in' });
+    const unhealthy = await waitFor(
+      async () => {
+        const report = await deps.health.report(deps.queue);
+        return report.healthy ? undefined : report;
+      },
+      { what: 'health to report the failing sign-in' },
+    );
     expect(unhealthy.graphCredential).toMatchObject({ state: 'failing', code: 'AADSTS7000215' });
     const report = await waitUntilFinal(deps, batchId, 60_000);
     expect(report.counts).toMatchObject({ Invited: 50, Failed: 0, DeadLettered: 0 });
     expect((await deps.health.report(deps.queue)).healthy).toBe(true);
     for (const email of emails) expect(tenant.emulator.callsFor(email).filter((call) => call.status === 201)).toHaveLength(1);
-    console.info(`[fault figures] 10 s token outage: 50/50 Invited, 0 Failed, 0 DeadLettered; health 503 during it, 200 after; done ${((Date.now() - outageStarted) / 1000).toFixed(1)} s after it began.`);
+    console.info(
+      `[fault figures] 10 s token outage: 50/50 Invited, 0 Failed, 0 DeadLettered; health 503 during it, 200 after; done ${((Date.now() - outageStarted) / 1000).toFixed(1)} s after it began.`,
+    );
     expectCleanLogs(tenant, logs, emails);
   }, 90_000);
 });

@@ -24,12 +24,15 @@ describe('1,000 generated bodies that the schema accepts', () => {
   it('are all answered 202 and stored, person by person: none answers 5xx', async () => {
     let run = 0;
     let people = 0;
-    const body = fc.integer({ min: 1, max: 4 }).chain((size) => fc.tuple(...Array.from({ length: size }, (_, i) => acceptedInvitation(`g${i}@fabrikam.com`))));
+    const body = fc
+      .integer({ min: 1, max: 4 })
+      .chain((size) => fc.tuple(...Array.from({ length: size }, (_, i) => acceptedInvitation(`g${i}@fabrikam.com`))));
     await fc.assert(
       fc.asyncProperty(body, async (invitations) => {
         run += 1;
         const named = invitations.map((invitation, i) => ({ ...invitation, invitedUserEmailAddress: `run${run}-${i}@fabrikam.com` }));
-        for (const invitation of named) expect(invitationSchema.safeParse(canonicalizePropertyNames(invitation, invitationSchema)).success).toBe(true);
+        for (const invitation of named)
+          expect(invitationSchema.safeParse(canonicalizePropertyNames(invitation, invitationSchema)).success).toBe(true);
         const response = await submit(deps, { invitations: named });
         expect(response.status).toBe(202);
         expect(response.json.rejected).toEqual([]);
@@ -42,12 +45,15 @@ describe('1,000 generated bodies that the schema accepts', () => {
       }),
       { numRuns: 1_000 },
     );
-    console.info(`[fault figures] generated bodies: 1,000 accepted by the schema (${people} people), 1,000 answered 202, 0 answered 5xx, every person stored.`);
+    console.info(
+      `[fault figures] generated bodies: 1,000 accepted by the schema (${people} people), 1,000 answered 202, 0 answered 5xx, every person stored.`,
+    );
   }, 300_000);
 });
 
 describe('rosters with poison rows and poison names', () => {
-  const HEADINGS = 'version:v1.0\nEmail address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Unique id [externalId]';
+  const HEADINGS =
+    'version:v1.0\nEmail address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Unique id [externalId]';
   const REDIRECT = 'https://myapps.microsoft.com';
   let proxy: StorageFaultProxy;
   let deps: AppDependencies;
@@ -67,7 +73,15 @@ describe('rosters with poison rows and poison names', () => {
 
   it('sets aside only what storage refuses, and still processes every later roster', async () => {
     // Oldest first: a row storage refuses, a roster whose own progress storage refuses, a long CJK name, a plain one.
-    await upload('a-poison-row.csv', [HEADINGS, `row1@fabrikam.com,${REDIRECT},HR-1`, `row2@fabrikam.com,${REDIRECT},REFUSED-BY-STORAGE`, `row3@fabrikam.com,${REDIRECT},HR-3`].join('\n'));
+    await upload(
+      'a-poison-row.csv',
+      [
+        HEADINGS,
+        `row1@fabrikam.com,${REDIRECT},HR-1`,
+        `row2@fabrikam.com,${REDIRECT},REFUSED-BY-STORAGE`,
+        `row3@fabrikam.com,${REDIRECT},HR-3`,
+      ].join('\n'),
+    );
     await upload('b-REFUSED-BY-STORAGE.json', JSON.stringify({ invitations: [invitationFor('named@fabrikam.com')] }));
     const longName = `${'名'.repeat(300)}.csv`;
     await upload(longName, [HEADINGS, `long@fabrikam.com,${REDIRECT},HR-L`].join('\n'));
@@ -81,13 +95,17 @@ describe('rosters with poison rows and poison names', () => {
     expect(run.failed).toEqual(['b-REFUSED-BY-STORAGE.json']);
     expect(run.recorded.sort()).toEqual(['a-poison-row.csv', 'd-later.csv', longName].sort());
     expect(await exists('failed/b-REFUSED-BY-STORAGE.json')).toBe(true);
-    expect((await container.getBlobClient('failed/b-REFUSED-BY-STORAGE.json.error.txt').downloadToBuffer()).toString()).toContain('PropertyValueTooLarge');
+    expect((await container.getBlobClient('failed/b-REFUSED-BY-STORAGE.json.error.txt').downloadToBuffer()).toString()).toContain(
+      'PropertyValueTooLarge',
+    );
     const rejections = (await container.getBlobClient('results/a-poison-row.csv-rejected.csv').downloadToBuffer()).toString();
     expect(rejections).toContain('storage refused its record');
     for (const email of ['row1@fabrikam.com', 'row3@fabrikam.com', 'long@fabrikam.com', 'later@fabrikam.com']) {
       expect((await deps.store.getById(recordIdForEmail(email)))?.record.status).toBe('Queued');
     }
     expect(await deps.store.getById(recordIdForEmail('row2@fabrikam.com'))).toBeUndefined();
-    console.info('[fault figures] poison rosters: a refused row rejected alone, a refused roster moved to failed/, the 3 other rosters processed in the same run.');
+    console.info(
+      '[fault figures] poison rosters: a refused row rejected alone, a refused roster moved to failed/, the 3 other rosters processed in the same run.',
+    );
   });
 });

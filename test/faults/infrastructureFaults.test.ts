@@ -26,7 +26,9 @@ describe('the local host killed (SIGKILL) in the middle of a 500-item batch', ()
 
   it('ends with every item final, 0 lost, and no more duplicate calls than were in flight; its logs hold no secret', async () => {
     const result = await killHostMidBatch({ azurite, deps, people: 500, batchId: 'faults-kill' });
-    console.info(`[fault figures] SIGKILL mid-batch: 500/500 Invited, ${result.inFlight} in flight at the kill, ${result.duplicateCalls} duplicate Graph calls.`);
+    console.info(
+      `[fault figures] SIGKILL mid-batch: 500/500 Invited, ${result.inFlight} in flight at the kill, ${result.duplicateCalls} duplicate Graph calls.`,
+    );
     expectNoSecretsIn(result.output, { secrets: [result.clientSecret], emails: result.emails });
   }, 300_000);
 });
@@ -49,9 +51,15 @@ describe('Azurite stopped for 10 s in the middle of a run', () => {
     const running = startWorker(deps, logs, { maxDequeueCount: 5, messageLeaseSeconds: 10 });
     try {
       const emails = Array.from({ length: 200 }, (_, i) => `outage${i}@fabrikam.com`);
-      const submitted = await deps.intake.submit({ contentType: 'application/json', body: Buffer.from(JSON.stringify({ batchId: 'outage', invitations: emails.map((email) => invitationFor(email)) })) });
+      const submitted = await deps.intake.submit({
+        contentType: 'application/json',
+        body: Buffer.from(JSON.stringify({ batchId: 'outage', invitations: emails.map((email) => invitationFor(email)) })),
+      });
       expect(submitted.items).toHaveLength(200);
-      await waitFor(async () => tenant.emulator.calls.filter((call) => call.status === 201).length >= 40, { timeoutMs: 60_000, what: '40 invitations' });
+      await waitFor(async () => tenant.emulator.calls.filter((call) => call.status === 201).length >= 40, {
+        timeoutMs: 60_000,
+        what: '40 invitations',
+      });
 
       const outageStarted = Date.now();
       await azurite.stop();

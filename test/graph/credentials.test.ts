@@ -23,7 +23,11 @@ async function runWorker(tenant: Awaited<ReturnType<typeof startEmulatedTenant>>
   const deps = await createTestDependencies(env);
   const logs = new CapturedLogs();
   const running = startWorker(deps, logs);
-  cleanup.push(() => tenant.emulator.stop(), () => running.stop(), async () => deps.credentialCircuit.dispose());
+  cleanup.push(
+    () => tenant.emulator.stop(),
+    () => running.stop(),
+    async () => deps.credentialCircuit.dispose(),
+  );
   const invite = async (email: string) => (await submit(deps, invitationFor(email))).json.items[0].id as string;
   return { deps, logs, invite };
 }
@@ -45,10 +49,13 @@ async function inviteAsApp(email: string, app: Partial<EmulatedApp>, credential:
 
 /** The record once the worker has written an error on it (while it waits, or when it is final). */
 function waitForError(deps: AppDependencies, id: string) {
-  return waitFor(async () => {
-    const record = (await deps.store.getById(id))?.record;
-    return record?.error ? record : undefined;
-  }, { what: `invitation ${id} to carry an error` });
+  return waitFor(
+    async () => {
+      const record = (await deps.store.getById(id))?.record;
+      return record?.error ? record : undefined;
+    },
+    { what: `invitation ${id} to carry an error` },
+  );
 }
 
 const health = (deps: AppDependencies) => invokeHttp(getHealth, deps, { path: '/api/health' });
@@ -59,7 +66,9 @@ describe('app-only credentials through @azure/identity', () => {
     // Unpaced, so that the calls really start together.
     const { deps, invite } = await runWorker(tenant, { ...tenant.settings, GRAPH_MAX_WRITES_PER_SECOND: '1000' });
     // One batch: the worker takes its people in one poll and calls for them concurrently, on a cold process.
-    const batch = await submit(deps, { invitations: ['s1', 's2', 's3', 's4', 's5', 's6'].map((name) => invitationFor(`${name}@fabrikam.com`)) });
+    const batch = await submit(deps, {
+      invitations: ['s1', 's2', 's3', 's4', 's5', 's6'].map((name) => invitationFor(`${name}@fabrikam.com`)),
+    });
     const ids = [...batch.json.items.map((item: { id: string }) => item.id), await invite('s7@fabrikam.com')];
     for (const id of ids) await waitForStatus(deps, id, 'Invited');
     expect(tenant.emulator.tokenRequests).toBe(1);
@@ -70,13 +79,21 @@ describe('app-only credentials through @azure/identity', () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'invite-cert-'));
     const certificatePath = path.join(folder, 'app.pem');
     writeFileSync(certificatePath, `${certificate.private}\n${certificate.cert}`);
-    const record = await inviteAsApp('cert@fabrikam.com', { clientCertificatePem: certificate.cert }, { GRAPH_CLIENT_CERTIFICATE_PATH: certificatePath });
+    const record = await inviteAsApp(
+      'cert@fabrikam.com',
+      { clientCertificatePem: certificate.cert },
+      { GRAPH_CLIENT_CERTIFICATE_PATH: certificatePath },
+    );
     expect(record.status).toBe('Invited');
   });
 
   it('signs in with the certificate given as text, as a Key Vault reference gives it (GRAPH_CLIENT_CERTIFICATE)', async () => {
     const certificate = await generate([{ name: 'commonName', value: 'invite-pipeline-kv' }], { keySize: 2048, algorithm: 'sha256' });
-    const record = await inviteAsApp('kvcert@fabrikam.com', { clientCertificatePem: certificate.cert }, { GRAPH_CLIENT_CERTIFICATE: `${certificate.private}\n${certificate.cert}` });
+    const record = await inviteAsApp(
+      'kvcert@fabrikam.com',
+      { clientCertificatePem: certificate.cert },
+      { GRAPH_CLIENT_CERTIFICATE: `${certificate.private}\n${certificate.cert}` },
+    );
     expect(record.status).toBe('Invited');
   });
 
@@ -142,7 +159,11 @@ describe('app-only credentials through @azure/identity', () => {
 
   it('keeps a person Queued, not Failed, for as long as the client secret is wrong', async () => {
     const tenant = await startEmulatedTenant();
-    const { deps, invite } = await runWorker(tenant, { ...tenant.settings, GRAPH_CLIENT_SECRET: 'wrong', GRAPH_SIGNIN_PROBE_SECONDS: '0.5' });
+    const { deps, invite } = await runWorker(tenant, {
+      ...tenant.settings,
+      GRAPH_CLIENT_SECRET: 'wrong',
+      GRAPH_SIGNIN_PROBE_SECONDS: '0.5',
+    });
     const id = await invite('badsecret@fabrikam.com');
     await waitForError(deps, id);
     await waitFor(async () => tenant.emulator.tokenRequests >= 6, { what: 'several probes' });
@@ -239,14 +260,24 @@ describe('national clouds', () => {
     ['GCC High', 'https://graph.microsoft.us', 'https://login.microsoftonline.us'],
     ['China (21Vianet)', 'https://microsoftgraph.chinacloudapi.cn', 'https://login.chinacloudapi.cn'],
   ])('calls %s Graph with its own scope and authority', (_, graph, login) => {
-    const settings = loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', GRAPH_ENDPOINT: `${graph}/`, GRAPH_AUTHORITY_HOST: login });
-    expect(graphEndpoints(settings)).toEqual({ invitationsUrl: `${graph}/v1.0/invitations`, scope: `${graph}/.default`, authorityHost: login });
+    const settings = loadSettings({
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      GRAPH_ENDPOINT: `${graph}/`,
+      GRAPH_AUTHORITY_HOST: login,
+    });
+    expect(graphEndpoints(settings)).toEqual({
+      invitationsUrl: `${graph}/v1.0/invitations`,
+      scope: `${graph}/.default`,
+      authorityHost: login,
+    });
   });
 
   it('uses the managed identity when no app registration is configured, and the user-assigned one by client id', () => {
     const base = { AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
     expect(graphCaller(loadSettings(base)).kind).toBe('managed identity');
     expect(graphCaller(loadSettings({ ...base, GRAPH_CLIENT_ID: randomUUID() })).kind).toBe('managed identity');
-    expect(graphCaller(loadSettings({ ...base, GRAPH_TENANT_ID: 't', GRAPH_CLIENT_ID: 'c', GRAPH_CLIENT_SECRET: 's' })).kind).toBe('client secret');
+    expect(graphCaller(loadSettings({ ...base, GRAPH_TENANT_ID: 't', GRAPH_CLIENT_ID: 'c', GRAPH_CLIENT_SECRET: 's' })).kind).toBe(
+      'client secret',
+    );
   });
 });

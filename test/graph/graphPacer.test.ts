@@ -9,7 +9,12 @@ describe('the adaptive pacer converges on the capacity Graph grants', () => {
   it.each([
     { name: 'a strict 20 per 1 s sliding window', budget: { limit: 20, windowMs: 1_000 }, durationMs: 120_000, measuredMs: 60_000 },
     { name: 'a 3,000 per 150 s sliding window', budget: { limit: 3_000, windowMs: 150_000 }, durationMs: 450_000, measuredMs: 150_000 },
-    { name: 'a token bucket of 20 refilled per second', budget: { limit: 20, windowMs: 1_000, shape: 'tokenBucket' as const }, durationMs: 120_000, measuredMs: 60_000 },
+    {
+      name: 'a token bucket of 20 refilled per second',
+      budget: { limit: 20, windowMs: 1_000, shape: 'tokenBucket' as const },
+      durationMs: 120_000,
+      measuredMs: 60_000,
+    },
   ])('holds at least 95% of $name, with at most 1% of calls answered 429', ({ budget, durationMs, measuredMs }) => {
     const { calls } = simulatePacing({ budget, processes: 1, maxWritesPerSecond: 20, durationMs });
     const { rate, throttledShare } = rateBetween(calls, durationMs - measuredMs, durationMs);
@@ -32,7 +37,7 @@ describe('the adaptive pacer converges on the capacity Graph grants', () => {
   });
 });
 
-describe('the pacer\'s rules', () => {
+describe("the pacer's rules", () => {
   it('starts at a quarter of its ceiling and reaches it within a few seconds (a slow start)', () => {
     const clock = { now: 0 };
     const pacer = new GraphPacer({ maxWritesPerSecond: 20, now: () => clock.now });
@@ -140,7 +145,13 @@ describe('two pacers sharing one budget', () => {
   });
 
   it('with equal shares of the ceiling, hardly meet a 429 at all, from the start', () => {
-    const { calls } = simulatePacing({ budget: { limit: 20, windowMs: 1_000 }, processes: 2, maxWritesPerSecond: 20, durationMs: 60_000, share: 0.5 });
+    const { calls } = simulatePacing({
+      budget: { limit: 20, windowMs: 1_000 },
+      processes: 2,
+      maxWritesPerSecond: 20,
+      durationMs: 60_000,
+      share: 0.5,
+    });
     const total = rateBetween(calls, 0, 60_000);
     expect(total.throttledShare).toBeLessThanOrEqual(0.01);
     expect(total.rate / 20).toBeGreaterThanOrEqual(0.95);
@@ -166,7 +177,8 @@ describe('eight pacers out of step on a strict 20-per-second window', () => {
     const { calls, total } = run((rank) => shareOf(rank, 8, 20));
     expect(total.rate / 20).toBeGreaterThanOrEqual(0.95);
     expect(total.throttledShare).toBeLessThanOrEqual(0.01);
-    for (let process = 0; process < 8; process += 1) expect(rateBetween(calls, 20_000, 120_000, process).rate).toBeGreaterThanOrEqual(0.5 * 2.5);
+    for (let process = 0; process < 8; process += 1)
+      expect(rateBetween(calls, 20_000, 120_000, process).rate).toBeGreaterThanOrEqual(0.5 * 2.5);
   });
 
   it('meet more 429s with equal shares of 2.5/s (why shares are whole numbers)', () => {

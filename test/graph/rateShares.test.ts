@@ -8,7 +8,9 @@ import { waitFor } from '../support/graphEmulator';
 // One Graph budget for the app: instances agree on their shares through the app's own table.
 
 async function freshTable(): Promise<TableClient> {
-  const table = TableClient.fromConnectionString(inject('azuriteConnectionString'), uniqueResourceNames('s').tableName, { allowInsecureConnection: true });
+  const table = TableClient.fromConnectionString(inject('azuriteConnectionString'), uniqueResourceNames('s').tableName, {
+    allowInsecureConnection: true,
+  });
   await table.createTable();
   return table;
 }
@@ -20,14 +22,17 @@ function instance(table: TableClient, name: string, heartbeatMs = 300) {
 }
 
 describe('shares of the ceiling', () => {
-  it.each([2, 3, 4, 6, 7, 8, 11, 14, 20])('split 20/s among %i instances in whole writes per second, summing to 20, none under half an equal share', (instances) => {
-    const writes = Array.from({ length: instances }, (_, rank) => shareOf(rank, instances, 20) * 20);
-    for (const share of writes) {
-      expect(Number.isInteger(Math.round(share * 1e9) / 1e9)).toBe(true);
-      expect(share).toBeGreaterThanOrEqual(0.5 * (20 / instances));
-    }
-    expect(writes.reduce((sum, share) => sum + share, 0)).toBeCloseTo(20);
-  });
+  it.each([2, 3, 4, 6, 7, 8, 11, 14, 20])(
+    'split 20/s among %i instances in whole writes per second, summing to 20, none under half an equal share',
+    (instances) => {
+      const writes = Array.from({ length: instances }, (_, rank) => shareOf(rank, instances, 20) * 20);
+      for (const share of writes) {
+        expect(Number.isInteger(Math.round(share * 1e9) / 1e9)).toBe(true);
+        expect(share).toBeGreaterThanOrEqual(0.5 * (20 / instances));
+      }
+      expect(writes.reduce((sum, share) => sum + share, 0)).toBeCloseTo(20);
+    },
+  );
 
   it('split equally once there are more instances than writes per second', () => {
     expect(shareOf(0, 40, 20)).toBe(1 / 40);
@@ -50,7 +55,7 @@ describe('rate shares between instances', () => {
     expect(a.shares.instances).toBe(2);
   });
 
-  it('hand a dead instance\'s share to the others once its heartbeat is three beats old', async () => {
+  it("hand a dead instance's share to the others once its heartbeat is three beats old", async () => {
     const table = await freshTable();
     const [a, dead] = [instance(table, 'alive'), instance(table, 'dead')];
     a.demand();
@@ -58,18 +63,24 @@ describe('rate shares between instances', () => {
     await dead.shares.beat(); // its last sign of life
     expect(await a.shares.beat()).toBe(0.5);
     const diedAt = Date.now();
-    const share = await waitFor(async () => {
-      const current = await a.shares.beat();
-      return current === 1 ? current : undefined;
-    }, { timeoutMs: 10_000, what: 'the dead instance to drop out' });
+    const share = await waitFor(
+      async () => {
+        const current = await a.shares.beat();
+        return current === 1 ? current : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the dead instance to drop out' },
+    );
     expect(share).toBe(1);
     expect(Date.now() - diedAt).toBeGreaterThanOrEqual(1_400);
   });
 
-  it('judge liveness by the storage service\'s timestamps, not by this machine\'s clock', async () => {
+  it("judge liveness by the storage service's timestamps, not by this machine's clock", async () => {
     const table = await freshTable();
     // Another instance whose clock is an hour behind wrote just now: storage stamps its row with the service's time.
-    await table.upsertEntity({ partitionKey: 'pacer', rowKey: 'skewed', busy: true, reportedAt: new Date(Date.now() - 3_600_000).toISOString() }, 'Replace');
+    await table.upsertEntity(
+      { partitionKey: 'pacer', rowKey: 'skewed', busy: true, reportedAt: new Date(Date.now() - 3_600_000).toISOString() },
+      'Replace',
+    );
     const a = instance(table, 'a');
     a.demand();
     expect(await a.shares.beat()).toBe(0.5);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { invitationFor, submit } from '../support/harness';
-import { startEmulatedTenant } from '../support/graphEmulator';
+import { type startEmulatedTenant } from '../support/graphEmulator';
 import { startPipeline, waitForStatus } from '../support/pipeline';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -10,7 +10,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-const pipeline = (emulator: Parameters<typeof startEmulatedTenant>[0], env: Record<string, string> = {}) => startPipeline(cleanup, emulator, env);
+const pipeline = (emulator: Parameters<typeof startEmulatedTenant>[0], env: Record<string, string> = {}) =>
+  startPipeline(cleanup, emulator, env);
 
 async function inviteAll(deps: AppDependencies, emails: string[]): Promise<string[]> {
   const response = await submit(deps, { invitations: emails.map((email) => invitationFor(email)) });
@@ -20,7 +21,10 @@ async function inviteAll(deps: AppDependencies, emails: string[]): Promise<strin
 
 /** Past the pacer's slow start: it runs at GRAPH_MAX_WRITES_PER_SECOND once 40 calls have gone through. */
 async function warmUp(deps: AppDependencies) {
-  const ids = await inviteAll(deps, Array.from({ length: 40 }, (_, i) => `warm${i}@fabrikam.com`));
+  const ids = await inviteAll(
+    deps,
+    Array.from({ length: 40 }, (_, i) => `warm${i}@fabrikam.com`),
+  );
   await Promise.all(ids.map((id) => waitForStatus(deps, id, 'Invited')));
 }
 
@@ -29,7 +33,11 @@ describe('throttling', () => {
     const latencyMs = 30;
     const { tenant, deps } = await pipeline({ latencyMs }, { GRAPH_MAX_WRITES_PER_SECOND: '200' });
     tenant.emulator.script('first@fabrikam.com', [
-      { status: 429, headers: { 'retry-after': '1.5' }, body: { error: { code: 'TooManyRequests', message: 'Please retry again later.' } } },
+      {
+        status: 429,
+        headers: { 'retry-after': '1.5' },
+        body: { error: { code: 'TooManyRequests', message: 'Please retry again later.' } },
+      },
     ]);
     const emails = ['first@fabrikam.com', ...Array.from({ length: 11 }, (_, i) => `other${i}@fabrikam.com`)];
     const ids = await inviteAll(deps, emails);
@@ -49,7 +57,10 @@ describe('throttling', () => {
 
   it('keeps calls under GRAPH_MAX_WRITES_PER_SECOND across concurrent invocations', async () => {
     const { tenant, deps } = await pipeline({ latencyMs: 0 }, { GRAPH_MAX_WRITES_PER_SECOND: '10' });
-    const ids = await inviteAll(deps, Array.from({ length: 12 }, (_, i) => `paced${i}@fabrikam.com`));
+    const ids = await inviteAll(
+      deps,
+      Array.from({ length: 12 }, (_, i) => `paced${i}@fabrikam.com`),
+    );
     await Promise.all(ids.map((id) => waitForStatus(deps, id, 'Invited')));
     const times = tenant.emulator.calls.map((call) => call.at).sort((a, b) => a - b);
     // 12 calls at 10/s, evenly spaced: 11 gaps of 100 ms.
@@ -74,11 +85,17 @@ describe('throttling', () => {
     const { tenant, deps } = await pipeline({ latencyMs: 0 }, { GRAPH_MAX_WRITES_PER_SECOND: '20' });
     tenant.emulator.script('warned@fabrikam.com', [{ status: 201, headers: { 'x-ms-throttle-limit-percentage': '1.8' } }]);
     await warmUp(deps);
-    const before = await inviteAll(deps, Array.from({ length: 6 }, (_, i) => `early${i}@fabrikam.com`));
+    const before = await inviteAll(
+      deps,
+      Array.from({ length: 6 }, (_, i) => `early${i}@fabrikam.com`),
+    );
     await Promise.all(before.map((id) => waitForStatus(deps, id, 'Invited')));
     const [warned] = await inviteAll(deps, ['warned@fabrikam.com']);
     await waitForStatus(deps, warned!, 'Invited');
-    const after = await inviteAll(deps, Array.from({ length: 6 }, (_, i) => `late${i}@fabrikam.com`));
+    const after = await inviteAll(
+      deps,
+      Array.from({ length: 6 }, (_, i) => `late${i}@fabrikam.com`),
+    );
     await Promise.all(after.map((id) => waitForStatus(deps, id, 'Invited')));
 
     // Spans of six calls (five gaps), measured where they arrive: robust to a call's own jitter.
@@ -98,9 +115,15 @@ describe('throttling', () => {
     await warmUp(deps);
     const [full] = await inviteAll(deps, ['full@fabrikam.com']);
     await waitForStatus(deps, full!, 'Invited');
-    const after = await inviteAll(deps, Array.from({ length: 6 }, (_, i) => `steady${i}@fabrikam.com`));
+    const after = await inviteAll(
+      deps,
+      Array.from({ length: 6 }, (_, i) => `steady${i}@fabrikam.com`),
+    );
     await Promise.all(after.map((id) => waitForStatus(deps, id, 'Invited')));
-    const times = tenant.emulator.calls.filter((call) => call.email?.startsWith('steady')).map((call) => call.at).sort((a, b) => a - b);
+    const times = tenant.emulator.calls
+      .filter((call) => call.email?.startsWith('steady'))
+      .map((call) => call.at)
+      .sort((a, b) => a - b);
     const span = times.at(-1)! - times[0]!;
     // Five gaps of ~50.5 ms (1% slower than 50 ms): well under the 1.5× of a heavier slow-down.
     expect(span).toBeGreaterThanOrEqual(5 * 40); // paced (arrival jitter aside)

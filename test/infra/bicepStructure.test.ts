@@ -35,7 +35,15 @@ describe('infra/main.bicep', () => {
 
   it('wires the modules it needs', () => {
     expect(wired.map((module) => module.path).sort()).toEqual(
-      ['modules/functionApp.bicep', 'modules/identity.bicep', 'modules/keyVault.bicep', 'modules/monitoring.bicep', 'modules/monitoringAccess.bicep', 'modules/storage.bicep', 'modules/storageAccess.bicep'].sort(),
+      [
+        'modules/functionApp.bicep',
+        'modules/identity.bicep',
+        'modules/keyVault.bicep',
+        'modules/monitoring.bicep',
+        'modules/monitoringAccess.bicep',
+        'modules/storage.bicep',
+        'modules/storageAccess.bicep',
+      ].sort(),
     );
   });
 
@@ -63,8 +71,11 @@ describe('infra/main.bicep', () => {
     expect(readFileSync(path.join(INFRA, 'modules', 'monitoring.bicep'), 'utf8')).toMatch(/DisableLocalAuth: true/);
   });
 
-  it('takes what an operator tunes from the azd environment, the deployer\'s principal type included', () => {
-    const parameters = JSON.parse(readFileSync(path.join(INFRA, 'main.parameters.json'), 'utf8')).parameters as Record<string, { value: string }>;
+  it("takes what an operator tunes from the azd environment, the deployer's principal type included", () => {
+    const parameters = JSON.parse(readFileSync(path.join(INFRA, 'main.parameters.json'), 'utf8')).parameters as Record<
+      string,
+      { value: string }
+    >;
     expect(parameters.principalType?.value).toBe('${AZURE_PRINCIPAL_TYPE=User}');
     for (const name of ['maximumInstanceCount', 'instanceMemoryMB', 'graphMaxWritesPerSecond', 'graphEndpoint', 'graphAuthorityHost']) {
       expect(parameters[name]?.value, name).toMatch(/^\$\{[A-Z_]+=.+\}$/);
@@ -74,19 +85,21 @@ describe('infra/main.bicep', () => {
     expect(keyVault).toMatch(/principalType: operatorPrincipalType/);
   });
 
-  it('keeps Flex Consumption\'s limits: its regions, at least 40 as the instance maximum, its memory sizes', () => {
+  it("keeps Flex Consumption's limits: its regions, at least 40 as the instance maximum, its memory sizes", () => {
     expect(main).toMatch(/@allowed\(\[\s*'australiaeast'[\s\S]*'westus3'\s*\]\)[\s\S]*?param location string/);
     expect(main).toMatch(/@minValue\(40\)\s*@maxValue\(1000\)\s*param maximumInstanceCount int/);
     expect(main).toMatch(/@allowed\(\[512, 2048, 4096\]\)\s*param instanceMemoryMB int/);
   });
 
-  it('gives the app the storage account\'s own service endpoints, right in national clouds too', () => {
+  it("gives the app the storage account's own service endpoints, right in national clouds too", () => {
     const app = readFileSync(path.join(INFRA, 'modules', 'functionApp.bicep'), 'utf8');
     for (const service of ['blob', 'queue', 'table']) {
       const upper = service[0]!.toUpperCase() + service.slice(1);
       expect(app).toMatch(new RegExp(`AzureWebJobsStorage__${service}ServiceUri: storage${upper}Endpoint`));
       expect(main).toMatch(new RegExp(`storage${upper}Endpoint: storage\\.outputs\\.${service}Endpoint`));
-      expect(readFileSync(path.join(INFRA, 'modules', 'storage.bicep'), 'utf8')).toMatch(new RegExp(`output ${service}Endpoint string = storage\\.properties\\.primaryEndpoints\\.${service}`));
+      expect(readFileSync(path.join(INFRA, 'modules', 'storage.bicep'), 'utf8')).toMatch(
+        new RegExp(`output ${service}Endpoint string = storage\\.properties\\.primaryEndpoints\\.${service}`),
+      );
     }
     expect(app).not.toMatch(/AzureWebJobsStorage__accountName/);
     expect(app).toMatch(/GRAPH_TENANT_ID: empty\(graphTenantId\) \? tenant\(\)\.tenantId : graphTenantId/);

@@ -67,7 +67,9 @@ describe('scripts/grant-graph-permission.sh', () => {
     expect(result.code).toBe(0);
     expect(az.calls()).toEqual([]);
     expect(result.stderr).toContain('would run: az identity show --resource-group rg-invites --name id-invite-abc');
-    expect(result.stderr).toMatch(/would run: az rest --resource https:\/\/graph\.microsoft\.com --method POST --url https:\/\/graph\.microsoft\.com\/v1\.0\/servicePrincipals\/.*\/appRoleAssignments/);
+    expect(result.stderr).toMatch(
+      /would run: az rest --resource https:\/\/graph\.microsoft\.com --method POST --url https:\/\/graph\.microsoft\.com\/v1\.0\/servicePrincipals\/.*\/appRoleAssignments/,
+    );
     expect(result.stdout).toContain(`Would grant: app role ${USER_INVITE_ALL} on Microsoft Graph`);
   });
 
@@ -89,7 +91,7 @@ describe('scripts/grant-graph-permission.sh', () => {
     expect(result.stdout).toContain('Already granted');
   });
 
-  it('finds an assignment on a later page of the identity\'s assignments', async () => {
+  it("finds an assignment on a later page of the identity's assignments", async () => {
     const az = fakeAz({ existingAssignment: 'assignment-on-page-2', assignedOnPage: 2, pages: 2 });
     const result = await grant(['--principal-id', 'sp-1'], az);
     expect(result.code).toBe(0);
@@ -106,7 +108,7 @@ describe('scripts/grant-graph-permission.sh', () => {
     expect(result.stdout).toContain('Already granted');
   });
 
-  it('names the resource on every Graph call, so that any cloud\'s Graph works (DoD too)', async () => {
+  it("names the resource on every Graph call, so that any cloud's Graph works (DoD too)", async () => {
     const az = fakeAz();
     const result = await grant(['--principal-id', 'sp-1', '--graph-endpoint', 'https://dod-graph.microsoft.us'], az);
     expect(result.code).toBe(0);

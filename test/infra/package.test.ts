@@ -16,7 +16,11 @@ function funcignorePatterns(): RegExp[] {
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('#'))
     .map((pattern) => {
-      const glob = pattern.replace(/\/+$/, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+      const glob = pattern
+        .replace(/\/+$/, '')
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]');
       return pattern.includes('/') ? new RegExp(`^${glob}(/|$)`) : new RegExp(`(^|/)${glob}(/|$)`);
     });
 }
@@ -29,7 +33,13 @@ function packaged(files: readonly string[]): string[] {
 describe('the deployment package (.funcignore, azure.yaml)', () => {
   const tracked = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
   // What a developer's working copy holds besides: installed packages and build output.
-  const files = [...tracked, 'node_modules/typescript/package.json', 'node_modules/vitest/index.js', 'node_modules/@azure/functions/package.json', 'dist/functions/index.js'];
+  const files = [
+    ...tracked,
+    'node_modules/typescript/package.json',
+    'node_modules/vitest/index.js',
+    'node_modules/@azure/functions/package.json',
+    'dist/functions/index.js',
+  ];
   const inPackage = packaged(files);
 
   it('asks azd for a remote build', () => {
@@ -38,12 +48,22 @@ describe('the deployment package (.funcignore, azure.yaml)', () => {
 
   it('carries no node_modules at all, so never a devDependency', () => {
     expect(inPackage.filter((file) => file.startsWith('node_modules/'))).toEqual([]);
-    const devDependencies = Object.keys(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).devDependencies as Record<string, string>);
+    const devDependencies = Object.keys(
+      JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).devDependencies as Record<string, string>,
+    );
     expect(inPackage.filter((file) => devDependencies.some((name) => file.includes(`node_modules/${name}/`)))).toEqual([]);
   });
 
   it('carries what the remote build needs: the sources, package.json and its lock, the tsconfig files, host.json', () => {
-    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'host.json', 'functions/index.ts', 'shared/settings.ts']) {
+    for (const needed of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'host.json',
+      'functions/index.ts',
+      'shared/settings.ts',
+    ]) {
       expect(inPackage, needed).toContain(needed);
     }
   });

@@ -16,7 +16,8 @@ function bicepFiles(folder: string): string[] {
 function bicepAppSettings(): Set<string> {
   const names = new Set<string>();
   for (const file of bicepFiles(path.join(ROOT, 'infra'))) {
-    for (const match of readFileSync(file, 'utf8').matchAll(/^\s*(AzureWebJobsStorage__\w+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+):\s/gm)) names.add(match[1]!);
+    for (const match of readFileSync(file, 'utf8').matchAll(/^\s*(AzureWebJobsStorage__\w+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+):\s/gm))
+      names.add(match[1]!);
   }
   return names;
 }

@@ -16,7 +16,9 @@ describe('the examples the README submits', () => {
     expect(response.status).toBe(202);
     expect(response.json.batchId).toBe('partners-example');
     expect(response.json.items).toHaveLength(3);
-    expect(response.json.rejected).toEqual([{ index: 3, errors: [{ path: 'invitations[3].invitedUserEmailAddress', message: expect.any(String) }] }]);
+    expect(response.json.rejected).toEqual([
+      { index: 3, errors: [{ path: 'invitations[3].invitedUserEmailAddress', message: expect.any(String) }] },
+    ]);
     await clearQueue(deps);
   });
 
@@ -28,7 +30,9 @@ describe('the examples the README submits', () => {
       'ben.miller@fabrikam.com',
       'chloe.martin@northwind.example',
     ]);
-    expect(response.json.rejected).toEqual([{ index: 3, line: 7, errors: [{ path: 'invitedUserEmailAddress', message: expect.stringContaining("'+'") }] }]);
+    expect(response.json.rejected).toEqual([
+      { index: 3, line: 7, errors: [{ path: 'invitedUserEmailAddress', message: expect.stringContaining("'+'") }] },
+    ]);
     await clearQueue(deps);
   });
 });

@@ -28,9 +28,20 @@ describe('domain policy', () => {
     expect(response.status).toBe(202);
     expect(response.json.items.map((item: { email: string }) => item.email)).toEqual(['a@fabrikam.com', 'b@eu.contoso.co.uk']);
     expect(response.json.rejected).toEqual([
-      { index: 2, errors: [{ path: 'invitations[2].invitedUserEmailAddress', message: expect.stringContaining('INVITE_ALLOWED_DOMAINS') }] },
-      { index: 3, errors: [{ path: 'invitations[3].invitedUserEmailAddress', message: expect.stringContaining('blocked domain blocked.fabrikam.com') }] },
-      { index: 4, errors: [{ path: 'invitations[4].invitedUserEmailAddress', message: expect.stringContaining('INVITE_ALLOWED_DOMAINS') }] },
+      {
+        index: 2,
+        errors: [{ path: 'invitations[2].invitedUserEmailAddress', message: expect.stringContaining('INVITE_ALLOWED_DOMAINS') }],
+      },
+      {
+        index: 3,
+        errors: [
+          { path: 'invitations[3].invitedUserEmailAddress', message: expect.stringContaining('blocked domain blocked.fabrikam.com') },
+        ],
+      },
+      {
+        index: 4,
+        errors: [{ path: 'invitations[4].invitedUserEmailAddress', message: expect.stringContaining('INVITE_ALLOWED_DOMAINS') }],
+      },
     ]);
     expect(await queueLength(deps)).toBe(2);
   });
@@ -40,11 +51,24 @@ describe('the domain policy covers every recipient', () => {
   it('rejects an invitation whose ccRecipient is outside the allowed domains, naming the cc path', async () => {
     const deps = await createTestDependencies({ INVITE_ALLOWED_DOMAINS: 'fabrikam.com' });
     const cc = (address: string) => ({ invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { address } }] } });
-    const response = await submit(deps, { invitations: [invitationFor('ok@fabrikam.com', cc('manager@fabrikam.com')), invitationFor('ok2@fabrikam.com', cc('attacker@evil.example'))] });
+    const response = await submit(deps, {
+      invitations: [
+        invitationFor('ok@fabrikam.com', cc('manager@fabrikam.com')),
+        invitationFor('ok2@fabrikam.com', cc('attacker@evil.example')),
+      ],
+    });
     expect(response.status).toBe(202);
     expect(response.json.items.map((item: { email: string }) => item.email)).toEqual(['ok@fabrikam.com']);
     expect(response.json.rejected).toEqual([
-      { index: 1, errors: [{ path: 'invitations[1].invitedUserMessageInfo.ccRecipients[0].emailAddress.address', message: expect.stringContaining('INVITE_ALLOWED_DOMAINS') }] },
+      {
+        index: 1,
+        errors: [
+          {
+            path: 'invitations[1].invitedUserMessageInfo.ccRecipients[0].emailAddress.address',
+            message: expect.stringContaining('INVITE_ALLOWED_DOMAINS'),
+          },
+        ],
+      },
     ]);
     expect(await queueLength(deps)).toBe(1);
   });
@@ -65,8 +89,14 @@ describe('webhook signature (INTAKE_HMAC_SECRET): t=<unix seconds>,v1=<HMAC of "
   const now = () => Math.floor(Date.now() / 1000);
 
   it('accepts a body signed with either configured secret (a rotation)', async () => {
-    expect((await submit(deps, bodyFor('signed@fabrikam.com'), { headers: { 'x-signature': signBody(secret, bodyFor('signed@fabrikam.com')) } })).status).toBe(202);
-    expect((await submit(deps, bodyFor('rotated@fabrikam.com'), { headers: { 'x-signature': signBody(next, bodyFor('rotated@fabrikam.com')) } })).status).toBe(202);
+    expect(
+      (await submit(deps, bodyFor('signed@fabrikam.com'), { headers: { 'x-signature': signBody(secret, bodyFor('signed@fabrikam.com')) } }))
+        .status,
+    ).toBe(202);
+    expect(
+      (await submit(deps, bodyFor('rotated@fabrikam.com'), { headers: { 'x-signature': signBody(next, bodyFor('rotated@fabrikam.com')) } }))
+        .status,
+    ).toBe(202);
   });
 
   it.each([
@@ -76,7 +106,10 @@ describe('webhook signature (INTAKE_HMAC_SECRET): t=<unix seconds>,v1=<HMAC of "
     ['in the old sha256= form', () => 'sha256=00'],
     ['301 s old (a captured request replayed later)', () => signBody(secret, bodyFor('x@fabrikam.com'), now() - 301)],
     ['timestamped in the future', () => signBody(secret, bodyFor('x@fabrikam.com'), now() + 301)],
-    ['signed with the right HMAC but a changed timestamp', () => signBody(secret, bodyFor('x@fabrikam.com')).replace(/^t=\d+/, `t=${now() - 5}`)],
+    [
+      'signed with the right HMAC but a changed timestamp',
+      () => signBody(secret, bodyFor('x@fabrikam.com')).replace(/^t=\d+/, `t=${now() - 5}`),
+    ],
   ])('answers 401 problem when the signature is %s, writing nothing', async (_, signature) => {
     const rowsBefore = await tableRowCount(deps);
     const header = signature();
@@ -110,7 +143,10 @@ describe('Idempotency-Key', () => {
   });
 
   it('gives the first answer again for the same key, without acting again', async () => {
-    const body = { batchId: 'idem-1', invitations: [invitationFor('idem1@fabrikam.com'), invitationFor('idem2@fabrikam.com', { resend: true })] };
+    const body = {
+      batchId: 'idem-1',
+      invitations: [invitationFor('idem1@fabrikam.com'), invitationFor('idem2@fabrikam.com', { resend: true })],
+    };
     const first = await submit(deps, body, { headers: { 'idempotency-key': 'hr-run-42' } });
     expect(first.status).toBe(202);
     await clearQueue(deps);

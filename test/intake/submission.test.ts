@@ -68,7 +68,9 @@ describe('POST /api/invitations with JSON', () => {
       inviteredirecturl: 'https://example.com/inviteRedirectUrl/',
       InvitedUserMessageInfo: {
         '@odata.type': 'Microsoft.AADInviteMgr.invitedUserMessageInfo',
-        CCRecipients: [{ '@odata.type': 'Microsoft.AADInviteMgr.recipient', EmailAddress: { Name: 'Name value', ADDRESS: 'boss@fabrikam.com' } }],
+        CCRecipients: [
+          { '@odata.type': 'Microsoft.AADInviteMgr.recipient', EmailAddress: { Name: 'Name value', ADDRESS: 'boss@fabrikam.com' } },
+        ],
         messageLanguage: 'fr-FR',
         customizedMessageBody: 'Bienvenue',
       },
@@ -81,7 +83,10 @@ describe('POST /api/invitations with JSON', () => {
       invitedUserEmailAddress: 'dee@fabrikam.com',
       sendInvitationMessage: true,
       invitedUserType: 'Guest',
-      invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { name: 'Name value', address: 'boss@fabrikam.com' } }], messageLanguage: 'fr-FR' },
+      invitedUserMessageInfo: {
+        ccRecipients: [{ emailAddress: { name: 'Name value', address: 'boss@fabrikam.com' } }],
+        messageLanguage: 'fr-FR',
+      },
     });
   });
 
@@ -112,9 +117,21 @@ describe('POST /api/invitations with JSON', () => {
     ['a relative redirect URL', { inviteRedirectUrl: '/home' }, 'inviteRedirectUrl'],
     ['a non-http redirect URL', { inviteRedirectUrl: 'ftp://files.fabrikam.com' }, 'inviteRedirectUrl'],
     ['a user type other than Guest or Member', { invitedUserType: 'Admin' }, 'invitedUserType'],
-    ['two cc recipients', { invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { address: 'a@b.com' } }, { emailAddress: { address: 'c@d.com' } }] } }, 'invitedUserMessageInfo.ccRecipients'],
-    ['a cc recipient with a forbidden character', { invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { address: 'a+b@b.com' } }] } }, 'invitedUserMessageInfo.ccRecipients[0].emailAddress.address'],
-    ['a malformed message language', { invitedUserMessageInfo: { messageLanguage: 'english please' } }, 'invitedUserMessageInfo.messageLanguage'],
+    [
+      'two cc recipients',
+      { invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { address: 'a@b.com' } }, { emailAddress: { address: 'c@d.com' } }] } },
+      'invitedUserMessageInfo.ccRecipients',
+    ],
+    [
+      'a cc recipient with a forbidden character',
+      { invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { address: 'a+b@b.com' } }] } },
+      'invitedUserMessageInfo.ccRecipients[0].emailAddress.address',
+    ],
+    [
+      'a malformed message language',
+      { invitedUserMessageInfo: { messageLanguage: 'english please' } },
+      'invitedUserMessageInfo.messageLanguage',
+    ],
     ['resetRedemption without invitedUser.id', { resetRedemption: true }, 'invitedUser.id'],
     ['a sponsor that is not an object id', { invitedUserSponsors: [{ id: 'boss' }] }, 'invitedUserSponsors[0].id'],
     ['sendInvitationMessage as a string', { sendInvitationMessage: 'yes' }, 'sendInvitationMessage'],
@@ -129,7 +146,9 @@ describe('POST /api/invitations with JSON', () => {
   it('says why "at most 1 cc recipient" in Graph\'s own words', async () => {
     const response = await submit(
       deps,
-      invitationFor('hal@fabrikam.com', { invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { address: 'a@b.com' } }, { emailAddress: { address: 'c@d.com' } }] } }),
+      invitationFor('hal@fabrikam.com', {
+        invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { address: 'a@b.com' } }, { emailAddress: { address: 'c@d.com' } }] },
+      }),
     );
     expect(response.json.rejected[0].errors[0].message).toContain('Currently only 1 additional recipient is supported');
   });
@@ -141,7 +160,11 @@ describe('POST /api/invitations with JSON', () => {
         invitedUserDisplayName: 'Ivy',
         invitedUserType: 'member',
         sendInvitationMessage: true,
-        invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { address: 'boss@contoso.com', name: 'Boss' } }], customizedMessageBody: 'Hi', messageLanguage: 'en-US' },
+        invitedUserMessageInfo: {
+          ccRecipients: [{ emailAddress: { address: 'boss@contoso.com', name: 'Boss' } }],
+          customizedMessageBody: 'Hi',
+          messageLanguage: 'en-US',
+        },
         resetRedemption: true,
         invitedUser: { id: '7b6e2d3c-1f4a-4c8e-9d2b-5a6f7e8d9c0b' },
         invitedUserSponsors: [{ id: '0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e' }],
@@ -205,7 +228,9 @@ describe('POST /api/invitations refuses what it cannot read with a problem, neve
   });
 
   it('accepts application/json with charset=utf-8', async () => {
-    const response = await submit(deps, JSON.stringify(invitationFor('max@fabrikam.com')), { contentType: 'application/json; charset=UTF-8' });
+    const response = await submit(deps, JSON.stringify(invitationFor('max@fabrikam.com')), {
+      contentType: 'application/json; charset=UTF-8',
+    });
     expect(response.status).toBe(202);
   });
 });

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { freePort, isPortOpen, startAzurite, type AzuritePorts } from '../../local/azurite';
 import { waitFor } from '../support/graphEmulator';
 
-const allClosed = async (ports: AzuritePorts) => !(await Promise.all([isPortOpen(ports.blob), isPortOpen(ports.queue), isPortOpen(ports.table)])).some(Boolean);
+const allClosed = async (ports: AzuritePorts) =>
+  !(await Promise.all([isPortOpen(ports.blob), isPortOpen(ports.queue), isPortOpen(ports.table)])).some(Boolean);
 
 describe('the Azurite that tests, benchmarks and npm start embed', () => {
   it('stops with stop()', async () => {
@@ -45,7 +46,9 @@ describe('the Azurite that tests, benchmarks and npm start embed', () => {
   });
 
   it('dies with the process that started it, even when that process is SIGKILLed', async () => {
-    const probe = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, '..', 'support', 'azuriteProbe.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const probe = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, '..', 'support', 'azuriteProbe.ts')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const [line] = (await once(createInterface({ input: probe.stdout! }), 'line')) as [string];
     const ports = JSON.parse(line) as AzuritePorts;
     expect(await isPortOpen(ports.queue)).toBe(true);

@@ -36,7 +36,7 @@ async function postBatch(url: string, batchId: string, emails: string[]) {
 
 async function batchCounts(url: string, batchId: string) {
   const response = await fetch(`${url}/api/batches/${batchId}?pageSize=1`);
-  return ((await response.json()) as { total: number; counts: Record<string, number> });
+  return (await response.json()) as { total: number; counts: Record<string, number> };
 }
 
 describe('the local host, started as a user starts it', () => {
@@ -46,8 +46,13 @@ describe('the local host, started as a user starts it', () => {
     expect(host.output()).toContain('NO REAL INVITATIONS ARE SENT');
     const emails = Array.from({ length: 25 }, (_, i) => `e2e${i}@fabrikam.com`);
     await postBatch(host.url, 'e2e-first', emails);
-    await waitFor(async () => (await batchCounts(host!.url, 'e2e-first')).counts.Invited === emails.length, { timeoutMs: 60_000, what: 'every item Invited' });
-    const summary = (await (await fetch(`https://localhost:${emulatorPort}/_emulator/summary`)).json()) as { callsPerEmail: Record<string, number> };
+    await waitFor(async () => (await batchCounts(host!.url, 'e2e-first')).counts.Invited === emails.length, {
+      timeoutMs: 60_000,
+      what: 'every item Invited',
+    });
+    const summary = (await (await fetch(`https://localhost:${emulatorPort}/_emulator/summary`)).json()) as {
+      callsPerEmail: Record<string, number>;
+    };
     expect(Object.keys(summary.callsPerEmail).sort()).toEqual([...emails].sort());
     expect(Object.values(summary.callsPerEmail).every((calls) => calls === 1)).toBe(true);
     expect(await stopLocalHostProcess(host, 'SIGTERM')).toBe(0);

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,8 +72,12 @@ describe('the local host', () => {
     expect((await fetch(`${host.url}/api/invitations`, { method: 'DELETE' })).status).toBe(405);
   });
 
-  it('answers bad input with the function\'s own problem response', async () => {
-    const response = await fetch(`${host.url}/api/invitations`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+  it("answers bad input with the function's own problem response", async () => {
+    const response = await fetch(`${host.url}/api/invitations`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello',
+    });
     expect(response.status).toBe(415);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
@@ -86,11 +91,13 @@ describe('the local host', () => {
     const response = await fetch(`${host.url}/admin/functions/everySecond`, { method: 'POST', headers: JSON_CONTENT, body: '{}' });
     expect(response.status).toBe(202);
     await waitFor(async () => timerRuns.includes(''), { timeoutMs: 5_000, what: 'the admin-triggered run' });
-    expect((await fetch(`${host.url}/admin/functions/noSuchFunction`, { method: 'POST', headers: JSON_CONTENT, body: '{}' })).status).toBe(404);
+    expect((await fetch(`${host.url}/admin/functions/noSuchFunction`, { method: 'POST', headers: JSON_CONTENT, body: '{}' })).status).toBe(
+      404,
+    );
   });
 
   it('listens on the loopback interface only, by default', () => {
-    expect((host as unknown as { server: import('node:http').Server }).server.address()).toMatchObject({ address: '127.0.0.1' });
+    expect((host as unknown as { server: Server }).server.address()).toMatchObject({ address: '127.0.0.1' });
   });
 
   it('refuses a request whose Host is not its own name (DNS rebinding), and runs nothing', async () => {
@@ -106,15 +113,25 @@ describe('the local host', () => {
 
   it('takes only application/json on its admin API, which no web page can send cross-origin without a preflight (CSRF)', async () => {
     for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
-      const response = await fetch(`${host.url}/admin/functions/everySecond`, { method: 'POST', headers: { 'content-type': contentType }, body: '{}' });
+      const response = await fetch(`${host.url}/admin/functions/everySecond`, {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body: '{}',
+      });
       expect(response.status).toBe(415);
     }
   });
 
   it('runs a queue function through the admin API with the message as input', async () => {
-    const submitted = await deps.intake.submit({ contentType: 'application/json', body: Buffer.from(JSON.stringify(invitationFor('admin@fabrikam.com'))) });
+    const submitted = await deps.intake.submit({
+      contentType: 'application/json',
+      body: Buffer.from(JSON.stringify(invitationFor('admin@fabrikam.com'))),
+    });
     const id = submitted.items[0]!.id;
-    const adminHost = newHost(await freePort(), appFunctions.filter((definition) => definition.name === 'processInvitation'));
+    const adminHost = newHost(
+      await freePort(),
+      appFunctions.filter((definition) => definition.name === 'processInvitation'),
+    );
     await adminHost.start();
     try {
       await deps.queue.queue.clearMessages();
@@ -138,9 +155,15 @@ describe('the local host', () => {
 
   it('shuts down gracefully: stops taking messages and finishes the ones in flight', async () => {
     tenant.emulator.configure({ latencyMs: 1_500 });
-    const worker = newHost(await freePort(), appFunctions.filter((definition) => definition.kind === 'queue'));
+    const worker = newHost(
+      await freePort(),
+      appFunctions.filter((definition) => definition.kind === 'queue'),
+    );
     // This host's queue functions listen on the app's queue name; route its messages to the test's records.
-    const submitted = await deps.intake.submit({ contentType: 'application/json', body: Buffer.from(JSON.stringify(invitationFor('graceful@fabrikam.com'))) });
+    const submitted = await deps.intake.submit({
+      contentType: 'application/json',
+      body: Buffer.from(JSON.stringify(invitationFor('graceful@fabrikam.com'))),
+    });
     const id = submitted.items[0]!.id;
     await deps.queue.queue.clearMessages();
     const appQueue = storageAccountFromSettings(deps.settings).queueClient('invitations');
@@ -160,10 +183,13 @@ const JSON_CONTENT = { 'content-type': 'application/json' };
 /** An HTTP request with the Host header we choose (fetch sets its own). */
 function rawRequest(port: number, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number }> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', headers, setHost: false }, (response) => {
-      response.resume();
-      resolve({ status: response.statusCode ?? 0 });
-    });
+    const request = httpRequest(
+      { host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', headers, setHost: false },
+      (response) => {
+        response.resume();
+        resolve({ status: response.statusCode ?? 0 });
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
@@ -172,7 +198,10 @@ function rawRequest(port: number, path: string, headers: Record<string, string>,
 describe('local.settings.json', () => {
   it('becomes environment variables, but the real environment wins', () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'local-settings-'));
-    writeFileSync(path.join(folder, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: { A_SETTING: 'from-file', B_SETTING: 'from-file', C_NUMBER: 5 } }));
+    writeFileSync(
+      path.join(folder, 'local.settings.json'),
+      JSON.stringify({ IsEncrypted: false, Values: { A_SETTING: 'from-file', B_SETTING: 'from-file', C_NUMBER: 5 } }),
+    );
     const env: NodeJS.ProcessEnv = { B_SETTING: 'from-environment' };
     const { applied } = loadLocalSettings(folder, env);
     expect(env).toMatchObject({ A_SETTING: 'from-file', B_SETTING: 'from-environment', C_NUMBER: '5' });

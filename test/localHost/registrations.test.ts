@@ -11,13 +11,23 @@ import { invokeHttp } from '../support/harness';
 function triggerOfRegistration(registration: CoreRegistration) {
   const trigger = Object.values(registration.bindings).find((binding) => binding.direction === 'in' && /Trigger$/.test(binding.type))!;
   const { type, route, methods, authLevel, queueName, connection, schedule } = trigger;
-  return Object.fromEntries(Object.entries({ name: registration.name, type, route, methods, authLevel, queueName, connection, schedule }).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(
+    Object.entries({ name: registration.name, type, route, methods, authLevel, queueName, connection, schedule }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
 }
 
 function triggerOfDefinition(definition: FunctionDefinition) {
   switch (definition.kind) {
     case 'http':
-      return { name: definition.name, type: 'httpTrigger', route: definition.route, methods: definition.methods, authLevel: definition.authLevel };
+      return {
+        name: definition.name,
+        type: 'httpTrigger',
+        route: definition.route,
+        methods: definition.methods,
+        authLevel: definition.authLevel,
+      };
     case 'queue':
       return { name: definition.name, type: 'queueTrigger', queueName: definition.queueName, connection: definition.connection };
     case 'timer':
@@ -42,7 +52,11 @@ describe('the local host serves what the Functions host registers', () => {
     const root = path.join(__dirname, '..', '..');
     const run = spawnSync(process.execPath, ['--require', 'tsx/cjs', path.join(root, 'test', 'support', 'captureRegistrations.ts')], {
       cwd: root,
-      env: { ...process.env, AzureWebJobsStorage: 'UseDevelopmentStorage=true', INTAKE_HMAC_SECRET: '@Microsoft.KeyVault(VaultName=kv-invite-abc;SecretName=intake-hmac-secret)' },
+      env: {
+        ...process.env,
+        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+        INTAKE_HMAC_SECRET: '@Microsoft.KeyVault(VaultName=kv-invite-abc;SecretName=intake-hmac-secret)',
+      },
       encoding: 'utf8',
     });
     const registered = (JSON.parse(run.stdout) as CoreRegistration[]).map(triggerOfRegistration);
@@ -52,6 +66,9 @@ describe('the local host serves what the Functions host registers', () => {
     const health = registerMisconfiguredHealth('Setting INTAKE_HMAC_SECRET is an unresolved Key Vault reference.');
     const response = await invokeHttp(health, undefined as never, { path: '/api/health' });
     expect(response.status).toBe(503);
-    expect(response.json).toEqual({ healthy: false, settings: { state: 'invalid', problem: 'Setting INTAKE_HMAC_SECRET is an unresolved Key Vault reference.' } });
+    expect(response.json).toEqual({
+      healthy: false,
+      settings: { state: 'invalid', problem: 'Setting INTAKE_HMAC_SECRET is an unresolved Key Vault reference.' },
+    });
   });
 });

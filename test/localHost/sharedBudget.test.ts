@@ -37,8 +37,14 @@ describe('two local hosts sharing one Graph budget (a strict 20 writes per 1 s w
     expect(response.status).toBe(202);
     // Watch Graph's side, not the batch: the emulator runs in this process, and a batch report read
     // every poll would make it answer late, in bursts, which a strict one-second window refuses.
-    await waitFor(async () => tenant.emulator.calls.filter((call) => call.status === 201).length === emails.length, { timeoutMs: 90_000, what: 'all 300 invited' });
-    await waitFor(async () => (await deps.batchReports.report('shared-budget', 1)).counts.Invited === emails.length, { timeoutMs: 30_000, what: 'all 300 recorded Invited' });
+    await waitFor(async () => tenant.emulator.calls.filter((call) => call.status === 201).length === emails.length, {
+      timeoutMs: 90_000,
+      what: 'all 300 invited',
+    });
+    await waitFor(async () => (await deps.batchReports.report('shared-budget', 1)).counts.Invited === emails.length, {
+      timeoutMs: 30_000,
+      what: 'all 300 recorded Invited',
+    });
 
     const calls = tenant.emulator.calls;
     const throttled = calls.filter((call) => call.status === 429).length;
@@ -50,13 +56,19 @@ describe('two local hosts sharing one Graph budget (a strict 20 writes per 1 s w
       const second = Math.floor((call.at - start) / 1000);
       perSecond.set(second, (perSecond.get(second) ?? '') + (call.status === 201 ? '.' : call.status === 429 ? 'x' : '?'));
     }
-    if (process.env.DEBUG_PACING) console.info([...perSecond.entries()].map(([second, marks]) => `${second}: ${marks.length} ${marks}`).join('\n'));
-    console.info(`[pacing figures] 2 local hosts, strict 20/1 s: ${(emails.length / seconds).toFixed(1)} invitations/s, ${((100 * throttled) / calls.length).toFixed(1)}% of ${calls.length} calls answered 429.`);
+    if (process.env.DEBUG_PACING)
+      console.info([...perSecond.entries()].map(([second, marks]) => `${second}: ${marks.length} ${marks}`).join('\n'));
+    console.info(
+      `[pacing figures] 2 local hosts, strict 20/1 s: ${(emails.length / seconds).toFixed(1)} invitations/s, ${((100 * throttled) / calls.length).toFixed(1)}% of ${calls.length} calls answered 429.`,
+    );
     expect(throttled / calls.length).toBeLessThanOrEqual(0.03);
     for (const email of emails) expect(tenant.emulator.callsFor(email).filter((call) => call.status === 201)).toHaveLength(1);
     // Neither host starved: each recorded at least a quarter of the outcomes (a fair split is half).
     for (const host of hosts) {
-      const invited = host.output().split('\n').filter((line) => / Invited, graphRequestId=/.test(line)).length;
+      const invited = host
+        .output()
+        .split('\n')
+        .filter((line) => / Invited, graphRequestId=/.test(line)).length;
       expect(invited).toBeGreaterThanOrEqual(emails.length / 4);
     }
   }, 150_000);

@@ -19,7 +19,7 @@ import { startLocalHostProcess, stopLocalHostProcess, type LocalHostProcess } fr
 describe('trusting the local certificate authority', () => {
   const folder = () => mkdtempSync(path.join(tmpdir(), 'trust-'));
 
-  it('adds the local CA to the user\'s own bundle instead of replacing it, and restarts with the combination', async () => {
+  it("adds the local CA to the user's own bundle instead of replacing it, and restarts with the combination", async () => {
     const certificates = folder();
     const users = path.join(folder(), 'corporate-ca.pem');
     writeFileSync(users, '-----BEGIN CERTIFICATE-----\nCORPORATE\n-----END CERTIFICATE-----\n');
@@ -52,7 +52,7 @@ describe('npm start with real Graph behind a TLS-inspecting proxy', () => {
     await azurite?.stop();
   });
 
-  it('keeps the user\'s NODE_EXTRA_CA_CERTS, so Graph, signed by that CA alone, is reached and the person invited', async () => {
+  it("keeps the user's NODE_EXTRA_CA_CERTS, so Graph, signed by that CA alone, is reached and the person invited", async () => {
     // "Graph" here presents a certificate from a CA that only the user's variable trusts, as a proxy's would.
     const corporate = await ensureLocalCertificate(mkdtempSync(path.join(tmpdir(), 'corporate-ca-')));
     const tenantId = randomUUID();
@@ -69,13 +69,20 @@ describe('npm start with real Graph behind a TLS-inspecting proxy', () => {
       GRAPH_ENDPOINT: emulator.graphEndpoint,
     });
     expect(host.output()).not.toContain('NO REAL INVITATIONS');
-    const response = await fetch(`${host.url}/api/invitations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(invitationFor('proxied@fabrikam.com')) });
+    const response = await fetch(`${host.url}/api/invitations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(invitationFor('proxied@fabrikam.com')),
+    });
     expect(response.status).toBe(202);
     const deps = await createAppDependencies(loadSettings({ AzureWebJobsStorage: azurite.connectionString }), DEFAULT_RESOURCE_NAMES);
-    const record = await waitFor(async () => {
-      const stored = await deps.store.getById(recordIdForEmail('proxied@fabrikam.com'));
-      return stored && stored.record.status !== 'Queued' && stored.record.status !== 'Processing' ? stored.record : undefined;
-    }, { timeoutMs: 30_000, what: 'the invitation to be final' });
+    const record = await waitFor(
+      async () => {
+        const stored = await deps.store.getById(recordIdForEmail('proxied@fabrikam.com'));
+        return stored && stored.record.status !== 'Queued' && stored.record.status !== 'Processing' ? stored.record : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the invitation to be final' },
+    );
     expect(record.status).toBe('Invited');
     expect(emulator.callsFor('proxied@fabrikam.com')).toHaveLength(1);
     deps.credentialCircuit.dispose();

@@ -12,7 +12,8 @@ import { createTestDependencies, invitationFor, submit } from '../support/harnes
 import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, FAST_TRIGGER, startWorker } from '../support/pipeline';
 
-const HEADINGS = 'version:v1.0\nEmail address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Send invitation message (true or false) [sendEmail],Customized invitation message [customizedMessageBody]';
+const HEADINGS =
+  'version:v1.0\nEmail address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Send invitation message (true or false) [sendEmail],Customized invitation message [customizedMessageBody]';
 const REDIRECT = 'https://myapps.microsoft.com';
 
 let tenant: EmulatedTenant;
@@ -54,12 +55,20 @@ async function runUntilResults(name: string) {
 }
 
 describe('scheduled partner onboarding', () => {
-  it('invites a roster\'s valid rows once, rejects the invalid ones, and writes the results file when all are final', async () => {
+  it("invites a roster's valid rows once, rejects the invalid ones, and writes the results file when all are final", async () => {
     const already = await submit(deps, invitationFor('already@fabrikam.com'));
     expect(already.status).toBe(202);
-    await waitFor(async () => (await deps.store.getById(already.json.items[0].id))?.record.status === 'Invited', { what: 'the earlier invitation' });
+    await waitFor(async () => (await deps.store.getById(already.json.items[0].id))?.record.status === 'Invited', {
+      what: 'the earlier invitation',
+    });
 
-    const roster = [HEADINGS, `new1@fabrikam.com,${REDIRECT},true,"Hello,\nwelcome"`, `bad#row@fabrikam.com,${REDIRECT},false,`, `already@fabrikam.com,${REDIRECT},false,`, `new2@fabrikam.com,${REDIRECT},false,`].join('\n');
+    const roster = [
+      HEADINGS,
+      `new1@fabrikam.com,${REDIRECT},true,"Hello,\nwelcome"`,
+      `bad#row@fabrikam.com,${REDIRECT},false,`,
+      `already@fabrikam.com,${REDIRECT},false,`,
+      `new2@fabrikam.com,${REDIRECT},false,`,
+    ].join('\n');
     const etag = await upload('week47.csv', roster);
     const run = await deps.partnerOnboarding.run(log);
     expect(run.recorded).toEqual(['week47.csv']);
@@ -96,7 +105,10 @@ describe('scheduled partner onboarding', () => {
     const emails = Array.from({ length: 7 }, (_, i) => `resume${i}@fabrikam.com`);
     await upload('resume.json', JSON.stringify({ invitations: emails.map((email) => invitationFor(email)) }));
     // A run with no time to spare records one chunk (of 2 rows) and stops, as a run cut short by the Functions timeout would.
-    const shortRuns = new PartnerOnboarding(() => container, deps.intake, deps.batchReports, new RosterProgressStore(deps.store.table), { budgetMs: 0, chunkSize: 2 });
+    const shortRuns = new PartnerOnboarding(() => container, deps.intake, deps.batchReports, new RosterProgressStore(deps.store.table), {
+      budgetMs: 0,
+      chunkSize: 2,
+    });
     const first = await shortRuns.run(log);
     expect(first.resumedLater).toEqual(['resume.json']);
     expect(await exists('resume.json')).toBe(true);
@@ -146,9 +158,17 @@ describe('scheduled partner onboarding', () => {
     expect(await text(`failed/${name}.error.txt`)).toContain(reason);
   });
 
-  it('fills empty fields from the roster\'s blob metadata', async () => {
-    const roster = ['version:v1.0', 'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required', 'meta@fabrikam.com,'].join('\n');
-    await upload('meta.csv', roster, { inviteRedirectUrl: 'https://contoso.sharepoint.com/sites/partners', messageLanguage: 'fr-FR', sendInvitationMessage: 'true' });
+  it("fills empty fields from the roster's blob metadata", async () => {
+    const roster = [
+      'version:v1.0',
+      'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required',
+      'meta@fabrikam.com,',
+    ].join('\n');
+    await upload('meta.csv', roster, {
+      inviteRedirectUrl: 'https://contoso.sharepoint.com/sites/partners',
+      messageLanguage: 'fr-FR',
+      sendInvitationMessage: 'true',
+    });
     await deps.partnerOnboarding.run(log);
     const stored = (await deps.store.findByEmail('meta@fabrikam.com'))[0]!;
     const invitation = (await deps.store.getById(stored.id))!.invitation;
@@ -171,7 +191,11 @@ describe('scheduled partner onboarding', () => {
     await host.start();
     try {
       await upload('admin.json', JSON.stringify({ invitations: [invitationFor('admin-run@fabrikam.com')] }));
-      const response = await fetch(`${host.url}/admin/functions/partnerOnboarding`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const response = await fetch(`${host.url}/admin/functions/partnerOnboarding`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(response.status).toBe(202);
       await waitFor(async () => exists('processed/admin.json'), { what: 'the roster to be processed' });
     } finally {

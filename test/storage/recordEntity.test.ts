@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { invitationOutcomeSchema, type InvitationRecord } from '../../shared/invitationRecord';
-import { errorColumns, NO_CLAIM, NO_OUTCOME, outcomeColumns, recordEntitySchema, recordFromEntity, type RecordEntity } from '../../shared/storage/recordEntity';
+import {
+  errorColumns,
+  NO_CLAIM,
+  NO_OUTCOME,
+  outcomeColumns,
+  recordEntitySchema,
+  recordFromEntity,
+  type RecordEntity,
+} from '../../shared/storage/recordEntity';
 
 // The one mapping between a record and its table row: every record field survives the row, and a
 // new attempt or a release clears exactly what the schemas say.
@@ -24,7 +32,13 @@ const record: InvitationRecord = {
 };
 
 function rowFor({ error, ...fields }: InvitationRecord): RecordEntity {
-  return recordEntitySchema.parse({ ...fields, ...errorColumns(error), request: '{}', leaseUntil: '2026-11-29T10:01:00.000Z', claimedBy: 'w1' });
+  return recordEntitySchema.parse({
+    ...fields,
+    ...errorColumns(error),
+    request: '{}',
+    leaseUntil: '2026-11-29T10:01:00.000Z',
+    claimedBy: 'w1',
+  });
 }
 
 describe('a record and its table row', () => {

@@ -56,7 +56,9 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false>, { 
  * does (IDENTITY_ENDPOINT, IDENTITY_HEADER), for ManagedIdentityCredential. MSAL reads them once
  * per process: one endpoint per test file. `stop` restores the environment.
  */
-export async function announceIdentityEndpoint(emulator: GraphEmulator): Promise<{ endpoint: IdentityEndpoint; stop: () => Promise<void> }> {
+export async function announceIdentityEndpoint(
+  emulator: GraphEmulator,
+): Promise<{ endpoint: IdentityEndpoint; stop: () => Promise<void> }> {
   const names = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
   const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
   const endpoint = await IdentityEndpoint.start(emulator);

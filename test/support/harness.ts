@@ -43,8 +43,7 @@ export async function invokeHttp(
   const context = new InvocationContext({ functionName: definition.name, logHandler: () => undefined });
   const handler: HttpHandler = definition.handler(deps);
   const response = (await handler(httpRequest, context)) as HttpResponseInit;
-  const text =
-    response.jsonBody !== undefined ? JSON.stringify(response.jsonBody) : typeof response.body === 'string' ? response.body : '';
+  const text = response.jsonBody !== undefined ? JSON.stringify(response.jsonBody) : typeof response.body === 'string' ? response.body : '';
   const headers = new Headers(response.headers as Record<string, string> | undefined);
   let json: unknown;
   try {

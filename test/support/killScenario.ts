@@ -10,9 +10,17 @@ import { startLocalHostProcess, stopLocalHostProcess, type LocalHostProcess } fr
  * Invited, none lost, and Graph may see no more duplicate calls than invitations were in flight
  * (claimed, Processing) at the kill. Returns the host's output for the log scan.
  */
-export async function killHostMidBatch(
-  { azurite, deps, people, batchId }: { azurite: RunningAzurite; deps: AppDependencies; people: number; batchId: string },
-): Promise<{ output: string; inFlight: number; duplicateCalls: number; clientSecret: string; emails: string[] }> {
+export async function killHostMidBatch({
+  azurite,
+  deps,
+  people,
+  batchId,
+}: {
+  azurite: RunningAzurite;
+  deps: AppDependencies;
+  people: number;
+  batchId: string;
+}): Promise<{ output: string; inFlight: number; duplicateCalls: number; clientSecret: string; emails: string[] }> {
   const tenant = await startEmulatedTenant({ latencyMs: 100 });
   const env = {
     AzureWebJobsStorage: azurite.connectionString,
@@ -38,7 +46,10 @@ export async function killHostMidBatch(
       ids.push(...((await response.json()) as { items: { id: string }[] }).items.map((item) => item.id));
     }
     const invitedBeforeKill = Math.floor(people / 4);
-    await waitFor(async () => tenant.emulator.calls.filter((call) => call.status === 201).length >= invitedBeforeKill, { timeoutMs: 60_000, what: `${invitedBeforeKill} invitations` });
+    await waitFor(async () => tenant.emulator.calls.filter((call) => call.status === 201).length >= invitedBeforeKill, {
+      timeoutMs: 60_000,
+      what: `${invitedBeforeKill} invitations`,
+    });
     await stopLocalHostProcess(host, 'SIGKILL');
     output += host.output();
     const atKill = await Promise.all(ids.map((id) => deps.store.getById(id)));
@@ -46,7 +57,8 @@ export async function killHostMidBatch(
     expect(atKill.filter((stored) => stored?.record.status === 'Invited').length).toBeLessThan(people); // the kill did interrupt the batch
 
     host = await startLocalHostProcess(env);
-    const counts = async () => ((await (await fetch(`${host!.url}/api/batches/${batchId}?pageSize=1`)).json()) as { total: number; counts: Record<string, number> });
+    const counts = async () =>
+      (await (await fetch(`${host!.url}/api/batches/${batchId}?pageSize=1`)).json()) as { total: number; counts: Record<string, number> };
     await waitFor(async () => (await counts()).counts.Invited === people, { timeoutMs: 120_000, what: `all ${people} Invited` });
     const { total, counts: final } = await counts();
     expect(total).toBe(people);

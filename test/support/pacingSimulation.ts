@@ -42,14 +42,22 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
     return pacer;
   });
   const calls: SimulatedCall[] = [];
-  type Event = { at: number; process: number; kind: 'ready' | 'arrive' | 'answer'; call?: SimulatedCall; retryAfterMs?: number; usedShare?: number };
+  type Event = {
+    at: number;
+    process: number;
+    kind: 'ready' | 'arrive' | 'answer';
+    call?: SimulatedCall;
+    retryAfterMs?: number;
+    usedShare?: number;
+  };
   const events: Event[] = [];
   const schedule = (event: Event) => {
     const index = events.findIndex((other) => other.at > event.at);
     events.splice(index < 0 ? events.length : index, 0, event);
   };
   for (let process = 0; process < options.processes; process += 1) {
-    for (let caller = 0; caller < (options.callers ?? 8); caller += 1) schedule({ at: options.staggerMs ? (process * options.staggerMs) % 1000 : 0, process, kind: 'ready' });
+    for (let caller = 0; caller < (options.callers ?? 8); caller += 1)
+      schedule({ at: options.staggerMs ? (process * options.staggerMs) % 1000 : 0, process, kind: 'ready' });
   }
   while (events.length > 0) {
     const event = events.shift()!;

@@ -59,7 +59,12 @@ export function startWorker(deps: AppDependencies, logs = new CapturedLogs(), tr
   };
 }
 
-export async function waitForStatus(deps: AppDependencies, id: string, status?: InvitationStatus, timeoutMs = 20_000): Promise<InvitationRecord> {
+export async function waitForStatus(
+  deps: AppDependencies,
+  id: string,
+  status?: InvitationStatus,
+  timeoutMs = 20_000,
+): Promise<InvitationRecord> {
   return waitFor(
     async () => {
       const record = (await deps.store.getById(id))?.record;
@@ -83,6 +88,9 @@ export async function startPipeline(
   const deps = await createTestDependencies({ ...tenant.settings, ...env });
   const logs = new CapturedLogs();
   const running = startWorker(deps, logs, trigger);
-  cleanup.push(() => tenant.emulator.stop(), () => running.stop());
+  cleanup.push(
+    () => tenant.emulator.stop(),
+    () => running.stop(),
+  );
   return { tenant, deps, logs, running };
 }

@@ -13,7 +13,10 @@ const anyText = (maxLength: number) =>
     { weight: 6, arbitrary: fc.string({ maxLength: Math.min(maxLength, 40) }) },
     { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength }) },
     { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom('中', '文', '𝔘', 'é', '\n', '\t', '\u0001', '%', '|'), maxLength }) },
-    { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 10 }), loneSurrogate, fc.string({ maxLength: 10 })).map((parts) => parts.join('')) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.string({ maxLength: 10 }), loneSurrogate, fc.string({ maxLength: 10 })).map((parts) => parts.join('')),
+    },
   );
 
 const sponsor = fc.uuid().map((id) => ({ id }));
@@ -22,13 +25,21 @@ export const storableInvitation = (email: string) =>
   fc.record(
     {
       invitedUserEmailAddress: fc.constant(email),
-      inviteRedirectUrl: fc.oneof(fc.constant('https://myapps.microsoft.com'), anyText(40).map((path) => `https://contoso.com/${encodeURIComponent(path.replace(/[\uD800-\uDFFF]/g, ''))}`)),
+      inviteRedirectUrl: fc.oneof(
+        fc.constant('https://myapps.microsoft.com'),
+        anyText(40).map((path) => `https://contoso.com/${encodeURIComponent(path.replace(/[\uD800-\uDFFF]/g, ''))}`),
+      ),
       invitedUserDisplayName: anyText(300),
       externalId: fc.oneof(anyText(300), fc.string({ unit: fc.constant('中'), minLength: 40, maxLength: 300 })),
       invitedUserMessageInfo: fc.record(
         {
-          customizedMessageBody: fc.oneof(anyText(12_000), fc.string({ unit: fc.constantFrom('\n', '\u0001', 'a'), minLength: 5_000, maxLength: 11_000 })),
-          ccRecipients: fc.array(fc.record({ emailAddress: fc.record({ address: fc.constant('cc@fabrikam.com'), name: anyText(300) }) }), { maxLength: 2 }),
+          customizedMessageBody: fc.oneof(
+            anyText(12_000),
+            fc.string({ unit: fc.constantFrom('\n', '\u0001', 'a'), minLength: 5_000, maxLength: 11_000 }),
+          ),
+          ccRecipients: fc.array(fc.record({ emailAddress: fc.record({ address: fc.constant('cc@fabrikam.com'), name: anyText(300) }) }), {
+            maxLength: 2,
+          }),
         },
         { requiredKeys: [] },
       ),
@@ -54,8 +65,14 @@ export const acceptedInvitation = (email: string) =>
       externalId: acceptableText(50).filter((id) => id.trim().length > 0),
       invitedUserMessageInfo: fc.record(
         {
-          customizedMessageBody: fc.oneof(acceptableText(10_000), fc.string({ unit: fc.constantFrom('\n', '\t', 'a', '中'), maxLength: 10_000 })),
-          ccRecipients: fc.array(fc.record({ emailAddress: fc.record({ address: fc.constant('cc@fabrikam.com'), name: acceptableText(256) }) }), { maxLength: 1 }),
+          customizedMessageBody: fc.oneof(
+            acceptableText(10_000),
+            fc.string({ unit: fc.constantFrom('\n', '\t', 'a', '中'), maxLength: 10_000 }),
+          ),
+          ccRecipients: fc.array(
+            fc.record({ emailAddress: fc.record({ address: fc.constant('cc@fabrikam.com'), name: acceptableText(256) }) }),
+            { maxLength: 1 },
+          ),
         },
         { requiredKeys: [] },
       ),

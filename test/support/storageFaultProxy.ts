@@ -76,7 +76,11 @@ export class StorageFaultProxy {
         async (response) => {
           const parts: Buffer[] = [];
           for await (const part of response) parts.push(part as Buffer);
-          resolve({ status: response.statusCode ?? 502, headers: response.headers as Record<string, string | string[]>, body: Buffer.concat(parts) });
+          resolve({
+            status: response.statusCode ?? 502,
+            headers: response.headers as Record<string, string | string[]>,
+            body: Buffer.concat(parts),
+          });
         },
       );
       upstream.on('error', reject);
@@ -89,7 +93,10 @@ export class StorageFaultProxy {
 export async function dependenciesBehindFaultProxy(prefix: string): Promise<{ proxy: StorageFaultProxy; deps: AppDependencies }> {
   const connectionString = inject('azuriteConnectionString');
   const proxy = await StorageFaultProxy.start(/TableEndpoint=([^;]+)/.exec(connectionString)![1]!);
-  const deps = await createAppDependencies(loadSettings({ AzureWebJobsStorage: proxy.connectionString(connectionString) }), uniqueResourceNames(prefix));
+  const deps = await createAppDependencies(
+    loadSettings({ AzureWebJobsStorage: proxy.connectionString(connectionString) }),
+    uniqueResourceNames(prefix),
+  );
   return { proxy, deps };
 }
 

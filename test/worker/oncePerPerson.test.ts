@@ -40,7 +40,9 @@ describe('a 201 whose body is lost', () => {
 
     // The same message again (a redelivery, a duplicate): the person is final, Graph is not called.
     await deps.queue.send({ id, batchId: record.batchId, queuedAt: record.queuedAt });
-    await waitFor(async () => logs.text().includes(`Invitation ${id}: already Invited; no Graph call.`), { what: 'the redelivery to be dropped' });
+    await waitFor(async () => logs.text().includes(`Invitation ${id}: already Invited; no Graph call.`), {
+      what: 'the redelivery to be dropped',
+    });
     expect(tenant.emulator.callsFor('cut@fabrikam.com')).toHaveLength(1);
     expect(logs.text()).toContain('details missing, not called again');
   });
@@ -63,10 +65,13 @@ describe('calls that hang', () => {
       const claimed = await waitForStatus(deps, id, 'Processing');
       const leaseUntil = Date.parse((await deps.store.getById(id))!.entity.leaseUntil!);
       // Released for the queue's retry, with the timeout as its error, before the lease ends.
-      const released = await waitFor(async () => {
-        const stored = await deps.store.getById(id);
-        return stored?.record.error?.code === 'Timeout' ? stored : undefined;
-      }, { what: 'the call to time out' });
+      const released = await waitFor(
+        async () => {
+          const stored = await deps.store.getById(id);
+          return stored?.record.error?.code === 'Timeout' ? stored : undefined;
+        },
+        { what: 'the call to time out' },
+      );
       expect(Date.parse(released.record.updatedAt)).toBeLessThan(leaseUntil);
       expect(Date.parse(claimed.updatedAt)).toBeLessThan(leaseUntil);
     } finally {
@@ -83,7 +88,12 @@ describe('a message for a person another invocation holds', () => {
     await deps.queue.queue.clearMessages();
     const held = await deps.store.getById(id);
     const leaseUntil = Date.now() + 6_000;
-    await deps.store.replace({ ...held!.entity, status: 'Processing', claimedBy: 'another-invocation', leaseUntil: new Date(leaseUntil).toISOString() });
+    await deps.store.replace({
+      ...held!.entity,
+      status: 'Processing',
+      claimedBy: 'another-invocation',
+      leaseUntil: new Date(leaseUntil).toISOString(),
+    });
     const message = { id, batchId: held!.record.batchId, queuedAt: held!.record.queuedAt };
 
     // Early deferrals look again within seconds; past the fifth, the wait reaches the lease's end.
@@ -135,7 +145,12 @@ describe('a signed resend sent twice', () => {
       const signature = signBody(secret, resend);
       const once = await submit(signedDeps, resend, { headers: { 'x-signature': signature } });
       expect(once.json.items[0]).toMatchObject({ status: 'Queued', duplicate: false });
-      await waitFor(async () => signed.emulator.callsFor('resent@fabrikam.com').length === 2 && (await signedDeps.store.getById(once.json.items[0].id))?.record.status === 'Invited', { what: 'the resend' });
+      await waitFor(
+        async () =>
+          signed.emulator.callsFor('resent@fabrikam.com').length === 2 &&
+          (await signedDeps.store.getById(once.json.items[0].id))?.record.status === 'Invited',
+        { what: 'the resend' },
+      );
 
       const twice = await submit(signedDeps, resend, { headers: { 'x-signature': signature } });
       expect(twice.json).toEqual(once.json);

@@ -19,7 +19,8 @@ afterAll(async () => {
   await tenant?.emulator.stop();
 });
 
-const invite = async (email: string, extra: Record<string, unknown> = {}) => (await submit(deps, invitationFor(email, extra))).json.items[0].id as string;
+const invite = async (email: string, extra: Record<string, unknown> = {}) =>
+  (await submit(deps, invitationFor(email, extra))).json.items[0].id as string;
 
 describe('poison messages', () => {
   it('records DeadLettered with the last error once the queue gives up, and a new submission re-drives it', async () => {
@@ -41,7 +42,9 @@ describe('poison messages', () => {
     const id = await invite('finished@fabrikam.com');
     await waitForStatus(deps, id, 'Invited');
     await deps.queue.poisonQueue.sendMessage(Buffer.from(JSON.stringify({ id, batchId: 'x', queuedAt: 'now' })).toString('base64'));
-    await waitFor(async () => ((await deps.queue.poisonQueue.getProperties()).approximateMessagesCount ?? 0) === 0, { what: 'poison queue to drain' });
+    await waitFor(async () => ((await deps.queue.poisonQueue.getProperties()).approximateMessagesCount ?? 0) === 0, {
+      what: 'poison queue to drain',
+    });
     expect((await deps.store.getById(id))?.record.status).toBe('Invited');
   });
 });

@@ -22,7 +22,10 @@ async function recordWithoutMessage(deps: AppDependencies, email: string, change
   expect(response.status).toBe(202);
   const id: string = response.json.items[0].id;
   await deps.queue.queue.clearMessages();
-  await deps.store.table.updateEntity({ partitionKey: `r${id[0]}`, rowKey: id, updatedAt: HOUR_AGO(), queuedAt: HOUR_AGO(), ...changes }, 'Merge');
+  await deps.store.table.updateEntity(
+    { partitionKey: `r${id[0]}`, rowKey: id, updatedAt: HOUR_AGO(), queuedAt: HOUR_AGO(), ...changes },
+    'Merge',
+  );
   return id;
 }
 
@@ -64,7 +67,8 @@ describe('what the sweep leaves alone', () => {
     const stranded = await recordWithoutMessage(deps, 'old-queued@fabrikam.com');
     const recent = await recordWithoutMessage(deps, 'recent@fabrikam.com', { updatedAt: new Date().toISOString() });
     await recordWithoutMessage(deps, 'processing@fabrikam.com', { status: 'Processing', leaseUntil: HOUR_AGO() });
-    for (const status of ['Invited', 'Failed', 'DeadLettered']) await recordWithoutMessage(deps, `${status.toLowerCase()}@fabrikam.com`, { status });
+    for (const status of ['Invited', 'Failed', 'DeadLettered'])
+      await recordWithoutMessage(deps, `${status.toLowerCase()}@fabrikam.com`, { status });
 
     await runTimer(deps);
     expect((await queuedMessages(deps)).map((message) => message.id)).toEqual([stranded]);
@@ -77,7 +81,9 @@ describe('what the sweep leaves alone', () => {
     expect((await runTimer(deps)).text()).toMatch(/1 message\(s\) still queued; nothing to sweep/);
     await deps.queue.queue.clearMessages();
 
-    await deps.queue.poisonQueue.sendMessage(encodeQueueMessage({ id: 'f'.repeat(32), batchId: 'other', queuedAt: new Date().toISOString() }));
+    await deps.queue.poisonQueue.sendMessage(
+      encodeQueueMessage({ id: 'f'.repeat(32), batchId: 'other', queuedAt: new Date().toISOString() }),
+    );
     await runTimer(deps);
     expect(await queuedMessages(deps)).toEqual([]);
     await deps.queue.poisonQueue.clearMessages();
@@ -102,7 +108,10 @@ describe('what the sweep leaves alone', () => {
     const racing = new (class extends InvitationStore {
       override async queuedUntouchedSince(before: string) {
         const found = await super.queuedUntouchedSince(before);
-        await deps.store.table.updateEntity({ partitionKey: `r${id[0]}`, rowKey: id, status: 'Processing', updatedAt: new Date().toISOString() }, 'Merge');
+        await deps.store.table.updateEntity(
+          { partitionKey: `r${id[0]}`, rowKey: id, status: 'Processing', updatedAt: new Date().toISOString() },
+          'Merge',
+        );
         return found;
       }
     })(deps.store.table);

@@ -45,29 +45,61 @@ describe('the worker invites each queued person once', () => {
   it.each([
     ['an address in a verified domain of the tenant (400)', 'someone@contoso.com', undefined, 400, 'BadRequest', 'verified domain'],
     ['a domain blocked by cross-tenant access settings (403)', 'x@blocked-by-xtap.com', undefined, 403, 'Forbidden', 'cross-tenant access'],
-    ['suspicious-activity blocking (403)', 'sus@fabrikam.com', { status: 403, code: 'Forbidden', message: 'Invitations are blocked for this directory due to suspicious activity. Please contact Microsoft support.' }, 403, 'Forbidden', 'suspicious activity'],
-    ['a 404', 'gone@fabrikam.com', { status: 404, code: 'Request_ResourceNotFound', message: 'Resource not found.' }, 404, 'Request_ResourceNotFound', 'not found'],
-    ['another 4xx (409)', 'conflict@fabrikam.com', { status: 409, code: 'Conflict', message: 'The invited user already exists in the directory as objectID: 1.' }, 409, 'Conflict', 'already exists'],
-  ])('records Failed with Graph\'s code, message and request-id after exactly one call, for %s', async (_, email, scripted, httpStatus, code, message) => {
-    if (scripted) {
-      tenant.emulator.script(email, [
-        { status: scripted.status, body: { error: { code: scripted.code, message: scripted.message, innerError: { 'request-id': 'req-from-body' } } } },
-      ]);
-    }
-    const id = await invite(email);
-    const record = await waitForStatus(deps, id);
-    expect(record.status).toBe('Failed');
-    expect(record.error).toMatchObject({ code, httpStatus, message: expect.stringContaining(message), graphRequestId: expect.any(String) });
-    expect(tenant.emulator.callsFor(email)).toHaveLength(1);
-    expect(record.attempts).toBe(1);
-  });
+    [
+      'suspicious-activity blocking (403)',
+      'sus@fabrikam.com',
+      {
+        status: 403,
+        code: 'Forbidden',
+        message: 'Invitations are blocked for this directory due to suspicious activity. Please contact Microsoft support.',
+      },
+      403,
+      'Forbidden',
+      'suspicious activity',
+    ],
+    [
+      'a 404',
+      'gone@fabrikam.com',
+      { status: 404, code: 'Request_ResourceNotFound', message: 'Resource not found.' },
+      404,
+      'Request_ResourceNotFound',
+      'not found',
+    ],
+    [
+      'another 4xx (409)',
+      'conflict@fabrikam.com',
+      { status: 409, code: 'Conflict', message: 'The invited user already exists in the directory as objectID: 1.' },
+      409,
+      'Conflict',
+      'already exists',
+    ],
+  ])(
+    "records Failed with Graph's code, message and request-id after exactly one call, for %s",
+    async (_, email, scripted, httpStatus, code, message) => {
+      if (scripted) {
+        tenant.emulator.script(email, [
+          {
+            status: scripted.status,
+            body: { error: { code: scripted.code, message: scripted.message, innerError: { 'request-id': 'req-from-body' } } },
+          },
+        ]);
+      }
+      const id = await invite(email);
+      const record = await waitForStatus(deps, id);
+      expect(record.status).toBe('Failed');
+      expect(record.error).toMatchObject({
+        code,
+        httpStatus,
+        message: expect.stringContaining(message),
+        graphRequestId: expect.any(String),
+      });
+      expect(tenant.emulator.callsFor(email)).toHaveLength(1);
+      expect(record.attempts).toBe(1);
+    },
+  );
 
   it('retries 503 and 504 (with and without Retry-After) and then records Invited', async () => {
-    tenant.emulator.script('flaky@fabrikam.com', [
-      { status: 503, headers: { 'retry-after': '0.3' } },
-      { status: 504 },
-      { status: 500 },
-    ]);
+    tenant.emulator.script('flaky@fabrikam.com', [{ status: 503, headers: { 'retry-after': '0.3' } }, { status: 504 }, { status: 500 }]);
     const id = await invite('flaky@fabrikam.com');
     const record = await waitForStatus(deps, id, 'Invited');
     const calls = tenant.emulator.callsFor('flaky@fabrikam.com');
@@ -92,7 +124,12 @@ describe('the worker invites each queued person once', () => {
     await deps.queue.queue.clearMessages();
     const stored = (await deps.store.getById(id))!;
     const leaseUntil = Date.now() + 1_500;
-    await deps.store.replace({ ...stored.entity, status: 'Processing', claimedBy: 'crashed-invocation', leaseUntil: new Date(leaseUntil).toISOString() });
+    await deps.store.replace({
+      ...stored.entity,
+      status: 'Processing',
+      claimedBy: 'crashed-invocation',
+      leaseUntil: new Date(leaseUntil).toISOString(),
+    });
     await deps.queue.send({ id, batchId: stored.record.batchId, queuedAt: stored.record.queuedAt });
     running = startWorker(deps, logs);
     const record = await waitForStatus(deps, id, 'Invited');
@@ -116,7 +153,9 @@ describe('the worker invites each queued person once', () => {
     const id = await invite('logline@fabrikam.com');
     await waitForStatus(deps, id, 'Invited');
     const line = logs.lines.find((entry) => entry.includes(`Invitation ${id}`) && entry.includes('Invited'));
-    expect(line).toMatch(new RegExp(`Invitation ${id} \\(l\\*\\*\\*@fabrikam\\.com\\): Invited, graphRequestId=[0-9a-f-]{36}, 1 call\\(s\\), \\d+ ms\\.`));
+    expect(line).toMatch(
+      new RegExp(`Invitation ${id} \\(l\\*\\*\\*@fabrikam\\.com\\): Invited, graphRequestId=[0-9a-f-]{36}, 1 call\\(s\\), \\d+ ms\\.`),
+    );
     expect(logs.text()).not.toContain('logline@fabrikam.com');
   });
 });
