@@ -64,9 +64,9 @@ export class GraphInvitationsClient {
    * Graph has answered 201 this never throws: the invitation exists, and nothing after that point
    * may lead to a second call (see InvitationCreated.detailsMissing).
    */
-  async createInvitation(request: GraphInvitationRequest, timeoutMs: number): Promise<InvitationCreated> {
+  async createInvitation(request: GraphInvitationRequest, timeoutMs: number, token?: AccessToken): Promise<InvitationCreated> {
     const deadline = Date.now() + timeoutMs;
-    const token = await this.sharedToken(timeoutMs);
+    token ??= await this.token(timeoutMs);
     let response: Response;
     try {
       response = await fetch(this.endpoints.invitationsUrl, {
@@ -77,7 +77,11 @@ export class GraphInvitationsClient {
       });
     } catch (error) {
       const timedOut = error instanceof Error && error.name === 'TimeoutError';
-      throw new GraphCallError('transient', timedOut ? 'Timeout' : 'NetworkError', timedOut ? `Graph did not answer within ${timeoutMs} ms.` : `Graph could not be reached: ${errorText(error)}`);
+      throw new GraphCallError(
+        'transient',
+        timedOut ? 'Timeout' : 'NetworkError',
+        timedOut ? `Graph did not answer within ${timeoutMs} ms.` : `Graph could not be reached: ${errorText(error)}`,
+      );
     }
     if (response.status !== 201) throw await graphCallErrorFromResponse(response);
 
@@ -99,10 +103,11 @@ export class GraphInvitationsClient {
   }
 
   /**
+   * A token for the next call, within `timeoutMs`; throws a classified GraphCallError (stage token).
    * Concurrent invocations of a cold process would each ask Entra for a token (MSAL's cache fills
    * only once one is issued): they share one request instead, each waiting at most its own time.
    */
-  private async sharedToken(timeoutMs: number): Promise<AccessToken> {
+  async token(timeoutMs: number): Promise<AccessToken> {
     if (this.tokenInFlight?.credential !== this.credential) {
       const entry = { credential: this.credential, token: this.issuedToken(this.credential) };
       this.tokenInFlight = entry;

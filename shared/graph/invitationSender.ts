@@ -3,7 +3,7 @@ import type { GraphInvitationRequest } from '../invitation';
 import type { CredentialCircuit } from './credentialCircuit';
 import { GraphCallError, TOKEN_ENDPOINT_UNAVAILABLE } from './graphCallError';
 import type { GraphInvitationsClient, InvitationCreated } from './graphInvitationsClient';
-import { GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
+import { type GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
 
 /**
  * Gets one invitation through Graph within an invocation's deadline: paced, retried with p-retry
@@ -22,22 +22,13 @@ export type SendOutcome =
   /** The app cannot sign in (the circuit is open): nobody's fault but ours; send it again after `waitMs`. */
   | { kind: 'suspended'; waitMs: number; calls: number; error: GraphCallError; announcement?: string };
 
-export interface SenderOptions {
-  /**
-   * Retries of transient failures within one invocation (429s are not counted: they wait).
-   * @default 5
-   */
-  retries?: number;
-  /** @default 250 */
-  minBackoffMs?: number;
-  /** @default 8_000 */
-  maxBackoffMs?: number;
-  /**
-   * The longest one token request plus Graph call may take; always cut to `mustEndBy`.
-   * @default 30_000
-   */
-  callTimeoutMs?: number;
-}
+// Retries of transient failures within one invocation (429s are not counted: they wait), with
+// exponential backoff between MIN_BACKOFF_MS and MAX_BACKOFF_MS.
+const RETRIES = 5;
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 8_000;
+// The longest one token request or Graph call may take; always cut to `mustEndBy`.
+const CALL_TIMEOUT_MS = 30_000;
 
 // Without Retry-After a 429 still pauses the process for this long.
 const DEFAULT_THROTTLE_PAUSE_MS = 1_000;
@@ -47,22 +38,17 @@ class CircuitOpenError extends Error {
 }
 
 export class InvitationSender {
-  private readonly options: Required<SenderOptions>;
-
   constructor(
     private readonly client: GraphInvitationsClient,
     private readonly pacer: GraphPacer,
     private readonly circuit: CredentialCircuit,
-    options: SenderOptions = {},
-  ) {
-    this.options = { retries: 5, minBackoffMs: 250, maxBackoffMs: 8_000, callTimeoutMs: 30_000, ...options };
-  }
+  ) {}
 
   /**
    * @param deadline no new attempt starts after this time (the invocation's budget).
    * @param mustEndBy no token request or Graph call outlives this time (inside the claim's lease).
    */
-  async send(request: GraphInvitationRequest, deadline: number, mustEndBy = deadline + this.options.callTimeoutMs): Promise<SendOutcome> {
+  async send(request: GraphInvitationRequest, deadline: number, mustEndBy = deadline + CALL_TIMEOUT_MS): Promise<SendOutcome> {
     let calls = 0;
     let notBefore = 0; // a 503/504's own Retry-After applies to this invitation's next try
     let refreshedAfter401 = false;
@@ -73,15 +59,21 @@ export class InvitationSender {
           if (this.circuit.openForMs > 0) throw new AbortError(new CircuitOpenError());
           if (notBefore > deadline) throw new AbortError(new WaitBeyondDeadlineError(notBefore - Date.now()));
           await sleepUntil(notBefore);
+          const timeLeft = () => {
+            const ms = Math.min(CALL_TIMEOUT_MS, mustEndBy - Date.now());
+            if (ms <= 0) throw new AbortError(new WaitBeyondDeadlineError(0));
+            return ms;
+          };
           try {
-            await this.pacer.acquire(deadline);
-          } catch (error) {
-            throw new AbortError(error as Error);
-          }
-          const timeoutMs = Math.min(this.options.callTimeoutMs, mustEndBy - Date.now());
-          if (timeoutMs <= 0) throw new AbortError(new WaitBeyondDeadlineError(0));
-          try {
-            const created = await this.client.createInvitation(request, timeoutMs);
+            // The token first, then the turn: a turn taken while a token is fetched is spent late, in
+            // a burst with every call that waited for the same token, and past any pause a 429 set meanwhile.
+            const token = await this.client.token(timeLeft());
+            try {
+              await this.pacer.acquire(deadline);
+            } catch (error) {
+              throw new AbortError(error as Error);
+            }
+            const created = await this.client.createInvitation(request, timeLeft(), token);
             calls += 1;
             return created;
           } catch (error) {
@@ -100,7 +92,8 @@ export class InvitationSender {
             if (error.kind === 'permanent' || error.kind === 'credential') throw new AbortError(error);
             if (error.kind === 'unauthorized') {
               // One fresh token (a revoked or stale one); a second 401 is the app's permission.
-              if (refreshedAfter401) throw new AbortError(new GraphCallError('credential', error.code, error.message, error.httpStatus, error.graphRequestId));
+              if (refreshedAfter401)
+                throw new AbortError(new GraphCallError('credential', error.code, error.message, error.httpStatus, error.graphRequestId));
               refreshedAfter401 = true;
               this.client.refreshCredential();
             }
@@ -108,9 +101,9 @@ export class InvitationSender {
           }
         },
         {
-          retries: this.options.retries,
-          minTimeout: this.options.minBackoffMs,
-          maxTimeout: this.options.maxBackoffMs,
+          retries: RETRIES,
+          minTimeout: MIN_BACKOFF_MS,
+          maxTimeout: MAX_BACKOFF_MS,
           factor: 2,
           randomize: true,
           maxRetryTime: Math.max(0, deadline - Date.now()),
@@ -125,7 +118,12 @@ export class InvitationSender {
       // retries it, counting a dequeue); without one it is only the budget (handed back free).
       const error = caught instanceof WaitBeyondDeadlineError && lastError?.kind === 'transient' ? lastError : caught;
       if (error instanceof WaitBeyondDeadlineError) {
-        return { kind: 'throttled', waitMs: Math.max(error.waitMs, DEFAULT_THROTTLE_PAUSE_MS), calls, ...(lastError ? { error: lastError } : {}) };
+        return {
+          kind: 'throttled',
+          waitMs: Math.max(error.waitMs, DEFAULT_THROTTLE_PAUSE_MS),
+          calls,
+          ...(lastError ? { error: lastError } : {}),
+        };
       }
       if (error instanceof CircuitOpenError) return this.suspended(calls, lastError);
       if (!(error instanceof GraphCallError)) throw error;
@@ -135,7 +133,8 @@ export class InvitationSender {
         this.circuit.open(error);
         return this.suspended(calls, error);
       }
-      if (error.kind === 'throttled') return { kind: 'throttled', waitMs: Math.max(this.pacer.pausedForMs, DEFAULT_THROTTLE_PAUSE_MS), calls, error };
+      if (error.kind === 'throttled')
+        return { kind: 'throttled', waitMs: Math.max(this.pacer.pausedForMs, DEFAULT_THROTTLE_PAUSE_MS), calls, error };
       return { kind: 'unavailable', error, calls };
     }
   }
@@ -149,9 +148,21 @@ export class InvitationSender {
       (state.state === 'failing'
         ? new GraphCallError('credential', state.code, state.message)
         : new GraphCallError('credential', 'CredentialCircuitOpen', 'The app could not sign in to Graph a moment ago.'));
-    const withAdvice = new GraphCallError('credential', reason.code, `${reason.message}${advice}`, reason.httpStatus, reason.graphRequestId);
+    const withAdvice = new GraphCallError(
+      'credential',
+      reason.code,
+      `${reason.message}${advice}`,
+      reason.httpStatus,
+      reason.graphRequestId,
+    );
     const announcement = this.circuit.takeAnnouncement();
-    return { kind: 'suspended', waitMs: Math.max(1_000, this.circuit.openForMs), calls, error: withAdvice, ...(announcement ? { announcement } : {}) };
+    return {
+      kind: 'suspended',
+      waitMs: Math.max(1_000, this.circuit.openForMs),
+      calls,
+      error: withAdvice,
+      ...(announcement ? { announcement } : {}),
+    };
   }
 }
 
