@@ -57,7 +57,9 @@ export async function createAppDependencies(
   names: ResourceNames = DEFAULT_RESOURCE_NAMES,
   storage: StorageAccount = storageAccountFromSettings(settings),
 ): Promise<AppDependencies> {
-  const store = new InvitationStore(storage.tableClient(names.tableName));
+  const store = new InvitationStore(storage.tableClient(names.tableName), {
+    queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
+  });
   const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));
   await Promise.all([store.ensureTable(), queue.ensureQueues()]);
   const membership = new BatchMembership(store.table);
@@ -66,9 +68,8 @@ export async function createAppDependencies(
     hmacSecrets: settings.INTAKE_HMAC_SECRET,
     hmacToleranceSeconds: settings.INTAKE_HMAC_TOLERANCE_SECONDS,
     idempotency: new IdempotencyStore(store.table),
-    queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
   });
-  const claims = new InvitationClaims(store, settings.CLAIM_LEASE_SECONDS * 1000);
+  const claims = new InvitationClaims(store, { leaseMs: settings.CLAIM_LEASE_SECONDS * 1000 });
   const graphClient = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
   // One id for this instance in every shared row (health, budget shares): Azure gives each instance one.
   const instanceId = process.env.WEBSITE_INSTANCE_ID || randomUUID();

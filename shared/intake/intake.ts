@@ -21,8 +21,6 @@ export interface IntakeOptions {
   hmacSecrets: readonly string[];
   hmacToleranceSeconds: number;
   idempotency: IdempotencyStore;
-  /** A Queued record older than this is queued again on a new submission (see shouldQueueAgain). */
-  queuedStaleAfterMs: number;
 }
 
 export interface SubmissionRequest {
@@ -155,7 +153,7 @@ export class Intake {
     };
     let admissions: AdmissionResult[];
     try {
-      admissions = await this.store.admit(batchId, candidates, this.options.queuedStaleAfterMs, queueRecorded);
+      admissions = await this.store.admit(batchId, candidates, { onRecorded: queueRecorded });
     } catch (error) {
       // Storage failed part-way: every record written so far is being queued; wait for that, so the
       // caller's retry of this exact request finds each person either queued once or not written.

@@ -25,12 +25,30 @@ const FAILED = 'failed/';
 const RESULTS = 'results/';
 export const ROSTER_CHUNK_SIZE = 1_000;
 
-/** Blob metadata that fills rows leaving these fields empty (metadata keys are case-insensitive). */
-export const ROSTER_METADATA_DEFAULTS = {
-  inviteredirecturl: 'inviteRedirectUrl',
-  messagelanguage: 'invitedUserMessageInfo.messageLanguage',
-  sendinvitationmessage: 'sendInvitationMessage',
-} as const;
+/**
+ * Blob metadata that fills what a roster's rows leave out, by metadata key (Blob storage matches
+ * metadata keys case-insensitively; we read them lower-cased): the row field it fills, as a dotted
+ * path, and how its text becomes the field's value.
+ */
+export const ROSTER_METADATA_DEFAULTS: Readonly<Record<string, { field: string; value: (text: string) => unknown }>> = {
+  inviteredirecturl: { field: 'inviteRedirectUrl', value: (text) => text },
+  messagelanguage: { field: 'invitedUserMessageInfo.messageLanguage', value: (text) => text },
+  // 'true' and 'false' as the JSON intake takes them; any other text is left for validation to reject.
+  sendinvitationmessage: {
+    field: 'sendInvitationMessage',
+    value: (text) => (/^(true|false)$/i.test(text) ? text.toLowerCase() === 'true' : text),
+  },
+};
+
+export interface PartnerOnboardingOptions {
+  /** PARTNER_ONBOARDING_BUDGET_SECONDS, in ms: a run starts no new roster after this long (the rest wait for the next run). */
+  budgetMs: number;
+  /**
+   * Rows recorded per chunk; progress is saved after each, so a run stopped half-way resumes after the last one.
+   * @default ROSTER_CHUNK_SIZE (1,000)
+   */
+  chunkSize?: number;
+}
 
 export interface OnboardingLog {
   info(message: string): void;
@@ -62,7 +80,7 @@ export class PartnerOnboarding {
     private readonly intake: Intake,
     private readonly batchReports: BatchReports,
     private readonly progress: RosterProgressStore,
-    private readonly options: { budgetMs: number; chunkSize?: number },
+    private readonly options: PartnerOnboardingOptions,
   ) {}
 
   async run(log: OnboardingLog): Promise<OnboardingRun> {
@@ -235,36 +253,38 @@ export class PartnerOnboarding {
   }
 }
 
-type MetadataDefaults = Partial<Record<keyof typeof ROSTER_METADATA_DEFAULTS, string>>;
+/** The roster's metadata that ROSTER_METADATA_DEFAULTS knows, by its lower-cased key. */
+type MetadataDefaults = Record<string, string>;
 
 function metadataDefaults(metadata: Record<string, string>): MetadataDefaults {
-  const lowered = Object.fromEntries(Object.entries(metadata).map(([key, value]) => [key.toLowerCase(), value]));
-  return Object.fromEntries(Object.keys(ROSTER_METADATA_DEFAULTS).flatMap((key) => (lowered[key] ? [[key, lowered[key]]] : [])));
+  return Object.fromEntries(
+    Object.entries(metadata).flatMap(([key, text]) =>
+      Object.hasOwn(ROSTER_METADATA_DEFAULTS, key.toLowerCase()) && text ? [[key.toLowerCase(), text]] : [],
+    ),
+  );
 }
 
-/** Fills what a row leaves empty from the roster's metadata; a row's own value always wins. */
-function withDefaults(value: unknown, defaults: MetadataDefaults): unknown {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
-  const row = { ...(value as Record<string, unknown>) };
-  const has = (name: string) => Object.keys(row).some((key) => key.toLowerCase() === name.toLowerCase());
-  if (defaults.inviteredirecturl && !has('inviteRedirectUrl')) row.inviteRedirectUrl = defaults.inviteredirecturl;
-  if (defaults.sendinvitationmessage && !has('sendInvitationMessage')) {
-    row.sendInvitationMessage =
-      defaults.sendinvitationmessage.toLowerCase() === 'true'
-        ? true
-        : defaults.sendinvitationmessage.toLowerCase() === 'false'
-          ? false
-          : defaults.sendinvitationmessage;
+/** Fills what a row leaves out from the roster's metadata; a row's own value always wins. */
+function withDefaults(row: unknown, defaults: MetadataDefaults): unknown {
+  let filled = row;
+  for (const [key, text] of Object.entries(defaults)) {
+    const { field, value } = ROSTER_METADATA_DEFAULTS[key]!;
+    filled = withValueAt(filled, field.split('.'), value(text));
   }
-  if (defaults.messagelanguage) {
-    const infoKey = Object.keys(row).find((key) => key.toLowerCase() === 'invitedusermessageinfo') ?? 'invitedUserMessageInfo';
-    const info = (
-      typeof row[infoKey] === 'object' && row[infoKey] !== null ? { ...(row[infoKey] as Record<string, unknown>) } : {}
-    ) as Record<string, unknown>;
-    if (!Object.keys(info).some((key) => key.toLowerCase() === 'messagelanguage')) info.messageLanguage = defaults.messagelanguage;
-    row[infoKey] = info;
-  }
-  return row;
+  return filled;
+}
+
+/**
+ * `target` with `value` at `path` unless something is there already. Names are matched
+ * case-insensitively, as the intake reads them; anything but an object along the way is left as
+ * it is, for validation to reject.
+ */
+function withValueAt(target: unknown, [name, ...rest]: string[], value: unknown): unknown {
+  if (typeof target !== 'object' || target === null || Array.isArray(target)) return target;
+  const object = target as Record<string, unknown>;
+  const key = Object.keys(object).find((candidate) => candidate.toLowerCase() === name!.toLowerCase());
+  if (rest.length === 0) return key === undefined ? { ...object, [name!]: value } : object;
+  return { ...object, [key ?? name!]: withValueAt(key === undefined ? {} : object[key], rest, value) };
 }
 
 async function appendRejections(container: ContainerClient, rosterName: string, rejected: readonly RejectedItem[]): Promise<void> {

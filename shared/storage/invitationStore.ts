@@ -60,10 +60,23 @@ function queuedAttemptProperties(batchId: string, invitation: Invitation, now: s
   };
 }
 
+export interface InvitationStoreOptions {
+  /**
+   * QUEUED_STALE_AFTER_SECONDS, in ms: a record left Queued this long has lost its message (the
+   * intake failed between the two writes), and a new submission of the person queues it again.
+   */
+  queuedStaleAfterMs: number;
+}
+
+export interface AdmitOptions {
+  /** Called as each group of people is recorded, so the caller can queue them while the rest are written. */
+  onRecorded?: (recorded: AdmissionResult[]) => void;
+}
+
 export class InvitationStore {
   constructor(
     readonly table: TableClient,
-    private readonly clock: () => Date = () => new Date(),
+    private readonly options: InvitationStoreOptions,
   ) {}
 
   async ensureTable(): Promise<void> {
@@ -80,14 +93,8 @@ export class InvitationStore {
    * concurrent submission of the same email) its candidates go through admitOne, which decides
    * with optimistic concurrency, so that concurrent submissions queue a person at most once.
    */
-  async admit(
-    batchId: string,
-    candidates: readonly AdmissionCandidate[],
-    staleAfterMs: number,
-    /** Called as each group is recorded, so the caller can queue those people while the rest are written. */
-    onRecorded: (recorded: AdmissionResult[]) => void = () => undefined,
-  ): Promise<AdmissionResult[]> {
-    const now = this.clock().toISOString();
+  async admit(batchId: string, candidates: readonly AdmissionCandidate[], { onRecorded }: AdmitOptions = {}): Promise<AdmissionResult[]> {
+    const now = new Date().toISOString();
     const entities = candidates.map((candidate) => this.newRecordEntity(batchId, candidate, now));
     const results = new Array<AdmissionResult>(candidates.length);
     const groups = groupIntoTransactions(entities.map((entity, position) => ({ entity, position })));
@@ -100,17 +107,17 @@ export class InvitationStore {
         // (find it person by person, so the others are still recorded). Anything else is an outage.
         if (!isRefusal(error)) throw error;
         for (const { position } of group) {
-          results[position] = await this.admitOne(batchId, candidates[position]!, staleAfterMs);
+          results[position] = await this.admitOne(batchId, candidates[position]!);
         }
       }
-      onRecorded(group.map(({ position }) => results[position]!));
+      onRecorded?.(group.map(({ position }) => results[position]!));
     });
     return results;
   }
 
-  private async admitOne(batchId: string, candidate: AdmissionCandidate, staleAfterMs: number): Promise<AdmissionResult> {
+  private async admitOne(batchId: string, candidate: AdmissionCandidate): Promise<AdmissionResult> {
     for (;;) {
-      const now = this.clock();
+      const now = new Date();
       const existing = await this.getById(recordIdForEmail(candidate.email));
       if (!existing) {
         const entity = this.newRecordEntity(batchId, candidate, now.toISOString());
@@ -123,7 +130,7 @@ export class InvitationStore {
           throw error;
         }
       }
-      if (!shouldQueueAgain(existing, candidate.invitation, now, staleAfterMs)) {
+      if (!shouldQueueAgain(existing, candidate.invitation, now, this.options.queuedStaleAfterMs)) {
         return { record: existing.record, admission: 'duplicate' };
       }
       const entity: RecordEntity = { ...existing.entity, ...queuedAttemptProperties(batchId, candidate.invitation, now.toISOString()) };

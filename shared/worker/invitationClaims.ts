@@ -35,11 +35,15 @@ export interface Outcome extends InvitationOutcome {
 /** The error a dead-lettered person gets when no call left one. */
 const QUEUE_GAVE_UP = { code: 'MaxDequeueCountExceeded', message: 'The queue gave up on this invitation after its maximum dequeue count.' };
 
+export interface InvitationClaimsOptions {
+  /** CLAIM_LEASE_SECONDS, in ms: how long a claim holds a person before another worker may take it over. */
+  leaseMs: number;
+}
+
 export class InvitationClaims {
   constructor(
     private readonly store: InvitationStore,
-    private readonly leaseMs: number,
-    private readonly now: () => Date = () => new Date(),
+    private readonly options: InvitationClaimsOptions,
   ) {}
 
   async claim(id: string, claimant: string): Promise<ClaimResult> {
@@ -48,7 +52,7 @@ export class InvitationClaims {
       if (!stored) return { kind: 'missing' };
       const { record, entity } = stored;
       if (FINAL_STATUSES.has(record.status)) return { kind: 'final', record };
-      const now = this.now();
+      const now = new Date();
       const leaseUntil = entity.leaseUntil ? Date.parse(entity.leaseUntil) : 0;
       const tookOver = record.status === 'Processing';
       if (tookOver && leaseUntil > now.getTime() && entity.claimedBy !== claimant) return { kind: 'held', leaseUntil };
@@ -56,7 +60,7 @@ export class InvitationClaims {
         ...entity,
         status: 'Processing',
         claimedBy: claimant,
-        leaseUntil: new Date(now.getTime() + this.leaseMs).toISOString(),
+        leaseUntil: new Date(now.getTime() + this.options.leaseMs).toISOString(),
         updatedAt: now.toISOString(),
       };
       const etag = await this.store.replace(claimed, stored.etag);
@@ -82,7 +86,7 @@ export class InvitationClaims {
       ...NO_CLAIM,
       status: outcome.status,
       attempts: entity.attempts + outcome.calls,
-      updatedAt: this.now().toISOString(),
+      updatedAt: new Date().toISOString(),
     };
     await this.store.replace(next, outcome.status === 'Queued' ? claim.etag : undefined);
     return recordFromEntity(next);
@@ -97,7 +101,7 @@ export class InvitationClaims {
       const next: RecordEntity = {
         ...entity,
         status: 'DeadLettered',
-        updatedAt: this.now().toISOString(),
+        updatedAt: new Date().toISOString(),
         ...(stored.record.error ? {} : errorColumns(QUEUE_GAVE_UP)),
         ...NO_CLAIM,
       };

@@ -163,20 +163,24 @@ describe('scheduled partner onboarding', () => {
       'version:v1.0',
       'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required',
       'meta@fabrikam.com,',
+      'own@fabrikam.com,https://own.example.com/welcome',
     ].join('\n');
     await upload('meta.csv', roster, {
       inviteRedirectUrl: 'https://contoso.sharepoint.com/sites/partners',
       messageLanguage: 'fr-FR',
       sendInvitationMessage: 'true',
+      // Metadata the table does not know: ignored.
+      owner: 'partner-team',
     });
     await deps.partnerOnboarding.run(log);
-    const stored = (await deps.store.findByEmail('meta@fabrikam.com'))[0]!;
-    const invitation = (await deps.store.getById(stored.id))!.invitation;
-    expect(invitation).toMatchObject({
+    const invitationOf = async (email: string) => (await deps.store.getById((await deps.store.findByEmail(email))[0]!.id))!.invitation;
+    expect(await invitationOf('meta@fabrikam.com')).toMatchObject({
       inviteRedirectUrl: 'https://contoso.sharepoint.com/sites/partners',
       sendInvitationMessage: true,
       invitedUserMessageInfo: { messageLanguage: 'fr-FR' },
     });
+    // A row's own value wins over the roster's default.
+    expect(await invitationOf('own@fabrikam.com')).toMatchObject({ inviteRedirectUrl: 'https://own.example.com/welcome' });
   });
 
   it('runs when the local host is asked to: POST /admin/functions/partnerOnboarding', async () => {

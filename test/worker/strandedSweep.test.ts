@@ -114,7 +114,7 @@ describe('what the sweep leaves alone', () => {
         );
         return found;
       }
-    })(deps.store.table);
+    })(deps.store.table, { queuedStaleAfterMs: deps.settings.QUEUED_STALE_AFTER_SECONDS * 1000 });
     const sweeper = new StrandedInvitationSweeper(racing, deps.queue, { strandedAfterMs: 600_000 });
     expect(await sweeper.sweep()).toEqual({ waitingMessages: 0, requeued: 0, leftForNextSweep: 0 });
     expect(await queuedMessages(deps)).toEqual([]);
