@@ -5,6 +5,14 @@ import { rateBetween, simulatePacing } from '../support/pacingSimulation';
 
 // The pacer's rules on a fake clock: it learns the capacity Graph grants, whatever the window's shape.
 
+/** Graph accepts a call every `everyMs` for `forMs`, on the pacer's fake clock. */
+function acceptFor(clock: { now: number }, pacer: GraphPacer, forMs: number, everyMs = 50): void {
+  for (let elapsed = 0; elapsed < forMs; elapsed += everyMs) {
+    clock.now += everyMs;
+    pacer.accepted();
+  }
+}
+
 describe('the adaptive pacer converges on the capacity Graph grants', () => {
   it.each([
     { name: 'a strict 20 per 1 s sliding window', budget: { limit: 20, windowMs: 1_000 }, durationMs: 120_000, measuredMs: 60_000 },
@@ -42,10 +50,7 @@ describe("the pacer's rules", () => {
     const clock = { now: 0 };
     const pacer = new GraphPacer({ maxWritesPerSecond: 20, now: () => clock.now });
     expect(pacer.rate).toBe(5);
-    for (let step = 0; step < 80; step += 1) {
-      clock.now += 50;
-      pacer.accepted();
-    }
+    acceptFor(clock, pacer, 4_000);
     expect(pacer.rate).toBeCloseTo(20);
   });
 
@@ -77,10 +82,7 @@ describe("the pacer's rules", () => {
   it('recovers quickly to just under the limit that threw it back, then only probes past it', () => {
     const { clock, pacer } = at();
     pacer.throttled(1_000);
-    for (let step = 0; step < 40; step += 1) {
-      clock.now += 50;
-      pacer.accepted();
-    }
+    acceptFor(clock, pacer, 2_000);
     expect(pacer.rate).toBeGreaterThanOrEqual(0.97 * 20 - 0.01);
     expect(pacer.rate).toBeLessThan(20);
   });
@@ -88,20 +90,14 @@ describe("the pacer's rules", () => {
   it('grows back to its ceiling once Graph has said nothing for 30 s (the other app has gone), steadily rather than in a burst', () => {
     const { clock, pacer } = at();
     pacer.accepted(1.8); // another app has taken about half
-    const acceptFor = (ms: number) => {
-      for (let step = 0; step < ms / 50; step += 1) {
-        clock.now += 50;
-        pacer.accepted();
-      }
-    };
-    acceptFor(30_050);
+    acceptFor(clock, pacer, 30_050);
     const forgottenAt = pacer.rate;
     expect(forgottenAt).toBeLessThan(12);
     // A burst into another app's retries would cost seconds of 429s: about 5% a second, not 50%.
-    acceptFor(2_000);
+    acceptFor(clock, pacer, 2_000);
     expect(pacer.rate).toBeLessThanOrEqual(forgottenAt * 1.11);
     expect(pacer.rate).toBeGreaterThan(forgottenAt * 1.05);
-    acceptFor(20_000);
+    acceptFor(clock, pacer, 20_000);
     expect(pacer.rate).toBeCloseTo(20);
   });
 
@@ -127,10 +123,7 @@ describe("the pacer's rules", () => {
   it('never exceeds its share of GRAPH_MAX_WRITES_PER_SECOND', () => {
     const { clock, pacer } = at();
     pacer.setShare(0.25);
-    for (let step = 0; step < 100; step += 1) {
-      clock.now += 100;
-      pacer.accepted();
-    }
+    acceptFor(clock, pacer, 10_000, 100);
     expect(pacer.rate).toBeCloseTo(5);
   });
 });
