@@ -106,10 +106,15 @@ export class PartnerOnboarding {
     return run;
   }
 
-  /** Top-level blobs (not processed/, failed/ or results/), oldest first. */
+  /**
+   * Top-level blobs (not processed/, failed/ or results/), oldest first. Listed without their
+   * metadata: the storage SDK refuses a whole listing when one blob has a metadata key such as
+   * `constructor`, which would stop every roster behind it. Each roster's metadata comes with its
+   * download instead, where it can only fail that roster.
+   */
   private async newRosters(container: ContainerClient): Promise<BlobItem[]> {
     const blobs: BlobItem[] = [];
-    for await (const item of container.listBlobsByHierarchy('/', { includeMetadata: true })) {
+    for await (const item of container.listBlobsByHierarchy('/')) {
       if (item.kind === 'blob') blobs.push(item);
     }
     return blobs.sort((a, b) => a.properties.lastModified.getTime() - b.properties.lastModified.getTime() || a.name.localeCompare(b.name));
@@ -175,7 +180,7 @@ export class PartnerOnboarding {
     if (progress.status === 'recording') {
       const download = await container.getBlobClient(blob.name).download(0, undefined, { conditions: { ifMatch: etag } });
       const stream = download.readableStreamBody as Readable;
-      const defaults = metadataDefaults(blob.metadata ?? {});
+      const defaults = metadataDefaults(download.metadata ?? {});
       let chunk: RosterRow[] = [];
       try {
         for await (const row of readRosterRows(stream, format)) {

@@ -108,4 +108,19 @@ describe('rosters with poison rows and poison names', () => {
       '[fault figures] poison rosters: a refused row rejected alone, a refused roster moved to failed/, the 3 other rosters processed in the same run.',
     );
   });
+
+  it("does not let one roster's hostile metadata key stop the others", async () => {
+    // The storage SDK refuses to read metadata keys such as `constructor` (prototype pollution):
+    // in a container listing, that would fail every run, for every roster.
+    const hostile = 'e-hostile-metadata.csv';
+    const content = [HEADINGS, `hostile@fabrikam.com,${REDIRECT},HR-E`].join('\n');
+    await container.getBlockBlobClient(hostile).upload(content, Buffer.byteLength(content), { metadata: { constructor: 'x' } });
+    await upload('f-after.csv', [HEADINGS, `after@fabrikam.com,${REDIRECT},HR-F`].join('\n'));
+
+    const run = await deps.partnerOnboarding.run({ info: () => undefined, warn: () => undefined });
+
+    expect(run.recorded).toContain('f-after.csv');
+    expect([...run.recorded, ...run.failed]).toContain(hostile);
+    expect(await exists(hostile)).toBe(false);
+  });
 });
