@@ -11,10 +11,13 @@ import {
 import type { InvitationStore } from '../storage/invitationStore';
 import { problems } from '../problem';
 import { stringifyForSpreadsheets } from './spreadsheetCsv';
+import type { RejectedItem } from '../intake/submission';
 
 /**
  * GET /api/batches/{batchId}: a submission's items with each person's current record, status
- * counts, and the results CSV (the counterpart of the portal's bulk operation results).
+ * counts, the rows its submissions rejected, and the results CSV (the counterpart of the portal's
+ * bulk operation results), which lists every row submitted: each person, and each rejected row
+ * with status `Rejected` and its reasons.
  * Counts read every person's record (one point read each, in parallel): exact, and proportional
  * to the batch, never to the table.
  */
@@ -35,10 +38,13 @@ export interface BatchReport {
   total: number;
   counts: Record<InvitationStatus, number>;
   items: BatchReportItem[];
+  /** The rows the batch's submissions rejected (never people, never queued), with their position and reasons. */
+  rejected: RejectedItem[];
   continuationToken?: string;
 }
 
 export const RESULTS_CSV_COLUMNS = [
+  'row',
   'email',
   'status',
   'invitedUserId',
@@ -54,7 +60,7 @@ export const RESULTS_CSV_COLUMNS = [
 
 /** The results CSV of a batch that has nobody in it (a roster whose every row was rejected). */
 export function emptyResultsCsv(): string {
-  return resultsCsvOf([]);
+  return resultsCsvOf([], []);
 }
 
 export class BatchReports {
@@ -70,16 +76,18 @@ export class BatchReports {
    */
   async report(batchId: string, pageSize = DEFAULT_PAGE_SIZE, continuationToken?: string): Promise<BatchReport> {
     const offset = continuationToken ? decodeContinuation(continuationToken) : 0;
-    const all = await this.allItems(batchId);
+    const { items: unique, rejected } = await this.uniqueItems(batchId);
+    const all = await this.withRecords(unique);
     const counts = Object.fromEntries(INVITATION_STATUSES.map((status) => [status, 0])) as Record<InvitationStatus, number>;
     for (const item of all) counts[item.status] += 1;
     const items = all.slice(offset, offset + pageSize);
     const next = offset + pageSize < all.length ? { continuationToken: encodeContinuation(offset + pageSize) } : {};
-    return { batchId, total: all.length, counts, items, ...next };
+    return { batchId, total: all.length, counts, items, rejected, ...next };
   }
 
   async resultsCsv(batchId: string): Promise<string> {
-    return resultsCsvOf(await this.allItems(batchId));
+    const { items, rejected } = await this.uniqueItems(batchId);
+    return resultsCsvOf(await this.withRecords(items), rejected);
   }
 
   /**
@@ -89,26 +97,23 @@ export class BatchReports {
    * step of reads while a batch is being worked on, every record once when it is done.
    */
   async finalResultsCsv(batchId: string): Promise<string | undefined> {
-    const items = await this.uniqueItems(batchId);
+    const { items, rejected } = await this.uniqueItems(batchId);
     const steps: BatchReportItem[][] = [];
     for (let end = items.length; end > 0; end -= FINALITY_STEP) {
       const step = await this.withRecords(items.slice(Math.max(0, end - FINALITY_STEP), end));
       if (step.some((item) => !FINAL_STATUSES.has(item.status))) return undefined;
       steps.unshift(step);
     }
-    return resultsCsvOf(steps.flat());
+    return resultsCsvOf(steps.flat(), rejected);
   }
 
-  /** Every person of the batch once, in submission order, with their current record. */
-  private async allItems(batchId: string): Promise<BatchReportItem[]> {
-    return this.withRecords(await this.uniqueItems(batchId));
-  }
-
-  private async uniqueItems(batchId: string): Promise<BatchItem[]> {
+  /** Every person of the batch once, in submission order, and the rows its submissions rejected. */
+  private async uniqueItems(batchId: string): Promise<{ items: BatchItem[]; rejected: RejectedItem[] }> {
+    const { items, rejected } = await this.membership.read(batchId);
     const byRecord = new Map<string, BatchItem>();
-    for (const item of await this.membership.all(batchId)) if (!byRecord.has(item.recordId)) byRecord.set(item.recordId, item);
-    if (byRecord.size === 0) throw problems.notFound(`No batch ${batchId}.`);
-    return [...byRecord.values()];
+    for (const item of items) if (!byRecord.has(item.recordId)) byRecord.set(item.recordId, item);
+    if (byRecord.size === 0 && rejected.length === 0) throw problems.notFound(`No batch ${batchId}.`);
+    return { items: [...byRecord.values()], rejected };
   }
 
   private async withRecords(items: readonly BatchItem[]): Promise<BatchReportItem[]> {
@@ -134,8 +139,10 @@ function decodeContinuation(token: string): number {
   }
 }
 
-function resultsCsvOf(items: readonly BatchReportItem[]): string {
-  const rows = items.map((item) => ({
+/** Every row submitted: the people (row = their position in their submission, from 1), then the rejected rows. */
+function resultsCsvOf(items: readonly BatchReportItem[], rejected: readonly RejectedItem[]): string {
+  const people = items.map((item) => ({
+    row: item.index + 1,
     email: item.email,
     status: item.status,
     invitedUserId: item.invitedUserId ?? '',
@@ -148,5 +155,11 @@ function resultsCsvOf(items: readonly BatchReportItem[]): string {
     attempts: item.attempts,
     updatedAt: item.updatedAt,
   }));
-  return stringifyForSpreadsheets(rows, { header: true, columns: [...RESULTS_CSV_COLUMNS] });
+  const rejectedRows = rejected.map((item) => ({
+    row: item.index + 1,
+    status: 'Rejected',
+    errorCode: 'InvalidRow',
+    errorMessage: item.errors.map((error) => `${error.path}: ${error.message}`).join('; '),
+  }));
+  return stringifyForSpreadsheets([...people, ...rejectedRows], { header: true, columns: [...RESULTS_CSV_COLUMNS] });
 }

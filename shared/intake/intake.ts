@@ -23,6 +23,16 @@ export interface IntakeOptions {
   idempotency: IdempotencyStore;
 }
 
+export interface AdmitSubmissionOptions {
+  /**
+   * Keep the rejected rows in the batch even when no row was accepted. A request whose every item
+   * is rejected writes nothing (it is answered 400); a roster's chunk whose every row is rejected
+   * is still part of the roster's batch, and its rows belong in the roster's results.
+   * @default false
+   */
+  keepRejectedWhenNoneAccepted?: boolean;
+}
+
 export interface SubmissionRequest {
   contentType: string | undefined;
   body: Uint8Array;
@@ -56,6 +66,15 @@ export class Intake {
     private readonly queue: InvitationQueue,
     private readonly options: IntakeOptions,
   ) {}
+
+  /** A part of a batch whose every row was rejected (a roster's chunk): its rows still belong in the batch's results. */
+  private async keepRejected(batchId: string, submissionKey: string, rejected: RejectedItem[]): Promise<void> {
+    try {
+      await this.membership.add(batchId, [], submissionKey, rejected);
+    } catch (error) {
+      throw new StorageUnavailableError(error);
+    }
+  }
 
   async submit(request: SubmissionRequest): Promise<SubmissionResult & { replayed?: true }> {
     const keys: string[] = [];
@@ -97,7 +116,12 @@ export class Intake {
    * this submission within the batch: submitting the same key again (a retry, a roster chunk
    * recorded again after a crash) rewrites its batch rows rather than adding them twice.
    */
-  async admit(batchId: string, submission: Pick<Submission, 'accepted' | 'rejected'>, submissionKey: string): Promise<SubmissionResult> {
+  async admit(
+    batchId: string,
+    submission: Pick<Submission, 'accepted' | 'rejected'>,
+    submissionKey: string,
+    { keepRejectedWhenNoneAccepted = false }: AdmitSubmissionOptions = {},
+  ): Promise<SubmissionResult> {
     const rejected = [...submission.rejected];
 
     // The same person twice in one submission: the later items answer as duplicates of the first.
@@ -133,7 +157,10 @@ export class Intake {
       }
     }
     rejected.sort((a, b) => a.index - b.index);
-    if (candidates.length === 0) return { httpStatus: 400, batchId, items: [], rejected };
+    if (candidates.length === 0) {
+      if (keepRejectedWhenNoneAccepted) await this.keepRejected(batchId, submissionKey, rejected);
+      return { httpStatus: 400, batchId, items: [], rejected };
+    }
 
     // Records are written before their messages, so no message lacks its record; each group's
     // messages go out as soon as its transaction commits, while the other groups are still written.
@@ -193,7 +220,7 @@ export class Intake {
       .map(({ id, index, email, duplicate }) => ({ recordId: id, index, email, duplicate }));
     const [sent, membershipError] = await Promise.all([
       Promise.all(sends),
-      this.membership.add(batchId, batchItems, submissionKey).then(
+      this.membership.add(batchId, batchItems, submissionKey, rejected).then(
         () => undefined,
         (error: unknown) => error ?? new Error('batch membership write failed'),
       ),

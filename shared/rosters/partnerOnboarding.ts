@@ -230,7 +230,7 @@ export class PartnerOnboarding {
     }));
     // Keyed by its first row: a chunk recorded again after a crash rewrites its own batch rows.
     const submissionKey = `rows-${String(chunk[0]!.row).padStart(10, '0')}`;
-    const result = await this.intake.admit(progress.batchId, validateItems(items), submissionKey);
+    const result = await this.intake.admit(progress.batchId, validateItems(items), submissionKey, { keepRejectedWhenNoneAccepted: true });
     if (result.rejected.length > 0) await appendRejections(container, progress.name, result.rejected);
     progress.rowsDone = chunk[chunk.length - 1]!.row + 1;
     progress.accepted += result.items.length;
@@ -239,7 +239,7 @@ export class PartnerOnboarding {
   }
 
   private async writeResultsIfFinal(container: ContainerClient, progress: RosterProgress): Promise<boolean> {
-    const csv = progress.accepted === 0 ? emptyResultsCsv() : await this.batchReports.finalResultsCsv(progress.batchId);
+    const csv = progress.accepted + progress.rejected === 0 ? emptyResultsCsv() : await this.batchReports.finalResultsCsv(progress.batchId);
     if (csv === undefined) return false;
     await container.getBlockBlobClient(`${RESULTS}${progress.name}-results.csv`).upload(csv, Buffer.byteLength(csv), {
       blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },

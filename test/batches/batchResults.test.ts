@@ -48,3 +48,42 @@ describe('the results of a batch once it is final', () => {
     expect(rows.slice(1).every((row) => row.status === 'Invited')).toBe(true);
   });
 });
+
+describe('every row of a submission accounted for', () => {
+  it('lists a rejected row in the batch report and its results CSV, with status Rejected and its reasons, and records nothing for it', async () => {
+    const response = await submit(deps, {
+      batchId: 'accounted',
+      invitations: [
+        invitationFor('first@fabrikam.com'),
+        { invitedUserEmailAddress: 'not an address', inviteRedirectUrl: 'https://myapps.microsoft.com' },
+        invitationFor('third@fabrikam.com'),
+      ],
+    });
+    expect(response.status).toBe(202);
+    await clearQueue(deps);
+
+    const report = await deps.batchReports.report('accounted');
+    expect(report.total).toBe(2);
+    expect(report.rejected).toEqual([{ index: 1, errors: [expect.objectContaining({ path: 'invitations[1].invitedUserEmailAddress' })] }]);
+
+    const rows = parse(await deps.batchReports.resultsCsv('accounted'), { columns: true }) as Array<Record<string, string>>;
+    expect(rows.map((row) => [row.row, row.status])).toEqual([
+      ['1', 'Queued'],
+      ['3', 'Queued'],
+      ['2', 'Rejected'],
+    ]);
+    expect(rows[2]!.errorMessage).toContain('invitations[1].invitedUserEmailAddress');
+    expect(rows[2]!.email).toBe('');
+    // Never a person: no record for it, and nothing queued (the queue was cleared of the two people only).
+    expect(await deps.store.findByEmail('not an address')).toEqual([]);
+  });
+
+  it('writes nothing for a submission whose every row is rejected (400)', async () => {
+    const response = await submit(deps, {
+      batchId: 'all-rejected',
+      invitations: [{ invitedUserEmailAddress: 'nope', inviteRedirectUrl: 'https://myapps.microsoft.com' }],
+    });
+    expect(response.status).toBe(400);
+    await expect(deps.batchReports.report('all-rejected')).rejects.toMatchObject({ status: 404 });
+  });
+});

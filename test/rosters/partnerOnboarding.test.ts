@@ -80,11 +80,14 @@ describe('scheduled partner onboarding', () => {
 
     await runUntilResults('week47.csv');
     const results: Record<string, string>[] = parse(await text('results/week47.csv-results.csv'), { columns: true });
-    expect(results.map((row) => [row.email, row.status])).toEqual([
-      ['new1@fabrikam.com', 'Invited'],
-      ['already@fabrikam.com', 'Invited'],
-      ['new2@fabrikam.com', 'Invited'],
+    // Every row of the file: the rejected one too, with its reasons (its row number is the roster's, from 1).
+    expect(results.map((row) => [row.row, row.email, row.status])).toEqual([
+      ['1', 'new1@fabrikam.com', 'Invited'],
+      ['3', 'already@fabrikam.com', 'Invited'],
+      ['4', 'new2@fabrikam.com', 'Invited'],
+      ['2', '', 'Rejected'],
     ]);
+    expect(results[3]!.errorMessage).toContain("'#'");
     const report = await deps.batchReports.report(rosterBatchId('week47.csv', etag));
     expect(report.items.find((item) => item.email === 'already@fabrikam.com')?.duplicate).toBe(true);
     expect(callsFor(['new1@fabrikam.com', 'new2@fabrikam.com', 'already@fabrikam.com'])).toBe(3);
