@@ -161,6 +161,20 @@ describe('scheduled partner onboarding', () => {
     expect(await text(`failed/${name}.error.txt`)).toContain(reason);
   });
 
+  it('lists every row of a roster whose every row is rejected in its results, and queues nobody', async () => {
+    const roster = [HEADINGS, `bad#one@fabrikam.com,${REDIRECT},false,`, `bad#two@fabrikam.com,${REDIRECT},false,`].join('\n');
+    await upload('all-rejected.csv', roster);
+    const run = await deps.partnerOnboarding.run(log);
+    expect(run.recorded).toEqual(['all-rejected.csv']);
+    await runUntilResults('all-rejected.csv');
+    const results: Record<string, string>[] = parse(await text('results/all-rejected.csv-results.csv'), { columns: true });
+    expect(results.map((row) => [row.row, row.status])).toEqual([
+      ['1', 'Rejected'],
+      ['2', 'Rejected'],
+    ]);
+    expect(await deps.store.findByEmail('bad#one@fabrikam.com')).toEqual([]);
+  });
+
   it("fills empty fields from the roster's blob metadata", async () => {
     const roster = [
       'version:v1.0',
