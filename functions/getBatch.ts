@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/batches/batchReports';
 import { batchIdSchema, describeIssues } from '../shared/intake/submission';
+import { invitationStatusSchema } from '../shared/invitationRecord';
 import { problems } from '../shared/problem';
 import { defineHttp } from './runtime/defineFunction';
 
@@ -9,9 +10,13 @@ const batchQuerySchema = z.object({
   pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
   continuationToken: z.string().min(1).optional(),
   format: z.enum(['json', 'csv']).optional(),
+  status: invitationStatusSchema.optional(),
 });
 
-/** GET /api/batches/{batchId}: counts and a page of items; `?format=csv` or `Accept: text/csv` for the results file. */
+/**
+ * GET /api/batches/{batchId}: counts and a page of items (`?status=Failed`: of the people in that
+ * status); `?format=csv` or `Accept: text/csv` for the results file.
+ */
 export const getBatch = defineHttp({
   name: 'getBatch',
   route: 'batches/{batchId}',
@@ -23,7 +28,7 @@ export const getBatch = defineHttp({
       const [first] = describeIssues(query.error);
       throw problems.invalidRequest(`${first?.path} ${first?.message}.`);
     }
-    const { batchId, pageSize, continuationToken, format } = query.data;
+    const { batchId, pageSize, continuationToken, format, status } = query.data;
     const wantsCsv = format === 'csv' || (format === undefined && (request.headers.get('accept') ?? '').includes('text/csv'));
     if (wantsCsv) {
       return {
@@ -32,6 +37,13 @@ export const getBatch = defineHttp({
         headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${batchId}-results.csv"` },
       };
     }
-    return { status: 200, jsonBody: await deps.batchReports.report(batchId, pageSize, continuationToken) };
+    return {
+      status: 200,
+      jsonBody: await deps.batchReports.report(batchId, {
+        pageSize,
+        ...(continuationToken ? { continuationToken } : {}),
+        ...(status ? { status } : {}),
+      }),
+    };
   },
 });

@@ -43,6 +43,15 @@ export interface BatchReport {
   continuationToken?: string;
 }
 
+export interface ReportOptions {
+  /** @default DEFAULT_PAGE_SIZE (100) */
+  pageSize?: number;
+  /** From the previous page's answer. */
+  continuationToken?: string;
+  /** Only the people in this status (the counts are the whole batch's). */
+  status?: InvitationStatus;
+}
+
 export const RESULTS_CSV_COLUMNS = [
   'row',
   'email',
@@ -71,18 +80,20 @@ export class BatchReports {
 
   /**
    * Counts and one page of the batch's people, each person once (where a batch first named them)
-   * however many submissions named them. Pages are slices of that list: the counts read it whole
-   * anyway, and slicing it keeps pages and `total` in agreement.
+   * however many submissions named them; with `status`, a page of just the people in it. Pages
+   * are slices of that list: the counts read it whole anyway, and slicing it keeps pages and
+   * `total` in agreement (`total` counts the people the page is drawn from).
    */
-  async report(batchId: string, pageSize = DEFAULT_PAGE_SIZE, continuationToken?: string): Promise<BatchReport> {
+  async report(batchId: string, { pageSize = DEFAULT_PAGE_SIZE, continuationToken, status }: ReportOptions = {}): Promise<BatchReport> {
     const offset = continuationToken ? decodeContinuation(continuationToken) : 0;
     const { items: unique, rejected } = await this.uniqueItems(batchId);
     const all = await this.withRecords(unique);
-    const counts = Object.fromEntries(INVITATION_STATUSES.map((status) => [status, 0])) as Record<InvitationStatus, number>;
+    const counts = Object.fromEntries(INVITATION_STATUSES.map((name) => [name, 0])) as Record<InvitationStatus, number>;
     for (const item of all) counts[item.status] += 1;
-    const items = all.slice(offset, offset + pageSize);
-    const next = offset + pageSize < all.length ? { continuationToken: encodeContinuation(offset + pageSize) } : {};
-    return { batchId, total: all.length, counts, items, rejected, ...next };
+    const listed = status ? all.filter((item) => item.status === status) : all;
+    const items = listed.slice(offset, offset + pageSize);
+    const next = offset + pageSize < listed.length ? { continuationToken: encodeContinuation(offset + pageSize) } : {};
+    return { batchId, total: listed.length, counts, items, rejected, ...next };
   }
 
   async resultsCsv(batchId: string): Promise<string> {

@@ -135,6 +135,25 @@ describe('GET /api/batches/{batchId}', () => {
     });
   });
 
+  it("pages just the people in a status with ?status=, with the whole batch's counts", async () => {
+    const response = await get(getBatch, `/api/batches/${batchId}?status=Failed`, { batchId });
+    expect(response.status).toBe(200);
+    expect(response.json.total).toBe(1);
+    expect(response.json.items.map((item: { status: string }) => item.status)).toEqual(['Failed']);
+    expect(response.json.counts.Queued).toBe(23);
+    const queued = await get(getBatch, `/api/batches/${batchId}?status=Queued&pageSize=20`, { batchId });
+    expect(queued.json.items).toHaveLength(20);
+    expect(queued.json.items.every((item: { status: string }) => item.status === 'Queued')).toBe(true);
+    expect(queued.json.continuationToken).toBeDefined();
+  });
+
+  it('refuses a status that is not one with a problem naming it', async () => {
+    const response = await get(getBatch, `/api/batches/${batchId}?status=Lost`, { batchId });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(response.json.detail).toMatch(/^status /);
+  });
+
   it('pages through the items with a continuation token, each person once, without redemption URLs', async () => {
     const seen: string[] = [];
     let token: string | undefined;

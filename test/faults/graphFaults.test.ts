@@ -31,7 +31,7 @@ async function submitPeople(deps: AppDependencies, emails: string[]): Promise<st
 async function waitUntilFinal(deps: AppDependencies, batchId: string, timeoutMs: number) {
   return waitFor(
     async () => {
-      const report = await deps.batchReports.report(batchId, 1);
+      const report = await deps.batchReports.report(batchId, { pageSize: 1 });
       return report.counts.Queued + report.counts.Processing === 0 ? report : undefined;
     },
     { timeoutMs, what: `batch ${batchId} to be final` },
@@ -117,7 +117,7 @@ describe('Graph faults', () => {
     const cut = tenant.emulator.calls.filter((call) => call.cut).length;
     expect(cut).toBeGreaterThan(10); // the faults did happen
     for (const email of emails) expect(tenant.emulator.callsFor(email)).toHaveLength(1);
-    const missing = (await deps.batchReports.report(report.batchId, 100)).items.filter((item) => item.detailsMissing).length;
+    const missing = (await deps.batchReports.report(report.batchId, { pageSize: 100 })).items.filter((item) => item.detailsMissing).length;
     expect(missing).toBe(cut);
     console.info(
       `[fault figures] cut 201s: 100/100 Invited with exactly 1 call each; ${cut} bodies cut, ${missing} recorded "details missing".`,

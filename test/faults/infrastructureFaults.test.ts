@@ -70,7 +70,7 @@ describe('Azurite stopped for 10 s in the middle of a run', () => {
 
       const report = await waitFor(
         async () => {
-          const current = await deps.batchReports.report('outage', 1).catch(() => undefined);
+          const current = await deps.batchReports.report('outage', { pageSize: 1 }).catch(() => undefined);
           return current && current.counts.Invited === 200 ? current : undefined;
         },
         { timeoutMs: 120_000, what: 'all 200 Invited after the outage' },

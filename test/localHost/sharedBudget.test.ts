@@ -41,7 +41,7 @@ describe('two local hosts sharing one Graph budget (a strict 20 writes per 1 s w
       timeoutMs: 90_000,
       what: 'all 300 invited',
     });
-    await waitFor(async () => (await deps.batchReports.report('shared-budget', 1)).counts.Invited === emails.length, {
+    await waitFor(async () => (await deps.batchReports.report('shared-budget', { pageSize: 1 })).counts.Invited === emails.length, {
       timeoutMs: 30_000,
       what: 'all 300 recorded Invited',
     });
