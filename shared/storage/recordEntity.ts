@@ -24,11 +24,12 @@ const ERROR_COLUMNS = {
   graphRequestId: 'errorGraphRequestId',
 } as const satisfies Record<keyof InvitationError, string>;
 type ErrorField = keyof typeof ERROR_COLUMNS;
+const ERROR_FIELDS = Object.keys(ERROR_COLUMNS) as ErrorField[];
 type ErrorColumnsShape = { [F in ErrorField as (typeof ERROR_COLUMNS)[F]]: z.ZodOptional<(typeof invitationErrorSchema.shape)[F]> };
 export type ErrorColumns = { [F in ErrorField as (typeof ERROR_COLUMNS)[F]]?: InvitationError[F] };
 
 const errorColumnsShape = Object.fromEntries(
-  (Object.keys(ERROR_COLUMNS) as ErrorField[]).map((field) => [ERROR_COLUMNS[field], invitationErrorSchema.shape[field].optional()]),
+  ERROR_FIELDS.map((field) => [ERROR_COLUMNS[field], invitationErrorSchema.shape[field].optional()]),
 ) as unknown as ErrorColumnsShape;
 
 /** The worker's claim on a person while it calls Graph (invitationClaims.ts). */
@@ -49,14 +50,12 @@ export const NO_CLAIM = undefinedFor(claimShape);
 
 /** The error's columns for `error`; every column undefined (cleared) when there is none. */
 export function errorColumns(error: InvitationError | undefined): ErrorColumns {
-  return Object.fromEntries(
-    (Object.keys(ERROR_COLUMNS) as ErrorField[]).map((field) => [ERROR_COLUMNS[field], error?.[field]]),
-  ) as ErrorColumns;
+  return Object.fromEntries(ERROR_FIELDS.map((field) => [ERROR_COLUMNS[field], error?.[field]])) as ErrorColumns;
 }
 
 function errorFromColumns(entity: ErrorColumns): InvitationError | undefined {
   if (!entity.errorCode) return undefined;
-  const error = Object.fromEntries((Object.keys(ERROR_COLUMNS) as ErrorField[]).map((field) => [field, entity[ERROR_COLUMNS[field]]]));
+  const error = Object.fromEntries(ERROR_FIELDS.map((field) => [field, entity[ERROR_COLUMNS[field]]]));
   return invitationErrorSchema.parse({ ...error, message: error.message ?? '' });
 }
 
