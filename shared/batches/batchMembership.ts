@@ -70,12 +70,10 @@ export class BatchMembership {
     );
   }
 
-  /** Every item of the batch in submission order; a person named by two submissions appears twice. */
-  async all(batchId: string): Promise<BatchItem[]> {
-    return (await this.read(batchId)).items;
-  }
-
-  /** The batch's people (as `all`) and the rows its submissions rejected, each in submission order. */
+  /**
+   * The batch's people and the rows its submissions rejected, each in submission order; a person
+   * named by two submissions appears twice.
+   */
   async read(batchId: string): Promise<{ items: BatchItem[]; rejected: RejectedItem[] }> {
     const chunks: { submittedAt: string; rowKey: string; items: BatchItem[]; rejected: RejectedItem[] }[] = [];
     for await (const chunk of this.chunks(batchId)) chunks.push(chunk);

@@ -67,7 +67,7 @@ export const RESULTS_CSV_COLUMNS = [
   'updatedAt',
 ] as const;
 
-/** The results CSV of a batch that has nobody in it (a roster whose every row was rejected). */
+/** The results CSV of a batch with no row at all (a roster with a heading and nothing under it). */
 export function emptyResultsCsv(): string {
   return resultsCsvOf([], []);
 }

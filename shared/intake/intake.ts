@@ -67,15 +67,6 @@ export class Intake {
     private readonly options: IntakeOptions,
   ) {}
 
-  /** A part of a batch whose every row was rejected (a roster's chunk): its rows still belong in the batch's results. */
-  private async keepRejected(batchId: string, submissionKey: string, rejected: RejectedItem[]): Promise<void> {
-    try {
-      await this.membership.add(batchId, [], submissionKey, rejected);
-    } catch (error) {
-      throw new StorageUnavailableError(error);
-    }
-  }
-
   async submit(request: SubmissionRequest): Promise<SubmissionResult & { replayed?: true }> {
     const keys: string[] = [];
     if (request.idempotencyKey) keys.push(`key:${request.idempotencyKey}`);
@@ -238,6 +229,15 @@ export class Intake {
     }
     if (items.length === 0) return { httpStatus: 400, batchId, items, rejected };
     return { httpStatus: 202, batchId, items, rejected };
+  }
+
+  /** A part of a batch whose every row was rejected (a roster's chunk): its rows still belong in the batch's results. */
+  private async keepRejected(batchId: string, submissionKey: string, rejected: RejectedItem[]): Promise<void> {
+    try {
+      await this.membership.add(batchId, [], submissionKey, rejected);
+    } catch (error) {
+      throw new StorageUnavailableError(error);
+    }
   }
 
   /** Undoes the admissions whose message could not be sent, so that a retry queues those people. */
