@@ -1,4 +1,5 @@
 import { signBody, SIGNATURE_HEADER } from '../shared/intake/webhookSignature';
+import { CLIENT_HEADER } from '../shared/batches/batchIndex';
 import type { SubmittedItem } from '../shared/intake/intake';
 import type { RejectedItem } from '../shared/intake/submission';
 import type { InvitationStatus } from '../shared/invitationRecord';
@@ -32,6 +33,7 @@ export class InvitationsApi {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
+        [CLIENT_HEADER]: 'cli',
         ...(this.options.hmacSecret ? { [SIGNATURE_HEADER]: signBody(this.options.hmacSecret.split(',')[0]!.trim(), body) } : {}),
       },
       body,

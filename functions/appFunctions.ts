@@ -3,6 +3,7 @@ import { submitInvitations } from './submitInvitations';
 import { getInvitation } from './getInvitation';
 import { findInvitations } from './findInvitations';
 import { getBatch } from './getBatch';
+import { listBatches } from './listBatches';
 import { processInvitation } from './processInvitation';
 import { recordDeadLetter } from './recordDeadLetter';
 import { partnerOnboarding } from './partnerOnboarding';
@@ -16,6 +17,7 @@ export const appFunctions: FunctionDefinition[] = [
   getInvitation,
   findInvitations,
   getBatch,
+  listBatches,
   processInvitation,
   recordDeadLetter,
   partnerOnboarding,

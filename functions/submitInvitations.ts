@@ -2,6 +2,7 @@ import type { SubmissionResult } from '../shared/intake/intake';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, readRawBody, requestOrigin } from './runtime/http';
 import { SIGNATURE_HEADER } from '../shared/intake/webhookSignature';
+import { CLIENT_HEADER, sourceFromClientHeader } from '../shared/batches/batchIndex';
 
 /** POST /api/invitations: one invitation, a JSON batch, or the portal's bulk-invite CSV. */
 export const submitInvitations = defineHttp({
@@ -15,6 +16,7 @@ export const submitInvitations = defineHttp({
       body: await readRawBody(request),
       signature: request.headers.get(SIGNATURE_HEADER),
       idempotencyKey: request.headers.get('idempotency-key'),
+      source: sourceFromClientHeader(request.headers.get(CLIENT_HEADER)),
     });
     return submissionResponse(result, requestOrigin(request));
   },

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { BatchMembership } from './batches/batchMembership';
+import { BatchBook } from './batches/batchBook';
+import { BatchIndex } from './batches/batchIndex';
+import { BatchLedger } from './batches/batchLedger';
+import { RejectedRows } from './batches/rejectedRows';
 import { BatchReports } from './batches/batchReports';
 import { Intake } from './intake/intake';
 import { graphCaller, graphEndpoints } from './graph/graphCaller';
@@ -30,6 +33,8 @@ export interface AppDependencies {
   queue: InvitationQueue;
   intake: Intake;
   batchReports: BatchReports;
+  /** What submissions add to their batches: registration, people and rejected rows. */
+  batches: BatchBook;
   worker: InvitationWorker;
   partnerOnboarding: PartnerOnboarding;
   strandedSweeper: StrandedInvitationSweeper;
@@ -57,13 +62,23 @@ export async function createAppDependencies(
   names: ResourceNames = DEFAULT_RESOURCE_NAMES,
   storage: StorageAccount = storageAccountFromSettings(settings),
 ): Promise<AppDependencies> {
-  const store = new InvitationStore(storage.tableClient(names.tableName), {
+  const table = storage.tableClient(names.tableName);
+  const store: InvitationStore = new InvitationStore(table, {
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
+    // A batch copy that could not follow its record is caught up by the sweep's reconciliation:
+    // the worker's own work must not fail for it.
+    afterChange: (batchId, recordId) =>
+      ledger.sync(batchId, recordId).catch((error: unknown) => {
+        console.warn(
+          `Batch ${batchId}: its copy of invitation ${recordId} lags (${String(error).split('\n')[0]}); the next sweep catches it up.`,
+        );
+      }),
   });
+  const ledger = new BatchLedger(table, async (id) => (await store.getById(id))?.record);
+  const batches = new BatchBook(new BatchIndex(table), ledger, new RejectedRows(table));
   const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));
   await Promise.all([store.ensureTable(), queue.ensureQueues()]);
-  const membership = new BatchMembership(store.table);
-  const intake = new Intake(store, membership, queue, {
+  const intake = new Intake(store, batches, queue, {
     domainPolicy: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
     hmacSecrets: settings.INTAKE_HMAC_SECRET,
     hmacToleranceSeconds: settings.INTAKE_HMAC_TOLERANCE_SECONDS,
@@ -91,7 +106,7 @@ export async function createAppDependencies(
     invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000,
     health,
   });
-  const batchReports = new BatchReports(store, membership);
+  const batchReports = new BatchReports(store, ledger, batches.rejectedRows, batches.index);
   const partnerOnboarding = new PartnerOnboarding(
     () => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER),
     intake,
@@ -101,13 +116,16 @@ export async function createAppDependencies(
       budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
     },
   );
-  const strandedSweeper = new StrandedInvitationSweeper(store, queue, { strandedAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000 });
+  const strandedSweeper = new StrandedInvitationSweeper(store, queue, batches, {
+    strandedAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
+  });
   return {
     settings,
     store,
     queue,
     intake,
     batchReports,
+    batches,
     worker,
     partnerOnboarding,
     strandedSweeper,

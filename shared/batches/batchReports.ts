@@ -1,42 +1,46 @@
 import { z } from 'zod';
 import { mapWithConcurrency } from '../concurrency';
-import type { BatchItem, BatchMembership } from './batchMembership';
-import {
-  FINAL_STATUSES,
-  INVITATION_STATUSES,
-  type InvitationStatus,
-  type ListedInvitationRecord,
-  withoutRedeemUrl,
-} from '../invitationRecord';
+import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationStatus, type ListedInvitationRecord } from '../invitationRecord';
 import type { InvitationStore } from '../storage/invitationStore';
 import { problems } from '../problem';
 import { stringifyForSpreadsheets } from './spreadsheetCsv';
 import type { RejectedItem } from '../intake/submission';
+import type { BatchCounts, BatchLedger, BatchPerson } from './batchLedger';
+import type { BatchEntry, BatchIndex, BatchSource } from './batchIndex';
+import type { RejectedRows } from './rejectedRows';
 
 /**
- * GET /api/batches/{batchId}: a submission's items with each person's current record, status
- * counts, the rows its submissions rejected, and the results CSV (the counterpart of the portal's
- * bulk operation results), which lists every row submitted: each person, and each rejected row
- * with status `Rejected` and its reasons.
- * Counts read every person's record (one point read each, in parallel): exact, and proportional
- * to the batch, never to the table.
+ * GET /api/batches and /api/batches/{batchId}: a batch's counts, a page of its people and the rows
+ * its submissions rejected, and the results CSV (the counterpart of the portal's bulk operation
+ * results), which lists every row submitted: each person, and each rejected row with status
+ * `Rejected` and its reasons. Counts and pages come from the batch ledger (batchLedger.ts) in a
+ * few range queries, whatever the batch's size; only the CSV reads the whole batch.
  */
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1_000;
 const PARALLEL_READS = 16;
-/** Records read per step while checking whether a batch is final (a few steps of parallel reads). */
-const FINALITY_STEP = 4 * PARALLEL_READS;
 
 export interface BatchReportItem extends ListedInvitationRecord {
-  index: number;
+  /** The person's position in the submission that named them (unknown for a moment if a worker was quicker than the intake). */
+  index?: number;
+  /** Named while another batch had the person in hand: shown with their current record, counted under `duplicates`. */
   duplicate: boolean;
 }
 
-export interface BatchReport {
+export interface BatchSummary {
   batchId: string;
-  total: number;
+  source?: BatchSource;
+  createdAt?: string;
+  /** The people this batch queued, by status. */
   counts: Record<InvitationStatus, number>;
+  /** The people it named that another batch had in hand. */
+  duplicates: number;
+}
+
+export interface BatchReport extends BatchSummary {
+  /** The people the page is drawn from: the batch's, or those in `status`. */
+  total: number;
   items: BatchReportItem[];
   /** The rows the batch's submissions rejected (never people, never queued), with their position and reasons. */
   rejected: RejectedItem[];
@@ -75,76 +79,92 @@ export function emptyResultsCsv(): string {
 export class BatchReports {
   constructor(
     private readonly store: InvitationStore,
-    private readonly membership: BatchMembership,
+    private readonly ledger: BatchLedger,
+    private readonly rejectedRows: RejectedRows,
+    private readonly index: BatchIndex,
   ) {}
 
-  /**
-   * Counts and one page of the batch's people, each person once (where a batch first named them)
-   * however many submissions named them; with `status`, a page of just the people in it. Pages
-   * are slices of that list: the counts read it whole anyway, and slicing it keeps pages and
-   * `total` in agreement (`total` counts the people the page is drawn from).
-   */
+  /** Counts and one page of the batch's people (in id order), each once however many submissions named them. */
   async report(batchId: string, { pageSize = DEFAULT_PAGE_SIZE, continuationToken, status }: ReportOptions = {}): Promise<BatchReport> {
-    const offset = continuationToken ? decodeContinuation(continuationToken) : 0;
-    const { items: unique, rejected } = await this.uniqueItems(batchId);
-    const all = await this.withRecords(unique);
-    const counts = Object.fromEntries(INVITATION_STATUSES.map((name) => [name, 0])) as Record<InvitationStatus, number>;
-    for (const item of all) counts[item.status] += 1;
-    const listed = status ? all.filter((item) => item.status === status) : all;
-    const items = listed.slice(offset, offset + pageSize);
-    const next = offset + pageSize < listed.length ? { continuationToken: encodeContinuation(offset + pageSize) } : {};
-    return { batchId, total: listed.length, counts, items, rejected, ...next };
+    const after = continuationToken ? decodeContinuation(continuationToken) : undefined;
+    const [entry, counts, page, rejected] = await Promise.all([
+      this.index.get(batchId),
+      this.ledger.counts(batchId),
+      this.ledger.page(batchId, { pageSize, ...(after ? { after } : {}), ...(status ? { countedAs: status } : {}) }),
+      this.rejectedRows.read(batchId),
+    ]);
+    const summary = summaryOf(batchId, entry, counts);
+    const people = summary.duplicates + Object.values(summary.counts).reduce((sum, count) => sum + count, 0);
+    if (!entry && people === 0 && rejected.length === 0) throw problems.notFound(`No batch ${batchId}.`);
+    return {
+      ...summary,
+      total: status ? summary.counts[status] : people,
+      items: await this.itemsOf(page.people),
+      rejected,
+      ...(page.after ? { continuationToken: encodeContinuation(page.after) } : {}),
+    };
+  }
+
+  /** Recent batches, newest first, with their counts. */
+  async list({ pageSize = 20, continuationToken }: { pageSize?: number; continuationToken?: string } = {}) {
+    const after = continuationToken ? decodeContinuation(continuationToken) : undefined;
+    const page = await this.index.list({ pageSize, ...(after ? { after } : {}) });
+    const batches = await mapWithConcurrency(page.batches, PARALLEL_READS, async (entry) =>
+      summaryOf(entry.batchId, entry, await this.ledger.counts(entry.batchId)),
+    );
+    return { batches, ...(page.after ? { continuationToken: encodeContinuation(page.after) } : {}) };
   }
 
   async resultsCsv(batchId: string): Promise<string> {
-    const { items, rejected } = await this.uniqueItems(batchId);
-    return resultsCsvOf(await this.withRecords(items), rejected);
+    const [people, rejected] = await Promise.all([this.ledger.all(batchId), this.rejectedRows.read(batchId)]);
+    if (people.length === 0 && rejected.length === 0 && !(await this.index.get(batchId))) throw problems.notFound(`No batch ${batchId}.`);
+    return resultsCsvOf(await this.itemsOf(people), rejected);
   }
 
   /**
-   * The results CSV once every person of the batch has a final status, else undefined. Asked on
-   * every onboarding run for every roster still in progress, so it reads from the batch's end (the
-   * last people submitted are the last processed) and stops at the first one still waiting: one
-   * step of reads while a batch is being worked on, every record once when it is done.
+   * The results CSV once no person of the batch is Queued or Processing, else undefined: asked on
+   * every onboarding run for every roster in progress, so it decides from the counts (one query).
    */
   async finalResultsCsv(batchId: string): Promise<string | undefined> {
-    const { items, rejected } = await this.uniqueItems(batchId);
-    const steps: BatchReportItem[][] = [];
-    for (let end = items.length; end > 0; end -= FINALITY_STEP) {
-      const step = await this.withRecords(items.slice(Math.max(0, end - FINALITY_STEP), end));
-      if (step.some((item) => !FINAL_STATUSES.has(item.status))) return undefined;
-      steps.unshift(step);
-    }
-    return resultsCsvOf(steps.flat(), rejected);
+    const counts = await this.ledger.counts(batchId);
+    if (counts.Queued > 0 || counts.Processing > 0) return undefined;
+    return this.resultsCsv(batchId);
   }
 
-  /** Every person of the batch once, in submission order, and the rows its submissions rejected. */
-  private async uniqueItems(batchId: string): Promise<{ items: BatchItem[]; rejected: RejectedItem[] }> {
-    const { items, rejected } = await this.membership.read(batchId);
-    const byRecord = new Map<string, BatchItem>();
-    for (const item of items) if (!byRecord.has(item.recordId)) byRecord.set(item.recordId, item);
-    if (byRecord.size === 0 && rejected.length === 0) throw problems.notFound(`No batch ${batchId}.`);
-    return { items: [...byRecord.values()], rejected };
-  }
-
-  private async withRecords(items: readonly BatchItem[]): Promise<BatchReportItem[]> {
-    const stored = await mapWithConcurrency(items, PARALLEL_READS, (item) => this.store.getById(item.recordId));
-    return items.flatMap((item, position) => {
-      const record = stored[position]?.record;
-      return record ? [{ ...withoutRedeemUrl(record), index: item.index, duplicate: item.duplicate }] : [];
+  /** The people as listed; a duplicate with the record they have now (another batch's), the others as the ledger holds them. */
+  private async itemsOf(people: readonly BatchPerson[]): Promise<BatchReportItem[]> {
+    const current = await mapWithConcurrency(people, PARALLEL_READS, async (person): Promise<ListedInvitationRecord> => {
+      const live = person.duplicate ? await this.store.getById(person.record.id) : undefined;
+      return live ? withoutRedeemUrl(live.record) : person.record;
     });
+    return people.map((person, position) => ({
+      ...current[position]!,
+      ...(person.index !== undefined ? { index: person.index } : {}),
+      duplicate: person.duplicate,
+    }));
   }
 }
 
-const continuationSchema = z.object({ offset: z.number().int().nonnegative() });
-
-function encodeContinuation(offset: number): string {
-  return Buffer.from(JSON.stringify({ offset }), 'utf8').toString('base64url');
+function summaryOf(batchId: string, entry: BatchEntry | undefined, counts: BatchCounts): BatchSummary {
+  const { Duplicate: duplicates, ...statuses } = counts;
+  return {
+    batchId,
+    ...(entry ? { source: entry.source, createdAt: entry.createdAt } : {}),
+    counts: Object.fromEntries(INVITATION_STATUSES.map((name) => [name, statuses[name]])) as Record<InvitationStatus, number>,
+    duplicates,
+  };
 }
 
-function decodeContinuation(token: string): number {
+const continuationSchema = z.object({ after: z.string().min(1).max(200) });
+
+/** A continuation token: the row key the next page starts after. */
+function encodeContinuation(after: string): string {
+  return Buffer.from(JSON.stringify({ after }), 'utf8').toString('base64url');
+}
+
+function decodeContinuation(token: string): string {
   try {
-    return continuationSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))).offset;
+    return continuationSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))).after;
   } catch {
     throw problems.invalidRequest('continuationToken is not one this API handed out.');
   }
@@ -153,7 +173,7 @@ function decodeContinuation(token: string): number {
 /** Every row submitted: the people (row = their position in their submission, from 1), then the rejected rows. */
 function resultsCsvOf(items: readonly BatchReportItem[], rejected: readonly RejectedItem[]): string {
   const people = items.map((item) => ({
-    row: item.index + 1,
+    row: item.index !== undefined ? item.index + 1 : '',
     email: item.email,
     status: item.status,
     invitedUserId: item.invitedUserId ?? '',

@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { BatchMembership } from '../batches/batchMembership';
+import type { BatchBook, SubmissionEntry } from '../batches/batchBook';
+import type { NamedPerson } from '../batches/batchLedger';
+import type { BatchSource } from '../batches/batchIndex';
 import { createLimiter, settleWithConcurrency } from '../concurrency';
 import { domainPolicyProblem, type DomainPolicy } from './domainPolicy';
 import type { InvitationQueue } from '../storage/invitationQueue';
@@ -24,6 +26,8 @@ export interface IntakeOptions {
 }
 
 export interface AdmitSubmissionOptions {
+  /** Where the batch came from, shown in GET /api/batches (its first submission's stays). */
+  source: BatchSource;
   /**
    * Keep the rejected rows in the batch even when no row was accepted. A request whose every item
    * is rejected writes nothing (it is answered 400); a roster's chunk whose every row is rejected
@@ -33,12 +37,16 @@ export interface AdmitSubmissionOptions {
   keepRejectedWhenNoneAccepted?: boolean;
 }
 
+const API_SOURCE: BatchSource = { kind: 'api' };
+
 export interface SubmissionRequest {
   contentType: string | undefined;
   body: Uint8Array;
   signature?: string | null | undefined;
   /** The Idempotency-Key header: the same key within 24 h gets the first answer again. */
   idempotencyKey?: string | null | undefined;
+  /** @default { kind: 'api' } */
+  source?: BatchSource;
 }
 
 export interface SubmittedItem {
@@ -62,7 +70,7 @@ const PARALLEL_SENDS = 16;
 export class Intake {
   constructor(
     private readonly store: InvitationStore,
-    private readonly membership: BatchMembership,
+    private readonly batches: BatchBook,
     private readonly queue: InvitationQueue,
     private readonly options: IntakeOptions,
   ) {}
@@ -99,7 +107,7 @@ export class Intake {
     // A retried request (same batch, same body) rewrites its own batch rows instead of adding them again.
     const batchId = submission.batchId ?? randomUUID();
     const submissionKey = createHash('sha256').update(batchId).update('\n').update(request.body).digest('hex').slice(0, 32);
-    return this.admit(batchId, submission, submissionKey);
+    return this.admit(batchId, submission, submissionKey, { source: request.source ?? API_SOURCE });
   }
 
   /**
@@ -111,7 +119,7 @@ export class Intake {
     batchId: string,
     submission: Pick<Submission, 'accepted' | 'rejected'>,
     submissionKey: string,
-    { keepRejectedWhenNoneAccepted = false }: AdmitSubmissionOptions = {},
+    { source, keepRejectedWhenNoneAccepted = false }: AdmitSubmissionOptions,
   ): Promise<SubmissionResult> {
     const rejected = [...submission.rejected];
 
@@ -149,7 +157,7 @@ export class Intake {
     }
     rejected.sort((a, b) => a.index - b.index);
     if (candidates.length === 0) {
-      if (keepRejectedWhenNoneAccepted) await this.keepRejected(batchId, submissionKey, rejected);
+      if (keepRejectedWhenNoneAccepted) await this.recordInBatch({ batchId, source, submissionKey, people: [], rejected });
       return { httpStatus: 400, batchId, items: [], rejected };
     }
 
@@ -206,20 +214,22 @@ export class Intake {
       ];
     });
     const repeats = new Set(itemsToAdmit.filter((item) => item.repeat).map((item) => item.index));
-    const batchItems = items
-      .filter(({ index }) => !repeats.has(index))
-      .map(({ id, index, email, duplicate }) => ({ recordId: id, index, email, duplicate }));
-    const [sent, membershipError] = await Promise.all([
+    const people: NamedPerson[] = itemsToAdmit.flatMap(({ index, candidate }) => {
+      const admission = admissions[candidate]!;
+      if (repeats.has(index) || admission.admission === 'refused') return [];
+      return [{ record: admission.record, index, queuedHere: admission.record.batchId === batchId }];
+    });
+    const [sent, batchError] = await Promise.all([
       Promise.all(sends),
-      this.membership.add(batchId, batchItems, submissionKey, rejected).then(
+      this.batches.recordSubmission({ batchId, source, submissionKey, people, rejected }).then(
         () => undefined,
-        (error: unknown) => error ?? new Error('batch membership write failed'),
+        (error: unknown) => error ?? new Error('batch write failed'),
       ),
     ]);
-    if (membershipError !== undefined) {
+    if (batchError !== undefined) {
       // The people are queued; the retry rewrites this submission's batch rows under the same key.
       await this.withdrawUnsent(sent);
-      throw new StorageUnavailableError(membershipError);
+      throw new StorageUnavailableError(batchError);
     }
 
     const unsent = sent.filter((send) => send.error !== undefined);
@@ -232,9 +242,9 @@ export class Intake {
   }
 
   /** A part of a batch whose every row was rejected (a roster's chunk): its rows still belong in the batch's results. */
-  private async keepRejected(batchId: string, submissionKey: string, rejected: RejectedItem[]): Promise<void> {
+  private async recordInBatch(entry: SubmissionEntry): Promise<void> {
     try {
-      await this.membership.add(batchId, [], submissionKey, rejected);
+      await this.batches.recordSubmission(entry);
     } catch (error) {
       throw new StorageUnavailableError(error);
     }

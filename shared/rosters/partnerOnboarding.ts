@@ -137,7 +137,7 @@ export class PartnerOnboarding {
       if (isStorageOutage(error)) throw error;
       // Replaced or removed while we read it: the new version, if any, is a new roster for the next run.
       if (isBlobChanged(error)) return 'resumedLater';
-      await this.fail(container, blob, `The roster could not be recorded: ${(error as Error).message}`, log);
+      await this.fail(container, blob, `The roster could not be recorded: ${reasonOf(error)}`, log);
       await this.progress.delete(blob.name).catch(() => undefined);
       return 'failed';
     }
@@ -230,7 +230,10 @@ export class PartnerOnboarding {
     }));
     // Keyed by its first row: a chunk recorded again after a crash rewrites its own batch rows.
     const submissionKey = `rows-${String(chunk[0]!.row).padStart(10, '0')}`;
-    const result = await this.intake.admit(progress.batchId, validateItems(items), submissionKey, { keepRejectedWhenNoneAccepted: true });
+    const result = await this.intake.admit(progress.batchId, validateItems(items), submissionKey, {
+      source: { kind: 'roster', roster: progress.name },
+      keepRejectedWhenNoneAccepted: true,
+    });
     if (result.rejected.length > 0) await appendRejections(container, progress.name, result.rejected);
     progress.rowsDone = chunk[chunk.length - 1]!.row + 1;
     progress.accepted += result.items.length;
@@ -313,9 +316,17 @@ function isBlobChanged(error: unknown): boolean {
 }
 
 function isStorageOutage(error: unknown): boolean {
-  if (error instanceof StorageUnavailableError || error instanceof QueueUnavailableError) return true;
+  // The intake wraps whatever storage said; a refusal (4xx) of something of this roster's, such as its name, is not an outage.
+  if (error instanceof StorageUnavailableError) return isStorageOutage(error.cause) || !(error.cause instanceof Error);
+  if (error instanceof QueueUnavailableError) return true;
   const status = (error as { statusCode?: unknown })?.statusCode;
   return (error as Error)?.name === 'RestError' && (typeof status !== 'number' || status >= 500);
+}
+
+/** What a roster that cannot be recorded is told: storage's own words when the intake wrapped them. */
+function reasonOf(error: unknown): string {
+  const cause = error instanceof StorageUnavailableError && error.cause instanceof Error ? error.cause : error;
+  return (cause as Error).message;
 }
 
 async function moveBlob(container: ContainerClient, from: string, to: string, etag: string): Promise<void> {

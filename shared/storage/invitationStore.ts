@@ -6,7 +6,7 @@ import { NO_CLAIM, NO_OUTCOME, recordEntitySchema, recordFromEntity, type Record
 import { recordIdForEmail, recordIdSchema, RETRYABLE_STATUSES, FINAL_STATUSES, type InvitationRecord } from '../invitationRecord';
 
 /**
- * Records in Table storage (batches have their own rows: see batchMembership.ts):
+ * Records in Table storage (batches have their own rows: see batches/batchLedger.ts):
  * - record:        PartitionKey `r<first hex digit of id>`, RowKey `<id>`: one per person. Sixteen
  *                  partitions let a batch be written in a few entity-group transactions instead of
  *                  one call per person, while spreading load across partition servers.
@@ -66,6 +66,12 @@ export interface InvitationStoreOptions {
    * intake failed between the two writes), and a new submission of the person queues it again.
    */
   queuedStaleAfterMs: number;
+  /**
+   * Called after each change of a record this store makes on its own (replace, withdraw), with the
+   * batch whose copy of the person may have to follow (batchLedger.ts). The intake tells the batch
+   * of its admissions itself, with their place in the submission.
+   */
+  afterChange?: (batchId: string, recordId: string) => Promise<unknown>;
 }
 
 export interface AdmitOptions {
@@ -153,6 +159,13 @@ export class InvitationStore {
   async withdraw({ record, admission, previous }: RecordedAdmission): Promise<void> {
     if (admission === 'created') await this.table.deleteEntity(recordPartition(record.id), record.id);
     else if (admission === 'requeued' && previous) await this.table.updateEntity(toTableEntity(previous), 'Replace');
+    else return;
+    await this.options.afterChange?.(record.batchId, record.id);
+  }
+
+  /** Tells the record's batch of it again: its last change may not have reached it (a crash between the two writes). */
+  async reconfirm(record: InvitationRecord): Promise<void> {
+    await this.options.afterChange?.(record.batchId, record.id);
   }
 
   /**
@@ -160,13 +173,15 @@ export class InvitationStore {
    * someone changed the row since it was read (412). Without one it always writes.
    */
   async replace(entity: RecordEntity, etag?: string): Promise<string | undefined> {
+    let written: string | undefined;
     try {
-      const response = await this.table.updateEntity(toTableEntity(entity), 'Replace', etag ? { etag } : {});
-      return response.etag;
+      written = (await this.table.updateEntity(toTableEntity(entity), 'Replace', etag ? { etag } : {})).etag;
     } catch (error) {
       if (etag && error instanceof RestError && error.statusCode === 412) return undefined;
       throw error;
     }
+    await this.options.afterChange?.(entity.batchId, entity.id);
+    return written;
   }
 
   async getById(id: string): Promise<StoredRecord | undefined> {

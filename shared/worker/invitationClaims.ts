@@ -51,7 +51,11 @@ export class InvitationClaims {
       const stored = await this.store.getById(id);
       if (!stored) return { kind: 'missing' };
       const { record, entity } = stored;
-      if (FINAL_STATUSES.has(record.status)) return { kind: 'final', record };
+      if (FINAL_STATUSES.has(record.status)) {
+        // A redelivered message: the worker that wrote this may have died before its batch heard of it.
+        await this.store.reconfirm(record);
+        return { kind: 'final', record };
+      }
       const now = new Date();
       const leaseUntil = entity.leaseUntil ? Date.parse(entity.leaseUntil) : 0;
       const tookOver = record.status === 'Processing';

@@ -1,6 +1,7 @@
 import { mapWithConcurrency } from '../concurrency';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStore } from '../storage/invitationStore';
+import type { BatchBook } from '../batches/batchBook';
 
 /**
  * The intake writes a person's record before their queue message. A process killed between the
@@ -13,6 +14,10 @@ import type { InvitationStore } from '../storage/invitationStore';
  * (a 50,000-row roster takes Graph's budget about 40 minutes) the sweep waits: it never floods
  * the queue with copies of messages that are only slow. A copy would still be harmless, since a
  * worker's claim on the record lets one message call Graph at most once per attempt.
+ *
+ * Then it reconciles the batches: with no message anywhere, a person a batch still counts as Queued
+ * or Processing is either stranded (just requeued) or a copy that missed its record's last change
+ * (a process killed between the two writes: see batchLedger.ts). Each such copy is synced again.
  */
 
 export interface SweepResult {
@@ -21,6 +26,8 @@ export interface SweepResult {
   requeued: number;
   /** Stranded people left for the next sweep (over `maxPerSweep`). */
   leftForNextSweep: number;
+  /** Batch copies of people brought up to date with their records. */
+  reconciled: number;
 }
 
 export interface SweepOptions {
@@ -31,17 +38,20 @@ export interface SweepOptions {
 
 const PARALLEL_SENDS = 16;
 const DEFAULT_MAX_PER_SWEEP = 5_000;
+/** The batches reconciled: the most recent ones (a batch older than these has long been final). */
+const RECONCILED_BATCHES = 200;
 
 export class StrandedInvitationSweeper {
   constructor(
     private readonly store: InvitationStore,
     private readonly queue: InvitationQueue,
+    private readonly batches: BatchBook,
     private readonly options: SweepOptions,
   ) {}
 
   async sweep(): Promise<SweepResult> {
     const waitingMessages = await this.queue.approximateDepth();
-    if (waitingMessages > 0) return { waitingMessages, requeued: 0, leftForNextSweep: 0 };
+    if (waitingMessages > 0) return { waitingMessages, requeued: 0, leftForNextSweep: 0, reconciled: 0 };
 
     const now = new Date();
     const stranded = await this.store.queuedUntouchedSince(new Date(now.getTime() - this.options.strandedAfterMs).toISOString());
@@ -54,6 +64,25 @@ export class StrandedInvitationSweeper {
       await this.queue.send({ id: entity.id, batchId: entity.batchId, queuedAt });
       return true;
     });
-    return { waitingMessages: 0, requeued: requeued.filter(Boolean).length, leftForNextSweep: stranded.length - batch.length };
+    const reconciled = await this.reconcileBatches(this.options.maxPerSweep ?? DEFAULT_MAX_PER_SWEEP);
+    return { waitingMessages: 0, requeued: requeued.filter(Boolean).length, leftForNextSweep: stranded.length - batch.length, reconciled };
+  }
+
+  /** Syncs the copies of the people recent batches count as in flight, at most `limit` of them. */
+  private async reconcileBatches(limit: number): Promise<number> {
+    const { ledger, index } = this.batches;
+    const { batches } = await index.list({ pageSize: RECONCILED_BATCHES });
+    let examined = 0;
+    let reconciled = 0;
+    for (const { batchId } of batches) {
+      if (examined >= limit) break;
+      const counts = await ledger.counts(batchId);
+      if (counts.Queued + counts.Processing === 0) continue;
+      const ids = [...(await ledger.recordIdsCountedAs(batchId, 'Queued')), ...(await ledger.recordIdsCountedAs(batchId, 'Processing'))];
+      const synced = await mapWithConcurrency(ids.slice(0, limit - examined), PARALLEL_SENDS, (id) => ledger.sync(batchId, id));
+      examined += synced.length;
+      reconciled += synced.filter(Boolean).length;
+    }
+    return reconciled;
   }
 }

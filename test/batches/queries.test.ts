@@ -6,7 +6,7 @@ import { getInvitation } from '../../functions/getInvitation';
 import { getRedeemUrl } from '../../functions/getRedeemUrl';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { RESULTS_CSV_COLUMNS } from '../../shared/batches/batchReports';
-import { clearQueue, createTestDependencies, invitationFor, invokeHttp, submit } from '../support/harness';
+import { clearQueue, createTestDependencies, invitationFor, invokeHttp, submit, writeRecord } from '../support/harness';
 
 let deps: AppDependencies;
 let batchId: string;
@@ -22,29 +22,19 @@ beforeAll(async () => {
   ids = response.json.items.map((item: { id: string }) => item.id);
   await clearQueue(deps);
   // The outcomes the worker would record: one invited (with its redemption URL), one failed.
-  await deps.store.table.updateEntity(
-    {
-      partitionKey: `r${ids[0]![0]}`,
-      rowKey: ids[0]!,
-      status: 'Invited',
-      invitedUserId: 'guest-0',
-      inviteRedeemUrl: SECRET_URL,
-      graphStatus: 'PendingAcceptance',
-    },
-    'Merge',
-  );
-  await deps.store.table.updateEntity(
-    {
-      partitionKey: `r${ids[1]![0]}`,
-      rowKey: ids[1]!,
-      status: 'Failed',
-      errorCode: 'BadRequest',
-      errorMessage: 'Unable to find target address',
-      errorHttpStatus: 400,
-      errorGraphRequestId: 'req-1',
-    },
-    'Merge',
-  );
+  await writeRecord(deps, ids[0]!, {
+    status: 'Invited',
+    invitedUserId: 'guest-0',
+    inviteRedeemUrl: SECRET_URL,
+    graphStatus: 'PendingAcceptance',
+  });
+  await writeRecord(deps, ids[1]!, {
+    status: 'Failed',
+    errorCode: 'BadRequest',
+    errorMessage: 'Unable to find target address',
+    errorHttpStatus: 400,
+    errorGraphRequestId: 'req-1',
+  });
 });
 
 const get = (
@@ -172,7 +162,7 @@ describe('GET /api/batches/{batchId}', () => {
     expect(new Set(seen)).toEqual(new Set(ids));
   });
 
-  it('lists a person named by two submissions into one batch once, on one page, where the batch first named them', async () => {
+  it('lists a person named by two submissions into one batch once, on one page, at the place the batch first named them', async () => {
     const first = await submit(deps, {
       batchId: 'two-submissions',
       invitations: ['a', 'b', 'c'].map((name) => invitationFor(`${name}@two.fabrikam.com`)),
@@ -183,23 +173,38 @@ describe('GET /api/batches/{batchId}', () => {
     });
     expect([first.status, second.status]).toEqual([202, 202]);
     await clearQueue(deps);
-    const emails: string[] = [];
+    const listed: { email: string; index: number; duplicate: boolean }[] = [];
     let token: string | undefined;
     let total: number | undefined;
     do {
       const query = `pageSize=1${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
       const response = await get(getBatch, `/api/batches/two-submissions?${query}`, { batchId: 'two-submissions' });
       expect(response.status).toBe(200);
-      emails.push(...response.json.items.map((item: { email: string }) => item.email));
+      listed.push(...response.json.items);
       total = response.json.total;
       token = response.json.continuationToken;
     } while (token);
     expect(total).toBe(4);
-    expect(emails).toEqual(['a', 'b', 'c', 'd'].map((name) => `${name}@two.fabrikam.com`));
+    const placed = Object.fromEntries(listed.map((item) => [item.email.split('@')[0], [item.index, item.duplicate]]));
+    expect(listed).toHaveLength(4);
+    expect(placed).toEqual({ a: [0, false], b: [1, false], c: [2, false], d: [2, false] });
+    // The results file is in submission order.
+    const csv = await get(getBatch, '/api/batches/two-submissions?format=csv', { batchId: 'two-submissions' });
+    const rows: Record<string, string>[] = parse(csv.text, { columns: true });
+    expect(rows.map((row) => [row.row, row.email!.split('@')[0]])).toEqual([
+      ['1', 'a'],
+      ['2', 'b'],
+      ['3', 'c'],
+      ['3', 'd'],
+    ]);
   });
 
   it('refuses a continuation token it did not hand out', async () => {
-    for (const token of ['garbage', Buffer.from('{"offset":-1}').toString('base64url')]) {
+    for (const token of [
+      'garbage',
+      Buffer.from('{"offset":-1}').toString('base64url'),
+      Buffer.from('{"after":""}').toString('base64url'),
+    ]) {
       const response = await get(getBatch, `/api/batches/${batchId}?continuationToken=${token}`, { batchId });
       expect(response.status).toBe(400);
       expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);

@@ -148,7 +148,10 @@ describe('app-only credentials through @azure/identity', () => {
     const unhealthy = await health(deps);
     expect(unhealthy.status).toBe(503);
     expect(unhealthy.json.graphCredential).toMatchObject({ state: 'failing', code: 'AADSTS7000215', since: expect.any(String) });
-    expect(logs.text()).toContain('The client secret is wrong: set GRAPH_CLIENT_SECRET');
+    // The worker logs after it has written the record (and its batch's copy): wait for the line.
+    await waitFor(async () => logs.text().includes('The client secret is wrong: set GRAPH_CLIENT_SECRET'), {
+      what: 'the log line naming the wrong secret',
+    });
 
     for (const id of ids) expect((await waitForStatus(deps, id, 'Invited')).error).toBeUndefined();
     for (const email of ['rotating1@fabrikam.com', 'rotating2@fabrikam.com']) {

@@ -90,6 +90,8 @@ describe('scheduled partner onboarding', () => {
     expect(results[3]!.errorMessage).toContain("'#'");
     const report = await deps.batchReports.report(rosterBatchId('week47.csv', etag));
     expect(report.items.find((item) => item.email === 'already@fabrikam.com')?.duplicate).toBe(true);
+    // The batch's counts, kept by the worker as it went, agree with the results file.
+    expect(report).toMatchObject({ source: { kind: 'roster', roster: 'week47.csv' }, counts: { Invited: 2, Queued: 0 }, duplicates: 1 });
     expect(callsFor(['new1@fabrikam.com', 'new2@fabrikam.com', 'already@fabrikam.com'])).toBe(3);
   });
 

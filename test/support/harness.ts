@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { RecordEntity } from '../../shared/storage/recordEntity';
 import { HttpRequest, InvocationContext, type HttpHandler, type HttpResponseInit } from '@azure/functions';
 import { inject } from 'vitest';
 import { createAppDependencies, type AppDependencies } from '../../shared/appDependencies';
@@ -97,4 +98,14 @@ export async function tableRowCount(deps: AppDependencies): Promise<number> {
 /** Empties the test's queue (tests that submit many people keep the queue shallow for Azurite). */
 export async function clearQueue(deps: AppDependencies): Promise<void> {
   await deps.queue.queue.clearMessages();
+}
+
+/**
+ * Writes fields of a person's record as the worker does (through the store, so that the person's
+ * batch follows), standing in for the outcome of a Graph call the test did not make.
+ */
+export async function writeRecord(deps: AppDependencies, id: string, fields: Partial<RecordEntity>): Promise<void> {
+  const stored = await deps.store.getById(id);
+  if (!stored) throw new Error(`no record ${id}`);
+  await deps.store.replace({ ...stored.entity, ...fields, updatedAt: new Date().toISOString() });
 }

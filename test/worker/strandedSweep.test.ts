@@ -115,18 +115,18 @@ describe('what the sweep leaves alone', () => {
         return found;
       }
     })(deps.store.table, { queuedStaleAfterMs: deps.settings.QUEUED_STALE_AFTER_SECONDS * 1000 });
-    const sweeper = new StrandedInvitationSweeper(racing, deps.queue, { strandedAfterMs: 600_000 });
-    expect(await sweeper.sweep()).toEqual({ waitingMessages: 0, requeued: 0, leftForNextSweep: 0 });
+    const sweeper = new StrandedInvitationSweeper(racing, deps.queue, deps.batches, { strandedAfterMs: 600_000 });
+    expect(await sweeper.sweep()).toMatchObject({ waitingMessages: 0, requeued: 0, leftForNextSweep: 0 });
     expect(await queuedMessages(deps)).toEqual([]);
     expect((await deps.store.getById(id))?.record.status).toBe('Processing');
   });
 
   it('bounds one sweep and leaves the rest to the next', async () => {
     for (let i = 0; i < 3; i += 1) await recordWithoutMessage(deps, `bounded${i}@fabrikam.com`);
-    const sweeper = new StrandedInvitationSweeper(deps.store, deps.queue, { strandedAfterMs: 600_000, maxPerSweep: 2 });
-    expect(await sweeper.sweep()).toEqual({ waitingMessages: 0, requeued: 2, leftForNextSweep: 1 });
-    expect(await sweeper.sweep()).toEqual({ waitingMessages: 2, requeued: 0, leftForNextSweep: 0 });
+    const sweeper = new StrandedInvitationSweeper(deps.store, deps.queue, deps.batches, { strandedAfterMs: 600_000, maxPerSweep: 2 });
+    expect(await sweeper.sweep()).toMatchObject({ waitingMessages: 0, requeued: 2, leftForNextSweep: 1 });
+    expect(await sweeper.sweep()).toMatchObject({ waitingMessages: 2, requeued: 0, leftForNextSweep: 0 });
     await deps.queue.queue.clearMessages();
-    expect(await sweeper.sweep()).toEqual({ waitingMessages: 0, requeued: 1, leftForNextSweep: 0 });
+    expect(await sweeper.sweep()).toMatchObject({ waitingMessages: 0, requeued: 1, leftForNextSweep: 0 });
   });
 });

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { describeIssues } from '../shared/intake/submission';
+import { problems } from '../shared/problem';
+import { defineHttp } from './runtime/defineFunction';
+
+export const DEFAULT_BATCHES_PAGE = 20;
+const MAX_BATCHES_PAGE = 100;
+
+const listQuerySchema = z.object({
+  pageSize: z.coerce.number().int().min(1).max(MAX_BATCHES_PAGE).default(DEFAULT_BATCHES_PAGE),
+  continuationToken: z.string().min(1).optional(),
+});
+
+/** GET /api/batches: recent batches, newest first, each with its source, creation time and counts. */
+export const listBatches = defineHttp({
+  name: 'listBatches',
+  route: 'batches',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: (deps) => async (request) => {
+    const query = listQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
+    if (!query.success) {
+      const [first] = describeIssues(query.error);
+      throw problems.invalidRequest(`${first?.path} ${first?.message}.`);
+    }
+    const { pageSize, continuationToken } = query.data;
+    return { status: 200, jsonBody: await deps.batchReports.list({ pageSize, ...(continuationToken ? { continuationToken } : {}) }) };
+  },
+});

@@ -1,0 +1,36 @@
+import type { RejectedItem } from '../intake/submission';
+import type { BatchIndex, BatchSource } from './batchIndex';
+import type { BatchLedger, NamedPerson } from './batchLedger';
+import type { RejectedRows } from './rejectedRows';
+
+/**
+ * What a submission adds to its batch: the batch's registration (batchIndex.ts), its people
+ * (batchLedger.ts) and its rejected rows (rejectedRows.ts). Each write is idempotent, so a retried
+ * submission rewrites the same rows.
+ */
+
+export interface SubmissionEntry {
+  batchId: string;
+  source: BatchSource;
+  /** Names the submission within its batch (see Intake.admit). */
+  submissionKey: string;
+  people: readonly NamedPerson[];
+  rejected: readonly RejectedItem[];
+}
+
+export class BatchBook {
+  constructor(
+    readonly index: BatchIndex,
+    readonly ledger: BatchLedger,
+    readonly rejectedRows: RejectedRows,
+  ) {}
+
+  async recordSubmission({ batchId, source, submissionKey, people, rejected }: SubmissionEntry): Promise<void> {
+    const submittedAt = new Date().toISOString();
+    await Promise.all([
+      this.index.open(batchId, source, submittedAt),
+      this.ledger.addPeople(batchId, people, submittedAt),
+      this.rejectedRows.add(batchId, submissionKey, rejected, submittedAt),
+    ]);
+  }
+}
