@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { BatchPageBenchResult } from './batchPage';
 import type { EndToEndBenchResult } from './endToEnd';
 import type { HostMemoryBenchResult } from './hostMemory';
 import type { IntakeBenchResult } from './intake';
@@ -19,6 +20,7 @@ export interface BenchResults {
   hostMemory?: HostMemoryBenchResult;
   roster?: RosterBenchResult;
   pacing?: PacingScenarioResult[];
+  batchPage?: BatchPageBenchResult;
 }
 
 /** Writes the results, keeping from the previous latest.json the benchmarks this run did not repeat. */
@@ -36,7 +38,7 @@ export function writeReport(fresh: BenchResults, folder: string): void {
 const met = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 function markdown(results: BenchResults): string {
-  const { machine, intake, worker, endToEnd, hostMemory, roster, pacing } = results;
+  const { machine, intake, worker, endToEnd, hostMemory, roster, pacing, batchPage } = results;
   const lines = [
     `Measured ${results.at} on ${machine.cpus} cores (${machine.cpuModel ?? 'unknown CPU'}), ${machine.memoryGiB} GiB, Node ${machine.node}. Medians of repeated runs.`,
     '',
@@ -80,6 +82,13 @@ function markdown(results: BenchResults): string {
     lines.push(
       `| partner onboarding: ${roster.rows}-row roster, peak memory above resting | +${roster.peakMemoryMiB} MiB | ${roster.baselineRows} rows: +${roster.baselinePeakMemoryMiB} MiB | ${roster.memoryRatio}× for ${sizes}× the rows | |`,
     );
+  }
+  if (batchPage) {
+    for (const size of batchPage.sizes) {
+      lines.push(
+        `| batch status: GET /api/batches/{id}, counts and ${size.pageItems} people, batch of ${size.people} | ${size.batchPageMs} ms | one record (GET /api/invitations/{id}): ${batchPage.singleRecordMs} ms | ${size.ratio}× | ≤ ${batchPage.targets.ratioAtMost}×: ${met(size.ratio <= batchPage.targets.ratioAtMost)} |`,
+      );
+    }
   }
   if (pacing) {
     lines.push(

@@ -10,9 +10,10 @@ import { writeReport, type BenchResults } from './report';
 import { benchRoster } from './roster';
 import { benchWorker } from './worker';
 import { benchPacing } from './pacing';
+import { benchBatchPage } from './batchPage';
 
 /**
- * `npm run bench [-- intake|worker|endToEnd|memory|roster|pacing ...]`: the benchmarks, each figure the median of repeated runs
+ * `npm run bench [-- intake|worker|endToEnd|memory|roster|pacing|batchPage ...]`: the benchmarks, each figure the median of repeated runs
  * beside a baseline measured in the same run (the machine is shared and noisy: ratios travel,
  * absolute figures less). Writes bench/results/latest.json. BENCH_RUNS overrides the run count.
  */
@@ -93,6 +94,19 @@ async function main() {
         [`peak memory for ${roster.baselineRows} rows (baseline, MiB)`]: { value: roster.baselinePeakMemoryMiB },
         'memory ratio (10x the rows)': { value: roster.memoryRatio },
       });
+    }
+    if (wants('batchPage')) {
+      console.log('\nBatch status: counts and a page of 100 people against one record, by batch size');
+      const batchPage = (results.batchPage = await benchBatchPage(runs ? { samples: runs } : {}));
+      console.table(
+        Object.fromEntries(
+          batchPage.sizes.map((size) => [
+            `${size.people} people`,
+            { 'batch page (median ms)': size.batchPageMs, 'one record (median ms)': batchPage.singleRecordMs, ratio: size.ratio },
+          ]),
+        ),
+      );
+      console.log(batchPage.met ? 'Batch page target met.' : 'Batch page target NOT met.');
     }
     if (wants('pacing')) {
       console.log('\nPacing: rate against the capacity Graph grants, one to eight instances');

@@ -3,7 +3,9 @@ import { submitInvitations } from './submitInvitations';
 import { getInvitation } from './getInvitation';
 import { findInvitations } from './findInvitations';
 import { getBatch } from './getBatch';
+import { getDashboard } from './getDashboard';
 import { listBatches } from './listBatches';
+import { redriveBatch } from './redriveBatch';
 import { processInvitation } from './processInvitation';
 import { recordDeadLetter } from './recordDeadLetter';
 import { partnerOnboarding } from './partnerOnboarding';
@@ -18,10 +20,12 @@ export const appFunctions: FunctionDefinition[] = [
   findInvitations,
   getBatch,
   listBatches,
+  redriveBatch,
   processInvitation,
   recordDeadLetter,
   partnerOnboarding,
   requeueStrandedInvitations,
   getHealth,
   getRedeemUrl,
+  getDashboard,
 ];

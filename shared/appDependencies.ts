@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BatchBook } from './batches/batchBook';
 import { BatchIndex } from './batches/batchIndex';
 import { BatchLedger } from './batches/batchLedger';
+import { BatchRedrive } from './batches/batchRedrive';
 import { RejectedRows } from './batches/rejectedRows';
 import { BatchReports } from './batches/batchReports';
 import { Intake } from './intake/intake';
@@ -35,6 +36,7 @@ export interface AppDependencies {
   batchReports: BatchReports;
   /** What submissions add to their batches: registration, people and rejected rows. */
   batches: BatchBook;
+  batchRedrive: BatchRedrive;
   worker: InvitationWorker;
   partnerOnboarding: PartnerOnboarding;
   strandedSweeper: StrandedInvitationSweeper;
@@ -126,6 +128,7 @@ export async function createAppDependencies(
     intake,
     batchReports,
     batches,
+    batchRedrive: new BatchRedrive(store, ledger, intake),
     worker,
     partnerOnboarding,
     strandedSweeper,

@@ -54,7 +54,7 @@ describe('the deployment package (.funcignore, azure.yaml)', () => {
     expect(inPackage.filter((file) => devDependencies.some((name) => file.includes(`node_modules/${name}/`)))).toEqual([]);
   });
 
-  it('carries what the remote build needs: the sources, package.json and its lock, the tsconfig files, host.json', () => {
+  it('carries what the remote build needs: the sources, package.json and its lock, the tsconfig files, host.json, the dashboard page', () => {
     for (const needed of [
       'package.json',
       'package-lock.json',
@@ -63,6 +63,10 @@ describe('the deployment package (.funcignore, azure.yaml)', () => {
       'host.json',
       'functions/index.ts',
       'shared/settings.ts',
+      // Read at run time (not compiled): GET /api/dashboard serves them.
+      'dashboard/index.html',
+      'dashboard/dashboard.css',
+      'dashboard/dashboard.js',
     ]) {
       expect(inPackage, needed).toContain(needed);
     }
