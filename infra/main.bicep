@@ -81,6 +81,9 @@ param inviteAllowedDomains string = ''
 @description('Comma-separated domains that may not be invited.')
 param inviteBlockedDomains string = ''
 
+@description('The client id of an app registration for signing in to the dashboard with Entra (App Service Authentication). Empty: no sign-in (docs/deploy.md).')
+param dashboardSignInClientId string = ''
+
 @description('Instances the app may scale out to. Graph\'s budget is shared by all instances (the app paces as one), so this bounds cost and storage heartbeats, not Graph\'s rate.')
 @minValue(40)
 @maxValue(1000)
@@ -185,6 +188,7 @@ module functionApp 'modules/functionApp.bicep' = {
     useIntakeHmac: useIntakeHmac == 'true'
     inviteAllowedDomains: inviteAllowedDomains
     inviteBlockedDomains: inviteBlockedDomains
+    dashboardSignInClientId: dashboardSignInClientId
   }
 }
 
@@ -196,3 +200,4 @@ output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_KEY_VAULT_NAME string = needsKeyVault ? keyVaultName : ''
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output DASHBOARD_URL string = 'https://${functionApp.outputs.defaultHostName}/api/dashboard'

@@ -110,6 +110,14 @@ export const settingsSchema = z.object({
   PARTNER_ONBOARDING_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(480),
   /** How long one invocation keeps retrying Graph before handing the message back to the queue. */
   WORKER_INVOCATION_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(120),
+  /**
+   * `true`: GET /api/dashboard needs an Entra sign-in through App Service Authentication (infra/
+   * sets it with dashboardSignInClientId; docs/deploy.md). The data API keeps its function keys.
+   */
+  DASHBOARD_REQUIRE_SIGN_IN: z
+    .enum(['true', 'false'], { error: 'expected "true" or "false"' })
+    .default('false')
+    .transform((value) => value === 'true'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -130,6 +138,7 @@ const examples: Partial<Record<keyof Settings, string>> = {
   PARTNER_ONBOARDING_SCHEDULE: '0 */15 * * * *',
   PARTNER_ONBOARDING_BUDGET_SECONDS: '480',
   STRANDED_SWEEP_SCHEDULE: '0 7 * * * *',
+  DASHBOARD_REQUIRE_SIGN_IN: 'false',
 };
 
 export class SettingsError extends Error {

@@ -29,6 +29,8 @@ param keyVaultName string
 param useIntakeHmac bool
 param inviteAllowedDomains string
 param inviteBlockedDomains string
+@description('An app registration for signing in to the dashboard (empty: no sign-in; the page is public, its data behind function keys).')
+param dashboardSignInClientId string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -82,6 +84,11 @@ var intakeHmacSetting = {
 }
 var intakeSettings = useIntakeHmac ? intakeHmacSetting : {}
 
+var dashboardSignIn = !empty(dashboardSignInClientId)
+var dashboardSettings = {
+  DASHBOARD_REQUIRE_SIGN_IN: dashboardSignIn ? 'true' : 'false'
+}
+
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: appName
   location: location
@@ -122,7 +129,37 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: app
   name: 'appsettings'
-  properties: union(baseSettings, graphCallerSettings, intakeSettings)
+  properties: union(baseSettings, graphCallerSettings, intakeSettings, dashboardSettings)
+}
+
+// App Service Authentication (Entra sign-in) for the dashboard. It does not require sign-in for
+// every route: webhooks and the CLI call the data API with function keys and never sign in. The
+// platform signs readers in and passes who they are in X-MS-CLIENT-PRINCIPAL-* headers; the
+// dashboard's function sends anyone without them to /.auth/login/aad.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (dashboardSignIn) {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    httpSettings: { requireHttps: true }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: dashboardSignInClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [dashboardSignInClientId, 'api://${dashboardSignInClientId}']
+        }
+      }
+    }
+    login: { tokenStore: { enabled: true } }
+  }
 }
 
 output name string = app.name
