@@ -66,6 +66,7 @@ async function buildBatch(deps: AppDependencies, people: number): Promise<string
     };
     ids.push(...answer.items.map((item) => item.id));
   }
+  console.log(`  submitted ${people} people`);
   // A tenth of the people with an outcome, written as the worker writes them.
   await mapWithConcurrency(
     ids.filter((_, i) => i % 10 === 0),
