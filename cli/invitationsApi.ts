@@ -1,5 +1,5 @@
 import { signBody, SIGNATURE_HEADER } from '../shared/intake/webhookSignature';
-import { CLIENT_HEADER } from '../shared/batches/batchIndex';
+import { CLIENT_HEADER } from '../shared/batches/batchSource';
 import type { SubmittedItem } from '../shared/intake/intake';
 import type { RejectedItem } from '../shared/intake/submission';
 import type { InvitationStatus } from '../shared/invitationRecord';

@@ -2,7 +2,7 @@ import type { SubmissionResult } from '../shared/intake/intake';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, readRawBody, requestOrigin } from './runtime/http';
 import { SIGNATURE_HEADER } from '../shared/intake/webhookSignature';
-import { CLIENT_HEADER, sourceFromClientHeader } from '../shared/batches/batchIndex';
+import { CLIENT_HEADER, sourceFromClientHeader } from '../shared/batches/batchSource';
 
 /** POST /api/invitations: one invitation, a JSON batch, or the portal's bulk-invite CSV. */
 export const submitInvitations = defineHttp({

@@ -1,5 +1,6 @@
 import type { RejectedItem } from '../intake/submission';
-import type { BatchIndex, BatchSource } from './batchIndex';
+import type { BatchIndex } from './batchIndex';
+import type { BatchSource } from './batchSource';
 import type { BatchLedger, NamedPerson } from './batchLedger';
 import type { RejectedRows } from './rejectedRows';
 

@@ -5,16 +5,17 @@ import type { InvitationStore } from '../storage/invitationStore';
 import { problems } from '../problem';
 import { stringifyForSpreadsheets } from './spreadsheetCsv';
 import type { RejectedItem } from '../intake/submission';
-import type { BatchCounts, BatchLedger, BatchPerson } from './batchLedger';
-import type { BatchEntry, BatchIndex, BatchSource } from './batchIndex';
+import { COUNT_KEYS, type BatchCounts, type BatchLedger, type BatchPerson, type BatchSummary as LedgerSummary } from './batchLedger';
+import type { BatchIndex } from './batchIndex';
+import type { BatchSource } from './batchSource';
 import type { RejectedRows } from './rejectedRows';
 
 /**
  * GET /api/batches and /api/batches/{batchId}: a batch's counts, a page of its people and the rows
  * its submissions rejected, and the results CSV (the counterpart of the portal's bulk operation
  * results), which lists every row submitted: each person, and each rejected row with status
- * `Rejected` and its reasons. Counts and pages come from the batch ledger (batchLedger.ts) in a
- * few range queries, whatever the batch's size; only the CSV reads the whole batch.
+ * `Rejected` and its reasons. Counts and a page come from the batch ledger (batchLedger.ts) in two
+ * point reads, whatever the batch's size; a page of one status is a query; the CSV reads the whole batch.
  */
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -84,46 +85,57 @@ export class BatchReports {
     private readonly index: BatchIndex,
   ) {}
 
-  /** Counts and one page of the batch's people (in id order), each once however many submissions named them. */
+  /**
+   * Counts and one page of the batch's people, each once however many submissions named them: in
+   * the order the batch named them (two point reads), or with `status`, those in it (a query).
+   */
   async report(batchId: string, { pageSize = DEFAULT_PAGE_SIZE, continuationToken, status }: ReportOptions = {}): Promise<BatchReport> {
-    const after = continuationToken ? decodeContinuation(continuationToken) : undefined;
-    const [entry, counts, page, rejected] = await Promise.all([
-      this.index.get(batchId),
-      this.ledger.counts(batchId),
-      this.ledger.page(batchId, { pageSize, ...(after ? { after } : {}), ...(status ? { countedAs: status } : {}) }),
-      this.rejectedRows.read(batchId),
+    const cursor = continuationToken ? decodeContinuation(continuationToken) : {};
+    if (status ? cursor.offset !== undefined : cursor.after !== undefined) throw notThisQuery();
+    const offset = cursor.offset ?? 0;
+    const [stored, page] = await Promise.all([
+      this.ledger.summary(batchId),
+      status
+        ? this.ledger.peopleCountedAs(batchId, status, { pageSize, ...(cursor.after ? { after: cursor.after } : {}) })
+        : this.ledger.peopleAt(batchId, offset, pageSize).then((people) => ({ people, after: undefined })),
     ]);
-    const summary = summaryOf(batchId, entry, counts);
+    if (!stored) throw problems.notFound(`No batch ${batchId}.`);
+    const summary = summaryOf(batchId, stored);
     const people = summary.duplicates + Object.values(summary.counts).reduce((sum, count) => sum + count, 0);
-    if (!entry && people === 0 && rejected.length === 0) throw problems.notFound(`No batch ${batchId}.`);
+    const next = status ? page.after && { after: page.after } : offset + pageSize < stored.people && { offset: offset + pageSize };
     return {
       ...summary,
       total: status ? summary.counts[status] : people,
       items: await this.itemsOf(page.people),
-      rejected,
-      ...(page.after ? { continuationToken: encodeContinuation(page.after) } : {}),
+      rejected: stored.hasRejected ? await this.rejectedRows.read(batchId) : [],
+      ...(next ? { continuationToken: encodeContinuation(next) } : {}),
     };
   }
 
   /** Recent batches, newest first, with their counts. */
   async list({ pageSize = 20, continuationToken }: { pageSize?: number; continuationToken?: string } = {}) {
-    const after = continuationToken ? decodeContinuation(continuationToken) : undefined;
+    const { after } = continuationToken ? decodeContinuation(continuationToken) : {};
     const page = await this.index.list({ pageSize, ...(after ? { after } : {}) });
-    const batches = await mapWithConcurrency(page.batches, PARALLEL_READS, async (entry) =>
-      summaryOf(entry.batchId, entry, await this.ledger.counts(entry.batchId)),
-    );
-    return { batches, ...(page.after ? { continuationToken: encodeContinuation(page.after) } : {}) };
+    const batches = await mapWithConcurrency(page.batches, PARALLEL_READS, async (entry) => {
+      const stored = await this.ledger.summary(entry.batchId);
+      return summaryOf(entry.batchId, { ...stored, source: entry.source, createdAt: entry.createdAt });
+    });
+    return { batches, ...(page.after ? { continuationToken: encodeContinuation({ after: page.after }) } : {}) };
   }
 
   async resultsCsv(batchId: string): Promise<string> {
-    const [people, rejected] = await Promise.all([this.ledger.all(batchId), this.rejectedRows.read(batchId)]);
-    if (people.length === 0 && rejected.length === 0 && !(await this.index.get(batchId))) throw problems.notFound(`No batch ${batchId}.`);
+    const stored = await this.ledger.summary(batchId);
+    if (!stored) throw problems.notFound(`No batch ${batchId}.`);
+    const [people, rejected] = await Promise.all([
+      this.ledger.all(batchId),
+      stored.hasRejected ? this.rejectedRows.read(batchId) : Promise.resolve([]),
+    ]);
     return resultsCsvOf(await this.itemsOf(people), rejected);
   }
 
   /**
    * The results CSV once no person of the batch is Queued or Processing, else undefined: asked on
-   * every onboarding run for every roster in progress, so it decides from the counts (one query).
+   * every onboarding run for every roster in progress, so it decides from the counts (one read).
    */
   async finalResultsCsv(batchId: string): Promise<string | undefined> {
     const counts = await this.ledger.counts(batchId);
@@ -145,26 +157,34 @@ export class BatchReports {
   }
 }
 
-function summaryOf(batchId: string, entry: BatchEntry | undefined, counts: BatchCounts): BatchSummary {
+function summaryOf(batchId: string, stored: Partial<LedgerSummary>): BatchSummary {
+  const counts = stored.counts ?? (Object.fromEntries(COUNT_KEYS.map((key) => [key, 0])) as BatchCounts);
   const { Duplicate: duplicates, ...statuses } = counts;
   return {
     batchId,
-    ...(entry ? { source: entry.source, createdAt: entry.createdAt } : {}),
+    ...(stored.source ? { source: stored.source } : {}),
+    ...(stored.createdAt ? { createdAt: stored.createdAt } : {}),
     counts: Object.fromEntries(INVITATION_STATUSES.map((name) => [name, statuses[name]])) as Record<InvitationStatus, number>,
     duplicates,
   };
 }
 
-const continuationSchema = z.object({ after: z.string().min(1).max(200) });
+/** Where the next page starts: a position in the batch, or the key of the last row of a filtered page. */
+const continuationSchema = z.union([
+  z.object({ offset: z.number().int().nonnegative() }).strict(),
+  z.object({ after: z.string().min(1).max(200) }).strict(),
+]);
+type Continuation = { offset?: number; after?: string };
 
-/** A continuation token: the row key the next page starts after. */
-function encodeContinuation(after: string): string {
-  return Buffer.from(JSON.stringify({ after }), 'utf8').toString('base64url');
+function encodeContinuation(next: Continuation): string {
+  return Buffer.from(JSON.stringify(next), 'utf8').toString('base64url');
 }
 
-function decodeContinuation(token: string): string {
+const notThisQuery = () => problems.invalidRequest('continuationToken is not one this API handed out for this query.');
+
+function decodeContinuation(token: string): Continuation {
   try {
-    return continuationSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))).after;
+    return continuationSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
   } catch {
     throw problems.invalidRequest('continuationToken is not one this API handed out.');
   }

@@ -2,14 +2,15 @@ import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { mapWithConcurrency } from '../concurrency';
 import type { RejectedItem } from '../intake/submission';
-import { batchPartition } from './batchLedger';
+import { batchPartition, META_ROW } from './batchLedger';
 
 /**
  * The rows a batch's submissions rejected, kept so that the batch's results account for every row
  * submitted; they are never records and never queued. Packed into chunk rows in the batch's
  * partition (RowKey `r|<submission key>-<chunk>`), a few hundred per row. The submission key names
  * the submission (a hash of a request's body, a roster's row range), so a retried submission
- * rewrites its own rows instead of adding them again, without reading the batch first.
+ * rewrites its own rows instead of adding them again, without reading the batch first. The batch
+ * row says whether there are any (`hasRejected`), so a batch without is never queried for them.
  */
 
 // A Table string property holds at most 32K UTF-16 characters; stay well below.
@@ -28,6 +29,7 @@ export class RejectedRows {
 
   /** Keeps a submission's rejected rows in its batch; the same submission key rewrites the same rows. */
   async add(batchId: string, submissionKey: string, rejected: readonly RejectedItem[], submittedAt: string): Promise<void> {
+    if (rejected.length === 0) return;
     const packed = packIntoChunks(
       rejected.map((item) => [
         item.index,
@@ -46,6 +48,7 @@ export class RejectedRows {
         'Replace',
       ),
     );
+    await this.table.upsertEntity({ partitionKey: batchPartition(batchId), rowKey: META_ROW, hasRejected: true }, 'Merge');
   }
 
   /** The batch's rejected rows, in submission order. */

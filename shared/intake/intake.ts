@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { BatchBook, SubmissionEntry } from '../batches/batchBook';
 import type { NamedPerson } from '../batches/batchLedger';
-import type { BatchSource } from '../batches/batchIndex';
+import type { BatchSource } from '../batches/batchSource';
 import { createLimiter, settleWithConcurrency } from '../concurrency';
 import { domainPolicyProblem, type DomainPolicy } from './domainPolicy';
 import type { InvitationQueue } from '../storage/invitationQueue';

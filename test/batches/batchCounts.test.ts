@@ -165,14 +165,21 @@ describe('batch counts', () => {
     expect((await deps.batchReports.report('retry')).counts).toMatchObject({ Queued: 1 });
   });
 
-  it('read no record for the counts and a page, whatever the batch holds', async () => {
+  it('read the counts and a page in point reads: no record, no query, whatever the batch holds', async () => {
     await submit(deps, { batchId: 'no-scan', invitations: Array.from({ length: 300 }, (_, i) => invitationFor(`ns${i}@fabrikam.com`)) });
     await clearQueue(deps);
-    const reads = vi.spyOn(deps.store, 'getById');
-    const report = await deps.batchReports.report('no-scan', { pageSize: 100 });
-    expect(report.total).toBe(300);
-    expect(report.items).toHaveLength(100);
-    expect(reads).not.toHaveBeenCalled();
-    reads.mockRestore();
+    const records = vi.spyOn(deps.store, 'getById');
+    const queries = vi.spyOn(deps.store.table, 'listEntities');
+    const points = vi.spyOn(deps.store.table, 'getEntity');
+    const first = await deps.batchReports.report('no-scan', { pageSize: 100 });
+    expect(first.total).toBe(300);
+    expect(first.items.map((item) => item.email)).toEqual(Array.from({ length: 100 }, (_, i) => `ns${i}@fabrikam.com`));
+    const second = await deps.batchReports.report('no-scan', { pageSize: 100, continuationToken: first.continuationToken! });
+    expect(second.items[0]!.email).toBe('ns100@fabrikam.com');
+    expect(records).not.toHaveBeenCalled();
+    expect(queries).not.toHaveBeenCalled();
+    // The batch row and one page row, per page.
+    expect(points).toHaveBeenCalledTimes(4);
+    vi.restoreAllMocks();
   });
 });

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listBatches } from '../../functions/listBatches';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { CLIENT_HEADER } from '../../shared/batches/batchIndex';
+import { CLIENT_HEADER } from '../../shared/batches/batchSource';
 import { clearQueue, createTestDependencies, invitationFor, invokeHttp, submit, writeRecord } from '../support/harness';
 
 let deps: AppDependencies;
