@@ -1,5 +1,7 @@
 import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { mapWithConcurrency } from '../concurrency';
 import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationRecord, type ListedInvitationRecord } from '../invitationRecord';
 import { batchSourceSchema, type BatchSource } from './batchSource';
 
@@ -9,10 +11,10 @@ import { batchSourceSchema, type BatchSource } from './batchSource';
  * - the batch row (RowKey `meta`): the counts per status, and how many people the batch has named
  *   (each person's position, in the order the batch first named them); batchIndex.ts keeps its
  *   source and creation time there too;
- * - a person row per person (RowKey `p|<record id>`): their position, how they are counted, and a
- *   copy of their record as of its last change (what `?status=` pages and the results CSV read);
- * - page rows (RowKey `g|<n>`): the same copies, 100 people per row by position, in properties
- *   `s00`…`s99`. A page of 100 people is one point read.
+ * - a person row per person (RowKey `p|<record id>`): their position and how they are counted
+ *   (what `?status=` pages and the sweep query);
+ * - page rows (RowKey `g|<n>`): a copy of each person's record as of its last change, 100 people
+ *   per row by position, in properties `s00`…`s99`. A page of 100 people is one point read.
  *
  * A person row, its copy in the page row and the counts change together in one entity-group
  * transaction, under the person row's and the batch row's ETags: the counts are the tally of the
@@ -36,6 +38,7 @@ type CountedAs = CountKey | typeof WITHDRAWN;
 
 export const META_ROW = 'meta';
 const PEOPLE_PER_PAGE_ROW = 100;
+const PARALLEL_READS = 16;
 /** An entity-group transaction takes 100 actions: people, the (at most two) page rows they fall in, and the batch row. */
 const PEOPLE_PER_TRANSACTION = 97;
 /** A copied error message is cut to this, so that a page row of 100 copies stays far below an entity's 1 MiB. */
@@ -58,10 +61,18 @@ const personRowSchema = z.object({
   index: z.number().int().optional(),
   submittedAt: z.string(),
   queuedAt: z.string(),
-  record: z.string(),
+  /** A hash of the copy in the page row: whether a sync has anything to change. */
+  copyHash: z.string(),
 });
 type PersonRow = z.infer<typeof personRowSchema>;
-type PersonState = Omit<PersonRow, 'etag' | 'rowKey' | 'position'>;
+/** What a page row holds for a person: how they are counted, where the batch named them, and the copy of their record. */
+interface PersonState {
+  countedAs: CountedAs;
+  index?: number;
+  submittedAt: string;
+  queuedAt: string;
+  record: string;
+}
 
 const metaRowSchema = z
   .object({
@@ -190,21 +201,45 @@ export class BatchLedger {
 
   /** Up to `pageSize` people counted as `countedAs`, after the person row key `after`: a filtered range query. */
   async peopleCountedAs(batchId: string, countedAs: CountKey, { pageSize, after }: { pageSize: number; after?: string }) {
-    const people: BatchPerson[] = [];
-    let last: string | undefined;
+    const rows: PersonRow[] = [];
+    let more = false;
     for await (const row of this.personRows(batchId, countedAs, after, pageSize + 1)) {
-      if (people.length === pageSize) return { people, after: last };
-      people.push(personOf(row));
-      last = row.rowKey;
+      if (rows.length === pageSize) {
+        more = true;
+        break;
+      }
+      rows.push(row);
     }
-    return { people, after: undefined };
+    const pageRows = [...new Set(rows.map((row) => Math.floor(row.position / PEOPLE_PER_PAGE_ROW)))];
+    const read = new Map(
+      await mapWithConcurrency(
+        pageRows,
+        PARALLEL_READS,
+        async (row) => [row, await this.readEntity(batchPartition(batchId), pageRowKey(row))] as const,
+      ),
+    );
+    const people = rows.flatMap((row) => {
+      const slot = read.get(Math.floor(row.position / PEOPLE_PER_PAGE_ROW))?.[slotName(row.position)];
+      return typeof slot === 'string' ? [personOf(JSON.parse(slot) as PersonState)] : [];
+    });
+    return { people, after: more ? rows[rows.length - 1]!.rowKey : undefined };
   }
 
-  /** Every person of the batch, in the order the batch named them. */
+  /** Every person of the batch, in the order the batch named them: its page rows, in one range query. */
   async all(batchId: string): Promise<BatchPerson[]> {
-    const rows: PersonRow[] = [];
-    for await (const row of this.personRows(batchId)) rows.push(row);
-    return rows.sort((a, b) => a.position - b.position).map(personOf);
+    const filter = odata`PartitionKey eq ${batchPartition(batchId)} and RowKey ge ${'g|'} and RowKey lt ${'g|~'}`;
+    const people: { position: number; state: PersonState }[] = [];
+    for await (const row of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      const first = Number(String(row.rowKey).slice(2)) * PEOPLE_PER_PAGE_ROW;
+      for (let slot = 0; slot < PEOPLE_PER_PAGE_ROW; slot += 1) {
+        const value = row[slotName(slot)];
+        if (typeof value === 'string') people.push({ position: first + slot, state: JSON.parse(value) as PersonState });
+      }
+    }
+    return people
+      .filter(({ state }) => state.countedAs !== WITHDRAWN)
+      .sort((a, b) => a.position - b.position)
+      .map(({ state }) => personOf(state));
   }
 
   /** The record ids of the people counted as `countedAs` (the sweep reconciles those in flight). */
@@ -255,14 +290,14 @@ export class BatchLedger {
       slots.set(row, { ...slots.get(row), [slotName(position)]: JSON.stringify(state) });
     };
     for (const { recordId, position, state } of created) {
-      actions.push(['create', { partitionKey, rowKey: personRowKey(recordId), position, ...state }]);
+      actions.push(['create', { partitionKey, rowKey: personRowKey(recordId), position, ...personColumns(state) }]);
       move(state.countedAs, 1);
       place(position, state);
     }
     for (const { person, state } of changed) {
       actions.push([
         'update',
-        { partitionKey, rowKey: person.rowKey, position: person.position, ...state },
+        { partitionKey, rowKey: person.rowKey, position: person.position, ...personColumns(state) },
         'Replace',
         { etag: person.etag },
       ]);
@@ -321,13 +356,13 @@ function nextState(
   if (record && record.batchId === batchId) {
     const submittedAt = person?.submittedAt ?? placement?.submittedAt ?? record.queuedAt;
     const next = stateOf(record, record.status, person?.index ?? placement?.index, submittedAt);
-    const same = person && person.countedAs === next.countedAs && person.index === next.index && person.record === next.record;
+    const same = person && person.countedAs === next.countedAs && person.index === next.index && person.copyHash === hashOf(next.record);
     return same ? undefined : next;
   }
   // The row's attempt was withdrawn (the record is gone, or back to an earlier attempt): it counts no more.
   if (person && person.countedAs !== 'Duplicate' && person.countedAs !== WITHDRAWN && (!record || record.queuedAt < person.queuedAt)) {
-    const { etag: _etag, rowKey: _rowKey, position: _position, ...state } = person;
-    return { ...state, countedAs: WITHDRAWN };
+    const { countedAs: _countedAs, index, submittedAt, queuedAt } = person;
+    return { countedAs: WITHDRAWN, ...(index !== undefined ? { index } : {}), submittedAt, queuedAt, record: '{}' };
   }
   // Nothing here, a duplicate, or a person since queued by another batch: this batch keeps what it had.
   return undefined;
@@ -340,6 +375,13 @@ function stateOf(record: InvitationRecord, countedAs: CountedAs, index: number |
     : listed;
   return { countedAs, ...(index !== undefined ? { index } : {}), submittedAt, queuedAt: record.queuedAt, record: JSON.stringify(copy) };
 }
+
+/** A person row's columns: the state without the copy, and the copy's hash. */
+function personColumns({ record, ...state }: PersonState) {
+  return { ...state, copyHash: hashOf(record) };
+}
+
+const hashOf = (copy: string) => createHash('sha256').update(copy, 'utf8').digest('base64url').slice(0, 22);
 
 function personOf(state: PersonState): BatchPerson {
   return {
