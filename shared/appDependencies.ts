@@ -69,14 +69,19 @@ export async function createAppDependencies(
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
     // A batch copy that could not follow its record is caught up by the sweep's reconciliation:
     // the worker's own work must not fail for it.
-    afterChange: (batchId, recordId) =>
-      ledger.sync(batchId, recordId).catch((error: unknown) => {
-        console.warn(
-          `Batch ${batchId}: its copy of invitation ${recordId} lags (${String(error).split('\n')[0]}); the next sweep catches it up.`,
-        );
-      }),
+    afterChange: ({ batchId, recordId, batchPosition }) =>
+      batchPosition === undefined
+        ? Promise.resolve()
+        : ledger.sync(batchId, recordId, batchPosition).catch((error: unknown) => {
+            console.warn(
+              `Batch ${batchId}: its copy of invitation ${recordId} lags (${String(error).split('\n')[0]}); the next sweep catches it up.`,
+            );
+          }),
   });
-  const ledger = new BatchLedger(table, async (id) => (await store.getById(id))?.record);
+  const ledger = new BatchLedger(table, async (id) => {
+    const stored = await store.getById(id);
+    return stored && { record: stored.record, batchPosition: stored.entity.batchPosition };
+  });
   const batches = new BatchBook(new BatchIndex(table), ledger, new RejectedRows(table));
   const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));
   await Promise.all([store.ensureTable(), queue.ensureQueues()]);

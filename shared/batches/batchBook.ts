@@ -1,7 +1,7 @@
 import type { RejectedItem } from '../intake/submission';
 import type { BatchIndex } from './batchIndex';
 import type { BatchSource } from './batchSource';
-import type { BatchLedger, NamedPerson } from './batchLedger';
+import type { BatchLedger, PlacedPerson } from './batchLedger';
 import type { RejectedRows } from './rejectedRows';
 
 /**
@@ -15,7 +15,7 @@ export interface SubmissionEntry {
   source: BatchSource;
   /** Names the submission within its batch (see Intake.admit). */
   submissionKey: string;
-  people: readonly NamedPerson[];
+  people: readonly PlacedPerson[];
   rejected: readonly RejectedItem[];
 }
 
@@ -26,6 +26,11 @@ export class BatchBook {
     readonly rejectedRows: RejectedRows,
   ) {}
 
+  /** Places for a submission's people in the batch, reserved before their records are written: the first of them. */
+  reservePlaces(batchId: string, count: number): Promise<number> {
+    return this.ledger.reserve(batchId, count);
+  }
+
   async recordSubmission({ batchId, source, submissionKey, people, rejected }: SubmissionEntry): Promise<void> {
     const submittedAt = new Date().toISOString();
     await Promise.all([
@@ -33,5 +38,7 @@ export class BatchBook {
       this.ledger.addPeople(batchId, people, submittedAt),
       this.rejectedRows.add(batchId, submissionKey, rejected, submittedAt),
     ]);
+    // A person queued again at the place they had keeps its copy until synced: their record moved on.
+    for (const person of people) if (person.requeued) await this.ledger.sync(batchId, person.record.id, person.position);
   }
 }

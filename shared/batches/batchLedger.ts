@@ -1,28 +1,26 @@
 import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { mapWithConcurrency } from '../concurrency';
 import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationRecord, type ListedInvitationRecord } from '../invitationRecord';
 import { batchSourceSchema, type BatchSource } from './batchSource';
 
 /**
  * A batch's people and their counts, readable in two point reads whatever the batch's size. In the
  * batch's partition (`b|<batchId>`):
- * - the batch row (RowKey `meta`): the counts per status, and how many people the batch has named
- *   (each person's position, in the order the batch first named them); batchIndex.ts keeps its
- *   source and creation time there too;
- * - a person row per person (RowKey `p|<record id>`): their position and how they are counted
- *   (what `?status=` pages and the sweep query);
- * - page rows (RowKey `g|<n>`): a copy of each person's record as of its last change, 100 people
- *   per row by position, in properties `s00`…`s99`. A page of 100 people is one point read.
+ * - the batch row (RowKey `meta`): the counts per status, and how many places the batch has handed
+ *   out (`people`); batchIndex.ts keeps its source and creation time there too;
+ * - page rows (RowKey `g|<n>`): for places 100·n to 100·n+99, one property each (`s00`…`s99`), the
+ *   person at that place: how they are counted, where the submission named them, and a copy of
+ *   their record as of its last change. A page of 100 people is one point read.
  *
- * A person row, its copy in the page row and the counts change together in one entity-group
- * transaction, under the person row's and the batch row's ETags: the counts are the tally of the
- * person rows at every moment, so they never go negative and never count a person twice. The rows
- * follow the records: every write of a record is followed by `sync`, which reads the person row,
- * then the record, and makes the row the record's copy. A crash between the two writes leaves a row
- * behind its record until the next sync of that person: the worker's next step, the message's
- * redelivery, or the stranded sweep's reconciliation (strandedInvitationSweeper.ts).
+ * A submission reserves places for its people on the batch row before their records are written;
+ * each record keeps its place (`batchPosition`), so every later write of the record knows which
+ * copy to update. A copy and the counts change together in one entity-group transaction, under the
+ * page row's and the batch row's ETags: the counts are the tally of the copies at every moment, so
+ * they never go negative and never count a person twice. Every write of a record is followed by
+ * `sync`, which reads the copy, then the record, and makes the copy the record's. A crash between
+ * the two writes leaves a copy behind its record until the next sync of that person: the worker's
+ * next step, the message's redelivery, or the stranded sweep's reconciliation
+ * (strandedInvitationSweeper.ts). A place reserved for someone who was never recorded stays empty.
  *
  * A batch counts the people it queued (the record's batchId). A person it named while another batch
  * had them in hand is counted as `Duplicate`; a person later queued by another batch stays counted
@@ -38,41 +36,28 @@ type CountedAs = CountKey | typeof WITHDRAWN;
 
 export const META_ROW = 'meta';
 const PEOPLE_PER_PAGE_ROW = 100;
-const PARALLEL_READS = 16;
-/** An entity-group transaction takes 100 actions: people, the (at most two) page rows they fall in, and the batch row. */
-const PEOPLE_PER_TRANSACTION = 97;
+/** An entity-group transaction takes 100 actions: page rows and the batch row. */
+const PAGE_ROWS_PER_TRANSACTION = 98;
 /** A copied error message is cut to this, so that a page row of 100 copies stays far below an entity's 1 MiB. */
 const MAX_COPIED_MESSAGE = 2_000;
 
 export const batchPartition = (batchId: string) => `b|${batchId}`;
-const personRowKey = (recordId: string) => `p|${recordId}`;
 const pageRowKey = (pageRow: number) => `g|${String(pageRow).padStart(6, '0')}`;
 const slotName = (position: number) => `s${String(position % PEOPLE_PER_PAGE_ROW).padStart(2, '0')}`;
 const countColumn = (key: CountKey) => `n${key}`;
-const PEOPLE_END = 'p|~';
 
 const countedAsSchema = z.enum([...COUNT_KEYS, WITHDRAWN]);
-const personRowSchema = z.object({
-  etag: z.string(),
-  rowKey: z.string(),
-  position: z.number().int().nonnegative(),
+/** A person's place in a page row. */
+const slotSchema = z.object({
   countedAs: countedAsSchema,
-  /** The person's place in the submission that first named them (absent when a worker wrote the row first). */
+  /** Their place in the submission that named them (absent when a worker wrote the copy first). */
   index: z.number().int().optional(),
   submittedAt: z.string(),
   queuedAt: z.string(),
-  /** A hash of the copy in the page row: whether a sync has anything to change. */
-  copyHash: z.string(),
+  /** The copy of their record (JSON), without its redemption URL. */
+  record: z.string(),
 });
-type PersonRow = z.infer<typeof personRowSchema>;
-/** What a page row holds for a person: how they are counted, where the batch named them, and the copy of their record. */
-interface PersonState {
-  countedAs: CountedAs;
-  index?: number;
-  submittedAt: string;
-  queuedAt: string;
-  record: string;
-}
+type Slot = z.infer<typeof slotSchema>;
 
 const metaRowSchema = z
   .object({
@@ -84,6 +69,7 @@ const metaRowSchema = z
   })
   .catchall(z.unknown());
 type MetaRow = z.infer<typeof metaRowSchema>;
+type PageRow = Record<string, unknown> & { etag: string };
 
 export interface BatchPerson {
   record: ListedInvitationRecord;
@@ -93,17 +79,26 @@ export interface BatchPerson {
   duplicate: boolean;
 }
 
-/** A person a submission named, with their record as the intake left it. */
-export interface NamedPerson {
+/** A person a submission named, at the place reserved for them, with their record as the intake left it. */
+export interface PlacedPerson {
   record: InvitationRecord;
   index: number;
-  /** Whether this batch queued them (or had already); false for a duplicate of another batch's person. */
+  position: number;
+  /** Whether this batch queued them; false for a duplicate of another batch's person. */
   queuedHere: boolean;
+  /** Queued again (their record had an earlier attempt): their copy is synced from the record. */
+  requeued?: boolean;
+}
+
+/** A record with its place in its batch, as the ledger reads it. */
+export interface PlacedRecord {
+  record: InvitationRecord;
+  batchPosition?: number;
 }
 
 export interface BatchSummary {
   counts: BatchCounts;
-  /** People the batch has named, withdrawn ones included: positions run from 0 to this. */
+  /** Places handed out, empty ones included: positions run from 0 to this. */
   people: number;
   /** Whether any submission had rejected rows (rejectedRows.ts): only then are they read. */
   hasRejected: boolean;
@@ -114,58 +109,71 @@ export interface BatchSummary {
 export class BatchLedger {
   constructor(
     private readonly table: TableClient,
-    private readonly readRecord: (id: string) => Promise<InvitationRecord | undefined>,
+    private readonly readRecord: (id: string) => Promise<PlacedRecord | undefined>,
   ) {}
 
-  /**
-   * The intake's rows for a submission's people, 97 to a transaction; a transaction that meets an
-   * existing person row (a retried submission, a worker that was quicker) is done person by person.
-   */
-  async addPeople(batchId: string, people: readonly NamedPerson[], submittedAt: string): Promise<void> {
-    for (let start = 0; start < people.length; start += PEOPLE_PER_TRANSACTION) {
-      const group = people.slice(start, start + PEOPLE_PER_TRANSACTION);
-      for (;;) {
-        const meta = await this.readMeta(batchId);
-        const first = meta?.people ?? 0;
-        const rows = group.map((person, i) => ({
-          recordId: person.record.id,
-          position: first + i,
-          state: stateOf(person.record, person.queuedHere ? person.record.status : 'Duplicate', person.index, submittedAt),
-        }));
-        const outcome = await this.commit(batchId, rows, [], meta, rows.length);
-        if (outcome === 'done') break;
-        if (outcome === 'batch changed') continue;
-        for (const person of group) {
-          if (person.queuedHere) await this.sync(batchId, person.record.id, { index: person.index, submittedAt });
-          else await this.addDuplicate(batchId, person, submittedAt);
-        }
-        break;
+  /** Reserves `count` places for a submission's people: the first of them. */
+  async reserve(batchId: string, count: number): Promise<number> {
+    for (;;) {
+      const meta = await this.readMeta(batchId);
+      const first = meta?.people ?? 0;
+      const row = { partitionKey: batchPartition(batchId), rowKey: META_ROW, people: first + count };
+      try {
+        if (meta) await this.table.updateEntity(row, 'Merge', { etag: meta.etag });
+        else await this.table.createEntity(row);
+        return first;
+      } catch (error) {
+        if (!(error instanceof RestError && [404, 409, 412].includes(error.statusCode ?? 0))) throw error;
       }
     }
   }
 
-  /** Makes the person's row in `batchId` follow their record (see the module comment); true when it had to change. */
-  async sync(batchId: string, recordId: string, placement?: { index: number; submittedAt: string }): Promise<boolean> {
-    for (;;) {
-      const person = await this.readPerson(batchId, recordId);
-      const record = await this.readRecord(recordId);
-      const next = nextState(batchId, person, record, placement);
-      if (!next) return false;
-      // The batch row changes only with the counts or a new position; a new copy alone needs only the person's ETag.
-      const meta = !person || person.countedAs !== next.countedAs ? await this.readMeta(batchId) : undefined;
-      const position = person?.position ?? meta?.people ?? 0;
-      const outcome = await this.commit(
-        batchId,
-        person ? [] : [{ recordId, position, state: next }],
-        person ? [{ person, state: next }] : [],
-        meta,
-        person ? 0 : 1,
-      );
-      if (outcome === 'done') return true;
+  /**
+   * The intake's copies of a submission's people at their places, in one transaction per 98 page
+   * rows. A place a worker filled first keeps the worker's copy (it is newer), given its index.
+   */
+  async addPeople(batchId: string, people: readonly PlacedPerson[], submittedAt: string): Promise<void> {
+    const byRow = new Map<number, PlacedPerson[]>();
+    for (const person of people) {
+      const row = Math.floor(person.position / PEOPLE_PER_PAGE_ROW);
+      byRow.set(row, [...(byRow.get(row) ?? []), person]);
+    }
+    const rows = [...byRow.keys()];
+    for (let start = 0; start < rows.length; start += PAGE_ROWS_PER_TRANSACTION) {
+      const chunk = rows.slice(start, start + PAGE_ROWS_PER_TRANSACTION);
+      for (;;) {
+        const [meta, ...pages] = await Promise.all([this.readMeta(batchId), ...chunk.map((row) => this.readPage(batchId, row))]);
+        const changes = chunk.flatMap((row, i) =>
+          byRow.get(row)!.flatMap((person) => {
+            const existing = slotIn(pages[i], person.position);
+            if (existing?.index !== undefined) return [];
+            const slot = existing
+              ? { ...existing, index: person.index }
+              : stateOf(person.record, person.queuedHere ? person.record.status : 'Duplicate', person.index, submittedAt);
+            return [{ position: person.position, before: existing, slot }];
+          }),
+        );
+        if ((await this.commit(batchId, changes, pages, chunk, meta)) === 'done') break;
+      }
     }
   }
 
-  /** The batch row: counts, people named, and what batchIndex.ts keeps there. */
+  /** Makes the copy at `position` follow the record (see the module comment); true when it had to change. */
+  async sync(batchId: string, recordId: string, position: number): Promise<boolean> {
+    const row = Math.floor(position / PEOPLE_PER_PAGE_ROW);
+    for (;;) {
+      const page = await this.readPage(batchId, row);
+      const before = slotIn(page, position);
+      const placed = await this.readRecord(recordId);
+      const slot = nextSlot(batchId, position, before, placed);
+      if (!slot) return false;
+      // The batch row changes only with the counts: a new copy alone needs only the page row's ETag.
+      const meta = before?.countedAs !== slot.countedAs ? await this.readMeta(batchId) : undefined;
+      if ((await this.commit(batchId, [{ position, before, slot }], [page], [row], meta)) === 'done') return true;
+    }
+  }
+
+  /** The batch row: counts, places handed out, and what batchIndex.ts keeps there. */
   async summary(batchId: string): Promise<BatchSummary | undefined> {
     const meta = await this.readMeta(batchId);
     if (!meta) return undefined;
@@ -184,151 +192,109 @@ export class BatchLedger {
     return (await this.summary(batchId))?.counts ?? (Object.fromEntries(COUNT_KEYS.map((key) => [key, 0])) as BatchCounts);
   }
 
-  /** The people at positions [offset, offset + count), in the order the batch named them: a point read per 100. */
+  /** The people at places [offset, offset + count), in the order the batch named them: a point read per 100. */
   async peopleAt(batchId: string, offset: number, count: number): Promise<BatchPerson[]> {
     const rows: number[] = [];
     for (let row = Math.floor(offset / PEOPLE_PER_PAGE_ROW); row * PEOPLE_PER_PAGE_ROW < offset + count; row += 1) rows.push(row);
-    const pageRows = await Promise.all(rows.map((row) => this.readEntity(batchPartition(batchId), pageRowKey(row))));
+    const pages = await Promise.all(rows.map((row) => this.readPage(batchId, row)));
     const people: BatchPerson[] = [];
     for (let position = offset; position < offset + count; position += 1) {
-      const slot = pageRows[Math.floor(position / PEOPLE_PER_PAGE_ROW) - rows[0]!]?.[slotName(position)];
-      if (typeof slot !== 'string') continue;
-      const state = JSON.parse(slot) as PersonState;
-      if (state.countedAs !== WITHDRAWN) people.push(personOf(state));
+      const slot = slotIn(pages[Math.floor(position / PEOPLE_PER_PAGE_ROW) - rows[0]!], position);
+      if (slot && slot.countedAs !== WITHDRAWN) people.push(personOf(slot));
     }
     return people;
   }
 
-  /** Up to `pageSize` people counted as `countedAs`, after the person row key `after`: a filtered range query. */
-  async peopleCountedAs(batchId: string, countedAs: CountKey, { pageSize, after }: { pageSize: number; after?: string }) {
-    const rows: PersonRow[] = [];
-    let more = false;
-    for await (const row of this.personRows(batchId, countedAs, after, pageSize + 1)) {
-      if (rows.length === pageSize) {
-        more = true;
-        break;
-      }
-      rows.push(row);
+  /**
+   * Up to `pageSize` people counted as `countedAs`, after the place `after`: the page rows from
+   * there, read in a range query and filtered here (a cost that grows with the batch).
+   */
+  async peopleCountedAs(batchId: string, countedAs: CountKey, { pageSize, after = -1 }: { pageSize: number; after?: number }) {
+    const people: BatchPerson[] = [];
+    let last = after;
+    for await (const { position, slot } of this.slots(batchId, after + 1)) {
+      if (slot.countedAs !== countedAs) continue;
+      if (people.length === pageSize) return { people, after: last };
+      people.push(personOf(slot));
+      last = position;
     }
-    const pageRows = [...new Set(rows.map((row) => Math.floor(row.position / PEOPLE_PER_PAGE_ROW)))];
-    const read = new Map(
-      await mapWithConcurrency(
-        pageRows,
-        PARALLEL_READS,
-        async (row) => [row, await this.readEntity(batchPartition(batchId), pageRowKey(row))] as const,
-      ),
-    );
-    const people = rows.flatMap((row) => {
-      const slot = read.get(Math.floor(row.position / PEOPLE_PER_PAGE_ROW))?.[slotName(row.position)];
-      return typeof slot === 'string' ? [personOf(JSON.parse(slot) as PersonState)] : [];
-    });
-    return { people, after: more ? rows[rows.length - 1]!.rowKey : undefined };
+    return { people, after: undefined };
   }
 
   /** Every person of the batch, in the order the batch named them: its page rows, in one range query. */
   async all(batchId: string): Promise<BatchPerson[]> {
-    const filter = odata`PartitionKey eq ${batchPartition(batchId)} and RowKey ge ${'g|'} and RowKey lt ${'g|~'}`;
-    const people: { position: number; state: PersonState }[] = [];
-    for await (const row of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
-      const first = Number(String(row.rowKey).slice(2)) * PEOPLE_PER_PAGE_ROW;
-      for (let slot = 0; slot < PEOPLE_PER_PAGE_ROW; slot += 1) {
-        const value = row[slotName(slot)];
-        if (typeof value === 'string') people.push({ position: first + slot, state: JSON.parse(value) as PersonState });
+    const people: BatchPerson[] = [];
+    for await (const { slot } of this.slots(batchId)) if (slot.countedAs !== WITHDRAWN) people.push(personOf(slot));
+    return people;
+  }
+
+  /** The record ids and places of the people counted as `countedAs` (the sweep reconciles those in flight). */
+  async placesCountedAs(batchId: string, countedAs: CountKey): Promise<{ recordId: string; position: number }[]> {
+    const found: { recordId: string; position: number }[] = [];
+    for await (const { position, slot } of this.slots(batchId)) {
+      if (slot.countedAs === countedAs) found.push({ recordId: (JSON.parse(slot.record) as { id: string }).id, position });
+    }
+    return found;
+  }
+
+  /** Every filled place from `from` on, in order. */
+  private async *slots(batchId: string, from = 0): AsyncGenerator<{ position: number; slot: Slot }> {
+    const filter = odata`PartitionKey eq ${batchPartition(batchId)} and RowKey ge ${pageRowKey(Math.floor(from / PEOPLE_PER_PAGE_ROW))} and RowKey lt ${'g|~'}`;
+    for await (const page of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      const first = Number(String(page.rowKey).slice(2)) * PEOPLE_PER_PAGE_ROW;
+      for (let position = Math.max(first, from); position < first + PEOPLE_PER_PAGE_ROW; position += 1) {
+        const slot = slotIn(page, position);
+        if (slot) yield { position, slot };
       }
-    }
-    return people
-      .filter(({ state }) => state.countedAs !== WITHDRAWN)
-      .sort((a, b) => a.position - b.position)
-      .map(({ state }) => personOf(state));
-  }
-
-  /** The record ids of the people counted as `countedAs` (the sweep reconciles those in flight). */
-  async recordIdsCountedAs(batchId: string, countedAs: CountKey): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const row of this.personRows(batchId, countedAs)) ids.push(row.rowKey.slice(2));
-    return ids;
-  }
-
-  private async *personRows(batchId: string, countedAs?: CountKey, after?: string, readAhead = 1_000): AsyncGenerator<PersonRow> {
-    const range = odata`PartitionKey eq ${batchPartition(batchId)} and RowKey gt ${after ?? 'p|'} and RowKey lt ${PEOPLE_END}`;
-    const filter = `${range} and ${countedAs ? odata`countedAs eq ${countedAs}` : odata`countedAs ne ${WITHDRAWN}`}`;
-    for await (const page of this.table.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: readAhead })) {
-      for (const entity of page) yield personRowSchema.parse(entity);
-    }
-  }
-
-  /** A person another batch has in hand: counted as Duplicate, unless the batch already has a row for them. */
-  private async addDuplicate(batchId: string, person: NamedPerson, submittedAt: string): Promise<void> {
-    for (;;) {
-      if (await this.readPerson(batchId, person.record.id)) return;
-      const meta = await this.readMeta(batchId);
-      const state = stateOf(person.record, 'Duplicate', person.index, submittedAt);
-      const outcome = await this.commit(batchId, [{ recordId: person.record.id, position: meta?.people ?? 0, state }], [], meta, 1);
-      if (outcome === 'done') return;
     }
   }
 
   /**
-   * One transaction: new person rows at their positions, changed person rows (under their ETags),
-   * their copies in the page rows, and the batch row's counts and people (under its ETag) when they
-   * change. 'person exists' when a new person row met one; 'batch changed' when anything else moved.
+   * One transaction: the changed copies in their page rows (under each row's ETag, or created), and
+   * the batch row's counts (under its ETag) when they move. 'conflict' when anything changed since
+   * it was read: the caller reads again.
    */
   private async commit(
     batchId: string,
-    created: readonly { recordId: string; position: number; state: PersonState }[],
-    changed: readonly { person: PersonRow; state: PersonState }[],
+    changes: readonly { position: number; before: Slot | undefined; slot: Slot }[],
+    pages: readonly (PageRow | undefined)[],
+    rows: readonly number[],
     meta: MetaRow | undefined,
-    newPeople: number,
-  ): Promise<'done' | 'person exists' | 'batch changed'> {
+  ): Promise<'done' | 'conflict'> {
+    if (changes.length === 0) return 'done';
     const partitionKey = batchPartition(batchId);
-    const actions: TransactionAction[] = [];
     const delta = new Map<CountKey, number>();
     const move = (key: CountedAs, by: number) => key !== WITHDRAWN && delta.set(key, (delta.get(key) ?? 0) + by);
     const slots = new Map<number, Record<string, string>>();
-    const place = (position: number, state: PersonState) => {
+    for (const { position, before, slot } of changes) {
+      if (before) move(before.countedAs, -1);
+      move(slot.countedAs, 1);
       const row = Math.floor(position / PEOPLE_PER_PAGE_ROW);
-      slots.set(row, { ...slots.get(row), [slotName(position)]: JSON.stringify(state) });
-    };
-    for (const { recordId, position, state } of created) {
-      actions.push(['create', { partitionKey, rowKey: personRowKey(recordId), position, ...personColumns(state) }]);
-      move(state.countedAs, 1);
-      place(position, state);
+      slots.set(row, { ...slots.get(row), [slotName(position)]: JSON.stringify(slot) });
     }
-    for (const { person, state } of changed) {
-      actions.push([
-        'update',
-        { partitionKey, rowKey: person.rowKey, position: person.position, ...personColumns(state) },
-        'Replace',
-        { etag: person.etag },
-      ]);
-      move(person.countedAs, -1);
-      move(state.countedAs, 1);
-      place(person.position, state);
-    }
-    for (const [row, properties] of slots) actions.push(['upsert', { partitionKey, rowKey: pageRowKey(row), ...properties }, 'Merge']);
+    const actions: TransactionAction[] = [...slots].map(([row, properties]) => {
+      const page = pages[rows.indexOf(row)];
+      const entity = { partitionKey, rowKey: pageRowKey(row), ...properties };
+      return page ? ['update', entity, 'Merge', { etag: page.etag }] : ['create', entity];
+    });
     const counts = Object.fromEntries(
       [...delta].filter(([, by]) => by !== 0).map(([key, by]) => [countColumn(key), numberIn(meta, countColumn(key)) + by]),
     );
-    if (newPeople > 0 || Object.keys(counts).length > 0) {
-      const batchRow = { partitionKey, rowKey: META_ROW, ...counts, ...(newPeople > 0 ? { people: (meta?.people ?? 0) + newPeople } : {}) };
+    if (Object.keys(counts).length > 0) {
+      const batchRow = { partitionKey, rowKey: META_ROW, ...counts };
       actions.push(meta ? ['update', batchRow, 'Merge', { etag: meta.etag }] : ['create', batchRow]);
     }
     try {
       await this.table.submitTransaction(actions);
       return 'done';
     } catch (error) {
-      if (!(error instanceof RestError)) throw error;
-      // A 409 with the batch row in place is a new person row meeting one: "already in the batch". Without
-      // it, the batch row may have been created meanwhile: read again (a person conflict shows again then).
-      if (error.statusCode === 409 && created.length > 0 && meta) return 'person exists';
-      if ([404, 409, 412].includes(error.statusCode ?? 0)) return 'batch changed';
+      if (error instanceof RestError && [404, 409, 412].includes(error.statusCode ?? 0)) return 'conflict';
       throw error;
     }
   }
 
-  private async readPerson(batchId: string, recordId: string): Promise<PersonRow | undefined> {
-    const entity = await this.readEntity(batchPartition(batchId), personRowKey(recordId));
-    return entity ? personRowSchema.parse(entity) : undefined;
+  private async readPage(batchId: string, row: number): Promise<PageRow | undefined> {
+    return (await this.readEntity(batchPartition(batchId), pageRowKey(row))) as PageRow | undefined;
   }
 
   private async readMeta(batchId: string): Promise<MetaRow | undefined> {
@@ -346,29 +312,28 @@ export class BatchLedger {
   }
 }
 
-/** The state the record calls for in this batch, or undefined when the person's row is right as it is. */
-function nextState(
-  batchId: string,
-  person: PersonRow | undefined,
-  record: InvitationRecord | undefined,
-  placement: { index: number; submittedAt: string } | undefined,
-): PersonState | undefined {
-  if (record && record.batchId === batchId) {
-    const submittedAt = person?.submittedAt ?? placement?.submittedAt ?? record.queuedAt;
-    const next = stateOf(record, record.status, person?.index ?? placement?.index, submittedAt);
-    const same = person && person.countedAs === next.countedAs && person.index === next.index && person.copyHash === hashOf(next.record);
+/** The copy the record calls for at this place, or undefined when the copy is right as it is. */
+function nextSlot(batchId: string, position: number, before: Slot | undefined, placed: PlacedRecord | undefined): Slot | undefined {
+  const record = placed?.record;
+  if (record && record.batchId === batchId && placed.batchPosition === position) {
+    const next = stateOf(record, record.status, before?.index, before?.submittedAt ?? record.queuedAt);
+    const same = before && before.countedAs === next.countedAs && before.record === next.record;
     return same ? undefined : next;
   }
-  // The row's attempt was withdrawn (the record is gone, or back to an earlier attempt): it counts no more.
-  if (person && person.countedAs !== 'Duplicate' && person.countedAs !== WITHDRAWN && (!record || record.queuedAt < person.queuedAt)) {
-    const { countedAs: _countedAs, index, submittedAt, queuedAt } = person;
-    return { countedAs: WITHDRAWN, ...(index !== undefined ? { index } : {}), submittedAt, queuedAt, record: '{}' };
+  // The place's attempt was withdrawn (the record is gone, or back to an earlier attempt): it counts no more.
+  if (before && before.countedAs !== 'Duplicate' && before.countedAs !== WITHDRAWN && (!record || record.queuedAt < before.queuedAt)) {
+    return { ...before, countedAs: WITHDRAWN };
   }
-  // Nothing here, a duplicate, or a person since queued by another batch: this batch keeps what it had.
+  // Nothing here, a duplicate, or a person since queued elsewhere: this batch keeps what it had.
   return undefined;
 }
 
-function stateOf(record: InvitationRecord, countedAs: CountedAs, index: number | undefined, submittedAt: string): PersonState {
+function slotIn(page: Record<string, unknown> | undefined, position: number): Slot | undefined {
+  const value = page?.[slotName(position)];
+  return typeof value === 'string' ? slotSchema.parse(JSON.parse(value)) : undefined;
+}
+
+function stateOf(record: InvitationRecord, countedAs: CountedAs, index: number | undefined, submittedAt: string): Slot {
   const listed = withoutRedeemUrl(record);
   const copy = listed.error
     ? { ...listed, error: { ...listed.error, message: listed.error.message.slice(0, MAX_COPIED_MESSAGE) } }
@@ -376,14 +341,7 @@ function stateOf(record: InvitationRecord, countedAs: CountedAs, index: number |
   return { countedAs, ...(index !== undefined ? { index } : {}), submittedAt, queuedAt: record.queuedAt, record: JSON.stringify(copy) };
 }
 
-/** A person row's columns: the state without the copy, and the copy's hash. */
-function personColumns({ record, ...state }: PersonState) {
-  return { ...state, copyHash: hashOf(record) };
-}
-
-const hashOf = (copy: string) => createHash('sha256').update(copy, 'utf8').digest('base64url').slice(0, 22);
-
-function personOf(state: PersonState): BatchPerson {
+function personOf(state: Slot): BatchPerson {
   return {
     record: JSON.parse(state.record) as ListedInvitationRecord,
     ...(state.index !== undefined ? { index: state.index } : {}),

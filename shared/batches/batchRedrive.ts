@@ -35,7 +35,9 @@ export class BatchRedrive {
   async redrive(batchId: string, { ids }: RedriveRequest): Promise<RedriveResult> {
     const failed = ids
       ? []
-      : [...(await this.ledger.recordIdsCountedAs(batchId, 'Failed')), ...(await this.ledger.recordIdsCountedAs(batchId, 'DeadLettered'))];
+      : [...(await this.ledger.placesCountedAs(batchId, 'Failed')), ...(await this.ledger.placesCountedAs(batchId, 'DeadLettered'))].map(
+          (place) => place.recordId,
+        );
     const chosen = ids ?? failed.slice(0, MAX_ITEMS_PER_SUBMISSION);
     if (chosen.length === 0) throw problems.invalidRequest(`Batch ${batchId} has no Failed or DeadLettered people to submit again.`);
     const accepted: AcceptedItem[] = [];

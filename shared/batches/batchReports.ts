@@ -91,18 +91,21 @@ export class BatchReports {
    */
   async report(batchId: string, { pageSize = DEFAULT_PAGE_SIZE, continuationToken, status }: ReportOptions = {}): Promise<BatchReport> {
     const cursor = continuationToken ? decodeContinuation(continuationToken) : {};
-    if (status ? cursor.offset !== undefined : cursor.after !== undefined) throw notThisQuery();
+    if (status ? cursor.offset !== undefined : cursor.place !== undefined) throw notThisQuery();
+    if (cursor.after !== undefined) throw notThisQuery();
     const offset = cursor.offset ?? 0;
     const [stored, page] = await Promise.all([
       this.ledger.summary(batchId),
       status
-        ? this.ledger.peopleCountedAs(batchId, status, { pageSize, ...(cursor.after ? { after: cursor.after } : {}) })
+        ? this.ledger.peopleCountedAs(batchId, status, { pageSize, ...(cursor.place !== undefined ? { after: cursor.place } : {}) })
         : this.ledger.peopleAt(batchId, offset, pageSize).then((people) => ({ people, after: undefined })),
     ]);
     if (!stored) throw problems.notFound(`No batch ${batchId}.`);
     const summary = summaryOf(batchId, stored);
     const people = summary.duplicates + Object.values(summary.counts).reduce((sum, count) => sum + count, 0);
-    const next = status ? page.after && { after: page.after } : offset + pageSize < stored.people && { offset: offset + pageSize };
+    const next: Continuation | false = status
+      ? page.after !== undefined && { place: page.after }
+      : offset + pageSize < stored.people && { offset: offset + pageSize };
     return {
       ...summary,
       total: status ? summary.counts[status] : people,
@@ -169,12 +172,16 @@ function summaryOf(batchId: string, stored: Partial<LedgerSummary>): BatchSummar
   };
 }
 
-/** Where the next page starts: a position in the batch, or the key of the last row of a filtered page. */
+/**
+ * Where the next page starts: a place in the batch (`offset`), the last place a filtered page
+ * listed (`place`), or the key of the last batch listed (`after`).
+ */
 const continuationSchema = z.union([
   z.object({ offset: z.number().int().nonnegative() }).strict(),
+  z.object({ place: z.number().int().nonnegative() }).strict(),
   z.object({ after: z.string().min(1).max(200) }).strict(),
 ]);
-type Continuation = { offset?: number; after?: string };
+type Continuation = { offset?: number; place?: number; after?: string };
 
 function encodeContinuation(next: Continuation): string {
   return Buffer.from(JSON.stringify(next), 'utf8').toString('base64url');

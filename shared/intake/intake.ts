@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { BatchBook, SubmissionEntry } from '../batches/batchBook';
-import type { NamedPerson } from '../batches/batchLedger';
+import type { PlacedPerson } from '../batches/batchLedger';
 import type { BatchSource } from '../batches/batchSource';
 import { createLimiter, settleWithConcurrency } from '../concurrency';
 import { domainPolicyProblem, type DomainPolicy } from './domainPolicy';
@@ -161,6 +161,16 @@ export class Intake {
       return { httpStatus: 400, batchId, items: [], rejected };
     }
 
+    // Each person's place in the batch is reserved before their record is written, so that the
+    // record knows where the batch keeps its copy (batchLedger.ts).
+    let firstPlace: number;
+    try {
+      firstPlace = await this.batches.reservePlaces(batchId, candidates.length);
+    } catch (error) {
+      throw new StorageUnavailableError(error);
+    }
+    for (const [position, candidate] of candidates.entries()) candidate.batchPosition = firstPlace + position;
+
     // Records are written before their messages, so no message lacks its record; each group's
     // messages go out as soon as its transaction commits, while the other groups are still written.
     const limit = createLimiter(PARALLEL_SENDS);
@@ -213,11 +223,24 @@ export class Intake {
         },
       ];
     });
-    const repeats = new Set(itemsToAdmit.filter((item) => item.repeat).map((item) => item.index));
-    const people: NamedPerson[] = itemsToAdmit.flatMap(({ index, candidate }) => {
+    // A copy for each person at their place: a duplicate of another batch's person at the place
+    // reserved for them; a person this batch already had keeps the place they have.
+    const people: PlacedPerson[] = itemsToAdmit.flatMap(({ index, candidate, repeat }): PlacedPerson[] => {
       const admission = admissions[candidate]!;
-      if (repeats.has(index) || admission.admission === 'refused') return [];
-      return [{ record: admission.record, index, queuedHere: admission.record.batchId === batchId }];
+      if (repeat || admission.admission === 'refused') return [];
+      if (admission.admission === 'duplicate') {
+        if (admission.record.batchId === batchId) return [];
+        return [{ record: admission.record, index, position: candidates[candidate]!.batchPosition!, queuedHere: false }];
+      }
+      return [
+        {
+          record: admission.record,
+          index,
+          position: admission.batchPosition!,
+          queuedHere: true,
+          requeued: admission.admission === 'requeued',
+        },
+      ];
     });
     const [sent, batchError] = await Promise.all([
       Promise.all(sends),

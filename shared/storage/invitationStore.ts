@@ -35,6 +35,8 @@ export type AdmissionResult =
   | {
       record: InvitationRecord;
       admission: Admission;
+      /** The person's place in their batch (a duplicate's is in the batch that has them). */
+      batchPosition?: number;
       /** For a requeued record: the row as it was, so that withdraw can restore it. */
       previous?: RecordEntity;
     }
@@ -44,14 +46,24 @@ export type RecordedAdmission = Exclude<AdmissionResult, { admission: 'refused' 
 export interface AdmissionCandidate {
   email: string;
   invitation: Invitation;
+  /** The place the batch reserved for this person (batchLedger.ts); a person requeued within their batch keeps theirs. */
+  batchPosition?: number;
+}
+
+/** A change of a record, for the batch that keeps a copy of the person. */
+export interface RecordChange {
+  batchId: string;
+  recordId: string;
+  batchPosition?: number;
 }
 
 /** Properties of a new attempt: whatever the previous one left (outcome, error, claim) is cleared. */
-function queuedAttemptProperties(batchId: string, invitation: Invitation, now: string) {
+function queuedAttemptProperties(batchId: string, invitation: Invitation, now: string, batchPosition: number | undefined) {
   return {
     ...NO_OUTCOME,
     ...NO_CLAIM,
     batchId,
+    batchPosition,
     status: 'Queued' as const,
     queuedAt: now,
     updatedAt: now,
@@ -71,7 +83,7 @@ export interface InvitationStoreOptions {
    * batch whose copy of the person may have to follow (batchLedger.ts). The intake tells the batch
    * of its admissions itself, with their place in the submission.
    */
-  afterChange?: (batchId: string, recordId: string) => Promise<unknown>;
+  afterChange?: (change: RecordChange) => Promise<unknown>;
 }
 
 export interface AdmitOptions {
@@ -107,7 +119,8 @@ export class InvitationStore {
     await mapWithConcurrency(groups, PARALLEL_TABLE_CALLS, async (group) => {
       try {
         await this.table.submitTransaction(group.flatMap(({ entity }) => createActions(entity)));
-        for (const { entity, position } of group) results[position] = { record: recordFromEntity(entity), admission: 'created' };
+        for (const { entity, position } of group)
+          results[position] = { record: recordFromEntity(entity), admission: 'created', batchPosition: entity.batchPosition };
       } catch (error) {
         // 409: someone's row exists (decide person by person); another 4xx: one entity storage refuses
         // (find it person by person, so the others are still recorded). Anything else is an outage.
@@ -129,7 +142,7 @@ export class InvitationStore {
         const entity = this.newRecordEntity(batchId, candidate, now.toISOString());
         try {
           await this.table.submitTransaction(createActions(entity));
-          return { record: recordFromEntity(entity), admission: 'created' };
+          return { record: recordFromEntity(entity), admission: 'created', batchPosition: entity.batchPosition };
         } catch (error) {
           if (error instanceof RestError && error.statusCode === 409) continue; // created meanwhile: decide again
           if (isRefusal(error)) return { admission: 'refused', reason: refusalReason(error) };
@@ -137,9 +150,15 @@ export class InvitationStore {
         }
       }
       if (!shouldQueueAgain(existing, candidate.invitation, now, this.options.queuedStaleAfterMs)) {
-        return { record: existing.record, admission: 'duplicate' };
+        return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
       }
-      const entity: RecordEntity = { ...existing.entity, ...queuedAttemptProperties(batchId, candidate.invitation, now.toISOString()) };
+      // Queued again by the batch that has them: they keep their place (one copy per person in a batch).
+      const sameBatch = existing.record.batchId === batchId && existing.entity.batchPosition !== undefined;
+      const batchPosition = sameBatch ? existing.entity.batchPosition : candidate.batchPosition;
+      const entity: RecordEntity = {
+        ...existing.entity,
+        ...queuedAttemptProperties(batchId, candidate.invitation, now.toISOString(), batchPosition),
+      };
       try {
         await this.table.updateEntity(toTableEntity(entity), 'Replace', { etag: existing.etag });
       } catch (error) {
@@ -148,7 +167,7 @@ export class InvitationStore {
         throw error;
       }
       if (entity.externalId) await this.table.upsertEntity(externalIdEntity(entity), 'Replace');
-      return { record: recordFromEntity(entity), admission: 'requeued', previous: existing.entity };
+      return { record: recordFromEntity(entity), admission: 'requeued', previous: existing.entity, batchPosition };
     }
   }
 
@@ -156,16 +175,17 @@ export class InvitationStore {
    * Undoes an admission whose queue message could not be sent, so that the caller's retry queues
    * the person (a record left Queued without a message would wait for QUEUED_STALE_AFTER_SECONDS).
    */
-  async withdraw({ record, admission, previous }: RecordedAdmission): Promise<void> {
+  async withdraw({ record, admission, previous, batchPosition }: RecordedAdmission): Promise<void> {
     if (admission === 'created') await this.table.deleteEntity(recordPartition(record.id), record.id);
     else if (admission === 'requeued' && previous) await this.table.updateEntity(toTableEntity(previous), 'Replace');
     else return;
-    await this.options.afterChange?.(record.batchId, record.id);
+    // The withdrawn attempt's place in its batch: its copy there counts no more (or again as before).
+    await this.options.afterChange?.({ batchId: record.batchId, recordId: record.id, batchPosition });
   }
 
   /** Tells the record's batch of it again: its last change may not have reached it (a crash between the two writes). */
-  async reconfirm(record: InvitationRecord): Promise<void> {
-    await this.options.afterChange?.(record.batchId, record.id);
+  async reconfirm({ entity }: StoredRecord): Promise<void> {
+    await this.options.afterChange?.({ batchId: entity.batchId, recordId: entity.id, batchPosition: entity.batchPosition });
   }
 
   /**
@@ -180,7 +200,7 @@ export class InvitationStore {
       if (etag && error instanceof RestError && error.statusCode === 412) return undefined;
       throw error;
     }
-    await this.options.afterChange?.(entity.batchId, entity.id);
+    await this.options.afterChange?.({ batchId: entity.batchId, recordId: entity.id, batchPosition: entity.batchPosition });
     return written;
   }
 
@@ -253,7 +273,7 @@ export class InvitationStore {
       email: candidate.email,
       attempts: 0,
       createdAt: now,
-      ...queuedAttemptProperties(batchId, candidate.invitation, now),
+      ...queuedAttemptProperties(batchId, candidate.invitation, now, candidate.batchPosition),
     };
   }
 }

@@ -12,7 +12,8 @@ import {
  * A record as one Table row: the one mapping between the two. The row holds the record's fields
  * as they are, except:
  * - `error`, flattened into the ERROR_COLUMNS (a Table property holds no object);
- * - what only the table holds: the invitation as submitted (`request`) and the worker's claim.
+ * - what only the table holds: the invitation as submitted (`request`), the person's place in their
+ *   batch (`batchPosition`) and the worker's claim.
  * Each of these is written once, below; every other field follows invitationRecordSchema.
  */
 
@@ -32,6 +33,11 @@ const errorColumnsShape = Object.fromEntries(
   ERROR_FIELDS.map((field) => [ERROR_COLUMNS[field], invitationErrorSchema.shape[field].optional()]),
 ) as unknown as ErrorColumnsShape;
 
+/** The person's place in the batch that last queued them: where the batch keeps their copy (batchLedger.ts). */
+const batchPlaceShape = {
+  batchPosition: z.number().int().nonnegative().optional(),
+};
+
 /** The worker's claim on a person while it calls Graph (invitationClaims.ts). */
 const claimShape = {
   leaseUntil: z.string().optional(),
@@ -42,6 +48,7 @@ export const recordEntitySchema = invitationRecordSchema
   .omit({ error: true })
   .extend({ request: z.string() })
   .extend(errorColumnsShape)
+  .extend(batchPlaceShape)
   .extend(claimShape);
 export type RecordEntity = z.infer<typeof recordEntitySchema>;
 

@@ -53,7 +53,7 @@ export class InvitationClaims {
       const { record, entity } = stored;
       if (FINAL_STATUSES.has(record.status)) {
         // A redelivered message: the worker that wrote this may have died before its batch heard of it.
-        await this.store.reconfirm(record);
+        await this.store.reconfirm(stored);
         return { kind: 'final', record };
       }
       const now = new Date();

@@ -78,8 +78,10 @@ export class StrandedInvitationSweeper {
       if (examined >= limit) break;
       const counts = await ledger.counts(batchId);
       if (counts.Queued + counts.Processing === 0) continue;
-      const ids = [...(await ledger.recordIdsCountedAs(batchId, 'Queued')), ...(await ledger.recordIdsCountedAs(batchId, 'Processing'))];
-      const synced = await mapWithConcurrency(ids.slice(0, limit - examined), PARALLEL_SENDS, (id) => ledger.sync(batchId, id));
+      const places = [...(await ledger.placesCountedAs(batchId, 'Queued')), ...(await ledger.placesCountedAs(batchId, 'Processing'))];
+      const synced = await mapWithConcurrency(places.slice(0, limit - examined), PARALLEL_SENDS, ({ recordId, position }) =>
+        ledger.sync(batchId, recordId, position),
+      );
       examined += synced.length;
       reconciled += synced.filter(Boolean).length;
     }

@@ -152,7 +152,10 @@ describe('the worker invites each queued person once', () => {
   it('logs one line per outcome with id, request-id and duration, emails masked', async () => {
     const id = await invite('logline@fabrikam.com');
     await waitForStatus(deps, id, 'Invited');
-    const line = logs.lines.find((entry) => entry.includes(`Invitation ${id}`) && entry.includes('Invited'));
+    // The line follows the record's write (and its batch's copy): wait for it rather than race it.
+    const line = await waitFor(async () => logs.lines.find((entry) => entry.includes(`Invitation ${id}`) && entry.includes('Invited')), {
+      what: 'the outcome log line',
+    });
     expect(line).toMatch(
       new RegExp(`Invitation ${id} \\(l\\*\\*\\*@fabrikam\\.com\\): Invited, graphRequestId=[0-9a-f-]{36}, 1 call\\(s\\), \\d+ ms\\.`),
     );
