@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/batches/batchReports';
-import { batchIdSchema, describeIssues } from '../shared/intake/submission';
+import { batchIdSchema } from '../shared/intake/submission';
 import { invitationStatusSchema } from '../shared/invitationRecord';
-import { problems } from '../shared/problem';
 import { defineHttp } from './runtime/defineFunction';
+import { parseOrProblem } from './runtime/http';
 
 const batchQuerySchema = z.object({
   batchId: batchIdSchema,
@@ -23,12 +23,8 @@ export const getBatch = defineHttp({
   methods: ['GET'],
   authLevel: 'function',
   handler: (deps) => async (request) => {
-    const query = batchQuerySchema.safeParse({ ...Object.fromEntries(request.query.entries()), batchId: request.params.batchId });
-    if (!query.success) {
-      const [first] = describeIssues(query.error);
-      throw problems.invalidRequest(`${first?.path} ${first?.message}.`);
-    }
-    const { batchId, pageSize, continuationToken, format, status } = query.data;
+    const query = { ...Object.fromEntries(request.query.entries()), batchId: request.params.batchId };
+    const { batchId, pageSize, continuationToken, format, status } = parseOrProblem(batchQuerySchema, query);
     const wantsCsv = format === 'csv' || (format === undefined && (request.headers.get('accept') ?? '').includes('text/csv'));
     if (wantsCsv) {
       return {

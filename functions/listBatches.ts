@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { describeIssues } from '../shared/intake/submission';
-import { problems } from '../shared/problem';
 import { defineHttp } from './runtime/defineFunction';
+import { parseOrProblem } from './runtime/http';
 
 export const DEFAULT_BATCHES_PAGE = 20;
 const MAX_BATCHES_PAGE = 100;
@@ -18,12 +17,7 @@ export const listBatches = defineHttp({
   methods: ['GET'],
   authLevel: 'function',
   handler: (deps) => async (request) => {
-    const query = listQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
-    if (!query.success) {
-      const [first] = describeIssues(query.error);
-      throw problems.invalidRequest(`${first?.path} ${first?.message}.`);
-    }
-    const { pageSize, continuationToken } = query.data;
+    const { pageSize, continuationToken } = parseOrProblem(listQuerySchema, Object.fromEntries(request.query.entries()));
     return { status: 200, jsonBody: await deps.batchReports.list({ pageSize, ...(continuationToken ? { continuationToken } : {}) }) };
   },
 });

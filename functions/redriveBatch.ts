@@ -1,8 +1,9 @@
 import { redriveRequestSchema } from '../shared/batches/batchRedrive';
-import { batchIdSchema, describeIssues } from '../shared/intake/submission';
+import { z } from 'zod';
+import { batchIdSchema } from '../shared/intake/submission';
 import { problems } from '../shared/problem';
 import { defineHttp } from './runtime/defineFunction';
-import { jsonResponse, readRawBody } from './runtime/http';
+import { jsonResponse, parseOrProblem, readRawBody } from './runtime/http';
 
 /** POST /api/batches/{batchId}/redrive: submit the batch's Failed and DeadLettered people again (all, or `{"ids": [...]}`). */
 export const redriveBatch = defineHttp({
@@ -11,8 +12,7 @@ export const redriveBatch = defineHttp({
   methods: ['POST'],
   authLevel: 'function',
   handler: (deps) => async (request) => {
-    const batchId = batchIdSchema.safeParse(request.params.batchId);
-    if (!batchId.success) throw problems.invalidRequest(`batchId ${describeIssues(batchId.error)[0]?.message}.`);
+    const { batchId } = parseOrProblem(z.object({ batchId: batchIdSchema }), request.params);
     const text = Buffer.from(await readRawBody(request))
       .toString('utf8')
       .trim();
@@ -22,12 +22,7 @@ export const redriveBatch = defineHttp({
     } catch {
       throw problems.invalidRequest('The body is not JSON: send nothing, or {"ids": ["<invitation id>", ...]}.');
     }
-    const parsed = redriveRequestSchema.safeParse(body);
-    if (!parsed.success) {
-      const [first] = describeIssues(parsed.error);
-      throw problems.invalidRequest(`${first?.path} ${first?.message}.`);
-    }
-    const { httpStatus, ...answer } = await deps.batchRedrive.redrive(batchId.data, parsed.data);
+    const { httpStatus, ...answer } = await deps.batchRedrive.redrive(batchId, parseOrProblem(redriveRequestSchema, body));
     return jsonResponse(httpStatus, answer);
   },
 });

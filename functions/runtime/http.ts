@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { problems, type RequestProblem } from '../../shared/problem';
-import { MAX_BODY_BYTES } from '../../shared/intake/submission';
+import type { z } from 'zod';
+import { describeIssues, MAX_BODY_BYTES } from '../../shared/intake/submission';
 
 /** HTTP ↔ domain translation shared by the HTTP functions. */
 
@@ -44,4 +45,12 @@ export async function readRawBody(request: HttpRequest): Promise<Uint8Array> {
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+/** `value` as `schema` reads it, or the 400 problem naming the first thing wrong with it. */
+export function parseOrProblem<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const [first] = describeIssues(parsed.error);
+  throw problems.invalidRequest(`${first?.path} ${first?.message}.`);
 }

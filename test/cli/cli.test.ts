@@ -5,14 +5,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appFunctions } from '../../functions/appFunctions';
-import { freePort } from '../../local/azurite';
-import { LocalFunctionHost } from '../../local/functionHost';
+import type { LocalFunctionHost } from '../../local/functionHost';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { storageAccountFromSettings } from '../../shared/storage/storageAccount';
 import { createTestDependencies } from '../support/harness';
 import { startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
-import { CapturedLogs, FAST_TRIGGER, startWorker } from '../support/pipeline';
+import { CapturedLogs, startHttpHost, startWorker } from '../support/pipeline';
 
 const ROOT = path.join(__dirname, '..', '..');
 const run = promisify(execFile);
@@ -26,15 +23,7 @@ const secret = 'cli-shared-secret-of-at-least-32-bytes';
 beforeAll(async () => {
   tenant = await startEmulatedTenant({ latencyMs: 0 });
   deps = await createTestDependencies({ ...tenant.settings, INTAKE_HMAC_SECRET: secret, GRAPH_MAX_WRITES_PER_SECOND: '500' });
-  host = new LocalFunctionHost({
-    functions: appFunctions.filter((definition) => definition.kind === 'http'),
-    deps,
-    storage: storageAccountFromSettings(deps.settings),
-    queueTrigger: FAST_TRIGGER,
-    port: await freePort(),
-    logHandler: () => undefined,
-  });
-  await host.start();
+  host = await startHttpHost(deps);
   worker = startWorker(deps, new CapturedLogs());
 });
 afterAll(async () => {

@@ -3,14 +3,11 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appFunctions } from '../../functions/appFunctions';
-import { freePort } from '../../local/azurite';
-import { LocalFunctionHost } from '../../local/functionHost';
+import type { LocalFunctionHost } from '../../local/functionHost';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { storageAccountFromSettings } from '../../shared/storage/storageAccount';
 import { createTestDependencies, invitationFor } from '../support/harness';
 import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
-import { CapturedLogs, FAST_TRIGGER, startWorker } from '../support/pipeline';
+import { CapturedLogs, startHttpHost, startWorker } from '../support/pipeline';
 
 /**
  * The dashboard in a real browser: Debian's Chromium, driven by playwright-core, against the local
@@ -56,15 +53,7 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
       ]);
     }
     deps = await createTestDependencies({ ...tenant.settings, GRAPH_MAX_WRITES_PER_SECOND: '10' });
-    host = new LocalFunctionHost({
-      functions: appFunctions.filter((definition) => definition.kind === 'http'),
-      deps,
-      storage: storageAccountFromSettings(deps.settings),
-      queueTrigger: FAST_TRIGGER,
-      port: await freePort(),
-      logHandler: () => undefined,
-    });
-    await host.start();
+    host = await startHttpHost(deps);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       // The flags this machine needs: no sandbox as root, and no background calls to Google's hosts.

@@ -2,6 +2,10 @@ import type { LogHandler } from '@azure/functions';
 import { processInvitation } from '../../functions/processInvitation';
 import { recordDeadLetter } from '../../functions/recordDeadLetter';
 import { QueueListener, type QueueTriggerSettings } from '../../local/queueListener';
+import { appFunctions } from '../../functions/appFunctions';
+import { freePort } from '../../local/azurite';
+import { LocalFunctionHost } from '../../local/functionHost';
+import { storageAccountFromSettings } from '../../shared/storage/storageAccount';
 import type { AppDependencies } from '../../shared/appDependencies';
 import type { InvitationRecord, InvitationStatus } from '../../shared/invitationRecord';
 import { FINAL_STATUSES } from '../../shared/invitationRecord';
@@ -93,4 +97,18 @@ export async function startPipeline(
     () => running.stop(),
   );
   return { tenant, deps, logs, running };
+}
+
+/** The app's HTTP functions served over real HTTP by the local host, on a free port (stop it after the test). */
+export async function startHttpHost(deps: AppDependencies): Promise<LocalFunctionHost> {
+  const host = new LocalFunctionHost({
+    functions: appFunctions.filter((definition) => definition.kind === 'http'),
+    deps,
+    storage: storageAccountFromSettings(deps.settings),
+    queueTrigger: FAST_TRIGGER,
+    port: await freePort(),
+    logHandler: () => undefined,
+  });
+  await host.start();
+  return host;
 }
