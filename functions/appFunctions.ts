@@ -19,6 +19,7 @@ export const appFunctions: FunctionDefinition[] = [
   getInvitation,
   findInvitations,
   getBatch,
+  getDashboard,
   listBatches,
   redriveBatch,
   processInvitation,
@@ -27,5 +28,4 @@ export const appFunctions: FunctionDefinition[] = [
   requeueStrandedInvitations,
   getHealth,
   getRedeemUrl,
-  getDashboard,
 ];

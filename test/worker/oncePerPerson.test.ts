@@ -151,6 +151,10 @@ describe('a signed resend sent twice', () => {
           (await signedDeps.store.getById(once.json.items[0].id))?.record.status === 'Invited',
         { what: 'the resend' },
       );
+      // The worker deletes the message after it has written the outcome (and its batch's copy).
+      await waitFor(async () => (await signedDeps.queue.queue.getProperties()).approximateMessagesCount === 0, {
+        what: "the resend's message to be done",
+      });
 
       const twice = await submit(signedDeps, resend, { headers: { 'x-signature': signature } });
       expect(twice.json).toEqual(once.json);
