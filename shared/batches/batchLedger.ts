@@ -30,6 +30,8 @@ import { batchSourceSchema, type BatchSource } from './batchSource';
 export const COUNT_KEYS = [...INVITATION_STATUSES, 'Duplicate'] as const;
 export type CountKey = (typeof COUNT_KEYS)[number];
 export type BatchCounts = Record<CountKey, number>;
+/** A batch's counts before anyone is counted. */
+export const noCounts = (): BatchCounts => Object.fromEntries(COUNT_KEYS.map((key) => [key, 0])) as BatchCounts;
 /** A row whose attempt was withdrawn (the intake could not queue it): kept, counted as nothing, listed nowhere. */
 const WITHDRAWN = 'Withdrawn';
 type CountedAs = CountKey | typeof WITHDRAWN;
@@ -195,7 +197,7 @@ export class BatchLedger {
 
   /** The counts alone (all zero for a batch with no row yet). */
   async counts(batchId: string): Promise<BatchCounts> {
-    return (await this.summary(batchId))?.counts ?? (Object.fromEntries(COUNT_KEYS.map((key) => [key, 0])) as BatchCounts);
+    return (await this.summary(batchId))?.counts ?? noCounts();
   }
 
   /** The people at places [offset, offset + count), in the order the batch named them: a point read per 100. */

@@ -5,7 +5,7 @@ import type { InvitationStore } from '../storage/invitationStore';
 import { problems } from '../problem';
 import { stringifyForSpreadsheets } from './spreadsheetCsv';
 import type { RejectedItem } from '../intake/submission';
-import { COUNT_KEYS, type BatchCounts, type BatchLedger, type BatchPerson, type BatchSummary as LedgerSummary } from './batchLedger';
+import { noCounts, type BatchLedger, type BatchPerson, type BatchSummary as LedgerSummary } from './batchLedger';
 import type { BatchIndex } from './batchIndex';
 import type { BatchSource } from './batchSource';
 import type { RejectedRows } from './rejectedRows';
@@ -161,7 +161,7 @@ export class BatchReports {
 }
 
 function summaryOf(batchId: string, stored: Partial<LedgerSummary>): BatchSummary {
-  const counts = stored.counts ?? (Object.fromEntries(COUNT_KEYS.map((key) => [key, 0])) as BatchCounts);
+  const counts = stored.counts ?? noCounts();
   const { Duplicate: duplicates, ...statuses } = counts;
   return {
     batchId,

@@ -1,7 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { BatchLedger, COUNT_KEYS, type BatchCounts } from '../../shared/batches/batchLedger';
+import { BatchLedger, noCounts, type BatchCounts } from '../../shared/batches/batchLedger';
 import { InvitationStore } from '../../shared/storage/invitationStore';
 import type { RecordEntity } from '../../shared/storage/recordEntity';
 import { clearQueue, createTestDependencies, invitationFor, submit, writeRecord } from '../support/harness';
@@ -63,10 +63,8 @@ function crashingProcess(crashAt: number, when: 'before' | 'after') {
   return store;
 }
 
-const zeroCounts = (): BatchCounts => Object.fromEntries(COUNT_KEYS.map((key) => [key, 0])) as BatchCounts;
-
 async function truthOf(batchId: string, ids: readonly string[]): Promise<BatchCounts> {
-  const counts = zeroCounts();
+  const counts = noCounts();
   for (const id of ids) {
     const record = (await deps.store.getById(id))?.record;
     if (record?.batchId === batchId) counts[record.status] += 1;
@@ -75,7 +73,7 @@ async function truthOf(batchId: string, ids: readonly string[]): Promise<BatchCo
 }
 
 async function tallyOfRows(batchId: string): Promise<BatchCounts> {
-  const counts = zeroCounts();
+  const counts = noCounts();
   for (const person of await deps.batches.ledger.all(batchId)) counts[person.duplicate ? 'Duplicate' : person.record.status] += 1;
   return counts;
 }
