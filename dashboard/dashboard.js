@@ -4,11 +4,14 @@
 'use strict';
 
 (() => {
-  const STATUSES = ['Queued', 'Processing', 'Invited', 'Failed', 'DeadLettered'];
+  const STATUSES = ['Queued', 'Processing', 'Invited', 'Accepted', 'Expired', 'Removed', 'Failed', 'DeadLettered'];
   const LABELS = {
     Queued: 'Queued',
     Processing: 'Processing',
     Invited: 'Invited',
+    Accepted: 'Accepted',
+    Expired: 'Expired',
+    Removed: 'Guest deleted',
     Failed: 'Failed',
     DeadLettered: 'Dead-lettered',
     Duplicate: 'In another batch',
@@ -57,7 +60,8 @@
 
   const peopleIn = (summary) => summary.duplicates + STATUSES.reduce((sum, status) => sum + summary.counts[status], 0);
   const inFlight = (summary) => summary.counts.Queued + summary.counts.Processing;
-  const finished = (summary) => summary.counts.Invited + summary.counts.Failed + summary.counts.DeadLettered;
+  const finished = (summary) =>
+    STATUSES.filter((status) => !['Queued', 'Processing'].includes(status)).reduce((sum, status) => sum + summary.counts[status], 0);
 
   function describeCounts(summary) {
     const parts = [...STATUSES.map((status) => [status, summary.counts[status]]), ['Duplicate', summary.duplicates]];

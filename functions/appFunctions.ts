@@ -12,6 +12,10 @@ import { partnerOnboarding } from './partnerOnboarding';
 import { requeueStrandedInvitations } from './requeueStrandedInvitations';
 import { getHealth } from './getHealth';
 import { getRedeemUrl } from './getRedeemUrl';
+import { trackRedemptions } from './trackRedemptions';
+import { deliverInvitationEvent } from './deliverInvitationEvent';
+import { runLifecycle } from './runLifecycle';
+import { listExpired } from './listExpired';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
 export const appFunctions: FunctionDefinition[] = [
@@ -28,4 +32,8 @@ export const appFunctions: FunctionDefinition[] = [
   requeueStrandedInvitations,
   getHealth,
   getRedeemUrl,
+  trackRedemptions,
+  deliverInvitationEvent,
+  runLifecycle,
+  listExpired,
 ];

@@ -23,6 +23,10 @@ import { INVITATIONS_TABLE, InvitationStore } from './storage/invitationStore';
 import { loadSettings, type Settings } from './settings';
 import { storageAccountFromSettings, type StorageAccount } from './storage/storageAccount';
 import { StrandedInvitationSweeper } from './worker/strandedInvitationSweeper';
+import { GraphDirectoryClient } from './graph/graphDirectoryClient';
+import { GuestLookup } from './graph/guestLookup';
+import { EVENTS_QUEUE, InvitationEvents } from './lifecycle/invitationEvents';
+import { RedemptionTracker } from './lifecycle/redemptionTracker';
 
 /**
  * Everything a handler needs, created once per process and passed in: handlers never construct
@@ -45,6 +49,10 @@ export interface AppDependencies {
   credentialCircuit: CredentialCircuit;
   /** This instance's share of the app's Graph budget, heartbeating once the worker calls Graph. */
   rateShares: RateShares;
+  /** Who accepted, reminders, expiry (lifecycle/). */
+  redemptionTracker: RedemptionTracker;
+  /** Status changes told to callers through their own queue. */
+  events: InvitationEvents;
 }
 
 export interface ResourceNames {
@@ -52,6 +60,8 @@ export interface ResourceNames {
   tableName: string;
   /** Default `partner-rosters`. */
   rostersContainer?: string;
+  /** Default `invitation-events` (tests: `<queueName>-events`). */
+  eventsQueueName?: string;
 }
 
 // A probe is one token request; Entra answers in well under a second when it answers at all.
@@ -65,18 +75,26 @@ export async function createAppDependencies(
   storage: StorageAccount = storageAccountFromSettings(settings),
 ): Promise<AppDependencies> {
   const table = storage.tableClient(names.tableName);
+  const eventsQueueName = names.eventsQueueName ?? (names.queueName === INVITATIONS_QUEUE ? EVENTS_QUEUE : `${names.queueName}-events`);
+  const events = new InvitationEvents(storage.queueClient(eventsQueueName), storage.queueClient(poisonQueueName(eventsQueueName)), {
+    ...(settings.NOTIFY_URL ? { notifyUrl: settings.NOTIFY_URL } : {}),
+    ...(settings.NOTIFY_HMAC_SECRET ? { secret: settings.NOTIFY_HMAC_SECRET } : {}),
+    maxAttempts: settings.NOTIFY_MAX_ATTEMPTS,
+    firstRetryMs: settings.NOTIFY_FIRST_RETRY_SECONDS * 1000,
+  });
   const store: InvitationStore = new InvitationStore(table, {
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
-    // A batch copy that could not follow its record is caught up by the sweep's reconciliation:
-    // the worker's own work must not fail for it.
-    afterChange: ({ batchId, recordId, batchPosition }) =>
-      batchPosition === undefined
-        ? Promise.resolve()
-        : ledger.sync(batchId, recordId, batchPosition).catch((error: unknown) => {
-            console.warn(
-              `Batch ${batchId}: its copy of invitation ${recordId} lags (${String(error).split('\n')[0]}); the next sweep catches it up.`,
-            );
-          }),
+    // A batch copy that could not follow its record is caught up by the sweep's reconciliation, an
+    // event by the redelivery of the person's message: the worker's own work must not fail for them.
+    afterChange: async ({ batchId, recordId, batchPosition, entity }) => {
+      const lag = (what: string, error: unknown) => console.warn(`Invitation ${recordId}: ${what} lags (${String(error).split('\n')[0]}).`);
+      await Promise.all([
+        batchPosition === undefined
+          ? undefined
+          : ledger.sync(batchId, recordId, batchPosition).catch((error: unknown) => lag(`its copy in batch ${batchId}`, error)),
+        entity ? events.announce(entity).catch((error: unknown) => lag(`the event of its ${entity.status}`, error)) : undefined,
+      ]);
+    },
   });
   const ledger = new BatchLedger(table, async (id) => {
     const stored = await store.getById(id);
@@ -84,9 +102,10 @@ export async function createAppDependencies(
   });
   const batches = new BatchBook(new BatchIndex(table), ledger, new RejectedRows(table));
   const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));
-  await Promise.all([store.ensureTable(), queue.ensureQueues()]);
+  await Promise.all([store.ensureTable(), queue.ensureQueues(), events.ensureQueues()]);
   const intake = new Intake(store, batches, queue, {
     domainPolicy: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
+    callbackAllowedHosts: settings.CALLBACK_ALLOWED_HOSTS,
     hmacSecrets: settings.INTAKE_HMAC_SECRET,
     hmacToleranceSeconds: settings.INTAKE_HMAC_TOLERANCE_SECONDS,
     idempotency: new IdempotencyStore(store.table),
@@ -108,7 +127,13 @@ export async function createAppDependencies(
   // One budget for the app: the pacer adapts within this instance's share, which the busy instances agree on in the table.
   const pacer = new GraphPacer({ maxWritesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND, onDemand: () => rateShares.start() });
   const rateShares = new RateShares({ table: store.table, pacer, instanceId });
-  const sender = new InvitationSender(graphClient, pacer, credentialCircuit);
+  const directory = new GraphDirectoryClient(graphEndpoints(settings), (timeoutMs) => graphClient.token(timeoutMs));
+  const lookup = new GuestLookup(directory, (error) =>
+    console.warn(
+      `Graph refused to look people up (${error.code}): without User.Read.All (Application) a crash mid-call can still cost a second invitation (docs/deploy.md).`,
+    ),
+  );
+  const sender = new InvitationSender(graphClient, pacer, credentialCircuit, lookup);
   const worker = new InvitationWorker(claims, sender, queue, {
     invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000,
     health,
@@ -126,9 +151,21 @@ export async function createAppDependencies(
   const strandedSweeper = new StrandedInvitationSweeper(store, queue, batches, {
     strandedAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
   });
+  const redemptionTracker = new RedemptionTracker(store, queue, directory, pacer, {
+    policy: {
+      ...(settings.REMINDER_AFTER !== undefined ? { reminderAfterMs: settings.REMINDER_AFTER } : {}),
+      reminderMax: settings.REMINDER_MAX,
+      ...(settings.EXPIRE_AFTER !== undefined ? { expireAfterMs: settings.EXPIRE_AFTER } : {}),
+      expiredAction: settings.EXPIRED_ACTION,
+    },
+    readsPerSecond: settings.GRAPH_MAX_READS_PER_SECOND,
+    budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
+  });
   return {
     settings,
     store,
+    redemptionTracker,
+    events,
     queue,
     intake,
     batchReports,

@@ -108,6 +108,21 @@ export const invitationSchema = z
       )
       .optional(),
     resend: z.boolean().default(false),
+    /**
+     * Where this person's status changes are POSTed (lifecycle/invitationEvents.ts): https only,
+     * and only to a host in CALLBACK_ALLOWED_HOSTS (checked by the intake, which knows the setting).
+     */
+    callbackUrl: text()
+      .max(MAX_URL)
+      .refine((value) => {
+        try {
+          const url = new URL(value);
+          return url.protocol === 'https:' && url.hostname.length > 0 && url.username === '' && url.password === '';
+        } catch {
+          return false;
+        }
+      }, 'must be an absolute https URL without credentials, such as https://hr.contoso.com/hooks/invitations')
+      .optional(),
     id: readOnly('id'),
     status: readOnly('status'),
     inviteRedeemUrl: readOnly('inviteRedeemUrl'),
@@ -134,8 +149,8 @@ export const invitationSchema = z
 export type Invitation = z.output<typeof invitationSchema>;
 
 /** What Graph's POST /invitations receives: the invitation without our own fields. */
-export type GraphInvitationRequest = Omit<Invitation, 'externalId' | 'resend'>;
+export type GraphInvitationRequest = Omit<Invitation, 'externalId' | 'resend' | 'callbackUrl'>;
 
-export function toGraphInvitationRequest({ externalId: _e, resend: _r, ...request }: Invitation): GraphInvitationRequest {
+export function toGraphInvitationRequest({ externalId: _e, resend: _r, callbackUrl: _c, ...request }: Invitation): GraphInvitationRequest {
   return request;
 }

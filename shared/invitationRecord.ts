@@ -7,14 +7,27 @@ import { z } from 'zod';
  * submission, a retried webhook or a concurrent request all land on the same record.
  */
 
-export const INVITATION_STATUSES = ['Queued', 'Processing', 'Invited', 'Failed', 'DeadLettered'] as const;
+/**
+ * Queued → Processing → Invited | Failed | DeadLettered; then the lifecycle (lifecycle/): Invited →
+ * Accepted once the guest redeems, Expired when they never do (EXPIRE_AFTER), Removed when the
+ * guest was deleted outside the pipeline. A reminder takes an Invited person through Queued and
+ * Processing again. The README's "Lifecycle" section draws it.
+ */
+export const INVITATION_STATUSES = ['Queued', 'Processing', 'Invited', 'Accepted', 'Expired', 'Removed', 'Failed', 'DeadLettered'] as const;
 export const invitationStatusSchema = z.enum(INVITATION_STATUSES);
 export type InvitationStatus = z.infer<typeof invitationStatusSchema>;
 
-/** Statuses after which nothing more happens unless the person is submitted again. */
-export const FINAL_STATUSES: ReadonlySet<InvitationStatus> = new Set(['Invited', 'Failed', 'DeadLettered']);
+/** Statuses after which the worker calls Graph no more unless the person is submitted again. */
+export const FINAL_STATUSES: ReadonlySet<InvitationStatus> = new Set([
+  'Invited',
+  'Accepted',
+  'Expired',
+  'Removed',
+  'Failed',
+  'DeadLettered',
+]);
 /** Final statuses that a new submission of the same email queues again (a new attempt). */
-export const RETRYABLE_STATUSES: ReadonlySet<InvitationStatus> = new Set(['Failed', 'DeadLettered']);
+export const RETRYABLE_STATUSES: ReadonlySet<InvitationStatus> = new Set(['Failed', 'DeadLettered', 'Expired', 'Removed']);
 
 export const invitationErrorSchema = z.object({
   code: z.string(),
@@ -36,9 +49,41 @@ export const invitationOutcomeSchema = z.object({
    * never called again automatically, but the user id and redemption URL are unknown to us.
    */
   detailsMissing: z.boolean().optional(),
+  /**
+   * A call may have reached Graph before a crash or a lost answer, and a lookup by email found the
+   * guest it created: the person is recorded Invited without a second invitation (no redemption URL).
+   */
+  foundByLookup: z.boolean().optional(),
   error: invitationErrorSchema.optional(),
 });
 export type InvitationOutcome = z.infer<typeof invitationOutcomeSchema>;
+
+export const EXPIRED_ACTIONS = ['reported', 'disabled', 'deleted'] as const;
+export type ExpiredAction = (typeof EXPIRED_ACTIONS)[number];
+
+/**
+ * What became of an invited person after the invitation (lifecycle/redemptionTracker.ts): kept
+ * across reminders, cleared when the person is submitted again (a new attempt, a new lifecycle).
+ */
+export const invitationLifecycleSchema = z.object({
+  /** When Graph first accepted the invitation of this attempt: expiry counts from here. */
+  invitedAt: z.string().optional(),
+  /** Graph's externalUserState when last read (PendingAcceptance, Accepted). */
+  externalUserState: z.string().optional(),
+  /** When the tracker last read the guest: it reads the least recently read first. */
+  checkedAt: z.string().optional(),
+  /** Graph's externalUserStateChangeDateTime once the guest redeemed. */
+  acceptedAt: z.string().optional(),
+  remindersSent: z.number().int().nonnegative().optional(),
+  lastRemindedAt: z.string().optional(),
+  /** The queued attempt is a reminder: the worker asks Graph to send the email again. */
+  reminderDue: z.boolean().optional(),
+  expiredAt: z.string().optional(),
+  expiredAction: z.enum(EXPIRED_ACTIONS).optional(),
+  /** When the tracker found the guest deleted outside the pipeline. */
+  removedAt: z.string().optional(),
+});
+export type InvitationLifecycle = z.infer<typeof invitationLifecycleSchema>;
 
 /**
  * The record of one person. Its table row follows from this schema (recordEntity.ts): a new field
@@ -57,7 +102,8 @@ export const invitationRecordSchema = z
     updatedAt: z.string(),
     queuedAt: z.string(),
   })
-  .extend(invitationOutcomeSchema.shape);
+  .extend(invitationOutcomeSchema.shape)
+  .extend(invitationLifecycleSchema.shape);
 export type InvitationRecord = z.infer<typeof invitationRecordSchema>;
 
 /** What every answer but the admin-keyed redeem-url route shows: never the redemption URL. */

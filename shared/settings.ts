@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoDurationMs } from './lifecycle/isoDuration';
 
 /**
  * Every setting the app reads, parsed once at start-up. A missing or malformed value stops the
@@ -38,6 +39,44 @@ const ncrontab = (defaultSchedule: string) =>
     .trim()
     .regex(/^\S+( \S+){5}$/, `expected an NCRONTAB expression of six fields such as "${defaultSchedule}"`)
     .default(defaultSchedule);
+
+/** An ISO 8601 duration of days, hours, minutes and seconds (lifecycle/isoDuration.ts), in ms; empty: off. */
+const optionalDuration = (example: string) =>
+  optionalText.transform((value, context) => {
+    if (value === undefined) return undefined;
+    const ms = isoDurationMs(value);
+    if (ms === undefined || ms <= 0) {
+      context.addIssue({ code: 'custom', message: `expected an ISO 8601 duration such as "${example}" (days, hours, minutes, seconds)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const hmacSecret = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()))
+  .refine(
+    (secret) => secret === undefined || Buffer.byteLength(secret, 'utf8') >= MIN_HMAC_SECRET_BYTES,
+    `must be at least ${MIN_HMAC_SECRET_BYTES} bytes long: generate one with "openssl rand -hex 32"`,
+  );
+
+const commaSeparatedHosts = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((host) => host.trim().toLowerCase())
+      .filter((host) => host.length > 0),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/, 'expected comma-separated host names such as "hr.contoso.com,hooks.fabrikam.com"'),
+    ),
+  );
 
 export const settingsSchema = z.object({
   /** Storage for records, queue and rosters: a connection string or `UseDevelopmentStorage=true`. */
@@ -110,6 +149,30 @@ export const settingsSchema = z.object({
   PARTNER_ONBOARDING_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(480),
   /** How long one invocation keeps retrying Graph before handing the message back to the queue. */
   WORKER_INVOCATION_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(120),
+  /** Lifecycle (lifecycle/redemptionTracker.ts): when trackRedemptions reads who accepted (NCRONTAB). */
+  REDEMPTION_CHECK_SCHEDULE: ncrontab('0 */30 * * * *'),
+  /** How many users a second the tracker may read: a budget of its own, apart from the write budget. */
+  GRAPH_MAX_READS_PER_SECOND: z.coerce.number().positive().max(1000).default(40),
+  /** People still pending this long after their invitation (or last reminder) are reminded; empty: never. */
+  REMINDER_AFTER: optionalDuration('P7D'),
+  /** At most this many reminders per person. */
+  REMINDER_MAX: z.coerce.number().int().min(0).max(10).default(2),
+  /** People pending this long after their invitation are expired (EXPIRED_ACTION); empty: never. */
+  EXPIRE_AFTER: optionalDuration('P30D'),
+  /** `report` (list them), `disable` (accountEnabled false) or `delete` the guest. */
+  EXPIRED_ACTION: z.enum(['report', 'disable', 'delete'], { error: 'expected "report", "disable" or "delete"' }).default('report'),
+
+  /** Callbacks (lifecycle/invitationEvents.ts): where every status change is POSTed when a submission names no callbackUrl. */
+  NOTIFY_URL: optionalText.pipe(httpsUrl('https://hr.contoso.com/hooks/invitations').optional()),
+  /** Hosts a submission's callbackUrl may name; empty: callbackUrl is refused. */
+  CALLBACK_ALLOWED_HOSTS: commaSeparatedHosts,
+  /** Signs every event (X-Signature: t=…,v1=…, the scheme the intake verifies); required with NOTIFY_URL or CALLBACK_ALLOWED_HOSTS. */
+  NOTIFY_HMAC_SECRET: hmacSecret,
+  /** Delivery attempts of one event before it goes to the events' poison queue. */
+  NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(12),
+  /** The wait after a first failed delivery, doubled after each further failure (at most an hour). */
+  NOTIFY_FIRST_RETRY_SECONDS: z.coerce.number().positive().max(3600).default(10),
+
   /**
    * `true`: GET /api/dashboard needs an Entra sign-in through App Service Authentication (infra/
    * sets it with dashboardSignInClientId; docs/deploy.md). The data API keeps its function keys.
@@ -139,6 +202,16 @@ const examples: Partial<Record<keyof Settings, string>> = {
   PARTNER_ONBOARDING_BUDGET_SECONDS: '480',
   STRANDED_SWEEP_SCHEDULE: '0 7 * * * *',
   DASHBOARD_REQUIRE_SIGN_IN: 'false',
+  REDEMPTION_CHECK_SCHEDULE: '0 */30 * * * *',
+  GRAPH_MAX_READS_PER_SECOND: '40',
+  REMINDER_AFTER: 'P7D',
+  REMINDER_MAX: '2',
+  EXPIRE_AFTER: 'P30D',
+  EXPIRED_ACTION: 'report',
+  NOTIFY_URL: 'https://hr.contoso.com/hooks/invitations',
+  CALLBACK_ALLOWED_HOSTS: 'hr.contoso.com',
+  NOTIFY_MAX_ATTEMPTS: '12',
+  NOTIFY_FIRST_RETRY_SECONDS: '10',
 };
 
 export class SettingsError extends Error {
@@ -160,6 +233,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const settings = parsed.data;
   checkStorageSettings(settings);
   checkGraphCallerSettings(settings);
+  if ((settings.NOTIFY_URL || settings.CALLBACK_ALLOWED_HOSTS.length > 0) && !settings.NOTIFY_HMAC_SECRET) {
+    // An unsigned event is one anybody could forge at the receiver.
+    throw new SettingsError(
+      'Setting NOTIFY_HMAC_SECRET is missing: events to NOTIFY_URL or a callbackUrl are signed with it (generate one with "openssl rand -hex 32").',
+    );
+  }
   if (settings.WORKER_INVOCATION_BUDGET_SECONDS >= settings.CLAIM_LEASE_SECONDS) {
     // A claim must outlive the invocation that holds it, or a second worker could call Graph for the same person.
     throw new SettingsError(

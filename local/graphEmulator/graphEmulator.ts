@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { emailAddressProblem, emailDomain, normalizeEmailAddress } from '../../shared/intake/emailAddress';
-import { headerValue, readBody, sendJson, uuidFrom } from './emulatorHttp';
+import { headerValue, readBody, sendJson } from './emulatorHttp';
+import { EmulatedDirectory, DEFAULT_READ_BUDGET, type DirectoryAnswer } from './directory';
 import { EmulatedEntra, USER_INVITE_ALL, type EmulatedApp } from './entra';
 import type { LocalCertificate } from './localCertificate';
 import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
@@ -16,6 +17,7 @@ import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
  */
 
 export { USER_INVITE_ALL, type EmulatedApp } from './entra';
+export { USER_READ_ALL, USER_READ_WRITE_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL } from './directory';
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 
 export interface ScriptedResponse {
@@ -43,6 +45,8 @@ export interface FaultOptions {
 
 export interface EmulatorBehaviour {
   writeBudget: WriteBudgetOptions;
+  /** Reads of the user routes (alone or inside a $batch), per app and tenant. */
+  readBudget: WriteBudgetOptions;
   latencyMs: number;
   faults: FaultOptions;
   verifiedDomains: string[];
@@ -71,10 +75,13 @@ export interface RecordedCall {
   clientId?: string;
   /** The invitation was created but its 201 was cut off mid-body. */
   cut?: boolean;
+  /** Whether the call asked Graph to send its invitation email (a reminder does). */
+  sendInvitationMessage?: boolean;
 }
 
 export const DEFAULT_BEHAVIOUR: EmulatorBehaviour = {
   writeBudget: { limit: 3_000, windowMs: 150_000 },
+  readBudget: DEFAULT_READ_BUDGET,
   latencyMs: 300,
   faults: { transientShare: 0, transientStatuses: [503, 504], retryAfterShare: 0.5, retryAfterSeconds: 1, cutCreatedShare: 0 },
   verifiedDomains: ['contoso.com'],
@@ -89,6 +96,8 @@ export class GraphEmulator {
   behaviour: EmulatorBehaviour;
   /** The tenant's apps and identities, and the tokens it issues. */
   readonly entra: EmulatedEntra;
+  /** The tenant's users: the guests invitations created, which the control route redeems. */
+  readonly directory = new EmulatedDirectory(() => this.behaviour.readBudget);
   private readonly budgets = new Map<string, WriteBudget>();
   private readonly scripts = new Map<string, ScriptedResponse[]>();
 
@@ -171,6 +180,12 @@ export class GraphEmulator {
     this.entra.tokenRequests = 0;
     this.scripts.clear();
     this.budgets.clear();
+    this.directory.reset();
+  }
+
+  /** The guest invited at `email` accepts the invitation now (what the redemption link does). */
+  redeem(email: string) {
+    return this.directory.redeem(email);
   }
 
   budgetLeft(clientId: string, tenantId: string): number {
@@ -205,6 +220,8 @@ export class GraphEmulator {
     const segments = url.pathname.split('/').filter(Boolean);
     const body = await readBody(request);
     if (request.method === 'POST' && url.pathname === '/v1.0/invitations') return this.createInvitation(request, body, response);
+    if (url.pathname === '/v1.0/$batch' || url.pathname.startsWith('/v1.0/users'))
+      return this.directoryRequest(request, url, body, response);
     if (segments[0] === '_emulator') return this.inspect(request.method ?? 'GET', segments[1], url, body, response);
     if (this.entra.answer(request.method ?? 'GET', segments, body, response)) return;
     sendGraphError(response, 404, 'Request_ResourceNotFound', `Resource not found for the segment '${segments[0] ?? ''}'.`, randomUUID());
@@ -220,7 +237,13 @@ export class GraphEmulator {
       parsed = undefined;
     }
     const email = typeof parsed?.invitedUserEmailAddress === 'string' ? normalizeEmailAddress(parsed.invitedUserEmailAddress) : undefined;
-    const call: RecordedCall = { at: Date.now(), requestId, status: 0, ...(email ? { email } : {}) };
+    const call: RecordedCall = {
+      at: Date.now(),
+      requestId,
+      status: 0,
+      ...(email ? { email } : {}),
+      sendInvitationMessage: parsed?.sendInvitationMessage === true,
+    };
     this.calls.push(call);
     const answer = (status: number, payload: unknown, headers: Record<string, string> = {}, cut = false) => {
       call.status = status;
@@ -248,7 +271,7 @@ export class GraphEmulator {
       await sleep(this.behaviour.latencyMs);
       const defaultBody =
         scripted.status === 201 && parsed
-          ? invitationCreated(caller.tenantId, email!, parsed)
+          ? invitationCreated(this.directory.invited(caller.tenantId, email!, parsed).id, caller.tenantId, parsed)
           : graphError(statusCode(scripted.status), 'Scripted response.', requestId, clientRequestId);
       return answer(scripted.status, scripted.body ?? defaultBody, scripted.headers, scripted.cut);
     }
@@ -300,10 +323,52 @@ export class GraphEmulator {
     }
     answer(
       201,
-      invitationCreated(caller.tenantId, email!, parsed!),
+      invitationCreated(this.directory.invited(caller.tenantId, email!, parsed!).id, caller.tenantId, parsed!),
       throttleHeaders,
       faults.cutCreatedShare > 0 && Math.random() < faults.cutCreatedShare,
     );
+  }
+
+  /**
+   * Graph's user routes and JSON batching (`POST /$batch`, at most 20 requests, each answered with
+   * its own status, a 429 with its own Retry-After). Reads count against the read budget, one per
+   * request inside a batch.
+   */
+  private async directoryRequest(request: IncomingMessage, url: URL, body: string, response: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const caller = this.entra.authenticate(headerValue(request, 'authorization'), this.url);
+    if ('problem' in caller) return sendGraphError(response, 401, caller.code, caller.problem, requestId);
+    await sleep(this.behaviour.latencyMs);
+    const send = (answer: DirectoryAnswer) => {
+      if (answer.status === 204) {
+        response.writeHead(204, { 'request-id': requestId, ...answer.headers });
+        response.end();
+        return;
+      }
+      sendJson(response, answer.status, answer.body, { 'request-id': requestId, ...answer.headers });
+    };
+    const parsed = parseJson(body);
+    if (url.pathname !== '/v1.0/$batch') {
+      const path = url.pathname.slice('/v1.0'.length);
+      return send(this.directory.answer(request.method ?? 'GET', path, url.searchParams, parsed, caller) ?? notFoundAnswer(path));
+    }
+    const requests = (parsed as { requests?: unknown } | undefined)?.requests;
+    if (request.method !== 'POST' || !Array.isArray(requests) || requests.length === 0 || requests.length > 20) {
+      return sendGraphError(response, 400, 'BadRequest', 'Invalid batch payload: between 1 and 20 requests are allowed.', requestId);
+    }
+    const responses = (requests as Array<{ id?: unknown; method?: unknown; url?: unknown; body?: unknown }>).map((inner) => {
+      const inside = new URL(String(inner.url ?? '').replace(/^\/?/, '/'), 'https://graph.invalid');
+      const answer =
+        this.directory.answer(String(inner.method ?? 'GET').toUpperCase(), inside.pathname, inside.searchParams, inner.body, caller) ??
+        notFoundAnswer(inside.pathname);
+      return {
+        id: String(inner.id),
+        status: answer.status,
+        headers: { 'content-type': 'application/json', ...answer.headers },
+        body: answer.body,
+      };
+    });
+    sendJson(response, 200, { responses }, { 'request-id': requestId });
   }
 
   private inspect(method: string, action: string | undefined, url: URL, body: string, response: ServerResponse): void {
@@ -312,6 +377,12 @@ export class GraphEmulator {
       const email = url.searchParams.get('email');
       return sendJson(response, 200, { calls: email ? this.callsFor(email) : this.calls });
     }
+    if (method === 'POST' && action === 'redeem') {
+      const { email } = JSON.parse(body || '{}') as { email?: string };
+      const user = email ? this.redeem(email) : undefined;
+      return user ? sendJson(response, 200, user) : sendJson(response, 404, { error: `no invited user with email ${email ?? '(none)'}` });
+    }
+    if (method === 'GET' && action === 'users') return sendJson(response, 200, { users: [...this.directory.users.values()] });
     if (method === 'POST' && action === 'reset') {
       this.reset();
       return sendJson(response, 200, { reset: true });
@@ -324,9 +395,24 @@ export class GraphEmulator {
     }
     sendJson(response, 404, {
       error:
-        'unknown inspection endpoint: use GET /_emulator/summary, GET /_emulator/calls?email=, POST /_emulator/reset, POST /_emulator/configure',
+        'unknown inspection endpoint: use GET /_emulator/summary, GET /_emulator/calls?email=, GET /_emulator/users, POST /_emulator/redeem {"email"}, POST /_emulator/reset, POST /_emulator/configure',
     });
   }
+}
+
+function parseJson(body: string): unknown {
+  try {
+    return body ? (JSON.parse(body) as unknown) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function notFoundAnswer(path: string): DirectoryAnswer {
+  return {
+    status: 404,
+    body: graphError('Request_ResourceNotFound', `Resource not found for the segment '${path}'.`, randomUUID(), randomUUID()),
+  };
 }
 
 function validateInvitation(body: Record<string, unknown> | undefined): string | undefined {
@@ -342,8 +428,7 @@ function validateInvitation(body: Record<string, unknown> | undefined): string |
   return undefined;
 }
 
-function invitationCreated(tenantId: string, email: string, body: Record<string, unknown>) {
-  const userId = uuidFrom(`user:${tenantId}:${email}`);
+function invitationCreated(userId: string, tenantId: string, body: Record<string, unknown>) {
   const ticket = createHash('sha256').update(randomUUID()).digest('hex').slice(0, 40);
   const redeem = `https://invitations.microsoft.com/redeem/?tenant=${tenantId}&user=${userId}&ticket=${ticket}&ver=2.0`;
   return {

@@ -106,23 +106,47 @@ export function parseRetryAfterMs(header: string | null): number | undefined {
 
 export async function graphCallErrorFromResponse(response: Response): Promise<GraphCallError> {
   const text = await response.text().catch(() => '');
-  let body: z.infer<typeof graphErrorBodySchema> | undefined;
+  let body: unknown;
   try {
-    const parsed = graphErrorBodySchema.safeParse(JSON.parse(text));
-    body = parsed.success ? parsed.data : undefined;
+    body = JSON.parse(text);
   } catch {
     body = undefined;
   }
-  const requestId =
-    response.headers.get('request-id') ?? body?.error.innerError?.['request-id'] ?? body?.error.innererror?.['request-id'] ?? undefined;
-  const code = body?.error.code ?? `Http${response.status}`;
-  const message = body?.error.message ?? (response.statusText || `Graph answered ${response.status}`);
+  return graphCallErrorFrom(response.status, (name) => response.headers.get(name), body, response.statusText);
+}
+
+/** A Graph answer that is not a success as a GraphCallError: a whole response, or one answer inside a `$batch`. */
+export function graphCallErrorFrom(
+  status: number,
+  header: (name: string) => string | null | undefined,
+  json: unknown,
+  statusText = '',
+): GraphCallError {
+  const parsed = graphErrorBodySchema.safeParse(json);
+  const body = parsed.success ? parsed.data : undefined;
+  const requestId = header('request-id') ?? body?.error.innerError?.['request-id'] ?? body?.error.innererror?.['request-id'] ?? undefined;
+  const code = body?.error.code ?? `Http${status}`;
+  const message = body?.error.message ?? (statusText || `Graph answered ${status}`);
   return new GraphCallError(
-    failureKindOf(response.status, code, message),
+    failureKindOf(status, code, message),
     code,
     message,
-    response.status,
+    status,
     requestId,
-    parseRetryAfterMs(response.headers.get('retry-after')),
+    parseRetryAfterMs(header('retry-after') ?? null),
+  );
+}
+
+/**
+ * Whether a failed call may have reached Graph and taken effect: the connection failed or timed out
+ * after the request was sent, or a gateway answered for Graph. A 429, a 503 and every 4xx are refusals.
+ */
+export function mayHaveActed(error: { code: string; httpStatus?: number | undefined }): boolean {
+  return (
+    error.code === 'NetworkError' ||
+    error.code === 'Timeout' ||
+    error.httpStatus === 500 ||
+    error.httpStatus === 502 ||
+    error.httpStatus === 504
   );
 }

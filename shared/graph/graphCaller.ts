@@ -16,6 +16,8 @@ import type { Settings } from '../settings';
 
 export interface GraphEndpoints {
   invitationsUrl: string;
+  /** `<GRAPH_ENDPOINT>/v1.0`: the user routes and `$batch` (graphDirectoryClient.ts). */
+  versionUrl: string;
   /** Client-credential flows ask for `<resource>/.default`: every application role granted. */
   scope: string;
   authorityHost: string;
@@ -24,6 +26,7 @@ export interface GraphEndpoints {
 export function graphEndpoints(settings: Pick<Settings, 'GRAPH_ENDPOINT' | 'GRAPH_AUTHORITY_HOST'>): GraphEndpoints {
   return {
     invitationsUrl: `${settings.GRAPH_ENDPOINT}/v1.0/invitations`,
+    versionUrl: `${settings.GRAPH_ENDPOINT}/v1.0`,
     scope: `${settings.GRAPH_ENDPOINT}/.default`,
     authorityHost: settings.GRAPH_AUTHORITY_HOST,
   };

@@ -30,6 +30,8 @@ export interface InvitationCreated {
    * dropped, or the body was not what Graph documents. What Graph created is unknown to us.
    */
   detailsMissing?: true;
+  /** No call was made: a lookup found the guest an earlier call created (guestLookup.ts). */
+  foundByLookup?: true;
   /** x-ms-throttle-limit-percentage: Graph sends it above 80% of a limit. */
   throttleLimitPercentage?: number;
 }

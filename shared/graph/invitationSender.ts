@@ -1,7 +1,8 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { GraphInvitationRequest } from '../invitation';
 import type { CredentialCircuit } from './credentialCircuit';
-import { GraphCallError, TOKEN_ENDPOINT_UNAVAILABLE } from './graphCallError';
+import { GraphCallError, mayHaveActed, TOKEN_ENDPOINT_UNAVAILABLE } from './graphCallError';
+import { GuestLookupError, type GuestLookup } from './guestLookup';
 import type { GraphInvitationsClient, InvitationCreated } from './graphInvitationsClient';
 import { type GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
 
@@ -33,6 +34,14 @@ const CALL_TIMEOUT_MS = 30_000;
 // Without Retry-After a 429 still pauses the process for this long.
 const DEFAULT_THROTTLE_PAUSE_MS = 1_000;
 
+export interface SendOptions {
+  /**
+   * An earlier call for this person may have reached Graph (a claim taken over from a crashed
+   * worker, or a call whose connection failed): look the person up before inviting again.
+   */
+  mayHaveReachedGraph?: boolean;
+}
+
 class CircuitOpenError extends Error {
   override readonly name = 'CircuitOpenError';
 }
@@ -42,14 +51,22 @@ export class InvitationSender {
     private readonly client: GraphInvitationsClient,
     private readonly pacer: GraphPacer,
     private readonly circuit: CredentialCircuit,
+    /** Looks a person up before a call that could be a second invitation; none: always call. */
+    private readonly lookup?: GuestLookup,
   ) {}
 
   /**
    * @param deadline no new attempt starts after this time (the invocation's budget).
    * @param mustEndBy no token request or Graph call outlives this time (inside the claim's lease).
    */
-  async send(request: GraphInvitationRequest, deadline: number, mustEndBy = deadline + CALL_TIMEOUT_MS): Promise<SendOutcome> {
+  async send(
+    request: GraphInvitationRequest,
+    deadline: number,
+    mustEndBy = deadline + CALL_TIMEOUT_MS,
+    { mayHaveReachedGraph = false }: SendOptions = {},
+  ): Promise<SendOutcome> {
     let calls = 0;
+    let lookFirst = mayHaveReachedGraph;
     let notBefore = 0; // a 503/504's own Retry-After applies to this invitation's next try
     let refreshedAfter401 = false;
     let lastError: GraphCallError | undefined;
@@ -64,6 +81,11 @@ export class InvitationSender {
             if (ms <= 0) throw new AbortError(new WaitBeyondDeadlineError(0));
             return ms;
           };
+          if (lookFirst && this.lookup) {
+            const found = await this.lookup.find(request.invitedUserEmailAddress);
+            if (found) return { invitedUserId: found.id, foundByLookup: true as const };
+            lookFirst = false; // not there: this call cannot be a second invitation
+          }
           try {
             // The token first, then the turn: a turn taken while a token is fetched is spent late, in
             // a burst with every call that waited for the same token, and past any pause a 429 set meanwhile.
@@ -79,6 +101,7 @@ export class InvitationSender {
           } catch (error) {
             if (!(error instanceof GraphCallError)) throw error;
             if (error.stage === 'graph') calls += 1;
+            if (error.stage === 'graph' && mayHaveActed(error)) lookFirst = true;
             lastError = error;
             if (error.kind === 'throttled') {
               this.pacer.throttled(error.retryAfterMs);
@@ -111,9 +134,10 @@ export class InvitationSender {
           shouldConsumeRetry: ({ error }) => !(error instanceof GraphCallError && error.kind === 'throttled'),
         },
       );
-      this.pacer.accepted(created.throttleLimitPercentage);
+      if (!created.foundByLookup) this.pacer.accepted(created.throttleLimitPercentage);
       return { kind: 'invited', created, calls };
     } catch (caught) {
+      if (caught instanceof GuestLookupError) return { kind: 'unavailable', error: caught.failure, calls };
       // Out of time waiting for a turn after a Graph failure: that failure is the outcome (the queue
       // retries it, counting a dequeue); without one it is only the budget (handed back free).
       const error = caught instanceof WaitBeyondDeadlineError && lastError?.kind === 'transient' ? lastError : caught;

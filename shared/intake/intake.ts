@@ -3,7 +3,7 @@ import type { BatchBook, SubmissionEntry } from '../batches/batchBook';
 import type { PlacedPerson } from '../batches/batchLedger';
 import type { BatchSource } from '../batches/batchSource';
 import { createLimiter, settleWithConcurrency } from '../concurrency';
-import { domainPolicyProblem, type DomainPolicy } from './domainPolicy';
+import { callbackHostProblem, domainPolicyProblem, type DomainPolicy } from './domainPolicy';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStatus } from '../invitationRecord';
 import type { AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from '../storage/invitationStore';
@@ -19,6 +19,8 @@ import type { IdempotencyStore } from './idempotencyStore';
 
 export interface IntakeOptions {
   domainPolicy: DomainPolicy;
+  /** CALLBACK_ALLOWED_HOSTS: the hosts an item's callbackUrl may name (none: callbackUrl is refused). */
+  callbackAllowedHosts?: readonly string[];
   /** INTAKE_HMAC_SECRET: when any, every submission must be signed by one of them. */
   hmacSecrets: readonly string[];
   hmacToleranceSeconds: number;
@@ -142,6 +144,9 @@ export class Intake {
         const problem = domainPolicyProblem(address, this.options.domainPolicy);
         return problem ? [{ path: `${pathPrefix}${path}`, message: problem }] : [];
       });
+      const callbackProblem =
+        invitation.callbackUrl && callbackHostProblem(invitation.callbackUrl, this.options.callbackAllowedHosts ?? []);
+      if (callbackProblem) policyErrors.push({ path: `${pathPrefix}callbackUrl`, message: callbackProblem });
       if (policyErrors.length > 0) {
         rejected.push({ index, ...(line ? { line } : {}), errors: policyErrors });
         continue;

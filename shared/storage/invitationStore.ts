@@ -2,8 +2,15 @@ import { odata, RestError, type TableClient, type TableEntityResult, type Transa
 import { mapWithConcurrency } from '../concurrency';
 import { problems } from '../problem';
 import type { Invitation } from '../invitation';
-import { NO_CLAIM, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
-import { recordIdForEmail, recordIdSchema, RETRYABLE_STATUSES, FINAL_STATUSES, type InvitationRecord } from '../invitationRecord';
+import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
+import {
+  recordIdForEmail,
+  recordIdSchema,
+  RETRYABLE_STATUSES,
+  FINAL_STATUSES,
+  type InvitationRecord,
+  type InvitationStatus,
+} from '../invitationRecord';
 
 /**
  * Records in Table storage (batches have their own rows: see batches/batchLedger.ts):
@@ -55,12 +62,15 @@ export interface RecordChange {
   batchId: string;
   recordId: string;
   batchPosition?: number;
+  /** The row as written (absent for a withdrawal): what the person's caller is told of (lifecycle/invitationEvents.ts). */
+  entity?: RecordEntity;
 }
 
 /** Properties of a new attempt: whatever the previous one left (outcome, error, claim) is cleared. */
 function queuedAttemptProperties(batchId: string, invitation: Invitation, now: string, batchPosition: number | undefined) {
   return {
     ...NO_OUTCOME,
+    ...NO_LIFECYCLE,
     ...NO_CLAIM,
     batchId,
     batchPosition,
@@ -183,9 +193,12 @@ export class InvitationStore {
     await this.options.afterChange?.({ batchId: record.batchId, recordId: record.id, batchPosition });
   }
 
-  /** Tells the record's batch of it again: its last change may not have reached it (a crash between the two writes). */
+  /**
+   * Tells the record's batch (and its caller) of it again: its last change may not have reached
+   * them (a crash between the writes).
+   */
   async reconfirm({ entity }: StoredRecord): Promise<void> {
-    await this.options.afterChange?.({ batchId: entity.batchId, recordId: entity.id, batchPosition: entity.batchPosition });
+    await this.options.afterChange?.({ batchId: entity.batchId, recordId: entity.id, batchPosition: entity.batchPosition, entity });
   }
 
   /**
@@ -200,8 +213,22 @@ export class InvitationStore {
       if (etag && error instanceof RestError && error.statusCode === 412) return undefined;
       throw error;
     }
-    await this.options.afterChange?.({ batchId: entity.batchId, recordId: entity.id, batchPosition: entity.batchPosition });
+    await this.options.afterChange?.({ batchId: entity.batchId, recordId: entity.id, batchPosition: entity.batchPosition, entity });
     return written;
+  }
+
+  /**
+   * A compare-and-swap of a change nobody else needs to hear of (the tracker's note of when it last
+   * read the guest): no batch copy or caller is told, and updatedAt is the caller's to keep.
+   */
+  async touch(entity: RecordEntity, etag: string): Promise<boolean> {
+    try {
+      await this.table.updateEntity(toTableEntity(entity), 'Replace', { etag });
+      return true;
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 412) return false;
+      throw error;
+    }
   }
 
   async getById(id: string): Promise<StoredRecord | undefined> {
@@ -246,6 +273,25 @@ export class InvitationStore {
   async queuedUntouchedSince(before: string): Promise<StoredRecord[]> {
     const rows = await this.listInEveryRecordPartition<RecordEntity>(
       (partition) => odata`PartitionKey eq ${partition} and status eq 'Queued' and updatedAt lt ${before}`,
+    );
+    return rows.map(toStoredRecord);
+  }
+
+  /**
+   * People whose guest the lifecycle still watches: Invited, and Expired in `report` mode (they may
+   * still accept). A filtered scan of the record partitions, for the tracker's timer.
+   */
+  async awaitingAcceptance(): Promise<StoredRecord[]> {
+    const rows = await this.listInEveryRecordPartition<RecordEntity>(
+      (partition) => odata`PartitionKey eq ${partition} and (status eq 'Invited' or (status eq 'Expired' and expiredAction eq 'reported'))`,
+    );
+    return rows.map(toStoredRecord);
+  }
+
+  /** Every record in one status: a filtered scan of the record partitions (GET /api/expired). */
+  async withStatus(status: InvitationStatus): Promise<StoredRecord[]> {
+    const rows = await this.listInEveryRecordPartition<RecordEntity>(
+      (partition) => odata`PartitionKey eq ${partition} and status eq ${status}`,
     );
     return rows.map(toStoredRecord);
   }

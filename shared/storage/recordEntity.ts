@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   invitationErrorSchema,
+  invitationLifecycleSchema,
   invitationOutcomeSchema,
   invitationRecordSchema,
   type InvitationError,
@@ -69,6 +70,8 @@ function errorFromColumns(entity: ErrorColumns): InvitationError | undefined {
 const { error: _error, ...outcomeFieldsShape } = invitationOutcomeSchema.shape;
 /** No outcome: spread into a row for a new attempt, so nothing of the previous one is left. */
 export const NO_OUTCOME = { ...undefinedFor(outcomeFieldsShape), ...errorColumns(undefined) };
+/** No lifecycle: a new submission starts the person's lifecycle again. */
+export const NO_LIFECYCLE = undefinedFor(invitationLifecycleSchema.shape);
 
 /**
  * The columns for an outcome written over a row: the fields it gives replace the row's, the others

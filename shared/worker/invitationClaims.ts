@@ -1,4 +1,4 @@
-import { FINAL_STATUSES, type InvitationOutcome, type InvitationRecord } from '../invitationRecord';
+import { FINAL_STATUSES, type InvitationLifecycle, type InvitationOutcome, type InvitationRecord } from '../invitationRecord';
 import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
 import { errorColumns, NO_CLAIM, outcomeColumns, recordFromEntity, type RecordEntity } from '../storage/recordEntity';
 
@@ -30,6 +30,8 @@ export interface Outcome extends InvitationOutcome {
   status: 'Invited' | 'Failed' | 'Queued';
   /** Calls to Graph made for it (added to the record's attempts). */
   calls: number;
+  /** Lifecycle fields it changes (an undefined value clears one). */
+  lifecycle?: InvitationLifecycle;
 }
 
 /** The error a dead-lettered person gets when no call left one. */
@@ -87,6 +89,7 @@ export class InvitationClaims {
     const next: RecordEntity = {
       ...entity,
       ...outcomeColumns(outcome),
+      ...outcome.lifecycle,
       ...NO_CLAIM,
       status: outcome.status,
       attempts: entity.attempts + outcome.calls,

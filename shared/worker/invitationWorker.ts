@@ -4,7 +4,7 @@ import { toGraphInvitationRequest } from '../invitation';
 import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
 import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from '../storage/invitationQueue';
 import { invitationErrorSchema, type InvitationError, type InvitationRecord } from '../invitationRecord';
-import type { GraphCallError } from '../graph/graphCallError';
+import { mayHaveActed, type GraphCallError } from '../graph/graphCallError';
 import type { InvitationSender } from '../graph/invitationSender';
 import type { HealthBoard } from '../healthBoard';
 
@@ -88,26 +88,47 @@ export class InvitationWorker {
     const leaseUntil = Date.parse(stored.entity.leaseUntil!);
     // Calls end well inside the lease, leaving its last part to write the outcome.
     const mustEndBy = leaseUntil - (leaseUntil - started) * LEASE_KEPT_FOR_RECORDING;
+    // A reminder is Graph's invitation sent again to the existing guest, with its email this time.
+    const reminder = stored.entity.reminderDue === true;
+    const request = toGraphInvitationRequest(stored.invitation);
+    const previousError = stored.record.error;
     const outcome = await this.sender.send(
-      toGraphInvitationRequest(stored.invitation),
+      reminder ? { ...request, sendInvitationMessage: true } : request,
       started + this.options.invocationBudgetMs,
       mustEndBy,
+      // The guest of a reminder exists already: a lookup would find them and send nothing.
+      { mayHaveReachedGraph: !reminder && (claim.claim.tookOver || (previousError !== undefined && mayHaveActed(previousError))) },
     );
+    const now = new Date().toISOString();
     const elapsed = () => `${Date.now() - started} ms`;
     const handBack = { ...message.data, deferrals: 0 };
 
     switch (outcome.kind) {
       case 'invited': {
         const { created } = outcome;
-        await this.recordOutcome(claim.claim, { ...created, status: 'Invited', calls: outcome.calls });
-        const missing = created.detailsMissing ? ' (Graph answered 201 but its body was lost: details missing, not called again)' : '';
+        const lifecycle = reminder
+          ? { remindersSent: (stored.record.remindersSent ?? 0) + 1, lastRemindedAt: now, reminderDue: undefined }
+          : { invitedAt: now };
+        await this.recordOutcome(claim.claim, { ...created, status: 'Invited', calls: outcome.calls, lifecycle });
+        const missing = created.detailsMissing
+          ? ' (Graph answered 201 but its body was lost: details missing, not called again)'
+          : created.foundByLookup
+            ? ' (an earlier call had reached Graph: the lookup found the guest, no second invitation)'
+            : reminder
+              ? ` (reminder ${lifecycle.remindersSent})`
+              : '';
         const line = `Invitation ${who}: Invited${missing}, graphRequestId=${created.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`;
         if (created.detailsMissing) log.warn(line);
         else log.info(line);
         return 'invited';
       }
       case 'refused': {
-        const record = await this.recordOutcome(claim.claim, { status: 'Failed', calls: outcome.calls, error: errorOf(outcome.error) });
+        const record = await this.recordOutcome(claim.claim, {
+          status: 'Failed',
+          calls: outcome.calls,
+          error: errorOf(outcome.error),
+          lifecycle: { reminderDue: undefined },
+        });
         log.warn(
           `Invitation ${who}: Failed ${describe(record)}, graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`,
         );

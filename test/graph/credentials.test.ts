@@ -270,6 +270,7 @@ describe('national clouds', () => {
     });
     expect(graphEndpoints(settings)).toEqual({
       invitationsUrl: `${graph}/v1.0/invitations`,
+      versionUrl: `${graph}/v1.0`,
       scope: `${graph}/.default`,
       authorityHost: login,
     });

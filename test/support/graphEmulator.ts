@@ -13,17 +13,20 @@ export interface EmulatedTenant {
   settings: Record<string, string>;
 }
 
-/** A Graph emulator on a free port with one app registration, its secret, and User.Invite.All. */
-export async function startEmulatedTenant(options: Partial<Omit<GraphEmulatorOptions, 'certificate'>> = {}): Promise<EmulatedTenant> {
+/** A Graph emulator on a free port with one app registration, its secret, and User.Invite.All (or `roles`). */
+export async function startEmulatedTenant(
+  options: Partial<Omit<GraphEmulatorOptions, 'certificate'>> & { roles?: string[] } = {},
+): Promise<EmulatedTenant> {
   const certificate = await ensureLocalCertificate(inject('localCertificateFolder'));
   const tenantId = randomUUID();
   const clientId = randomUUID();
   const clientSecret = `secret~${randomUUID()}`;
+  const { roles, ...behaviour } = options;
   const emulator = await GraphEmulator.start({
     latencyMs: 0,
-    ...options,
+    ...behaviour,
     certificate,
-    apps: options.apps ?? [{ tenantId, clientId, clientSecret }],
+    apps: options.apps ?? [{ tenantId, clientId, clientSecret, ...(roles ? { roles } : {}) }],
   });
   return {
     emulator,

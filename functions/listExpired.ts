@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { stringifyForSpreadsheets } from '../shared/batches/spreadsheetCsv';
+import { withoutRedeemUrl } from '../shared/invitationRecord';
+import { defineHttp } from './runtime/defineFunction';
+import { jsonResponse, parseOrProblem } from './runtime/http';
+
+const expiredQuerySchema = z.object({ format: z.enum(['json', 'csv']).optional() });
+const CSV_COLUMNS = [
+  'id',
+  'email',
+  'externalId',
+  'batchId',
+  'invitedUserId',
+  'invitedAt',
+  'remindersSent',
+  'expiredAt',
+  'expiredAction',
+] as const;
+
+/**
+ * GET /api/expired: the people whose invitation expired (EXPIRE_AFTER), with the action taken;
+ * `?format=csv` or `Accept: text/csv` for a spreadsheet. A scan of the records: for a report, not
+ * for every request.
+ */
+export const listExpired = defineHttp({
+  name: 'listExpired',
+  route: 'expired',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: (deps) => async (request) => {
+    const { format } = parseOrProblem(expiredQuerySchema, Object.fromEntries(request.query.entries()));
+    const people = (await deps.store.withStatus('Expired'))
+      .map(({ record }) => withoutRedeemUrl(record))
+      .sort((a, b) => (a.expiredAt ?? '').localeCompare(b.expiredAt ?? ''));
+    const wantsCsv = format === 'csv' || (format === undefined && (request.headers.get('accept') ?? '').includes('text/csv'));
+    if (!wantsCsv) return jsonResponse(200, { count: people.length, items: people });
+    return {
+      status: 200,
+      body: stringifyForSpreadsheets(
+        people.map((person) => CSV_COLUMNS.map((column) => person[column] ?? '')),
+        { header: true, columns: [...CSV_COLUMNS] },
+      ),
+      headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="expired-invitations.csv"' },
+    };
+  },
+});

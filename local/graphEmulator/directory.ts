@@ -1,0 +1,247 @@
+import { normalizeEmailAddress } from '../../shared/intake/emailAddress';
+import { uuidFrom } from './emulatorHttp';
+import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
+
+/**
+ * The tenant's users, as far as invitations touch them: an invitation creates a guest whose
+ * `externalUserState` is PendingAcceptance until a control route redeems it; Graph's user routes
+ * read, disable and delete them. Answers follow Graph v1.0's shapes, permissions and error codes.
+ */
+
+export const USER_READ_ALL = 'User.Read.All';
+export const USER_READ_WRITE_ALL = 'User.ReadWrite.All';
+export const USER_ENABLE_DISABLE_ACCOUNT_ALL = 'User.EnableDisableAccount.All';
+
+export interface EmulatedUser {
+  id: string;
+  displayName: string | null;
+  mail: string;
+  otherMails: string[];
+  proxyAddresses: string[];
+  userPrincipalName: string;
+  userType: 'Guest' | 'Member';
+  externalUserState: 'PendingAcceptance' | 'Accepted' | null;
+  externalUserStateChangeDateTime: string | null;
+  accountEnabled: boolean;
+  creationType: 'Invitation' | null;
+  createdDateTime: string;
+}
+
+/** What a user route answers: a status and a JSON body (undefined for 204), plus headers. */
+export interface DirectoryAnswer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface DirectoryCaller {
+  tenantId: string;
+  roles: string[];
+}
+
+/** Graph's user routes: how many reads an app may make, in the write budget's shapes. */
+export const DEFAULT_READ_BUDGET: WriteBudgetOptions = { limit: 2_000, windowMs: 10_000 };
+
+export class EmulatedDirectory {
+  /** Users by id. */
+  readonly users = new Map<string, EmulatedUser>();
+  reads = 0;
+  private readonly readBudgets = new Map<string, WriteBudget>();
+
+  constructor(private readonly readBudget: () => WriteBudgetOptions) {}
+
+  /** The guest an invitation creates, or the existing user it is sent to again (Graph re-invites). */
+  invited(tenantId: string, email: string, body: Record<string, unknown>): EmulatedUser {
+    const normalized = normalizeEmailAddress(email);
+    const existing = this.findByEmail(normalized);
+    if (existing) return existing;
+    const id = uuidFrom(`user:${tenantId}:${normalized}`);
+    const user: EmulatedUser = {
+      id,
+      displayName: typeof body.invitedUserDisplayName === 'string' ? body.invitedUserDisplayName : null,
+      mail: normalized,
+      otherMails: [normalized],
+      proxyAddresses: [`SMTP:${normalized}`],
+      userPrincipalName: `${normalized.replace('@', '_')}#EXT#@emulated.onmicrosoft.com`,
+      userType: body.invitedUserType === 'Member' ? 'Member' : 'Guest',
+      externalUserState: 'PendingAcceptance',
+      externalUserStateChangeDateTime: new Date().toISOString(),
+      accountEnabled: true,
+      creationType: 'Invitation',
+      createdDateTime: new Date().toISOString(),
+    };
+    this.users.set(id, user);
+    return user;
+  }
+
+  /** A user who was in the tenant before: a guest someone else invited, or a member. */
+  add(user: Pick<EmulatedUser, 'mail' | 'userType'> & Partial<EmulatedUser>): EmulatedUser {
+    const mail = normalizeEmailAddress(user.mail);
+    const added: EmulatedUser = {
+      id: uuidFrom(`existing:${mail}`),
+      displayName: null,
+      otherMails: [mail],
+      proxyAddresses: [`SMTP:${mail}`],
+      userPrincipalName: `${mail.replace('@', '_')}#EXT#@emulated.onmicrosoft.com`,
+      externalUserState: user.userType === 'Guest' ? 'PendingAcceptance' : null,
+      externalUserStateChangeDateTime: null,
+      accountEnabled: true,
+      creationType: user.userType === 'Guest' ? 'Invitation' : null,
+      createdDateTime: new Date(Date.now() - 365 * 86_400_000).toISOString(),
+      ...user,
+      mail,
+    };
+    this.users.set(added.id, added);
+    return added;
+  }
+
+  /** The control route's redemption: the guest accepts now. */
+  redeem(email: string): EmulatedUser | undefined {
+    const user = this.findByEmail(normalizeEmailAddress(email));
+    if (!user) return undefined;
+    user.externalUserState = 'Accepted';
+    user.externalUserStateChangeDateTime = new Date().toISOString();
+    return user;
+  }
+
+  findByEmail(normalizedEmail: string): EmulatedUser | undefined {
+    for (const user of this.users.values()) {
+      if (
+        user.mail === normalizedEmail ||
+        user.otherMails.includes(normalizedEmail) ||
+        user.proxyAddresses.some((address) => address.toLowerCase() === `smtp:${normalizedEmail}`)
+      )
+        return user;
+    }
+    return undefined;
+  }
+
+  /** `/v1.0/users...` for one caller; undefined when the path is not a user route. */
+  answer(
+    method: string,
+    path: string,
+    search: URLSearchParams,
+    body: unknown,
+    caller: DirectoryCaller & { clientId: string },
+  ): DirectoryAnswer | undefined {
+    const match = /^\/users(?:\/([^/?]+))?$/.exec(path);
+    if (!match) return undefined;
+    const id = match[1] ? decodeURIComponent(match[1]) : undefined;
+    if (method === 'GET') {
+      if (!canRead(caller.roles)) return denied();
+      const throttled = this.takeRead(caller);
+      if (throttled) return throttled;
+      return id ? this.getUser(id, search) : this.listUsers(search);
+    }
+    if (!id) return graphError(405, 'Request_BadRequest', 'The HTTP method is not allowed on this resource.');
+    if (method === 'PATCH') return this.updateUser(id, body, caller.roles);
+    if (method === 'DELETE') {
+      if (!caller.roles.includes(USER_READ_WRITE_ALL)) return denied();
+      const user = this.users.get(id);
+      if (!user) return notFound(id);
+      this.users.delete(id);
+      return { status: 204 };
+    }
+    return graphError(405, 'Request_BadRequest', 'The HTTP method is not allowed on this resource.');
+  }
+
+  private getUser(id: string, search: URLSearchParams): DirectoryAnswer {
+    const user = this.users.get(id);
+    if (!user) return notFound(id);
+    return { status: 200, body: selected(user, search.get('$select')) };
+  }
+
+  /**
+   * The `$filter` of Entra's "is this person already here?" query: equality on mail and
+   * userPrincipalName, and `any` on otherMails and proxyAddresses, which as advanced queries need
+   * `$count=true` (and the ConsistencyLevel header, not checked here).
+   */
+  private listUsers(search: URLSearchParams): DirectoryAnswer {
+    const filter = search.get('$filter') ?? '';
+    const values = [...filter.matchAll(/eq '((?:[^']|'')*)'/g)].map((found) => found[1]!.replace(/''/g, "'").toLowerCase());
+    if (/\/any\(/.test(filter) && search.get('$count') !== 'true') {
+      return graphError(
+        400,
+        'Request_UnsupportedQuery',
+        "Unsupported or invalid query filter clause specified for property 'otherMails' of resource 'User'.",
+      );
+    }
+    const matching = [...this.users.values()].filter((user) =>
+      values.some(
+        (value) =>
+          user.mail === value ||
+          user.userPrincipalName.toLowerCase() === value ||
+          user.otherMails.includes(value) ||
+          user.proxyAddresses.some((address) => address.toLowerCase() === value),
+      ),
+    );
+    return {
+      status: 200,
+      body: {
+        '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users',
+        ...(search.get('$count') === 'true' ? { '@odata.count': matching.length } : {}),
+        value: matching.map((user) => selected(user, search.get('$select'))),
+      },
+    };
+  }
+
+  private updateUser(id: string, body: unknown, roles: string[]): DirectoryAnswer {
+    const changes = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    const onlyAccountEnabled = Object.keys(changes).every((key) => key === 'accountEnabled');
+    // Graph's least privilege for accountEnabled: User.EnableDisableAccount.All with User.Read.All.
+    const allowed =
+      roles.includes(USER_READ_WRITE_ALL) ||
+      (onlyAccountEnabled && roles.includes(USER_ENABLE_DISABLE_ACCOUNT_ALL) && roles.includes(USER_READ_ALL));
+    if (!allowed) return denied();
+    const user = this.users.get(id);
+    if (!user) return notFound(id);
+    if (typeof changes.accountEnabled === 'boolean') user.accountEnabled = changes.accountEnabled;
+    return { status: 204 };
+  }
+
+  private takeRead(caller: DirectoryCaller & { clientId: string }): DirectoryAnswer | undefined {
+    this.reads += 1;
+    const key = `${caller.clientId}/${caller.tenantId}`;
+    let budget = this.readBudgets.get(key);
+    if (!budget) this.readBudgets.set(key, (budget = new WriteBudget(this.readBudget())));
+    budget.options = this.readBudget();
+    const answer = budget.take(Date.now());
+    if (answer.ok) return undefined;
+    return {
+      ...graphError(429, 'TooManyRequests', 'Too many requests.'),
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(answer.retryAfterMs / 1000))) },
+    };
+  }
+
+  reset(): void {
+    this.users.clear();
+    this.readBudgets.clear();
+    this.reads = 0;
+  }
+}
+
+function canRead(roles: readonly string[]): boolean {
+  return roles.includes(USER_READ_ALL) || roles.includes(USER_READ_WRITE_ALL);
+}
+
+function selected(user: EmulatedUser, select: string | null): Record<string, unknown> {
+  if (!select) return { ...user };
+  const fields = new Set(['id', ...select.split(',').map((field) => field.trim())]);
+  return Object.fromEntries(Object.entries(user).filter(([key]) => fields.has(key)));
+}
+
+function denied(): DirectoryAnswer {
+  return graphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+}
+
+function notFound(id: string): DirectoryAnswer {
+  return graphError(
+    404,
+    'Request_ResourceNotFound',
+    `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+  );
+}
+
+function graphError(status: number, code: string, message: string): DirectoryAnswer {
+  return { status, body: { error: { code, message, innerError: { date: new Date().toISOString().slice(0, 19) } } } };
+}

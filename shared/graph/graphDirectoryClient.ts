@@ -1,0 +1,135 @@
+import type { AccessToken } from '@azure/identity';
+import { z } from 'zod';
+import { errorText, GraphCallError, graphCallErrorFrom, graphCallErrorFromResponse } from './graphCallError';
+import type { GraphEndpoints } from './graphCaller';
+
+/**
+ * Graph's user routes, for what happens after an invitation: read guests' redemption state in
+ * JSON batches, look a person up by email, disable or delete a guest. Reads need User.Read.All;
+ * disabling User.EnableDisableAccount.All with User.Read.All (or User.ReadWrite.All); deleting
+ * User.ReadWrite.All (docs/deploy.md). No retries here: callers decide.
+ */
+
+/** What we read of a user. */
+export const guestSchema = z
+  .object({
+    id: z.string(),
+    userType: z.string().nullish(),
+    externalUserState: z.string().nullish(),
+    externalUserStateChangeDateTime: z.string().nullish(),
+    accountEnabled: z.boolean().nullish(),
+    creationType: z.string().nullish(),
+    createdDateTime: z.string().nullish(),
+  })
+  .loose();
+export type Guest = z.infer<typeof guestSchema>;
+
+export type GuestRead =
+  | { kind: 'found'; guest: Guest }
+  /** 404: the user no longer exists (deleted outside the pipeline). */
+  | { kind: 'deleted' }
+  | { kind: 'failed'; error: GraphCallError };
+
+const GUEST_FIELDS = 'id,userType,externalUserState,externalUserStateChangeDateTime,accountEnabled,creationType,createdDateTime';
+/** Graph's limit of requests in one JSON batch. */
+export const MAX_BATCH_REQUESTS = 20;
+const CALL_TIMEOUT_MS = 30_000;
+
+const batchAnswerSchema = z.object({
+  responses: z.array(
+    z.object({ id: z.string(), status: z.number(), headers: z.record(z.string(), z.string()).optional(), body: z.unknown().optional() }),
+  ),
+});
+
+export class GraphDirectoryClient {
+  constructor(
+    private readonly endpoints: Pick<GraphEndpoints, 'versionUrl'>,
+    /** A token for Graph (the invitations client's: one credential per process). */
+    private readonly token: (timeoutMs: number) => Promise<AccessToken>,
+  ) {}
+
+  /**
+   * Reads up to 20 users in one `POST /$batch`. Each answer stands alone: a 404 is a deleted user,
+   * a 429 inside the batch is that user's failure (with its own Retry-After). Throws a
+   * GraphCallError when the batch itself fails.
+   */
+  async readGuests(userIds: readonly string[]): Promise<Map<string, GuestRead>> {
+    if (userIds.length > MAX_BATCH_REQUESTS) throw new Error(`At most ${MAX_BATCH_REQUESTS} users per batch.`);
+    const requests = userIds.map((id, index) => ({
+      id: String(index),
+      method: 'GET',
+      url: `/users/${encodeURIComponent(id)}?$select=${GUEST_FIELDS}`,
+    }));
+    const answer = batchAnswerSchema.safeParse(await this.call('POST', '/$batch', { requests }));
+    if (!answer.success) throw new GraphCallError('transient', 'InvalidBatchAnswer', 'Graph answered $batch with an unexpected body.');
+    const reads = new Map<string, GuestRead>();
+    for (const response of answer.data.responses) {
+      const userId = userIds[Number(response.id)];
+      if (userId === undefined) continue;
+      const guest = guestSchema.safeParse(response.body);
+      if (response.status === 200 && guest.success) reads.set(userId, { kind: 'found', guest: guest.data });
+      else if (response.status === 404) reads.set(userId, { kind: 'deleted' });
+      else {
+        const headers = response.headers ?? {};
+        const header = (name: string) => Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
+        reads.set(userId, { kind: 'failed', error: graphCallErrorFrom(response.status, header, response.body) });
+      }
+    }
+    return reads;
+  }
+
+  /**
+   * The user an email already belongs to, by the query Entra's documentation gives for "is this
+   * person already in the directory": mail, userPrincipalName, otherMails and proxyAddresses. The
+   * `any` clauses are advanced queries (ConsistencyLevel: eventual, $count=true): a guest created
+   * seconds ago may not show yet, which is why a claim is only looked up after its lease.
+   */
+  async findByEmail(email: string): Promise<Guest | undefined> {
+    const quoted = email.replace(/'/g, "''");
+    const filter = [
+      `mail eq '${quoted}'`,
+      `userPrincipalName eq '${quoted}'`,
+      `otherMails/any(x:x eq '${quoted}')`,
+      `proxyAddresses/any(x:x eq 'SMTP:${quoted}')`,
+    ].join(' or ');
+    const query = new URLSearchParams({ $filter: filter, $count: 'true', $select: GUEST_FIELDS });
+    const answer = z
+      .object({ value: z.array(guestSchema) })
+      .safeParse(await this.call('GET', `/users?${query}`, undefined, { consistencylevel: 'eventual' }));
+    if (!answer.success)
+      throw new GraphCallError('transient', 'InvalidListAnswer', 'Graph answered the user lookup with an unexpected body.');
+    return answer.data.value[0];
+  }
+
+  async disable(userId: string): Promise<void> {
+    await this.call('PATCH', `/users/${encodeURIComponent(userId)}`, { accountEnabled: false });
+  }
+
+  async delete(userId: string): Promise<void> {
+    await this.call('DELETE', `/users/${encodeURIComponent(userId)}`);
+  }
+
+  private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+    const token = await this.token(CALL_TIMEOUT_MS);
+    let response: Response;
+    try {
+      response = await fetch(`${this.endpoints.versionUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token.token}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+      });
+    } catch (error) {
+      const timedOut = error instanceof Error && error.name === 'TimeoutError';
+      throw new GraphCallError('transient', timedOut ? 'Timeout' : 'NetworkError', `Graph could not be reached: ${errorText(error)}`);
+    }
+    if (!response.ok) throw await graphCallErrorFromResponse(response);
+    if (response.status === 204) return undefined;
+    return response.json().catch(() => undefined);
+  }
+}

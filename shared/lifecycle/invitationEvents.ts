@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import type { QueueClient } from '@azure/storage-queue';
+import pRetry from 'p-retry';
+import { z } from 'zod';
+import { maskEmailAddress } from '../intake/emailAddress';
+import { signBody, SIGNATURE_HEADER } from '../intake/webhookSignature';
+import type { Invitation } from '../invitation';
+import type { InvitationStatus } from '../invitationRecord';
+import { encodeQueueMessage } from '../storage/invitationQueue';
+import type { RecordEntity } from '../storage/recordEntity';
+import type { WorkerLog } from '../worker/invitationWorker';
+
+/**
+ * Tells the caller what became of each person: every status change below is POSTed to the
+ * person's callbackUrl (or NOTIFY_URL) as a CloudEvents 1.0 JSON event, signed like the intake's
+ * webhooks (`X-Signature: t=…,v1=…`). Events wait in a queue of their own, so a slow or dead
+ * receiver never holds up an invitation; delivery is at least once, with a backoff that doubles,
+ * and an event still refused after NOTIFY_MAX_ATTEMPTS goes to the events' poison queue. Every
+ * event has an id derived from the change, so a repeated delivery has the same id.
+ */
+
+export const EVENTS_QUEUE = 'invitation-events';
+export const EVENT_STATUSES: ReadonlySet<InvitationStatus> = new Set([
+  'Invited',
+  'Accepted',
+  'Expired',
+  'Removed',
+  'Failed',
+  'DeadLettered',
+]);
+export const EVENT_SOURCE = '/entra-invite-pipeline/invitations';
+const EVENT_TYPE_PREFIX = 'com.entra-invite-pipeline.invitation.';
+const DELIVERY_TIMEOUT_MS = 10_000;
+const MAX_RETRY_WAIT_SECONDS = 3_600;
+const MAX_ERROR_MESSAGE = 1_000;
+
+export const invitationEventSchema = z.object({
+  specversion: z.literal('1.0'),
+  id: z.string(),
+  source: z.string(),
+  type: z.string(),
+  subject: z.string(),
+  time: z.string(),
+  datacontenttype: z.literal('application/json'),
+  data: z.object({
+    id: z.string(),
+    batchId: z.string(),
+    email: z.string(),
+    externalId: z.string().optional(),
+    status: z.string(),
+    error: z.object({ code: z.string(), message: z.string(), httpStatus: z.number().optional() }).optional(),
+    acceptedAt: z.string().optional(),
+    expiredAction: z.string().optional(),
+    remindersSent: z.number().optional(),
+  }),
+});
+export type InvitationEvent = z.infer<typeof invitationEventSchema>;
+
+const deliveryMessageSchema = z.object({ target: z.string(), event: invitationEventSchema, attempt: z.number().int().positive() });
+type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
+
+export interface InvitationEventsOptions {
+  /** NOTIFY_URL: where events go for people whose submission named no callbackUrl. */
+  notifyUrl?: string;
+  /** NOTIFY_HMAC_SECRET (settings.ts requires it whenever events can be sent). */
+  secret?: string;
+  maxAttempts: number;
+  firstRetryMs: number;
+}
+
+export class InvitationEvents {
+  constructor(
+    readonly queue: QueueClient,
+    readonly poisonQueue: QueueClient,
+    private readonly options: InvitationEventsOptions,
+  ) {}
+
+  async ensureQueues(): Promise<void> {
+    await Promise.all([this.queue.createIfNotExists(), this.poisonQueue.createIfNotExists()]);
+  }
+
+  /**
+   * Queues the event of a record's status, when the status is one callers hear of and the person
+   * has somewhere to hear it. Called after every write of a record (and again when a redelivered
+   * message finds it final): the same write gives the same event id, so a repeat is recognisable.
+   */
+  async announce(entity: RecordEntity): Promise<void> {
+    if (!EVENT_STATUSES.has(entity.status) || !this.options.secret) return;
+    const target = (JSON.parse(entity.request) as Invitation).callbackUrl ?? this.options.notifyUrl;
+    if (!target) return;
+    const message: DeliveryMessage = { target, event: eventOf(entity), attempt: 1 };
+    // A storage blip should not lose the event: a few quick retries before the caller hears of it.
+    await pRetry(() => this.queue.sendMessage(encodeQueueMessage(message)), { retries: 4, minTimeout: 200, maxTimeout: 2_000 });
+  }
+
+  /**
+   * The events queue's handler: one POST. A refusal or a failure queues the event again after a
+   * doubling wait (so the message in hand is done), or moves it to poison after the last attempt.
+   */
+  async deliver(rawMessage: unknown, log: WorkerLog): Promise<'delivered' | 'retrying' | 'poisoned'> {
+    const message = deliveryMessageSchema.parse(rawMessage);
+    const { event, target, attempt } = message;
+    const body = JSON.stringify(event);
+    const who = `Event ${event.id} (${event.data.status} of ${event.data.id}, ${maskEmailAddress(event.data.email)})`;
+    let failure: string;
+    try {
+      const response = await fetch(target, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/cloudevents+json; charset=utf-8',
+          [SIGNATURE_HEADER]: signBody(this.options.secret!, body),
+        },
+        body,
+        redirect: 'manual', // a redirect could lead the signed event anywhere: it counts as a failure
+        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+      });
+      await response.body?.cancel();
+      if (response.ok) {
+        log.info(`${who}: delivered to ${new URL(target).host} (attempt ${attempt}).`);
+        return 'delivered';
+      }
+      failure = `HTTP ${response.status}`;
+    } catch (error) {
+      failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+    if (attempt >= this.options.maxAttempts) {
+      await this.poisonQueue.sendMessage(encodeQueueMessage(message));
+      log.error(
+        `${who}: not delivered to ${new URL(target).host} after ${attempt} attempts (${failure}); moved to ${this.poisonQueue.name}.`,
+      );
+      return 'poisoned';
+    }
+    const waitSeconds = Math.min(MAX_RETRY_WAIT_SECONDS, (this.options.firstRetryMs / 1000) * 2 ** (attempt - 1));
+    await this.queue.sendMessage(encodeQueueMessage({ ...message, attempt: attempt + 1 }), { visibilityTimeout: Math.ceil(waitSeconds) });
+    log.warn(`${who}: delivery to ${new URL(target).host} failed (${failure}); attempt ${attempt + 1} in ${Math.ceil(waitSeconds)} s.`);
+    return 'retrying';
+  }
+}
+
+/** The event of a record's current status. Never the redemption URL: it is a credential. */
+export function eventOf(entity: RecordEntity): InvitationEvent {
+  const error = entity.errorCode
+    ? {
+        code: entity.errorCode,
+        message: (entity.errorMessage ?? '').slice(0, MAX_ERROR_MESSAGE),
+        ...(entity.errorHttpStatus !== undefined ? { httpStatus: entity.errorHttpStatus } : {}),
+      }
+    : undefined;
+  return {
+    specversion: '1.0',
+    id: eventId(entity),
+    source: EVENT_SOURCE,
+    type: `${EVENT_TYPE_PREFIX}${entity.status.toLowerCase()}`,
+    subject: entity.id,
+    time: entity.updatedAt,
+    datacontenttype: 'application/json',
+    data: {
+      id: entity.id,
+      batchId: entity.batchId,
+      email: entity.email,
+      ...(entity.externalId ? { externalId: entity.externalId } : {}),
+      status: entity.status,
+      ...(error && (entity.status === 'Failed' || entity.status === 'DeadLettered') ? { error } : {}),
+      ...(entity.acceptedAt ? { acceptedAt: entity.acceptedAt } : {}),
+      ...(entity.expiredAction ? { expiredAction: entity.expiredAction } : {}),
+      ...(entity.remindersSent ? { remindersSent: entity.remindersSent } : {}),
+    },
+  };
+}
+
+/** One id per change of a record: the same write announced twice gives the same id. */
+function eventId(entity: RecordEntity): string {
+  const hex = createHash('sha256').update(`${entity.id}|${entity.status}|${entity.updatedAt}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}

@@ -1,0 +1,239 @@
+import { GraphCallError } from '../graph/graphCallError';
+import { MAX_BATCH_REQUESTS, type Guest, type GraphDirectoryClient, type GuestRead } from '../graph/graphDirectoryClient';
+import type { GraphPacer } from '../graph/graphPacer';
+import type { ExpiredAction } from '../invitationRecord';
+import type { InvitationQueue } from '../storage/invitationQueue';
+import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
+import { NO_CLAIM, type RecordEntity } from '../storage/recordEntity';
+
+/**
+ * What became of each invited person, read from Graph (`trackRedemptions`, and the admin route
+ * `POST /api/lifecycle/run`). People are read 20 to a `$batch`, the least recently read first,
+ * within a read budget of their own (GRAPH_MAX_READS_PER_SECOND). Then:
+ * - a guest who redeemed becomes Accepted; a guest deleted meanwhile becomes Removed;
+ * - one pending past EXPIRE_AFTER is Expired by EXPIRED_ACTION (report, disable, delete), and
+ *   only a Guest whom this pipeline invited, never one who accepted;
+ * - one pending past REMINDER_AFTER (since the invitation or the last reminder) is queued for a
+ *   reminder, at most REMINDER_MAX times: the worker sends it through the same claim and pacer.
+ * A dry run reads the same and changes nothing: it says who would be affected.
+ */
+
+export interface LifecyclePolicy {
+  reminderAfterMs?: number;
+  reminderMax: number;
+  expireAfterMs?: number;
+  expiredAction: 'report' | 'disable' | 'delete';
+}
+
+export interface RedemptionTrackerOptions {
+  policy: LifecyclePolicy;
+  readsPerSecond: number;
+  /** How long one run may read before it stops cleanly (the rest waits for the next run). */
+  budgetMs: number;
+}
+
+export type LifecycleChange = 'accepted' | 'removed' | 'expired' | 'reminded';
+
+export interface AffectedPerson {
+  id: string;
+  email: string;
+  batchId: string;
+  externalId?: string;
+  invitedAt?: string;
+  change: LifecycleChange;
+  /** For `expired`: what is (or would be) done to the guest. */
+  action?: ExpiredAction;
+}
+
+export interface TrackerRun {
+  dryRun: boolean;
+  /** People whose guest was read. */
+  read: number;
+  /** Still pending, nothing due. */
+  pending: number;
+  affected: AffectedPerson[];
+  /** Why the run stopped before reading everyone (throttled, out of time, permission missing). */
+  stoppedBecause?: string;
+}
+
+// A guest created this long before we recorded the person is not one of ours (clock skew allowed for).
+const CLOCK_SKEW_MS = 5 * 60_000;
+const ACTIONS: Record<LifecyclePolicy['expiredAction'], ExpiredAction> = { report: 'reported', disable: 'disabled', delete: 'deleted' };
+
+export class RedemptionTracker {
+  private nextReadAt = 0;
+
+  constructor(
+    private readonly store: InvitationStore,
+    private readonly queue: InvitationQueue,
+    private readonly directory: GraphDirectoryClient,
+    /** The write budget's pacer: disabling and deleting guests are writes. */
+    private readonly writePacer: GraphPacer,
+    private readonly options: RedemptionTrackerOptions,
+  ) {}
+
+  async run({ dryRun = false }: { dryRun?: boolean } = {}): Promise<TrackerRun> {
+    const deadline = Date.now() + this.options.budgetMs;
+    const run: TrackerRun = { dryRun, read: 0, pending: 0, affected: [] };
+    const people = (await this.store.awaitingAcceptance())
+      .filter(({ entity }) => !entity.reminderDue)
+      .sort((a, b) => lastRead(a).localeCompare(lastRead(b)));
+    for (let start = 0; start < people.length; start += MAX_BATCH_REQUESTS) {
+      if (Date.now() > deadline) {
+        run.stoppedBecause = `the run's time budget ended; ${people.length - start} people wait for the next run`;
+        break;
+      }
+      const chunk = people.slice(start, start + MAX_BATCH_REQUESTS);
+      let reads: Map<string, GuestRead>;
+      try {
+        await this.readTurn(chunk.length);
+        reads = await this.readChunk(chunk);
+      } catch (error) {
+        if (!(error instanceof GraphCallError)) throw error;
+        run.stoppedBecause = stopReason(error);
+        break;
+      }
+      for (const stored of chunk) {
+        const read = reads.get(stored.record.id);
+        if (!read || read.kind === 'failed') continue;
+        run.read += 1;
+        const affected = await this.follow(stored, read, dryRun, deadline);
+        if (affected) run.affected.push(affected);
+        else run.pending += 1;
+      }
+      const throttled = [...reads.values()].find((read) => read.kind === 'failed');
+      if (throttled?.kind === 'failed') {
+        run.stoppedBecause = stopReason(throttled.error);
+        break;
+      }
+    }
+    return run;
+  }
+
+  /** The chunk's guests by record id: one `$batch` for those whose user id we know, a lookup by email for the others. */
+  private async readChunk(chunk: readonly StoredRecord[]): Promise<Map<string, GuestRead>> {
+    const reads = new Map<string, GuestRead>();
+    const known = chunk.filter(({ record }) => record.invitedUserId);
+    if (known.length > 0) {
+      const byUser = await this.directory.readGuests(known.map(({ record }) => record.invitedUserId!));
+      for (const { record } of known) {
+        const read = byUser.get(record.invitedUserId!);
+        if (read) reads.set(record.id, read);
+      }
+    }
+    // Graph's 201 was lost (detailsMissing): the guest exists, found by email. Not found yet is not "deleted".
+    for (const { record } of chunk.filter(({ record }) => !record.invitedUserId)) {
+      const guest = await this.directory.findByEmail(record.email);
+      if (guest) reads.set(record.id, { kind: 'found', guest });
+    }
+    return reads;
+  }
+
+  /** Applies (or, in a dry run, describes) what the read says is due for one person. */
+  private async follow(stored: StoredRecord, read: GuestRead, dryRun: boolean, deadline: number): Promise<AffectedPerson | undefined> {
+    const { entity } = stored;
+    const now = new Date();
+    const at = now.toISOString();
+    const person = describePerson(entity);
+    if (read.kind === 'deleted') {
+      if (!dryRun) await this.write(stored, { status: 'Removed', removedAt: at, checkedAt: at });
+      return { ...person, change: 'removed' };
+    }
+    if (read.kind !== 'found') return undefined;
+    const { guest } = read;
+    const seen = { checkedAt: at, externalUserState: guest.externalUserState ?? undefined, invitedUserId: guest.id };
+    if (guest.externalUserState === 'Accepted') {
+      if (!dryRun) await this.write(stored, { ...seen, status: 'Accepted', acceptedAt: guest.externalUserStateChangeDateTime ?? at });
+      return { ...person, change: 'accepted' };
+    }
+    const { policy } = this.options;
+    const invitedAt = Date.parse(entity.invitedAt ?? entity.updatedAt);
+    const expiryDue =
+      policy.expireAfterMs !== undefined && entity.status === 'Invited' && now.getTime() - invitedAt >= policy.expireAfterMs;
+    if (expiryDue && isOurGuest(guest, entity)) {
+      const action = ACTIONS[policy.expiredAction];
+      if (!dryRun) {
+        if (action !== 'reported') await this.actOnGuest(action, guest.id, deadline);
+        await this.write(stored, { ...seen, status: 'Expired', expiredAt: at, expiredAction: action });
+      }
+      return { ...person, change: 'expired', action };
+    }
+    const remindedAt = Date.parse(entity.lastRemindedAt ?? entity.invitedAt ?? entity.updatedAt);
+    const reminderDue =
+      policy.reminderAfterMs !== undefined &&
+      entity.status === 'Invited' &&
+      (entity.remindersSent ?? 0) < policy.reminderMax &&
+      now.getTime() - remindedAt >= policy.reminderAfterMs;
+    if (reminderDue) {
+      if (!dryRun) await this.queueReminder(stored, seen, at);
+      return { ...person, change: 'reminded' };
+    }
+    if (!dryRun) await this.store.touch({ ...entity, ...seen }, stored.etag);
+    return undefined;
+  }
+
+  /** Disables or deletes the guest, within the write budget; a guest already gone counts as deleted. */
+  private async actOnGuest(action: 'disabled' | 'deleted', userId: string, deadline: number): Promise<void> {
+    await this.writePacer.acquire(deadline);
+    try {
+      if (action === 'disabled') await this.directory.disable(userId);
+      else await this.directory.delete(userId);
+    } catch (error) {
+      if (action === 'deleted' && error instanceof GraphCallError && error.httpStatus === 404) return;
+      throw error;
+    }
+  }
+
+  /** Queued again as a reminder: the worker claims it and asks Graph to send the invitation email again. */
+  private async queueReminder(stored: StoredRecord, seen: Partial<RecordEntity>, at: string): Promise<void> {
+    const next: RecordEntity = { ...stored.entity, ...seen, ...NO_CLAIM, status: 'Queued', reminderDue: true, queuedAt: at, updatedAt: at };
+    if (!(await this.store.replace(next, stored.etag))) return; // changed meanwhile: the next run decides again
+    // Lost between the two writes, the message is restored by the stranded sweep (the record is Queued).
+    await this.queue.send({ id: next.id, batchId: next.batchId, queuedAt: at });
+  }
+
+  /** A new status, as a compare-and-swap: a record changed since it was read (a new submission, the worker) is left for the next run. */
+  private async write(stored: StoredRecord, fields: Partial<RecordEntity>): Promise<void> {
+    await this.store.replace({ ...stored.entity, ...fields, updatedAt: new Date().toISOString() }, stored.etag);
+  }
+
+  /** Waits for room in the read budget for `users` reads. */
+  private async readTurn(users: number): Promise<void> {
+    const now = Date.now();
+    const at = Math.max(now, this.nextReadAt);
+    this.nextReadAt = at + (users * 1000) / this.options.readsPerSecond;
+    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
+  }
+}
+
+/**
+ * Only a guest this pipeline invited may be disabled or deleted: a Guest, created by an invitation
+ * no earlier than we recorded the person (a guest who existed before, re-invited, is not ours).
+ */
+function isOurGuest(guest: Guest, entity: RecordEntity): boolean {
+  if (guest.userType !== 'Guest' || guest.externalUserState === 'Accepted') return false;
+  if (guest.creationType !== undefined && guest.creationType !== null && guest.creationType !== 'Invitation') return false;
+  const created = guest.createdDateTime ? Date.parse(guest.createdDateTime) : Number.NaN;
+  return Number.isFinite(created) && created >= Date.parse(entity.createdAt) - CLOCK_SKEW_MS;
+}
+
+function lastRead({ entity }: StoredRecord): string {
+  return entity.checkedAt ?? entity.invitedAt ?? entity.updatedAt;
+}
+
+function describePerson(entity: RecordEntity): Omit<AffectedPerson, 'change'> {
+  return {
+    id: entity.id,
+    email: entity.email,
+    batchId: entity.batchId,
+    ...(entity.externalId ? { externalId: entity.externalId } : {}),
+    ...(entity.invitedAt ? { invitedAt: entity.invitedAt } : {}),
+  };
+}
+
+function stopReason(error: GraphCallError): string {
+  if (error.kind === 'credential' || error.httpStatus === 403)
+    return `Graph refused to read users (${error.code}): grant the app User.Read.All (Application) with scripts/grant-graph-permission.sh`;
+  if (error.kind === 'throttled') return `Graph throttled the reads (retry after ${Math.ceil((error.retryAfterMs ?? 1000) / 1000)} s)`;
+  return `Graph failed (${error.code}); the next run goes on`;
+}

@@ -1,0 +1,174 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runLifecycle } from '../../functions/runLifecycle';
+import { listExpired } from '../../functions/listExpired';
+import { USER_INVITE_ALL, USER_READ_ALL, USER_READ_WRITE_ALL } from '../../local/graphEmulator/graphEmulator';
+import { verifySignature } from '../../shared/intake/webhookSignature';
+import { invitationEventSchema } from '../../shared/lifecycle/invitationEvents';
+import { recordIdForEmail } from '../../shared/invitationRecord';
+import { invitationFor, invokeHttp, submit } from '../support/harness';
+import { waitFor } from '../support/graphEmulator';
+import { startPipeline, waitForStatus } from '../support/pipeline';
+import { startEventDelivery, startEventReceiver } from '../support/eventReceiver';
+
+const NOTIFY_SECRET = 'lifecycle-events-secret-0123456789abcdef';
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+/** The pipeline against a tenant whose app may invite and read users (and, with `manage`, delete them). */
+function lifecyclePipeline(env: Record<string, string>, manage = false) {
+  const roles = [USER_INVITE_ALL, USER_READ_ALL, ...(manage ? [USER_READ_WRITE_ALL] : [])];
+  return startPipeline(cleanup, { roles }, env);
+}
+
+describe('invitation lifecycle', () => {
+  it('takes a person from submission to Accepted and tells the callback receiver of both changes, signed', async () => {
+    const receiver = await startEventReceiver();
+    cleanup.push(receiver.stop);
+    const { deps, logs, tenant } = await lifecyclePipeline({
+      CALLBACK_ALLOWED_HOSTS: receiver.host,
+      NOTIFY_HMAC_SECRET: NOTIFY_SECRET,
+    });
+    const delivery = startEventDelivery(deps, logs);
+    cleanup.push(delivery.stop);
+    const email = 'ada@fabrikam.com';
+    const response = await submit(deps, invitationFor(email, { externalId: 'HR-1', callbackUrl: receiver.url }));
+    expect(response.status).toBe(202);
+    const id = recordIdForEmail(email);
+    await waitForStatus(deps, id, 'Invited');
+
+    // Not redeemed yet: the tracker reads the guest and leaves them Invited.
+    let run = await deps.redemptionTracker.run();
+    expect(run).toMatchObject({ read: 1, pending: 1, affected: [] });
+    expect((await deps.store.getById(id))?.record).toMatchObject({ status: 'Invited', externalUserState: 'PendingAcceptance' });
+
+    tenant.emulator.redeem(email);
+    run = await deps.redemptionTracker.run();
+    expect(run.affected).toEqual([expect.objectContaining({ id, change: 'accepted' })]);
+    const accepted = await waitForStatus(deps, id, 'Accepted');
+    expect(accepted.acceptedAt).toBe(tenant.emulator.directory.findByEmail(email)?.externalUserStateChangeDateTime);
+
+    await waitFor(async () => receiver.received.length >= 2, { what: 'two events at the receiver' });
+    const events = receiver.received.map(({ body, headers }) => {
+      const signature = verifySignature(new TextEncoder().encode(body), headers['x-signature'] as string, {
+        secrets: [NOTIFY_SECRET],
+        toleranceSeconds: 300,
+      });
+      expect(signature).not.toHaveProperty('problem');
+      expect(headers['content-type']).toMatch(/^application\/cloudevents\+json/);
+      expect(body).not.toMatch(/redeem/i); // the redemption URL is a credential: never in an event
+      return invitationEventSchema.parse(JSON.parse(body));
+    });
+    expect(events.map((event) => event.data.status)).toEqual(['Invited', 'Accepted']);
+    expect(events[1]!.data).toMatchObject({ id, batchId: accepted.batchId, email, externalId: 'HR-1', acceptedAt: accepted.acceptedAt });
+    expect(new Set(events.map((event) => event.id)).size).toBe(2);
+    expect(events[0]).toMatchObject({ specversion: '1.0', subject: id, type: 'com.entra-invite-pipeline.invitation.invited' });
+  });
+
+  it('refuses a callbackUrl whose host is not allowed, and one that is not https, with a 400 naming it', async () => {
+    const { deps } = await lifecyclePipeline({ CALLBACK_ALLOWED_HOSTS: 'hooks.contoso-hr.com', NOTIFY_HMAC_SECRET: NOTIFY_SECRET });
+    for (const callbackUrl of ['https://169.254.169.254/metadata', 'http://hooks.contoso-hr.com/x']) {
+      const response = await submit(deps, invitationFor('bob@fabrikam.com', { callbackUrl }));
+      expect(response.status).toBe(400);
+      expect(response.json.rejected).toEqual([
+        expect.objectContaining({ errors: [expect.objectContaining({ path: 'callbackUrl', message: expect.any(String) })] }),
+      ]);
+    }
+    expect(await deps.store.getById(recordIdForEmail('bob@fabrikam.com'))).toBeUndefined();
+  });
+
+  it('reminds the pending, then expires only the guests it invited: never one who accepted, a member, or a guest from before', async () => {
+    const { deps, tenant } = await lifecyclePipeline(
+      { REMINDER_AFTER: 'PT2S', REMINDER_MAX: '1', EXPIRE_AFTER: 'PT4S', EXPIRED_ACTION: 'delete' },
+      true,
+    );
+    const pending = 'pending@fabrikam.com';
+    const accepting = 'accepting@fabrikam.com';
+    const member = 'member@fabrikam.com';
+    const earlier = 'earlier@fabrikam.com';
+    const before = tenant.emulator.directory.add({ mail: earlier, userType: 'Guest' }); // invited by someone else, a year ago
+    const response = await submit(deps, {
+      invitations: [
+        invitationFor(pending),
+        invitationFor(accepting),
+        invitationFor(member, { invitedUserType: 'Member' }),
+        invitationFor(earlier, { resend: true }),
+      ],
+    });
+    expect(response.status).toBe(202);
+    const ids = Object.fromEntries([pending, accepting, member, earlier].map((email) => [email, recordIdForEmail(email)]));
+    for (const id of Object.values(ids)) await waitForStatus(deps, id, 'Invited');
+    tenant.emulator.redeem(accepting);
+
+    // Reminders: each pending person once (REMINDER_MAX 1), through the worker, with Graph's email this time.
+    await waitFor(
+      async () => {
+        await deps.redemptionTracker.run();
+        return (await deps.store.getById(ids[pending]!))?.record.remindersSent === 1;
+      },
+      { timeoutMs: 20_000, what: 'a reminder' },
+    );
+    expect((await deps.store.getById(ids[accepting]!))?.record.status).toBe('Accepted');
+    const reminderCall = await waitFor(async () => tenant.emulator.callsFor(pending)[1], { what: 'the reminder call' });
+    expect(reminderCall).toMatchObject({ status: 201, sendInvitationMessage: true });
+    expect(tenant.emulator.callsFor(pending)[0]).toMatchObject({ sendInvitationMessage: false });
+    const reminded = await waitForStatus(deps, ids[pending]!, 'Invited');
+    expect(reminded).toMatchObject({ remindersSent: 1, lastRemindedAt: expect.any(String) });
+    expect(reminded.reminderDue).toBeUndefined();
+
+    // The dry run: exactly who would be expired, and nothing changed anywhere.
+    const dryRun = await waitFor(
+      async () => {
+        const answer = await invokeHttp(runLifecycle, deps, { method: 'POST', path: '/api/lifecycle/run?dryRun=true' });
+        return answer.json.affected.some((person: { change: string }) => person.change === 'expired') && answer.json;
+      },
+      { timeoutMs: 20_000, what: 'someone due to expire' },
+    );
+    const expiring = dryRun.affected.filter((person: { change: string }) => person.change === 'expired');
+    expect(expiring).toEqual([expect.objectContaining({ id: ids[pending], email: pending, action: 'deleted' })]);
+    expect((await deps.store.getById(ids[pending]!))?.record.status).toBe('Invited');
+    expect(tenant.emulator.directory.findByEmail(pending)).toBeDefined();
+
+    const run = await deps.redemptionTracker.run();
+    expect(run.affected.filter((person) => person.change === 'expired').map((person) => person.id)).toEqual([ids[pending]]);
+    expect((await deps.store.getById(ids[pending]!))?.record).toMatchObject({ status: 'Expired', expiredAction: 'deleted' });
+    expect(tenant.emulator.directory.findByEmail(pending)).toBeUndefined();
+    // Untouched: the one who accepted, the member, and the guest who was there before us.
+    expect(tenant.emulator.directory.findByEmail(accepting)).toMatchObject({ accountEnabled: true, externalUserState: 'Accepted' });
+    expect(tenant.emulator.directory.findByEmail(member)).toMatchObject({ accountEnabled: true });
+    expect(tenant.emulator.directory.users.get(before.id)).toMatchObject({ accountEnabled: true });
+    // (Reminded, like anyone pending: their reminder may still be on its way through the worker.)
+    expect(await waitForStatus(deps, ids[member]!, 'Invited')).toMatchObject({ remindersSent: 1 });
+    expect(await waitForStatus(deps, ids[earlier]!, 'Invited')).toMatchObject({ remindersSent: 1 });
+
+    const listed = await invokeHttp(listExpired, deps, { path: '/api/expired' });
+    expect(listed.json.items.map((person: { id: string }) => person.id)).toEqual([ids[pending]]);
+    const csv = await invokeHttp(listExpired, deps, { path: '/api/expired?format=csv' });
+    expect(csv.text.split('\n')[0]).toBe('id,email,externalId,batchId,invitedUserId,invitedAt,remindersSent,expiredAt,expiredAction');
+    expect(csv.text).toContain(`${ids[pending]},${pending}`);
+  });
+
+  it('records a guest deleted outside the pipeline as Removed', async () => {
+    const { deps, tenant } = await lifecyclePipeline({});
+    const email = 'gone@fabrikam.com';
+    await submit(deps, invitationFor(email));
+    const id = recordIdForEmail(email);
+    await waitForStatus(deps, id, 'Invited');
+    tenant.emulator.directory.users.delete(tenant.emulator.directory.findByEmail(email)!.id);
+    const run = await deps.redemptionTracker.run();
+    expect(run.affected).toEqual([expect.objectContaining({ id, change: 'removed' })]);
+    expect((await deps.store.getById(id))?.record.status).toBe('Removed');
+  });
+
+  it('changes nothing and names the permission when the app may not read users', async () => {
+    const { deps } = await startPipeline(cleanup, {}); // User.Invite.All only
+    const email = 'unread@fabrikam.com';
+    await submit(deps, invitationFor(email));
+    await waitForStatus(deps, recordIdForEmail(email), 'Invited');
+    const run = await deps.redemptionTracker.run();
+    expect(run.stoppedBecause).toMatch(/User\.Read\.All/);
+    expect(run.read).toBe(0);
+    expect((await deps.store.getById(recordIdForEmail(email)))?.record).toMatchObject({ status: 'Invited' });
+  });
+});
