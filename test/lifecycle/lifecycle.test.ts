@@ -64,6 +64,37 @@ describe('invitation lifecycle', () => {
     expect(events[1]!.data).toMatchObject({ id, batchId: accepted.batchId, email, externalId: 'HR-1', acceptedAt: accepted.acceptedAt });
     expect(new Set(events.map((event) => event.id)).size).toBe(2);
     expect(events[0]).toMatchObject({ specversion: '1.0', subject: id, type: 'com.entra-invite-pipeline.invitation.invited' });
+
+    // A redelivered message re-announces what it finds (the first announcement may have been lost):
+    // the same change, the same event id, so the receiver can drop it.
+    await deps.store.reconfirm((await deps.store.getById(id))!);
+    await waitFor(async () => receiver.received.length >= 3, { what: 'the repeated event' });
+    expect(invitationEventSchema.parse(JSON.parse(receiver.received[2]!.body)).id).toBe(events[1]!.id);
+  });
+
+  it('retries a failing receiver with backoff, then parks the event in its poison queue, while invitations go on', async () => {
+    const receiver = await startEventReceiver(() => 503);
+    cleanup.push(receiver.stop);
+    const { deps, logs } = await lifecyclePipeline({
+      NOTIFY_URL: receiver.url,
+      NOTIFY_HMAC_SECRET: NOTIFY_SECRET,
+      NOTIFY_MAX_ATTEMPTS: '3',
+      NOTIFY_FIRST_RETRY_SECONDS: '0.2',
+    });
+    const delivery = startEventDelivery(deps, logs);
+    cleanup.push(delivery.stop);
+    const emails = ['one@fabrikam.com', 'two@fabrikam.com', 'three@fabrikam.com'];
+    expect((await submit(deps, { invitations: emails.map((email) => invitationFor(email)) })).status).toBe(202);
+    for (const email of emails) await waitForStatus(deps, recordIdForEmail(email), 'Invited');
+
+    await waitFor(async () => ((await deps.events.poisonQueue.getProperties()).approximateMessagesCount ?? 0) === 3, {
+      what: 'three events in the poison queue',
+    });
+    expect(receiver.received).toHaveLength(9); // 3 events × NOTIFY_MAX_ATTEMPTS
+    const ids = receiver.received.map(({ body }) => invitationEventSchema.parse(JSON.parse(body)).id);
+    expect(new Set(ids).size).toBe(3); // each retry is the same event
+    expect(logs.text()).toMatch(/not delivered to localhost:\d+ after 3 attempts \(HTTP 503\)/);
+    expect(logs.text()).not.toMatch(/one@fabrikam\.com/); // emails are masked in logs
   });
 
   it('refuses a callbackUrl whose host is not allowed, and one that is not https, with a 400 naming it', async () => {

@@ -15,13 +15,16 @@ export async function killHostMidBatch({
   deps,
   people,
   batchId,
+  roles,
 }: {
   azurite: RunningAzurite;
   deps: AppDependencies;
   people: number;
   batchId: string;
-}): Promise<{ output: string; inFlight: number; duplicateCalls: number; clientSecret: string; emails: string[] }> {
-  const tenant = await startEmulatedTenant({ latencyMs: 100 });
+  /** The app's Graph permissions (default User.Invite.All alone: no lookup before a second call). */
+  roles?: string[];
+}): Promise<{ output: string; inFlight: number; duplicateCalls: number; foundByLookup: number; clientSecret: string; emails: string[] }> {
+  const tenant = await startEmulatedTenant({ latencyMs: 100, ...(roles ? { roles } : {}) });
   const env = {
     AzureWebJobsStorage: azurite.connectionString,
     ...tenant.settings,
@@ -65,9 +68,12 @@ export async function killHostMidBatch({
     expect(final).toMatchObject({ Invited: people, Queued: 0, Processing: 0, Failed: 0, DeadLettered: 0 });
     const duplicateCalls = emails.reduce((sum, email) => sum + Math.max(0, tenant.emulator.callsFor(email).length - 1), 0);
     expect(duplicateCalls).toBeLessThanOrEqual(inFlight);
+    const foundByLookup = (await Promise.all(ids.map((id) => deps.store.getById(id)))).filter(
+      (stored) => stored?.record.foundByLookup,
+    ).length;
     await stopLocalHostProcess(host, 'SIGTERM');
     output += host.output();
-    return { output, inFlight, duplicateCalls, clientSecret: tenant.clientSecret, emails };
+    return { output, inFlight, duplicateCalls, foundByLookup, clientSecret: tenant.clientSecret, emails };
   } finally {
     await stopLocalHostProcess(host, 'SIGKILL');
     await tenant.emulator.stop();
