@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { developmentConnectionString, isPortOpen, startAzurite, type AzuritePorts } from './azurite';
-import { GraphEmulator } from './graphEmulator/graphEmulator';
+import { GraphEmulator, USER_INVITE_ALL, USER_READ_ALL } from './graphEmulator/graphEmulator';
 import type { LocalCertificate } from './graphEmulator/localCertificate';
 
 /**
@@ -62,7 +62,12 @@ export async function embedGraph(
   const clientId = randomUUID();
   const clientSecret = randomUUID();
   const port = env.GRAPH_EMULATOR_PORT ? Number(env.GRAPH_EMULATOR_PORT) : DEFAULT_EMULATOR_PORT;
-  const emulator = await GraphEmulator.start({ certificate, apps: [{ tenantId, clientId, clientSecret }], port });
+  // The local app may invite and read users, as the lifecycle needs (docs/deploy.md, step 2).
+  const emulator = await GraphEmulator.start({
+    certificate,
+    apps: [{ tenantId, clientId, clientSecret, roles: [USER_INVITE_ALL, USER_READ_ALL] }],
+    port,
+  });
   Object.assign(env, {
     GRAPH_TENANT_ID: tenantId,
     GRAPH_CLIENT_ID: clientId,

@@ -10,6 +10,10 @@
 #   scripts/grant-graph-permission.sh --principal-id <service principal object id>               # either, by object id
 #
 # Options:
+#   --with-lifecycle         also grant User.Read.All: trackRedemptions reads who accepted, and a worker
+#                            that takes over a crashed claim looks the person up instead of inviting twice
+#   --expired-action ACTION  what EXPIRED_ACTION needs besides: disable → User.EnableDisableAccount.All
+#                            (with User.Read.All); delete → User.ReadWrite.All; report → nothing more
 #   --with-reset-redemption  also grant User.ReadWrite.All, which resetRedemption needs (only then)
 #   --graph-endpoint URL     Graph of a national cloud (https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)
 #   --dry-run                print what would be done; call nothing
@@ -18,9 +22,11 @@ set -euo pipefail
 GRAPH_APP_ID=00000003-0000-0000-c000-000000000000          # Microsoft Graph, the same in every tenant
 USER_INVITE_ALL=09850681-111b-4a89-9bed-3f2cae46d706        # User.Invite.All (Application)
 USER_READWRITE_ALL=741f803b-c850-494e-b5df-cde7c675a1ca     # User.ReadWrite.All (Application)
+USER_READ_ALL=df021288-bdef-4463-88db-98f22de89214          # User.Read.All (Application)
+USER_ENABLE_DISABLE_ACCOUNT_ALL=3011c876-62b7-4ada-afa2-506cbbecc68c  # User.EnableDisableAccount.All (Application)
 
 graph_endpoint=https://graph.microsoft.com
-resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false
+resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report
 
 # The help is the comment block at the top of this file, and nothing after it.
 usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit "${1:-0}"; }
@@ -32,11 +38,17 @@ while [ $# -gt 0 ]; do
     --principal-id) principal_id=$2; shift 2 ;;
     --graph-endpoint) graph_endpoint=${2%/}; shift 2 ;;
     --with-reset-redemption) with_reset=true; shift ;;
+    --with-lifecycle) with_lifecycle=true; shift ;;
+    --expired-action) expired_action=$2; shift 2 ;;
     --dry-run) dry_run=true; shift ;;
     -h|--help) usage 0 ;;
     *) echo "Unknown option: $1" >&2; usage 2 ;;
   esac
 done
+case "$expired_action" in
+  report|disable|delete) ;;
+  *) echo "--expired-action takes report, disable or delete (as EXPIRED_ACTION), not '$expired_action'." >&2; exit 2 ;;
+esac
 
 given=0
 [ -n "$principal_id" ] && given=$((given + 1))
@@ -76,7 +88,14 @@ fi
 graph_sp=$(lookup "<service principal of Microsoft Graph>" ad sp show --id "$GRAPH_APP_ID" --query id --output tsv)
 
 roles=("$USER_INVITE_ALL")
+[ "$with_lifecycle" = true ] && roles+=("$USER_READ_ALL")
+case "$expired_action" in
+  disable) roles+=("$USER_READ_ALL" "$USER_ENABLE_DISABLE_ACCOUNT_ALL") ;;
+  delete) roles+=("$USER_READ_ALL" "$USER_READWRITE_ALL") ;;
+esac
 [ "$with_reset" = true ] && roles+=("$USER_READWRITE_ALL")
+# Each role once, in the order asked for.
+mapfile -t roles < <(printf '%s\n' "${roles[@]}" | awk '!seen[$0]++')
 assignments_url="$graph_endpoint/v1.0/servicePrincipals/$principal_id/appRoleAssignments"
 
 # az rest knows the resource of the clouds `az cloud` lists; --resource makes every Graph endpoint

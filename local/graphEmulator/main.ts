@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { localCertificateFolder } from '../appRoot';
 import { DEFAULT_EMULATOR_PORT } from '../embeddedServices';
-import { GraphEmulator } from './graphEmulator';
+import { GraphEmulator, USER_INVITE_ALL, USER_READ_ALL } from './graphEmulator';
 import { ensureLocalCertificate } from './localCertificate';
 
 /**
@@ -15,7 +15,11 @@ async function main() {
   const clientId = process.env.GRAPH_CLIENT_ID || randomUUID();
   const clientSecret = process.env.GRAPH_CLIENT_SECRET || randomUUID();
   const port = Number(process.env.GRAPH_EMULATOR_PORT || DEFAULT_EMULATOR_PORT);
-  const emulator = await GraphEmulator.start({ certificate, apps: [{ tenantId, clientId, clientSecret }], port });
+  const emulator = await GraphEmulator.start({
+    certificate,
+    apps: [{ tenantId, clientId, clientSecret, roles: [USER_INVITE_ALL, USER_READ_ALL] }],
+    port,
+  });
   console.log(`Graph emulator on ${emulator.url} (no real invitations are sent). Point the app at it with:`);
   console.log(`  NODE_EXTRA_CA_CERTS=${certificate.caCertificatePath}`);
   for (const [name, value] of Object.entries({

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 const SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'grant-graph-permission.sh');
 const USER_INVITE_ALL = '09850681-111b-4a89-9bed-3f2cae46d706';
 const USER_READWRITE_ALL = '741f803b-c850-494e-b5df-cde7c675a1ca';
+const USER_READ_ALL = 'df021288-bdef-4463-88db-98f22de89214';
+const USER_ENABLE_DISABLE_ACCOUNT_ALL = '3011c876-62b7-4ada-afa2-506cbbecc68c';
 const run = promisify(execFile);
 
 /**
@@ -81,6 +83,34 @@ describe('scripts/grant-graph-permission.sh', () => {
     expect(post).toContain('https://graph.microsoft.com/v1.0/servicePrincipals/mi-principal-id/appRoleAssignments');
     expect(post).toContain(`{"principalId":"mi-principal-id","resourceId":"graph-sp-id","appRoleId":"${USER_INVITE_ALL}"}`);
     expect(result.stdout).toContain(`Granted: app role ${USER_INVITE_ALL}`);
+  });
+
+  it.each([
+    [['--with-lifecycle'], [USER_INVITE_ALL, USER_READ_ALL]],
+    [
+      ['--expired-action', 'disable'],
+      [USER_INVITE_ALL, USER_READ_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL],
+    ],
+    [
+      ['--with-lifecycle', '--expired-action', 'delete'],
+      [USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL],
+    ],
+    [['--expired-action', 'report'], [USER_INVITE_ALL]],
+  ])('with %j grants exactly the lifecycle permissions it needs', async (options, roles) => {
+    const az = fakeAz();
+    const result = await grant(['--principal-id', 'sp-1', ...options], az);
+    expect(result.code).toBe(0);
+    const granted = az
+      .calls()
+      .filter((call) => call.includes('--method POST'))
+      .map((call) => /"appRoleId":"([^"]+)"/.exec(call)?.[1]);
+    expect(granted).toEqual(roles);
+  });
+
+  it('refuses an expired action it does not know', async () => {
+    const result = await grant(['--principal-id', 'sp-1', '--expired-action', 'purge'], fakeAz());
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--expired-action takes report, disable or delete');
   });
 
   it('is idempotent: an existing assignment is left alone', async () => {
