@@ -213,6 +213,11 @@ export class EmulatedDirectory {
     };
   }
 
+  /** A new read budget starts empty (configure). */
+  resetReadBudgets(): void {
+    this.readBudgets.clear();
+  }
+
   reset(): void {
     this.users.clear();
     this.readBudgets.clear();

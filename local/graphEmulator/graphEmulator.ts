@@ -154,6 +154,7 @@ export class GraphEmulator {
   configure(change: BehaviourChange): void {
     this.behaviour = changedBehaviour(this.behaviour, change);
     if (change.writeBudget) for (const budget of this.budgets.values()) budget.options = this.behaviour.writeBudget;
+    if (change.readBudget) this.directory.resetReadBudgets();
     this.applyTokenFaults(change.tokenFaults);
   }
 

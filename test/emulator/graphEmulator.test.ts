@@ -3,6 +3,7 @@ import { IdentityEndpoint } from '../../local/graphEmulator/identityEndpoint';
 import { decodeJwt } from '../../local/graphEmulator/jwt';
 import { WriteBudget } from '../../local/graphEmulator/writeBudget';
 import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
+import { USER_INVITE_ALL, USER_READ_ALL } from '../../local/graphEmulator/graphEmulator';
 
 let tenant: EmulatedTenant;
 beforeAll(async () => {
@@ -324,5 +325,105 @@ describe('the managed identity endpoint (IDENTITY_ENDPOINT, as App Service and F
     const answer = await ask(`api-version=2019-08-01&resource=${resource()}&client_id=${tenant.clientId}`, 'right');
     expect(answer.status).toBe(400); // an app registration with a secret is not a managed identity
     expect(answer.body.message).toContain('No User Assigned');
+  });
+});
+
+describe('the emulated user routes and $batch', () => {
+  let reader: EmulatedTenant;
+  beforeAll(async () => {
+    reader = await startEmulatedTenant({ latencyMs: 0, roles: [USER_INVITE_ALL, USER_READ_ALL] });
+  });
+  afterAll(async () => {
+    await reader?.emulator.stop();
+  });
+
+  async function readerToken() {
+    const response = await fetch(`${reader.emulator.url}/${reader.tenantId}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form({
+        grant_type: 'client_credentials',
+        client_id: reader.clientId,
+        client_secret: reader.clientSecret,
+        scope: `${reader.emulator.graphEndpoint}/.default`,
+      }),
+    });
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+  const call = async (accessToken: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${reader.emulator.url}/v1.0${path}`, {
+      method,
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: response.status === 204 ? undefined : ((await response.json()) as any),
+    };
+  };
+
+  it('creates a PendingAcceptance guest per invitation, which the control route redeems', async () => {
+    const accessToken = await readerToken();
+    await fetch(`${reader.emulator.url}/v1.0/invitations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(invitation('cleo@fabrikam.com')),
+    });
+    const user = reader.emulator.directory.findByEmail('cleo@fabrikam.com')!;
+    const before = await call(accessToken, 'GET', `/users/${user.id}?$select=externalUserState,userType`);
+    expect(before.body).toEqual({ id: user.id, externalUserState: 'PendingAcceptance', userType: 'Guest' });
+    const redeemed = await fetch(`${reader.emulator.url}/_emulator/redeem`, {
+      method: 'POST',
+      body: JSON.stringify({ email: 'cleo@fabrikam.com' }),
+    });
+    expect(redeemed.status).toBe(200);
+    const after = await call(accessToken, 'GET', `/users/${user.id}?$select=externalUserState,externalUserStateChangeDateTime`);
+    expect(after.body).toMatchObject({ externalUserState: 'Accepted', externalUserStateChangeDateTime: expect.any(String) });
+  });
+
+  it('finds a person by the "already in the directory" query, which needs $count=true for its any() clauses', async () => {
+    const accessToken = await readerToken();
+    const existing = reader.emulator.directory.add({ mail: 'dana@fabrikam.com', userType: 'Guest' });
+    const filter =
+      "mail eq 'dana@fabrikam.com' or otherMails/any(x:x eq 'dana@fabrikam.com') or proxyAddresses/any(x:x eq 'SMTP:dana@fabrikam.com')";
+    const withoutCount = await call(accessToken, 'GET', `/users?$filter=${encodeURIComponent(filter)}`);
+    expect(withoutCount.status).toBe(400);
+    const found = await call(accessToken, 'GET', `/users?$filter=${encodeURIComponent(filter)}&$count=true`, undefined, {
+      consistencylevel: 'eventual',
+    });
+    expect(found.body.value.map((user: { id: string }) => user.id)).toEqual([existing.id]);
+  });
+
+  it('answers a $batch of at most 20, each request on its own: 404 for a deleted user, 429 with whole-second Retry-After over the read budget', async () => {
+    const accessToken = await readerToken();
+    const user = reader.emulator.directory.add({ mail: 'eve@fabrikam.com', userType: 'Guest' });
+    const tooMany = await call(accessToken, 'POST', '/$batch', {
+      requests: Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: 'GET', url: '/users/x' })),
+    });
+    expect(tooMany.status).toBe(400);
+    reader.emulator.configure({ readBudget: { limit: 2, windowMs: 10_000 } });
+    const batch = await call(accessToken, 'POST', '/$batch', {
+      requests: [
+        { id: 'a', method: 'GET', url: `/users/${user.id}` },
+        { id: 'b', method: 'GET', url: '/users/00000000-0000-0000-0000-000000000000' },
+        { id: 'c', method: 'GET', url: `/users/${user.id}` },
+      ],
+    });
+    expect(batch.status).toBe(200);
+    const byId = Object.fromEntries(batch.body.responses.map((response: { id: string }) => [response.id, response]));
+    expect(byId.a).toMatchObject({ status: 200, body: { id: user.id } });
+    expect(byId.b).toMatchObject({ status: 404, body: { error: { code: 'Request_ResourceNotFound' } } });
+    expect(byId.c).toMatchObject({ status: 429, headers: { 'retry-after': expect.stringMatching(/^\d+$/) } });
+  });
+
+  it('refuses reads without User.Read.All, and deleting without User.ReadWrite.All', async () => {
+    const { body } = await token();
+    const user = tenant.emulator.directory.add({ mail: 'finn@fabrikam.com', userType: 'Guest' });
+    const read = await fetch(`${tenant.emulator.url}/v1.0/users/${user.id}`, { headers: { authorization: `Bearer ${body.access_token}` } });
+    expect(read.status).toBe(403);
+    const accessToken = await readerToken();
+    const deleted = await call(accessToken, 'DELETE', `/users/${user.id}`);
+    expect(deleted.status).toBe(403);
   });
 });
