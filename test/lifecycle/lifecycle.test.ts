@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLifecycle } from '../../functions/runLifecycle';
 import { listExpired } from '../../functions/listExpired';
-import { USER_INVITE_ALL, USER_READ_ALL, USER_READ_WRITE_ALL } from '../../local/graphEmulator/graphEmulator';
+import {
+  USER_ENABLE_DISABLE_ACCOUNT_ALL,
+  USER_INVITE_ALL,
+  USER_READ_ALL,
+  USER_READ_WRITE_ALL,
+} from '../../local/graphEmulator/graphEmulator';
 import { verifySignature } from '../../shared/intake/webhookSignature';
 import { invitationEventSchema } from '../../shared/lifecycle/invitationEvents';
 import { recordIdForEmail } from '../../shared/invitationRecord';
@@ -179,6 +184,37 @@ describe('invitation lifecycle', () => {
     expect(csv.text.split('\n')[0]).toBe('id,email,externalId,batchId,invitedUserId,invitedAt,remindersSent,expiredAt,expiredAction');
     expect(csv.text).toContain(`${ids[pending]},${pending}`);
   });
+
+  it.each([
+    ['report', 'reported', true],
+    ['disable', 'disabled', false],
+  ] as const)(
+    'with EXPIRED_ACTION=%s marks the pending person Expired (%s) , accountEnabled then %s',
+    async (action, expiredAction, enabled) => {
+      const { deps, tenant } = await startPipeline(
+        cleanup,
+        { roles: [USER_INVITE_ALL, USER_READ_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL] },
+        { EXPIRE_AFTER: 'PT1S', EXPIRED_ACTION: action },
+      );
+      const email = `late-${action}@fabrikam.com`;
+      await submit(deps, invitationFor(email));
+      const id = recordIdForEmail(email);
+      await waitForStatus(deps, id, 'Invited');
+      await waitFor(
+        async () => {
+          await deps.redemptionTracker.run();
+          return (await deps.store.getById(id))?.record.status === 'Expired';
+        },
+        { what: 'the expiry' },
+      );
+      expect((await deps.store.getById(id))?.record).toMatchObject({ expiredAction, expiredAt: expect.any(String) });
+      expect(tenant.emulator.directory.findByEmail(email)).toMatchObject({ accountEnabled: enabled });
+      // Reported, not disabled: the guest may still accept, and the tracker still watches them.
+      tenant.emulator.redeem(email);
+      await deps.redemptionTracker.run();
+      expect((await deps.store.getById(id))?.record.status).toBe(action === 'report' ? 'Accepted' : 'Expired');
+    },
+  );
 
   it('records a guest deleted outside the pipeline as Removed', async () => {
     const { deps, tenant } = await lifecyclePipeline({});
