@@ -48,30 +48,31 @@ describe('Graph faults', () => {
       { latencyMs: 20, faults: { transientShare: 0.3, transientStatuses: [503, 504], retryAfterShare: 0.5, retryAfterSeconds: 1 } },
       { GRAPH_MAX_WRITES_PER_SECOND: '100' },
     );
-    const emails = Array.from({ length: 300 }, (_, i) => `flaky${i}@fabrikam.com`);
+    const emails = Array.from({ length: 200 }, (_, i) => `flaky${i}@fabrikam.com`);
     const report = await waitUntilFinal(deps, await submitPeople(deps, emails), 120_000);
-    expect(report.counts).toMatchObject({ Invited: 300, Failed: 0, DeadLettered: 0 });
+    expect(report.counts).toMatchObject({ Invited: 200, Failed: 0, DeadLettered: 0 });
     const statuses = tenant.emulator.summary().statuses;
-    expect((statuses['503'] ?? 0) + (statuses['504'] ?? 0)).toBeGreaterThan(50); // the faults did happen
+    expect((statuses['503'] ?? 0) + (statuses['504'] ?? 0)).toBeGreaterThan(35); // the faults did happen
     console.info(
-      `[fault figures] 30% 503/504: 300/300 Invited, 0 DeadLettered; Graph answered ${statuses['503'] ?? 0}×503 and ${statuses['504'] ?? 0}×504 of ${tenant.emulator.calls.length} calls.`,
+      `[fault figures] 30% 503/504: 200/200 Invited, 0 DeadLettered; Graph answered ${statuses['503'] ?? 0}×503 and ${statuses['504'] ?? 0}×504 of ${tenant.emulator.calls.length} calls.`,
     );
     expectCleanLogs(tenant, logs, emails);
   }, 150_000);
 
-  it('gets every person Invited and 0 DeadLettered through a throttle storm (budget 5 writes/s, 500 people)', async () => {
+  // 250 people at 5/s: 50 s of storm, long enough for the pacer to be corrected many times over.
+  it('gets every person Invited and 0 DeadLettered through a throttle storm (budget 5 writes/s, 250 people)', async () => {
     const { tenant, deps, logs } = await pipeline(
       { latencyMs: 20, writeBudget: { limit: 25, windowMs: 5_000 } },
       // The worker believes in 20 writes/s and gives each invocation 5 s: Graph's 429s must correct it.
       { GRAPH_MAX_WRITES_PER_SECOND: '20', WORKER_INVOCATION_BUDGET_SECONDS: '5' },
     );
-    const emails = Array.from({ length: 500 }, (_, i) => `storm${i}@fabrikam.com`);
+    const emails = Array.from({ length: 250 }, (_, i) => `storm${i}@fabrikam.com`);
     const report = await waitUntilFinal(deps, await submitPeople(deps, emails), 240_000);
-    expect(report.counts).toMatchObject({ Invited: 500, Failed: 0, DeadLettered: 0 });
+    expect(report.counts).toMatchObject({ Invited: 250, Failed: 0, DeadLettered: 0 });
     expect(tenant.emulator.summary().statuses['429']).toBeGreaterThan(0); // it was a storm
     const accepted = tenant.emulator.calls.filter((call) => call.status === 201).map((call) => call.at);
     console.info(
-      `[fault figures] throttle storm: 500/500 Invited, 0 DeadLettered; ${tenant.emulator.summary().statuses['429']} calls answered 429; ${((Math.max(...accepted) - Math.min(...accepted)) / 1000).toFixed(0)} s at a 5/s budget.`,
+      `[fault figures] throttle storm: 250/250 Invited, 0 DeadLettered; ${tenant.emulator.summary().statuses['429']} calls answered 429; ${((Math.max(...accepted) - Math.min(...accepted)) / 1000).toFixed(0)} s at a 5/s budget.`,
     );
     for (const email of emails) expect(tenant.emulator.callsFor(email).filter((call) => call.status === 201)).toHaveLength(1);
     expectCleanLogs(tenant, logs, emails);
