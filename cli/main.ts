@@ -51,6 +51,7 @@ withConnection(program.command('submit'))
     let queued = 0;
     let duplicates = 0;
     const rejected: string[] = [];
+    const warnings = new Map<string, number>();
     for (let start = 0; start < rows.length; start += MAX_ITEMS_PER_SUBMISSION) {
       const chunk = rows.slice(start, start + MAX_ITEMS_PER_SUBMISSION);
       const answer = await api.submit(
@@ -59,6 +60,7 @@ withConnection(program.command('submit'))
       );
       queued += answer.items.filter((item) => !item.duplicate).length;
       duplicates += answer.items.filter((item) => item.duplicate).length;
+      for (const warning of answer.items.flatMap((item) => item.warnings ?? [])) warnings.set(warning, (warnings.get(warning) ?? 0) + 1);
       for (const item of answer.rejected) {
         const row = chunk[item.index]!;
         const where = row.line ? `line ${row.line}` : `row ${row.row}`;
@@ -68,6 +70,7 @@ withConnection(program.command('submit'))
     }
     console.log(`Batch ${batchId}: ${queued} queued, ${duplicates} already known, ${rows.length - queued - duplicates} rejected.`);
     if (rejected.length > 0) console.log(`Rejected:\n${rejected.join('\n')}`);
+    for (const [warning, people] of warnings) console.log(`Warning (${people} ${people === 1 ? 'person' : 'people'}): ${warning}`);
     if (!options.watch) return;
     if (queued + duplicates === 0) {
       process.exitCode = 1;

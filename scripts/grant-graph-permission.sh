@@ -14,6 +14,9 @@
 #                            that takes over a crashed claim looks the person up instead of inviting twice
 #   --expired-action ACTION  what EXPIRED_ACTION needs besides: disable → User.EnableDisableAccount.All
 #                            (with User.Read.All); delete → User.ReadWrite.All; report → nothing more
+#   --with-groups            also grant GroupMember.ReadWrite.All: items that name groups join them once invited
+#   --with-mail              also grant Mail.Send, which INVITE_DELIVERY=mail needs; restrict it to the
+#                            sending mailbox with Exchange Online (docs/deploy.md), or it reaches every mailbox
 #   --with-reset-redemption  also grant User.ReadWrite.All, which resetRedemption needs (only then)
 #   --graph-endpoint URL     Graph of a national cloud (https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)
 #   --dry-run                print what would be done; call nothing
@@ -24,9 +27,11 @@ USER_INVITE_ALL=09850681-111b-4a89-9bed-3f2cae46d706        # User.Invite.All (A
 USER_READWRITE_ALL=741f803b-c850-494e-b5df-cde7c675a1ca     # User.ReadWrite.All (Application)
 USER_READ_ALL=df021288-bdef-4463-88db-98f22de89214          # User.Read.All (Application)
 USER_ENABLE_DISABLE_ACCOUNT_ALL=3011c876-62b7-4ada-afa2-506cbbecc68c  # User.EnableDisableAccount.All (Application)
+GROUP_MEMBER_READWRITE_ALL=dbaae8cf-10b5-4b86-a4a1-f871c94c6695  # GroupMember.ReadWrite.All (Application)
+MAIL_SEND=b633e1c5-b582-4048-a93e-9f11b44c7e96              # Mail.Send (Application)
 
 graph_endpoint=https://graph.microsoft.com
-resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report
+resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report with_groups=false with_mail=false
 
 # The help is the comment block at the top of this file, and nothing after it.
 usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit "${1:-0}"; }
@@ -39,6 +44,8 @@ while [ $# -gt 0 ]; do
     --graph-endpoint) graph_endpoint=${2%/}; shift 2 ;;
     --with-reset-redemption) with_reset=true; shift ;;
     --with-lifecycle) with_lifecycle=true; shift ;;
+    --with-groups) with_groups=true; shift ;;
+    --with-mail) with_mail=true; shift ;;
     --expired-action) expired_action=$2; shift 2 ;;
     --dry-run) dry_run=true; shift ;;
     -h|--help) usage 0 ;;
@@ -93,6 +100,8 @@ case "$expired_action" in
   disable) roles+=("$USER_READ_ALL" "$USER_ENABLE_DISABLE_ACCOUNT_ALL") ;;
   delete) roles+=("$USER_READ_ALL" "$USER_READWRITE_ALL") ;;
 esac
+[ "$with_groups" = true ] && roles+=("$GROUP_MEMBER_READWRITE_ALL")
+[ "$with_mail" = true ] && roles+=("$MAIL_SEND")
 [ "$with_reset" = true ] && roles+=("$USER_READWRITE_ALL")
 # Each role once, in the order asked for.
 mapfile -t roles < <(printf '%s\n' "${roles[@]}" | awk '!seen[$0]++')

@@ -27,6 +27,7 @@ import { GraphDirectoryClient } from './graph/graphDirectoryClient';
 import { GuestLookup } from './graph/guestLookup';
 import { EVENTS_QUEUE, InvitationEvents } from './lifecycle/invitationEvents';
 import { RedemptionTracker } from './lifecycle/redemptionTracker';
+import { InvitationFollowUp } from './worker/invitationFollowUp';
 
 /**
  * Everything a handler needs, created once per process and passed in: handlers never construct
@@ -86,13 +87,15 @@ export async function createAppDependencies(
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
     // A batch copy that could not follow its record is caught up by the sweep's reconciliation, an
     // event by the redelivery of the person's message: the worker's own work must not fail for them.
-    afterChange: async ({ batchId, recordId, batchPosition, entity }) => {
+    afterChange: async ({ batchId, recordId, batchPosition, entity, announce }) => {
       const lag = (what: string, error: unknown) => console.warn(`Invitation ${recordId}: ${what} lags (${String(error).split('\n')[0]}).`);
       await Promise.all([
         batchPosition === undefined
           ? undefined
           : ledger.sync(batchId, recordId, batchPosition).catch((error: unknown) => lag(`its copy in batch ${batchId}`, error)),
-        entity ? events.announce(entity).catch((error: unknown) => lag(`the event of its ${entity.status}`, error)) : undefined,
+        entity && announce !== false
+          ? events.announce(entity).catch((error: unknown) => lag(`the event of its ${entity.status}`, error))
+          : undefined,
       ]);
     },
   });
@@ -106,6 +109,7 @@ export async function createAppDependencies(
   const intake = new Intake(store, batches, queue, {
     domainPolicy: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
     callbackAllowedHosts: settings.CALLBACK_ALLOWED_HOSTS,
+    inviteDelivery: settings.INVITE_DELIVERY,
     hmacSecrets: settings.INTAKE_HMAC_SECRET,
     hmacToleranceSeconds: settings.INTAKE_HMAC_TOLERANCE_SECONDS,
     idempotency: new IdempotencyStore(store.table),
@@ -134,9 +138,19 @@ export async function createAppDependencies(
     ),
   );
   const sender = new InvitationSender(graphClient, pacer, credentialCircuit, lookup);
+  const followUp = new InvitationFollowUp(store, directory, {
+    delivery: settings.INVITE_DELIVERY,
+    ...(settings.INVITE_SENDER ? { sender: settings.INVITE_SENDER } : {}),
+    branding: {
+      organization: settings.INVITE_BRAND_NAME ?? '',
+      ...(settings.INVITE_BRAND_LOGO_URL ? { logoUrl: settings.INVITE_BRAND_LOGO_URL } : {}),
+      ...(settings.INVITE_BRAND_COLOR ? { color: settings.INVITE_BRAND_COLOR } : {}),
+    },
+  });
   const worker = new InvitationWorker(claims, sender, queue, {
     invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000,
     health,
+    followUp,
   });
   const batchReports = new BatchReports(store, ledger, batches.rejectedRows, batches.index);
   const partnerOnboarding = new PartnerOnboarding(

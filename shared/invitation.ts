@@ -11,6 +11,7 @@ const MAX_DISPLAY_NAME = 256; // Entra's displayName limit
 const MAX_URL = 2048;
 const MAX_MESSAGE_BODY = 10_000;
 const MAX_SPONSORS = 5; // Entra allows at most 5 sponsors per user
+const MAX_GROUPS = 20; // as the portal's single invite: at most 20 groups
 // The externalId index row's RowKey is `x|<percent-encoded externalId>|<32-character id>`.
 const MAX_ENCODED_EXTERNAL_ID = MAX_KEY_CHARACTERS - 'x||'.length - 32;
 // Records keep the invitation as JSON in one Table string property; leave room below its limit.
@@ -98,6 +99,13 @@ export const invitationSchema = z
       .min(1)
       .max(MAX_SPONSORS, `allows at most ${MAX_SPONSORS} sponsors: Entra's limit per user`)
       .optional(),
+    /** Groups the guest joins once invited (worker/invitationFollowUp.ts); needs GroupMember.ReadWrite.All. */
+    groups: z
+      .array(directoryObjectId)
+      .min(1)
+      .max(MAX_GROUPS, `allows at most ${MAX_GROUPS} groups`)
+      .refine((ids) => new Set(ids.map((id) => id.toLowerCase())).size === ids.length, 'must not name a group twice')
+      .optional(),
     externalId: lineOfText()
       .trim()
       .min(1)
@@ -149,8 +157,25 @@ export const invitationSchema = z
 export type Invitation = z.output<typeof invitationSchema>;
 
 /** What Graph's POST /invitations receives: the invitation without our own fields. */
-export type GraphInvitationRequest = Omit<Invitation, 'externalId' | 'resend' | 'callbackUrl'>;
+export type GraphInvitationRequest = Omit<Invitation, 'externalId' | 'resend' | 'callbackUrl' | 'groups'>;
 
-export function toGraphInvitationRequest({ externalId: _e, resend: _r, callbackUrl: _c, ...request }: Invitation): GraphInvitationRequest {
+export function toGraphInvitationRequest({
+  externalId: _e,
+  resend: _r,
+  callbackUrl: _c,
+  groups: _g,
+  ...request
+}: Invitation): GraphInvitationRequest {
   return request;
+}
+
+/**
+ * Why a caller's custom message will not reach the partner, or undefined: Graph leaves it out of
+ * the email when an app sends the invitation (Entra's B2B troubleshooting), which is always here,
+ * unless we send our own email (INVITE_DELIVERY=mail).
+ */
+export function customMessageWarning(invitation: Invitation, delivery: 'graph' | 'mail'): string | undefined {
+  if (delivery !== 'graph' || !invitation.sendInvitationMessage || !invitation.invitedUserMessageInfo?.customizedMessageBody)
+    return undefined;
+  return 'invitedUserMessageInfo.customizedMessageBody will not be in the email: Graph leaves a custom message out of invitations an app sends. Set INVITE_DELIVERY=mail to send your own email with it.';
 }

@@ -37,6 +37,13 @@ export const invitationErrorSchema = z.object({
 });
 export type InvitationError = z.infer<typeof invitationErrorSchema>;
 
+export const GROUP_ADD_STATUSES = ['Pending', 'Added', 'AlreadyMember', 'Failed'] as const;
+/** One group the person was to join after the invitation (worker/invitationFollowUp.ts). */
+export const groupOutcomeSchema = z.object({ id: z.string(), status: z.enum(GROUP_ADD_STATUSES), error: z.string().optional() });
+export type GroupOutcome = z.infer<typeof groupOutcomeSchema>;
+
+export const EMAIL_STATUSES = ['Pending', 'Sent', 'Failed'] as const;
+
 /** What the last call to Graph left on a record: cleared when the person is queued again. */
 export const invitationOutcomeSchema = z.object({
   invitedUserId: z.string().optional(),
@@ -54,6 +61,13 @@ export const invitationOutcomeSchema = z.object({
    * guest it created: the person is recorded Invited without a second invitation (no redemption URL).
    */
   foundByLookup: z.boolean().optional(),
+  /** INVITE_DELIVERY=mail: our own invitation email, sent after Graph's 201 (never a reason to call Graph again). */
+  emailStatus: z.enum(EMAIL_STATUSES).optional(),
+  emailSentAt: z.string().optional(),
+  /** Why the email could not be sent (`<code>: <message>`). */
+  emailError: z.string().optional(),
+  /** The groups the person was to join, each with its outcome. */
+  groups: z.array(groupOutcomeSchema).optional(),
   error: invitationErrorSchema.optional(),
 });
 export type InvitationOutcome = z.infer<typeof invitationOutcomeSchema>;
@@ -101,6 +115,8 @@ export const invitationRecordSchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
     queuedAt: z.string(),
+    /** What the intake warned of when it accepted the person (customMessageWarning). */
+    warning: z.string().optional(),
   })
   .extend(invitationOutcomeSchema.shape)
   .extend(invitationLifecycleSchema.shape);

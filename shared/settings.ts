@@ -149,6 +149,24 @@ export const settingsSchema = z.object({
   PARTNER_ONBOARDING_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(480),
   /** How long one invocation keeps retrying Graph before handing the message back to the queue. */
   WORKER_INVOCATION_BUDGET_SECONDS: z.coerce.number().positive().max(3600).default(120),
+  /**
+   * Who emails the invitation (mail/invitationMail.ts): `graph` (Graph's own email, which drops a
+   * custom message for app-sent invitations) or `mail` (Graph sends nothing; we send our own
+   * email, in our words and brand, from INVITE_SENDER through Graph's sendMail).
+   */
+  INVITE_DELIVERY: z.enum(['graph', 'mail'], { error: 'expected "graph" or "mail"' }).default('graph'),
+  /** The mailbox our own invitation emails come from (its user principal name or id); required with INVITE_DELIVERY=mail. */
+  INVITE_SENDER: optionalText,
+  /** Branding of our own emails: the organisation that invites, its logo (an https URL) and colour. */
+  INVITE_BRAND_NAME: optionalText,
+  INVITE_BRAND_LOGO_URL: optionalText.pipe(httpsUrl('https://contoso.com/logo.png').optional()),
+  INVITE_BRAND_COLOR: optionalText.pipe(
+    z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, 'expected a colour such as "#0f6cbd"')
+      .optional(),
+  ),
+
   /** Lifecycle (lifecycle/redemptionTracker.ts): when trackRedemptions reads who accepted (NCRONTAB). */
   REDEMPTION_CHECK_SCHEDULE: ncrontab('0 */30 * * * *'),
   /** How many users a second the tracker may read: a budget of its own, apart from the write budget. */
@@ -202,6 +220,11 @@ const examples: Partial<Record<keyof Settings, string>> = {
   PARTNER_ONBOARDING_BUDGET_SECONDS: '480',
   STRANDED_SWEEP_SCHEDULE: '0 7 * * * *',
   DASHBOARD_REQUIRE_SIGN_IN: 'false',
+  INVITE_DELIVERY: 'graph',
+  INVITE_SENDER: 'invitations@contoso.com',
+  INVITE_BRAND_NAME: 'Contoso',
+  INVITE_BRAND_LOGO_URL: 'https://contoso.com/logo.png',
+  INVITE_BRAND_COLOR: '#0f6cbd',
   REDEMPTION_CHECK_SCHEDULE: '0 */30 * * * *',
   GRAPH_MAX_READS_PER_SECOND: '40',
   REMINDER_AFTER: 'P7D',
@@ -233,6 +256,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const settings = parsed.data;
   checkStorageSettings(settings);
   checkGraphCallerSettings(settings);
+  if (settings.INVITE_DELIVERY === 'mail' && (!settings.INVITE_SENDER || !settings.INVITE_BRAND_NAME)) {
+    const missing = !settings.INVITE_SENDER ? 'INVITE_SENDER' : 'INVITE_BRAND_NAME';
+    throw new SettingsError(
+      `Setting ${missing} is missing: INVITE_DELIVERY=mail sends each invitation from a mailbox, in the name of an organisation (for example ${missing}=${examples[missing]}).`,
+    );
+  }
   if ((settings.NOTIFY_URL || settings.CALLBACK_ALLOWED_HOSTS.length > 0) && !settings.NOTIFY_HMAC_SECRET) {
     // An unsigned event is one anybody could forge at the receiver.
     throw new SettingsError(

@@ -11,6 +11,20 @@ import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
 export const USER_READ_ALL = 'User.Read.All';
 export const USER_READ_WRITE_ALL = 'User.ReadWrite.All';
 export const USER_ENABLE_DISABLE_ACCOUNT_ALL = 'User.EnableDisableAccount.All';
+export const GROUP_MEMBER_READ_WRITE_ALL = 'GroupMember.ReadWrite.All';
+export const MAIL_SEND = 'Mail.Send';
+
+/** A message sendMail accepted, as the recipient's client would read it. */
+export interface SentMail {
+  sender: string;
+  to: string[];
+  cc: string[];
+  subject: string;
+  language?: string;
+  html?: string;
+  text?: string;
+  at: number;
+}
 
 export interface EmulatedUser {
   id: string;
@@ -45,6 +59,13 @@ export const DEFAULT_READ_BUDGET: WriteBudgetOptions = { limit: 2_000, windowMs:
 export class EmulatedDirectory {
   /** Users by id. */
   readonly users = new Map<string, EmulatedUser>();
+  /** Groups by id, with their members' ids. */
+  readonly groups = new Map<string, Set<string>>();
+  /** Mailboxes sendMail may send from. */
+  readonly mailboxes = new Set<string>();
+  readonly outbox: SentMail[] = [];
+  /** How long a new user stays unknown to group adds (directory replication). */
+  replicationLagMs = 0;
   reads = 0;
   private readonly readBudgets = new Map<string, WriteBudget>();
 
@@ -116,14 +137,19 @@ export class EmulatedDirectory {
     return undefined;
   }
 
-  /** `/v1.0/users...` for one caller; undefined when the path is not a user route. */
+  /** `/v1.0/users...` (sendMail too) and `/v1.0/groups/{id}/members/$ref` for one caller; undefined for any other path. */
   answer(
     method: string,
     path: string,
     search: URLSearchParams,
     body: unknown,
     caller: DirectoryCaller & { clientId: string },
+    raw = '',
   ): DirectoryAnswer | undefined {
+    const sendMail = /^\/users\/([^/?]+)\/sendMail$/.exec(path);
+    if (sendMail && method === 'POST') return this.sendMail(decodeURIComponent(sendMail[1]!), raw, caller.roles);
+    const members = /^\/groups\/([^/?]+)\/members\/\$ref$/.exec(path);
+    if (members && method === 'POST') return this.addMember(decodeURIComponent(members[1]!), body, caller.roles);
     const match = /^\/users(?:\/([^/?]+))?$/.exec(path);
     if (!match) return undefined;
     const id = match[1] ? decodeURIComponent(match[1]) : undefined;
@@ -199,6 +225,38 @@ export class EmulatedDirectory {
     return { status: 204 };
   }
 
+  /** sendMail with a base64 MIME body (what our app sends): the message goes to the outbox. */
+  private sendMail(sender: string, raw: string, roles: string[]): DirectoryAnswer {
+    if (!roles.includes(MAIL_SEND)) return denied();
+    if (!this.mailboxes.has(sender.toLowerCase())) {
+      return graphError(404, 'ErrorInvalidUser', `The requested user '${sender}' is invalid.`);
+    }
+    const parsed = parseMime(Buffer.from(raw.trim(), 'base64').toString('utf8'));
+    if (!parsed) return graphError(400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
+    this.outbox.push({ sender, ...parsed, at: Date.now() });
+    return { status: 202 };
+  }
+
+  /** `POST /groups/{id}/members/$ref`: Graph's answers for a member, a group or a user it does not know (yet). */
+  private addMember(groupId: string, body: unknown, roles: string[]): DirectoryAnswer {
+    if (!roles.includes(GROUP_MEMBER_READ_WRITE_ALL)) return denied();
+    const members = this.groups.get(groupId);
+    if (!members) return notFound(groupId);
+    const reference = (body as { '@odata.id'?: unknown } | undefined)?.['@odata.id'];
+    const userId = typeof reference === 'string' ? reference.split('/').pop()! : '';
+    const user = this.users.get(userId);
+    if (!user || Date.now() - Date.parse(user.createdDateTime) < this.replicationLagMs) return notFound(userId);
+    if (members.has(userId)) {
+      return graphError(
+        400,
+        'Request_BadRequest',
+        "One or more added object references already exist for the following modified properties: 'members'.",
+      );
+    }
+    members.add(userId);
+    return { status: 204 };
+  }
+
   private takeRead(caller: DirectoryCaller & { clientId: string }): DirectoryAnswer | undefined {
     this.reads += 1;
     const key = `${caller.clientId}/${caller.tenantId}`;
@@ -220,6 +278,8 @@ export class EmulatedDirectory {
 
   reset(): void {
     this.users.clear();
+    this.groups.clear();
+    this.outbox.length = 0;
     this.readBudgets.clear();
     this.reads = 0;
   }
@@ -249,4 +309,41 @@ function notFound(id: string): DirectoryAnswer {
 
 function graphError(status: number, code: string, message: string): DirectoryAnswer {
   return { status, body: { error: { code, message, innerError: { date: new Date().toISOString().slice(0, 19) } } } };
+}
+
+/** The parts of the MIME message our app sends (multipart/alternative, base64 bodies, encoded-word headers). */
+function parseMime(mime: string): Omit<SentMail, 'sender' | 'at'> | undefined {
+  const [head, ...rest] = mime.split(/\r?\n\r?\n/);
+  if (!head || rest.length === 0) return undefined;
+  const headers = new Map(
+    head.split(/\r?\n/).flatMap((line) => {
+      const at = line.indexOf(':');
+      return at > 0 ? [[line.slice(0, at).toLowerCase(), line.slice(at + 1).trim()] as const] : [];
+    }),
+  );
+  const decodeWords = (value: string) =>
+    value.replace(/=\?utf-8\?B\?([^?]*)\?=/gi, (_, encoded: string) => Buffer.from(encoded, 'base64').toString('utf8'));
+  const addresses = (value: string | undefined) => (value ? [...value.matchAll(/<([^>]+)>/g)].map((found) => found[1]!.toLowerCase()) : []);
+  const boundary = /boundary="([^"]+)"/.exec(headers.get('content-type') ?? '')?.[1];
+  const body = rest.join('\r\n\r\n');
+  const parts = boundary ? body.split(`--${boundary}`).slice(1, -1) : [];
+  const partOf = (type: string) => {
+    const part = parts.find((candidate) => new RegExp(`content-type: ${type}`, 'i').test(candidate));
+    const content = part
+      ?.split(/\r?\n\r?\n/)
+      .slice(1)
+      .join('');
+    return content === undefined ? undefined : Buffer.from(content.replace(/\s+/g, ''), 'base64').toString('utf8');
+  };
+  const html = partOf('text/html');
+  const text = partOf('text/plain');
+  const language = headers.get('content-language');
+  return {
+    to: addresses(headers.get('to')),
+    cc: addresses(headers.get('cc')),
+    subject: decodeWords(headers.get('subject') ?? ''),
+    ...(language ? { language } : {}),
+    ...(html !== undefined ? { html } : {}),
+    ...(text !== undefined ? { text } : {}),
+  };
 }

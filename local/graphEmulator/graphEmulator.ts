@@ -17,7 +17,7 @@ import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
  */
 
 export { USER_INVITE_ALL, type EmulatedApp } from './entra';
-export { USER_READ_ALL, USER_READ_WRITE_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL } from './directory';
+export { USER_READ_ALL, USER_READ_WRITE_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL, GROUP_MEMBER_READ_WRITE_ALL, MAIL_SEND } from './directory';
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 
 export interface ScriptedResponse {
@@ -99,6 +99,8 @@ export class GraphEmulator {
   /** The tenant's users: the guests invitations created, which the control route redeems. */
   readonly directory = new EmulatedDirectory(() => this.behaviour.readBudget);
   private readonly budgets = new Map<string, WriteBudget>();
+  /** Every redemption URL handed out: the links that work. */
+  private readonly issuedRedeemUrls = new Set<string>();
   private readonly scripts = new Map<string, ScriptedResponse[]>();
 
   private constructor(
@@ -189,6 +191,14 @@ export class GraphEmulator {
     return this.directory.redeem(email);
   }
 
+  /** Follows a redemption link: only one this emulator issued works, and it redeems its guest. */
+  redeemByUrl(url: string) {
+    if (!this.issuedRedeemUrls.has(url)) return undefined;
+    const inner = new URL(decodeURIComponent(new URL(url).searchParams.get('rd') ?? ''));
+    const user = this.directory.users.get(inner.searchParams.get('user') ?? '');
+    return user ? this.directory.redeem(user.mail) : undefined;
+  }
+
   budgetLeft(clientId: string, tenantId: string): number {
     return this.budgetFor(clientId, tenantId).left(Date.now());
   }
@@ -221,7 +231,7 @@ export class GraphEmulator {
     const segments = url.pathname.split('/').filter(Boolean);
     const body = await readBody(request);
     if (request.method === 'POST' && url.pathname === '/v1.0/invitations') return this.createInvitation(request, body, response);
-    if (url.pathname === '/v1.0/$batch' || url.pathname.startsWith('/v1.0/users'))
+    if (url.pathname === '/v1.0/$batch' || url.pathname.startsWith('/v1.0/users') || url.pathname.startsWith('/v1.0/groups'))
       return this.directoryRequest(request, url, body, response);
     if (segments[0] === '_emulator') return this.inspect(request.method ?? 'GET', segments[1], url, body, response);
     if (this.entra.answer(request.method ?? 'GET', segments, body, response)) return;
@@ -272,7 +282,7 @@ export class GraphEmulator {
       await sleep(this.behaviour.latencyMs);
       const defaultBody =
         scripted.status === 201 && parsed
-          ? invitationCreated(this.directory.invited(caller.tenantId, email!, parsed).id, caller.tenantId, parsed)
+          ? this.issued(invitationCreated(this.directory.invited(caller.tenantId, email!, parsed).id, caller.tenantId, parsed))
           : graphError(statusCode(scripted.status), 'Scripted response.', requestId, clientRequestId);
       return answer(scripted.status, scripted.body ?? defaultBody, scripted.headers, scripted.cut);
     }
@@ -324,10 +334,15 @@ export class GraphEmulator {
     }
     answer(
       201,
-      invitationCreated(this.directory.invited(caller.tenantId, email!, parsed!).id, caller.tenantId, parsed!),
+      this.issued(invitationCreated(this.directory.invited(caller.tenantId, email!, parsed!).id, caller.tenantId, parsed!)),
       throttleHeaders,
       faults.cutCreatedShare > 0 && Math.random() < faults.cutCreatedShare,
     );
+  }
+
+  private issued<T extends { inviteRedeemUrl: string }>(created: T): T {
+    this.issuedRedeemUrls.add(created.inviteRedeemUrl);
+    return created;
   }
 
   /**
@@ -341,8 +356,8 @@ export class GraphEmulator {
     if ('problem' in caller) return sendGraphError(response, 401, caller.code, caller.problem, requestId);
     await sleep(this.behaviour.latencyMs);
     const send = (answer: DirectoryAnswer) => {
-      if (answer.status === 204) {
-        response.writeHead(204, { 'request-id': requestId, ...answer.headers });
+      if (answer.body === undefined) {
+        response.writeHead(answer.status, { 'request-id': requestId, ...answer.headers });
         response.end();
         return;
       }
@@ -351,7 +366,7 @@ export class GraphEmulator {
     const parsed = parseJson(body);
     if (url.pathname !== '/v1.0/$batch') {
       const path = url.pathname.slice('/v1.0'.length);
-      return send(this.directory.answer(request.method ?? 'GET', path, url.searchParams, parsed, caller) ?? notFoundAnswer(path));
+      return send(this.directory.answer(request.method ?? 'GET', path, url.searchParams, parsed, caller, body) ?? notFoundAnswer(path));
     }
     const requests = (parsed as { requests?: unknown } | undefined)?.requests;
     if (request.method !== 'POST' || !Array.isArray(requests) || requests.length === 0 || requests.length > 20) {

@@ -70,6 +70,9 @@ export const RESULTS_CSV_COLUMNS = [
   'id',
   'attempts',
   'updatedAt',
+  'emailStatus',
+  'groups',
+  'warning',
 ] as const;
 
 /** The results CSV of a batch with no row at all (a roster with a heading and nothing under it). */
@@ -212,6 +215,10 @@ function resultsCsvOf(items: readonly BatchReportItem[], rejected: readonly Reje
     id: item.id,
     attempts: item.attempts,
     updatedAt: item.updatedAt,
+    emailStatus: item.emailStatus ? `${item.emailStatus}${item.emailError ? `: ${item.emailError}` : ''}` : '',
+    // Each group as `<id>:<status>`, with the reason a group add failed.
+    groups: (item.groups ?? []).map((group) => `${group.id}:${group.status}${group.error ? ` (${group.error})` : ''}`).join('; '),
+    warning: item.warning ?? '',
   }));
   const rejectedRows = rejected.map((item) => ({
     row: item.index + 1,

@@ -4,10 +4,11 @@ import { errorText, GraphCallError, graphCallErrorFrom, graphCallErrorFromRespon
 import type { GraphEndpoints } from './graphCaller';
 
 /**
- * Graph's user routes, for what happens after an invitation: read guests' redemption state in
- * JSON batches, look a person up by email, disable or delete a guest. Reads need User.Read.All;
- * disabling User.EnableDisableAccount.All with User.Read.All (or User.ReadWrite.All); deleting
- * User.ReadWrite.All (docs/deploy.md). No retries here: callers decide.
+ * Graph beyond the invitation itself: read guests' redemption state in JSON batches, look a person
+ * up by email, disable or delete a guest, add them to a group, send our own invitation email.
+ * Reads need User.Read.All; disabling User.EnableDisableAccount.All with User.Read.All (or
+ * User.ReadWrite.All); deleting User.ReadWrite.All; groups GroupMember.ReadWrite.All; mail
+ * Mail.Send (docs/deploy.md). No retries here: callers decide.
  */
 
 /** What we read of a user. */
@@ -109,6 +110,23 @@ export class GraphDirectoryClient {
     await this.call('DELETE', `/users/${encodeURIComponent(userId)}`);
   }
 
+  /**
+   * Adds a user to a group (`POST /groups/{id}/members/$ref`). Throws Graph's error: a 400 "One or
+   * more added object references already exist" for a member, a 404 naming the group or the user.
+   */
+  async addGroupMember(groupId: string, userId: string): Promise<void> {
+    await this.call('POST', `/groups/${encodeURIComponent(groupId)}/members/$ref`, {
+      '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${userId}`,
+    });
+  }
+
+  /** Sends a MIME message from a mailbox (`POST /users/{sender}/sendMail`, the MIME base64-encoded as Graph takes it). */
+  async sendMimeMail(sender: string, mime: string): Promise<void> {
+    await this.call('POST', `/users/${encodeURIComponent(sender)}/sendMail`, Buffer.from(mime, 'utf8').toString('base64'), {
+      'content-type': 'text/plain',
+    });
+  }
+
   private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
     const token = await this.token(CALL_TIMEOUT_MS);
     let response: Response;
@@ -121,7 +139,7 @@ export class GraphDirectoryClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...headers,
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
         signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       });
     } catch (error) {

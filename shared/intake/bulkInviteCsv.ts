@@ -29,6 +29,17 @@ const setBoolean =
     invitation[property] = lowered === 'true' ? true : lowered === 'false' ? false : cell; // anything else fails validation by name
   };
 
+/** A `;`-separated cell as a list (an empty cell sets nothing); the schema checks each entry and the count. */
+const setList =
+  (property: string, entry: (text: string) => unknown): ColumnWriter =>
+  (invitation, cell) => {
+    const entries = cell
+      .split(';')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0);
+    if (entries.length > 0) invitation[property] = entries.map(entry);
+  };
+
 /** Bracketed column name (lower-cased) → where its cell goes in an invitation. */
 export const BULK_INVITE_COLUMNS: Record<string, { description: string; write: ColumnWriter }> = {
   inviteeemail: { description: 'Email address to invite (required)', write: setPath(['invitedUserEmailAddress']) },
@@ -53,6 +64,8 @@ export const BULK_INVITE_COLUMNS: Record<string, { description: string; write: C
     },
   },
   externalid: { description: 'Your own key for the person (searchable)', write: setPath(['externalId']) },
+  groups: { description: 'Group ids the guest joins once invited, separated by ;', write: setList('groups', (id) => id) },
+  sponsors: { description: 'Sponsor user ids (at most 5), separated by ;', write: setList('invitedUserSponsors', (id) => ({ id })) },
   resend: { description: 'true: invite again even if already invited', write: setBoolean('resend') },
 };
 

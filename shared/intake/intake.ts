@@ -6,6 +6,7 @@ import { createLimiter, settleWithConcurrency } from '../concurrency';
 import { callbackHostProblem, domainPolicyProblem, type DomainPolicy } from './domainPolicy';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStatus } from '../invitationRecord';
+import { customMessageWarning } from '../invitation';
 import type { AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from '../storage/invitationStore';
 import { problems, RequestProblem } from '../problem';
 import { parseSubmission, type RejectedItem, type Submission } from './submission';
@@ -19,6 +20,8 @@ import type { IdempotencyStore } from './idempotencyStore';
 
 export interface IntakeOptions {
   domainPolicy: DomainPolicy;
+  /** INVITE_DELIVERY: with `graph` a custom message is warned about (customMessageWarning). @default 'graph' */
+  inviteDelivery?: 'graph' | 'mail';
   /** CALLBACK_ALLOWED_HOSTS: the hosts an item's callbackUrl may name (none: callbackUrl is refused). */
   callbackAllowedHosts?: readonly string[];
   /** INTAKE_HMAC_SECRET: when any, every submission must be signed by one of them. */
@@ -57,6 +60,8 @@ export interface SubmittedItem {
   email: string;
   status: InvitationStatus;
   duplicate: boolean;
+  /** What the caller should know, such as a custom message Graph will leave out. */
+  warnings?: string[];
 }
 
 export interface SubmissionResult {
@@ -157,7 +162,8 @@ export class Intake {
       } else {
         firstByEmail.set(email, candidates.length);
         itemsToAdmit.push({ index, email, candidate: candidates.length, repeat: false });
-        candidates.push({ email, invitation });
+        const warning = customMessageWarning(invitation, this.options.inviteDelivery ?? 'graph');
+        candidates.push({ email, invitation, ...(warning ? { warning } : {}) });
       }
     }
     rejected.sort((a, b) => a.index - b.index);
@@ -225,6 +231,7 @@ export class Intake {
           email,
           status: admission.record.status,
           duplicate: repeat || admission.admission === 'duplicate',
+          ...(admission.record.warning ? { warnings: [admission.record.warning] } : {}),
         },
       ];
     });

@@ -38,6 +38,15 @@ export const ROSTER_METADATA_DEFAULTS: Readonly<Record<string, { field: string; 
     field: 'sendInvitationMessage',
     value: (text) => (/^(true|false)$/i.test(text) ? text.toLowerCase() === 'true' : text),
   },
+  // Group ids separated by ";", like the CSV's [groups] column: the roster's people join them.
+  groups: {
+    field: 'groups',
+    value: (text) =>
+      text
+        .split(';')
+        .map((id) => id.trim())
+        .filter((id) => id.length > 0),
+  },
 };
 
 export interface PartnerOnboardingOptions {

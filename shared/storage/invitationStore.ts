@@ -55,6 +55,8 @@ export interface AdmissionCandidate {
   invitation: Invitation;
   /** The place the batch reserved for this person (batchLedger.ts); a person requeued within their batch keeps theirs. */
   batchPosition?: number;
+  /** What the intake warns the caller of (kept on the record for the results CSV). */
+  warning?: string;
 }
 
 /** A change of a record, for the batch that keeps a copy of the person. */
@@ -64,10 +66,18 @@ export interface RecordChange {
   batchPosition?: number;
   /** The row as written (absent for a withdrawal): what the person's caller is told of (lifecycle/invitationEvents.ts). */
   entity?: RecordEntity;
+  /** false: a change within the same status (follow-up outcomes), which the caller has heard of already. */
+  announce?: boolean;
 }
 
 /** Properties of a new attempt: whatever the previous one left (outcome, error, claim) is cleared. */
-function queuedAttemptProperties(batchId: string, invitation: Invitation, now: string, batchPosition: number | undefined) {
+function queuedAttemptProperties(
+  batchId: string,
+  invitation: Invitation,
+  now: string,
+  batchPosition: number | undefined,
+  warning: string | undefined,
+) {
   return {
     ...NO_OUTCOME,
     ...NO_LIFECYCLE,
@@ -79,6 +89,7 @@ function queuedAttemptProperties(batchId: string, invitation: Invitation, now: s
     updatedAt: now,
     request: JSON.stringify(invitation),
     externalId: invitation.externalId,
+    warning,
   };
 }
 
@@ -167,7 +178,7 @@ export class InvitationStore {
       const batchPosition = sameBatch ? existing.entity.batchPosition : candidate.batchPosition;
       const entity: RecordEntity = {
         ...existing.entity,
-        ...queuedAttemptProperties(batchId, candidate.invitation, now.toISOString(), batchPosition),
+        ...queuedAttemptProperties(batchId, candidate.invitation, now.toISOString(), batchPosition, candidate.warning),
       };
       try {
         await this.table.updateEntity(toTableEntity(entity), 'Replace', { etag: existing.etag });
@@ -205,7 +216,7 @@ export class InvitationStore {
    * Replaces a record row. With an ETag it is a compare-and-swap: the new ETag, or undefined when
    * someone changed the row since it was read (412). Without one it always writes.
    */
-  async replace(entity: RecordEntity, etag?: string): Promise<string | undefined> {
+  async replace(entity: RecordEntity, etag?: string, { announce = true }: { announce?: boolean } = {}): Promise<string | undefined> {
     let written: string | undefined;
     try {
       written = (await this.table.updateEntity(toTableEntity(entity), 'Replace', etag ? { etag } : {})).etag;
@@ -213,7 +224,13 @@ export class InvitationStore {
       if (etag && error instanceof RestError && error.statusCode === 412) return undefined;
       throw error;
     }
-    await this.options.afterChange?.({ batchId: entity.batchId, recordId: entity.id, batchPosition: entity.batchPosition, entity });
+    await this.options.afterChange?.({
+      batchId: entity.batchId,
+      recordId: entity.id,
+      batchPosition: entity.batchPosition,
+      entity,
+      announce,
+    });
     return written;
   }
 
@@ -319,7 +336,7 @@ export class InvitationStore {
       email: candidate.email,
       attempts: 0,
       createdAt: now,
-      ...queuedAttemptProperties(batchId, candidate.invitation, now, candidate.batchPosition),
+      ...queuedAttemptProperties(batchId, candidate.invitation, now, candidate.batchPosition, candidate.warning),
     };
   }
 }

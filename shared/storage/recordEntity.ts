@@ -4,6 +4,7 @@ import {
   invitationLifecycleSchema,
   invitationOutcomeSchema,
   invitationRecordSchema,
+  type GroupOutcome,
   type InvitationError,
   type InvitationOutcome,
   type InvitationRecord,
@@ -45,9 +46,13 @@ const claimShape = {
   claimedBy: z.string().optional(),
 };
 
+/** The groups' outcomes, as JSON in one column (a Table property holds no array). */
+const groupsColumnShape = { groupsJson: z.string().optional() };
+
 export const recordEntitySchema = invitationRecordSchema
-  .omit({ error: true })
+  .omit({ error: true, groups: true })
   .extend({ request: z.string() })
+  .extend(groupsColumnShape)
   .extend(errorColumnsShape)
   .extend(batchPlaceShape)
   .extend(claimShape);
@@ -67,9 +72,9 @@ function errorFromColumns(entity: ErrorColumns): InvitationError | undefined {
   return invitationErrorSchema.parse({ ...error, message: error.message ?? '' });
 }
 
-const { error: _error, ...outcomeFieldsShape } = invitationOutcomeSchema.shape;
+const { error: _error, groups: _groups, ...outcomeFieldsShape } = invitationOutcomeSchema.shape;
 /** No outcome: spread into a row for a new attempt, so nothing of the previous one is left. */
-export const NO_OUTCOME = { ...undefinedFor(outcomeFieldsShape), ...errorColumns(undefined) };
+export const NO_OUTCOME = { ...undefinedFor(outcomeFieldsShape), ...undefinedFor(groupsColumnShape), ...errorColumns(undefined) };
 /** No lifecycle: a new submission starts the person's lifecycle again. */
 export const NO_LIFECYCLE = undefinedFor(invitationLifecycleSchema.shape);
 
@@ -78,14 +83,20 @@ export const NO_LIFECYCLE = undefinedFor(invitationLifecycleSchema.shape);
  * are kept, and the error is replaced (cleared when the outcome has none).
  */
 export function outcomeColumns(outcome: InvitationOutcome): Partial<RecordEntity> {
-  const { error, ...fields } = invitationOutcomeSchema.parse(outcome);
+  const { error, groups, ...fields } = invitationOutcomeSchema.parse(outcome);
   const given = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-  return { ...given, ...errorColumns(error) };
+  return { ...given, ...(groups ? groupsColumns(groups) : {}), ...errorColumns(error) };
+}
+
+/** The groups' column for their outcomes. */
+export function groupsColumns(groups: readonly GroupOutcome[]): Pick<RecordEntity, 'groupsJson'> {
+  return { groupsJson: JSON.stringify(groups) };
 }
 
 export function recordFromEntity(entity: RecordEntity): InvitationRecord {
-  // The record schema keeps its own fields and drops the table's (request, the error's and claim's columns).
-  return invitationRecordSchema.parse({ ...entity, error: errorFromColumns(entity) });
+  // The record schema keeps its own fields and drops the table's (request, the error's, groups' and claim's columns).
+  const groups = entity.groupsJson ? (JSON.parse(entity.groupsJson) as unknown) : undefined;
+  return invitationRecordSchema.parse({ ...entity, error: errorFromColumns(entity), groups });
 }
 
 /** Every key of `shape`, undefined: spread into a row, it removes those columns (a Replace drops undefined properties). */

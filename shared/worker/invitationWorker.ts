@@ -7,6 +7,7 @@ import { invitationErrorSchema, type InvitationError, type InvitationRecord } fr
 import { mayHaveActed, type GraphCallError } from '../graph/graphCallError';
 import type { InvitationSender } from '../graph/invitationSender';
 import type { HealthBoard } from '../healthBoard';
+import { InvitationFollowUp } from './invitationFollowUp';
 
 /**
  * Gets each queued person to a recorded outcome: claim the record, call Graph through the sender,
@@ -26,6 +27,8 @@ export interface WorkerOptions {
   /** How long one invocation may keep trying before it hands the message back to the queue. */
   invocationBudgetMs: number;
   health: HealthBoard;
+  /** Our own email and the group adds, after Graph's 201. */
+  followUp: InvitationFollowUp;
 }
 
 export type ProcessResult = 'invited' | 'failed' | 'already-final' | 'deferred' | 'missing';
@@ -75,6 +78,8 @@ export class InvitationWorker {
         return 'missing';
       case 'final':
         log.info(`Invitation ${id}: already ${claim.record.status}; no Graph call.`);
+        // The worker that recorded it may have died before its email or group adds: finish them.
+        if (InvitationFollowUp.hasPendingWork(claim.record)) await this.options.followUp.complete(id, log);
         return 'already-final';
       case 'held':
         return this.deferWhileHeld(message.data, claim.leaseUntil, log);
@@ -91,9 +96,11 @@ export class InvitationWorker {
     // A reminder is Graph's invitation sent again to the existing guest, with its email this time.
     const reminder = stored.entity.reminderDue === true;
     const request = toGraphInvitationRequest(stored.invitation);
+    // With INVITE_DELIVERY=mail Graph sends nothing, and we send ours once it has answered.
+    const emailWanted = reminder || request.sendInvitationMessage;
     const previousError = stored.record.error;
     const outcome = await this.sender.send(
-      reminder ? { ...request, sendInvitationMessage: true } : request,
+      { ...request, sendInvitationMessage: this.options.followUp.graphSendsEmail(emailWanted) },
       started + this.options.invocationBudgetMs,
       mustEndBy,
       // The guest of a reminder exists already: a lookup would find them and send nothing.
@@ -109,7 +116,8 @@ export class InvitationWorker {
         const lifecycle = reminder
           ? { remindersSent: (stored.record.remindersSent ?? 0) + 1, lastRemindedAt: now, reminderDue: undefined }
           : { invitedAt: now };
-        await this.recordOutcome(claim.claim, { ...created, status: 'Invited', calls: outcome.calls, lifecycle });
+        const pendingWork = this.options.followUp.pendingWork(stored, { emailWanted, reminder });
+        await this.recordOutcome(claim.claim, { ...created, ...pendingWork, status: 'Invited', calls: outcome.calls, lifecycle });
         const missing = created.detailsMissing
           ? ' (Graph answered 201 but its body was lost: details missing, not called again)'
           : created.foundByLookup
@@ -120,6 +128,7 @@ export class InvitationWorker {
         const line = `Invitation ${who}: Invited${missing}, graphRequestId=${created.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`;
         if (created.detailsMissing) log.warn(line);
         else log.info(line);
+        await this.options.followUp.complete(id, log);
         return 'invited';
       }
       case 'refused': {

@@ -57,7 +57,13 @@ describe('npx entra-invite', () => {
     expect(result.stdout).toMatch(/Batch cli-partners-[0-9a-f]{12}: 3 queued, 0 already known, 1 rejected\./);
     expect(result.stdout).toContain("line 7: invitedUserEmailAddress must not contain '+'");
     expect(result.stdout).toContain('3 people: Invited 3.');
+    // Two rows carry a message for Graph's email, which Graph leaves out for an app: said, not hidden.
+    expect(result.stdout).toContain('Warning (2 people): invitedUserMessageInfo.customizedMessageBody will not be in the email');
     const results: Record<string, string>[] = parse(readFileSync(path.join(folder, 'partners-results.csv'), 'utf8'), { columns: true });
+    expect(results.filter((row) => row.warning).map((row) => row.email)).toEqual([
+      'ava.jones@fabrikam.com',
+      'chloe.martin@northwind.example',
+    ]);
     expect(results.map((row) => [row.email, row.status])).toEqual([
       ['ava.jones@fabrikam.com', 'Invited'],
       ['ben.miller@fabrikam.com', 'Invited'],

@@ -10,6 +10,8 @@ const USER_INVITE_ALL = '09850681-111b-4a89-9bed-3f2cae46d706';
 const USER_READWRITE_ALL = '741f803b-c850-494e-b5df-cde7c675a1ca';
 const USER_READ_ALL = 'df021288-bdef-4463-88db-98f22de89214';
 const USER_ENABLE_DISABLE_ACCOUNT_ALL = '3011c876-62b7-4ada-afa2-506cbbecc68c';
+const GROUP_MEMBER_READWRITE_ALL = 'dbaae8cf-10b5-4b86-a4a1-f871c94c6695';
+const MAIL_SEND = 'b633e1c5-b582-4048-a93e-9f11b44c7e96';
 const run = promisify(execFile);
 
 /**
@@ -96,7 +98,11 @@ describe('scripts/grant-graph-permission.sh', () => {
       [USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL],
     ],
     [['--expired-action', 'report'], [USER_INVITE_ALL]],
-  ])('with %j grants exactly the lifecycle permissions it needs', async (options, roles) => {
+    [
+      ['--with-groups', '--with-mail'],
+      [USER_INVITE_ALL, GROUP_MEMBER_READWRITE_ALL, MAIL_SEND],
+    ],
+  ])('with %j grants exactly the permissions it needs', async (options, roles) => {
     const az = fakeAz();
     const result = await grant(['--principal-id', 'sp-1', ...options], az);
     expect(result.code).toBe(0);

@@ -69,6 +69,23 @@ describe("POST /api/invitations with the Entra admin center's bulk-invite CSV", 
     });
   });
 
+  it('reads [groups] and [sponsors] as ;-separated ids, and rejects a sixth sponsor by name', async () => {
+    const [g1, g2, ...sponsors] = Array.from({ length: 8 }, () => crypto.randomUUID());
+    const csv = [
+      'version:v1.0',
+      'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Groups [groups],Sponsors [sponsors]',
+      `ida@fabrikam.com,https://myapps.microsoft.com,${g1}; ${g2},${sponsors.slice(0, 2).join(';')}`,
+      `ivo@fabrikam.com,https://myapps.microsoft.com,,${sponsors.join(';')}`,
+    ].join('\n');
+    const response = await submitCsv(csv);
+    expect(response.status).toBe(202);
+    const ida = await deps.store.getById(response.json.items[0].id);
+    expect(ida?.invitation).toMatchObject({ groups: [g1, g2], invitedUserSponsors: [{ id: sponsors[0] }, { id: sponsors[1] }] });
+    expect(response.json.rejected).toEqual([
+      expect.objectContaining({ line: 4, errors: [expect.objectContaining({ path: expect.stringContaining('invitedUserSponsors') })] }),
+    ]);
+  });
+
   it('rejects bad rows by index and file line, queuing the good ones, and skips blank spreadsheet rows', async () => {
     const csv = [
       'version:v1.0,,,',

@@ -178,16 +178,19 @@ describe('scheduled partner onboarding', () => {
   });
 
   it("fills empty fields from the roster's blob metadata", async () => {
+    const defaultGroups = [crypto.randomUUID(), crypto.randomUUID()];
+    const ownGroup = crypto.randomUUID();
     const roster = [
       'version:v1.0',
-      'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required',
-      'meta@fabrikam.com,',
-      'own@fabrikam.com,https://own.example.com/welcome',
+      'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Groups [groups]',
+      'meta@fabrikam.com,,',
+      `own@fabrikam.com,https://own.example.com/welcome,${ownGroup}`,
     ].join('\n');
     await upload('meta.csv', roster, {
       inviteRedirectUrl: 'https://contoso.sharepoint.com/sites/partners',
       messageLanguage: 'fr-FR',
       sendInvitationMessage: 'true',
+      groups: `${defaultGroups[0]};${defaultGroups[1]}`,
       // Metadata the table does not know: ignored.
       owner: 'partner-team',
     });
@@ -197,9 +200,13 @@ describe('scheduled partner onboarding', () => {
       inviteRedirectUrl: 'https://contoso.sharepoint.com/sites/partners',
       sendInvitationMessage: true,
       invitedUserMessageInfo: { messageLanguage: 'fr-FR' },
+      groups: defaultGroups,
     });
     // A row's own value wins over the roster's default.
-    expect(await invitationOf('own@fabrikam.com')).toMatchObject({ inviteRedirectUrl: 'https://own.example.com/welcome' });
+    expect(await invitationOf('own@fabrikam.com')).toMatchObject({
+      inviteRedirectUrl: 'https://own.example.com/welcome',
+      groups: [ownGroup],
+    });
   });
 
   it('runs when the local host is asked to: POST /admin/functions/partnerOnboarding', async () => {

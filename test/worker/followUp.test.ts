@@ -1,0 +1,163 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { getBatch } from '../../functions/getBatch';
+import { GROUP_MEMBER_READ_WRITE_ALL, MAIL_SEND, USER_INVITE_ALL } from '../../local/graphEmulator/graphEmulator';
+import { recordIdForEmail } from '../../shared/invitationRecord';
+import { invitationFor, invokeHttp, submit } from '../support/harness';
+import { waitFor } from '../support/graphEmulator';
+import { startPipeline, waitForStatus } from '../support/pipeline';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+const SENDER = 'invitations@contoso.com';
+const MAIL_SETTINGS = {
+  INVITE_DELIVERY: 'mail',
+  INVITE_SENDER: SENDER,
+  INVITE_BRAND_NAME: 'Contoso <Partners> & Co',
+  INVITE_BRAND_LOGO_URL: 'https://contoso.com/logo.png',
+  INVITE_BRAND_COLOR: '#8a2be2',
+};
+const CUSTOM_MESSAGE = 'Welcome to the <b>Northwind</b> project!\nYour contact is Ana.';
+
+describe('the custom message warning', () => {
+  it('warns in the 202 item and the results CSV that Graph will leave the message out, and not with INVITE_DELIVERY=mail', async () => {
+    const { deps } = await startPipeline(cleanup, {});
+    const withMessage = (email: string) =>
+      invitationFor(email, { sendInvitationMessage: true, invitedUserMessageInfo: { customizedMessageBody: 'Hello' } });
+    const response = await submit(deps, {
+      batchId: 'warned',
+      invitations: [
+        withMessage('msg@fabrikam.com'),
+        invitationFor('plain@fabrikam.com'),
+        { ...withMessage('quiet@fabrikam.com'), sendInvitationMessage: false },
+      ],
+    });
+    expect(response.status).toBe(202);
+    const [warned, plain, quiet] = response.json.items;
+    expect(warned.warnings).toEqual([expect.stringMatching(/customizedMessageBody will not be in the email.*INVITE_DELIVERY=mail/)]);
+    expect(plain.warnings).toBeUndefined();
+    expect(quiet.warnings).toBeUndefined(); // no email at all: nothing to warn of
+    await waitForStatus(deps, warned.id, 'Invited');
+    const csv = await invokeHttp(getBatch, deps, { path: '/api/batches/warned?format=csv', params: { batchId: 'warned' } });
+    const header = csv.text.split('\n')[0]!.split(',');
+    const row = csv.text.split('\n').find((line) => line.includes('msg@fabrikam.com'))!;
+    expect(header).toContain('warning');
+    expect(row).toContain('will not be in the email');
+
+    const mail = await startPipeline(cleanup, { roles: [USER_INVITE_ALL, MAIL_SEND] }, MAIL_SETTINGS);
+    const own = await submit(mail.deps, withMessage('msg@fabrikam.com'));
+    expect(own.json.items[0].warnings).toBeUndefined();
+  });
+});
+
+describe('INVITE_DELIVERY=mail', () => {
+  it('invites without Graph’s email and sends ours: the custom message, the branding and a working redemption URL, escaped, localised, cc copied, none of it logged', async () => {
+    const { deps, tenant, logs } = await startPipeline(cleanup, { roles: [USER_INVITE_ALL, MAIL_SEND] }, MAIL_SETTINGS);
+    tenant.emulator.directory.mailboxes.add(SENDER);
+    const email = 'zoe@fabrikam.com';
+    await submit(
+      deps,
+      invitationFor(email, {
+        invitedUserDisplayName: 'Zoé <script>alert(1)</script>',
+        sendInvitationMessage: true,
+        invitedUserMessageInfo: {
+          customizedMessageBody: CUSTOM_MESSAGE,
+          messageLanguage: 'fr-CA',
+          ccRecipients: [{ emailAddress: { address: 'manager@fabrikam.com', name: 'Manager' } }],
+        },
+      }),
+    );
+    const id = recordIdForEmail(email);
+    const record = await waitFor(async () => {
+      const stored = await deps.store.getById(id);
+      return stored?.record.emailStatus === 'Sent' && stored.record;
+    });
+    expect(tenant.emulator.callsFor(email)).toEqual([expect.objectContaining({ status: 201, sendInvitationMessage: false })]);
+    expect(tenant.emulator.directory.outbox).toHaveLength(1);
+    const sent = tenant.emulator.directory.outbox[0]!;
+    expect(sent).toMatchObject({ sender: SENDER, to: [email], cc: ['manager@fabrikam.com'], language: 'fr-FR' });
+    expect(sent.subject).toBe('Contoso <Partners> & Co vous invite à collaborer');
+    const html = sent.html!;
+    expect(html).toContain('Welcome to the &#60;b&#62;Northwind&#60;/b&#62; project!<br>Your contact is Ana.');
+    expect(html).toContain('Bonjour Zoé &#60;script&#62;alert(1)&#60;/script&#62;,');
+    expect(html).not.toMatch(/<script|<b>Northwind/);
+    expect(html).toContain('Contoso &#60;Partners&#62; &#38; Co');
+    expect(html).toContain('src="https://contoso.com/logo.png"');
+    expect(html).toContain('#8a2be2');
+    expect(sent.text).toContain('> Your contact is Ana.');
+
+    // The link in the email is the one Graph issued, and it works.
+    const link = /<a href="([^"]+)"/.exec(html)![1]!.replace(/&#38;/g, '&');
+    expect(link).toBe(record.inviteRedeemUrl);
+    expect(tenant.emulator.redeemByUrl(link)).toMatchObject({ externalUserState: 'Accepted' });
+
+    const logged = logs.text();
+    expect(logged).toContain('our invitation email sent');
+    for (const secret of [record.inviteRedeemUrl!, 'Northwind', 'Your contact is Ana', email]) expect(logged).not.toContain(secret);
+  });
+
+  it('records a failed send as emailStatus Failed with its error, and never calls /invitations again', async () => {
+    const { deps, tenant } = await startPipeline(cleanup, {}, MAIL_SETTINGS); // no Mail.Send
+    const email = 'nomail@fabrikam.com';
+    await submit(deps, invitationFor(email, { sendInvitationMessage: true }));
+    const id = recordIdForEmail(email);
+    const record = await waitFor(async () => {
+      const stored = await deps.store.getById(id);
+      return stored?.record.emailStatus === 'Failed' && stored.record;
+    });
+    expect(record).toMatchObject({ status: 'Invited', emailError: expect.stringContaining('Authorization_RequestDenied') });
+    expect(tenant.emulator.callsFor(email)).toHaveLength(1);
+    expect(tenant.emulator.directory.outbox).toEqual([]);
+  });
+});
+
+describe('access on arrival: groups', () => {
+  it('adds the guest through replication lag, counts "already a member" as success, and fails an unknown group alone', async () => {
+    const { deps, tenant } = await startPipeline(cleanup, { roles: [USER_INVITE_ALL, GROUP_MEMBER_READ_WRITE_ALL] });
+    const directory = tenant.emulator.directory;
+    const [engineering, partners, unknown] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    directory.groups.set(engineering, new Set());
+    const existing = directory.add({ mail: 'known@fabrikam.com', userType: 'Guest' });
+    directory.groups.set(partners, new Set([existing.id]));
+    directory.replicationLagMs = 1_500; // a new guest is unknown to the groups service for 1.5 s
+
+    const response = await submit(deps, {
+      batchId: 'grouped',
+      invitations: [
+        invitationFor('new@fabrikam.com', { groups: [engineering, unknown] }),
+        invitationFor('known@fabrikam.com', { groups: [partners] }),
+      ],
+    });
+    expect(response.status).toBe(202);
+    const isDone = async (email: string) => {
+      const record = (await deps.store.getById(recordIdForEmail(email)))?.record;
+      return record?.groups?.every((group) => group.status !== 'Pending') && record;
+    };
+    const fresh = await waitFor(() => isDone('new@fabrikam.com'), { what: 'the new guest’s groups' });
+    const known = await waitFor(() => isDone('known@fabrikam.com'), { what: 'the known guest’s groups' });
+    expect(fresh.groups).toEqual([
+      { id: engineering, status: 'Added' },
+      { id: unknown, status: 'Failed', error: expect.stringContaining('no such group') },
+    ]);
+    expect(known.groups).toEqual([{ id: partners, status: 'AlreadyMember' }]);
+    expect(directory.groups.get(engineering)).toEqual(new Set([fresh.invitedUserId]));
+    // One invitation each, whatever happened to the groups.
+    expect(tenant.emulator.callsFor('new@fabrikam.com')).toHaveLength(1);
+    expect(tenant.emulator.callsFor('known@fabrikam.com')).toHaveLength(1);
+
+    const csv = await invokeHttp(getBatch, deps, { path: '/api/batches/grouped?format=csv', params: { batchId: 'grouped' } });
+    expect(csv.text).toContain(`${engineering}:Added; ${unknown}:Failed (no such group`);
+  });
+
+  it('refuses more than 20 groups, a group named twice and one that is no GUID, with a 400 naming groups', async () => {
+    const { deps } = await startPipeline(cleanup, {});
+    const guids = Array.from({ length: 21 }, () => crypto.randomUUID());
+    for (const groups of [guids, [guids[0], guids[0]], ['engineering']]) {
+      const response = await submit(deps, invitationFor('g@fabrikam.com', { groups }));
+      expect(response.status).toBe(400);
+      expect(JSON.stringify(response.json)).toContain('groups');
+    }
+  });
+});
