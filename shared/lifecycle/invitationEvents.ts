@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { maskEmailAddress } from '../intake/emailAddress';
 import { signBody, SIGNATURE_HEADER } from '../intake/webhookSignature';
 import type { Invitation } from '../invitation';
-import type { InvitationStatus } from '../invitationRecord';
+import { FINAL_STATUSES, type InvitationStatus } from '../invitationRecord';
 import { encodeQueueMessage } from '../storage/invitationQueue';
 import type { RecordEntity } from '../storage/recordEntity';
 import type { WorkerLog } from '../worker/invitationWorker';
@@ -20,14 +20,8 @@ import type { WorkerLog } from '../worker/invitationWorker';
  */
 
 export const EVENTS_QUEUE = 'invitation-events';
-export const EVENT_STATUSES: ReadonlySet<InvitationStatus> = new Set([
-  'Invited',
-  'Accepted',
-  'Expired',
-  'Removed',
-  'Failed',
-  'DeadLettered',
-]);
+/** Every final status is news to the caller: each one is told (Processing and Queued are not). */
+export const EVENT_STATUSES: ReadonlySet<InvitationStatus> = FINAL_STATUSES;
 export const EVENT_SOURCE = '/entra-invite-pipeline/invitations';
 const EVENT_TYPE_PREFIX = 'com.entra-invite-pipeline.invitation.';
 const DELIVERY_TIMEOUT_MS = 10_000;

@@ -15,15 +15,15 @@ afterAll(async () => {
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
-async function token(fields: Partial<Record<string, string>> = {}) {
-  const response = await fetch(`${tenant.emulator.url}/${tenant.tenantId}/oauth2/v2.0/token`, {
+async function token(fields: Partial<Record<string, string>> = {}, of: EmulatedTenant = tenant) {
+  const response = await fetch(`${of.emulator.url}/${of.tenantId}/oauth2/v2.0/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: form({
       grant_type: 'client_credentials',
-      client_id: tenant.clientId,
-      client_secret: tenant.clientSecret,
-      scope: `${tenant.emulator.graphEndpoint}/.default`,
+      client_id: of.clientId,
+      client_secret: of.clientSecret,
+      scope: `${of.emulator.graphEndpoint}/.default`,
       ...(fields as Record<string, string>),
     }),
   });
@@ -337,19 +337,7 @@ describe('the emulated user routes and $batch', () => {
     await reader?.emulator.stop();
   });
 
-  async function readerToken() {
-    const response = await fetch(`${reader.emulator.url}/${reader.tenantId}/oauth2/v2.0/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: form({
-        grant_type: 'client_credentials',
-        client_id: reader.clientId,
-        client_secret: reader.clientSecret,
-        scope: `${reader.emulator.graphEndpoint}/.default`,
-      }),
-    });
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
+  const readerToken = async () => (await token({}, reader)).body.access_token as string;
   const call = async (accessToken: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${reader.emulator.url}/v1.0${path}`, {
       method,
