@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { getBatch } from '../../functions/getBatch';
-import { GROUP_MEMBER_READ_WRITE_ALL, MAIL_SEND, USER_INVITE_ALL } from '../../local/graphEmulator/graphEmulator';
+import { GROUP_MEMBER_READ_WRITE_ALL, MAIL_SEND, USER_INVITE_ALL, USER_READ_ALL } from '../../local/graphEmulator/graphEmulator';
 import { recordIdForEmail } from '../../shared/invitationRecord';
 import { invitationFor, invokeHttp, submit } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';
@@ -96,6 +96,31 @@ describe('INVITE_DELIVERY=mail', () => {
     const logged = logs.text();
     expect(logged).toContain('our invitation email sent');
     for (const secret of [record.inviteRedeemUrl!, 'Northwind', 'Your contact is Ana', email]) expect(logged).not.toContain(secret);
+  });
+
+  it('sends reminders through the same channel: our email again, never Graph’s', async () => {
+    const { deps, tenant } = await startPipeline(
+      cleanup,
+      { roles: [USER_INVITE_ALL, USER_READ_ALL, MAIL_SEND] },
+      { ...MAIL_SETTINGS, REMINDER_AFTER: 'PT1S', REMINDER_MAX: '1' },
+    );
+    tenant.emulator.directory.mailboxes.add(SENDER);
+    const email = 'slow@fabrikam.com';
+    await submit(deps, invitationFor(email, { sendInvitationMessage: true }));
+    const id = recordIdForEmail(email);
+    await waitFor(async () => (await deps.store.getById(id))?.record.emailStatus === 'Sent');
+    const reminded = await waitFor(
+      async () => {
+        await deps.redemptionTracker.run();
+        const record = (await deps.store.getById(id))?.record;
+        return record?.remindersSent === 1 && record.emailStatus === 'Sent' && record;
+      },
+      { what: 'the reminder, sent by us' },
+    );
+    expect(tenant.emulator.callsFor(email).map((call) => call.sendInvitationMessage)).toEqual([false, false]);
+    expect(tenant.emulator.directory.outbox.map((mail) => mail.to)).toEqual([[email], [email]]);
+    // The reminder carries the link of the reminder's own invitation.
+    expect(tenant.emulator.directory.outbox[1]!.html).toContain(reminded.inviteRedeemUrl!.replace(/&/g, '&#38;'));
   });
 
   it('records a failed send as emailStatus Failed with its error, and never calls /invitations again', async () => {
