@@ -3,7 +3,7 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/batches/batchReports
 import { batchIdSchema } from '../shared/intake/submission';
 import { invitationStatusSchema } from '../shared/invitationRecord';
 import { defineHttp } from './runtime/defineFunction';
-import { parseOrProblem } from './runtime/http';
+import { csvResponseIfAsked, parseOrProblem } from './runtime/http';
 
 const batchQuerySchema = z.object({
   batchId: batchIdSchema,
@@ -25,14 +25,8 @@ export const getBatch = defineHttp({
   handler: (deps) => async (request) => {
     const query = { ...Object.fromEntries(request.query.entries()), batchId: request.params.batchId };
     const { batchId, pageSize, continuationToken, format, status } = parseOrProblem(batchQuerySchema, query);
-    const wantsCsv = format === 'csv' || (format === undefined && (request.headers.get('accept') ?? '').includes('text/csv'));
-    if (wantsCsv) {
-      return {
-        status: 200,
-        body: await deps.batchReports.resultsCsv(batchId),
-        headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${batchId}-results.csv"` },
-      };
-    }
+    const csv = csvResponseIfAsked(request, format, `${batchId}-results.csv`, () => deps.batchReports.resultsCsv(batchId));
+    if (csv) return csv;
     return {
       status: 200,
       jsonBody: await deps.batchReports.report(batchId, {

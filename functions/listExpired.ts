@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { stringifyForSpreadsheets } from '../shared/batches/spreadsheetCsv';
 import { withoutRedeemUrl } from '../shared/invitationRecord';
 import { defineHttp } from './runtime/defineFunction';
-import { jsonResponse, parseOrProblem } from './runtime/http';
+import { csvResponseIfAsked, jsonResponse, parseOrProblem } from './runtime/http';
 
 const expiredQuerySchema = z.object({ format: z.enum(['json', 'csv']).optional() });
 const CSV_COLUMNS = [
@@ -32,15 +32,12 @@ export const listExpired = defineHttp({
     const people = (await deps.store.withStatus('Expired'))
       .map(({ record }) => withoutRedeemUrl(record))
       .sort((a, b) => (a.expiredAt ?? '').localeCompare(b.expiredAt ?? ''));
-    const wantsCsv = format === 'csv' || (format === undefined && (request.headers.get('accept') ?? '').includes('text/csv'));
-    if (!wantsCsv) return jsonResponse(200, { count: people.length, items: people });
-    return {
-      status: 200,
-      body: stringifyForSpreadsheets(
+    const csv = csvResponseIfAsked(request, format, 'expired-invitations.csv', () =>
+      stringifyForSpreadsheets(
         people.map((person) => CSV_COLUMNS.map((column) => person[column] ?? '')),
         { header: true, columns: [...CSV_COLUMNS] },
       ),
-      headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="expired-invitations.csv"' },
-    };
+    );
+    return csv ?? jsonResponse(200, { count: people.length, items: people });
   },
 });

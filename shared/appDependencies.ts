@@ -173,6 +173,7 @@ export async function createAppDependencies(
       expiredAction: settings.EXPIRED_ACTION,
     },
     readsPerSecond: settings.GRAPH_MAX_READS_PER_SECOND,
+    // A timer run, like partnerOnboarding's: it stops cleanly well inside the Functions timeout.
     budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
   });
   return {

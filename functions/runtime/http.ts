@@ -17,6 +17,25 @@ export function problemResponse(problem: RequestProblem): HttpResponseInit {
   };
 }
 
+/**
+ * A CSV file answer: `?format=csv`, or `Accept: text/csv` when no format is named; undefined
+ * when JSON was asked for.
+ */
+export function csvResponseIfAsked(
+  request: HttpRequest,
+  format: 'json' | 'csv' | undefined,
+  fileName: string,
+  csv: () => Promise<string> | string,
+): Promise<HttpResponseInit> | undefined {
+  const wanted = format === 'csv' || (format === undefined && (request.headers.get('accept') ?? '').includes('text/csv'));
+  if (!wanted) return undefined;
+  return Promise.resolve(csv()).then((body) => ({
+    status: 200,
+    body,
+    headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${fileName}"` },
+  }));
+}
+
 /** The base of the URLs we hand out (`https://<app>.azurewebsites.net`), from the request itself. */
 export function requestOrigin(request: HttpRequest): string {
   return new URL(request.url).origin;

@@ -98,7 +98,10 @@ describe('invitation lifecycle', () => {
     expect(receiver.received).toHaveLength(9); // 3 events × NOTIFY_MAX_ATTEMPTS
     const ids = receiver.received.map(({ body }) => invitationEventSchema.parse(JSON.parse(body)).id);
     expect(new Set(ids).size).toBe(3); // each retry is the same event
-    expect(logs.text()).toMatch(/not delivered to localhost:\d+ after 3 attempts \(HTTP 503\)/);
+    // Logged just after the event is parked: wait for the line.
+    await waitFor(async () => /not delivered to localhost:\d+ after 3 attempts \(HTTP 503\)/.test(logs.text()), {
+      what: 'the poison line',
+    });
     expect(logs.text()).not.toMatch(/one@fabrikam\.com/); // emails are masked in logs
   });
 

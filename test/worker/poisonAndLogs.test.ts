@@ -53,6 +53,10 @@ describe('logs', () => {
   it('never carry the client secret, an access token, a redemption ticket or a whole email address', async () => {
     const ids = [await invite('secretive@fabrikam.com'), await invite('quiet@fabrikam.com', { sendInvitationMessage: true })];
     const records = await Promise.all(ids.map((id) => waitForStatus(deps, id, 'Invited')));
+    // The outcome's line is logged just after the record is written: wait for it, not only the record.
+    await waitFor(async () => ['s***', 'q***'].every((masked) => logs.text().includes(`(${masked}@fabrikam.com): Invited`)), {
+      what: 'both outcome lines',
+    });
     const text = logs.text();
     expect(logs.lines.length).toBeGreaterThan(0);
     expect(text).not.toContain(tenant.clientSecret);
