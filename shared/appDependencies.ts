@@ -21,6 +21,7 @@ import { PartnerOnboarding, ROSTERS_CONTAINER } from './rosters/partnerOnboardin
 import { RosterProgressStore } from './rosters/rosterProgress';
 import { INVITATIONS_TABLE, InvitationStore } from './storage/invitationStore';
 import { loadSettings, type Settings } from './settings';
+import { FINAL_STATUSES } from './invitationRecord';
 import { storageAccountFromSettings, type StorageAccount } from './storage/storageAccount';
 import { StrandedInvitationSweeper } from './worker/strandedInvitationSweeper';
 import { GraphDirectoryClient } from './graph/graphDirectoryClient';
@@ -85,14 +86,19 @@ export async function createAppDependencies(
   });
   const store: InvitationStore = new InvitationStore(table, {
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
-    // A batch copy that could not follow its record is caught up by the sweep's reconciliation, an
-    // event by the redelivery of the person's message: the worker's own work must not fail for them.
     afterChange: async ({ batchId, recordId, batchPosition, entity, announce }) => {
       const lag = (what: string, error: unknown) => console.warn(`Invitation ${recordId}: ${what} lags (${String(error).split('\n')[0]}).`);
       await Promise.all([
         batchPosition === undefined
           ? undefined
-          : ledger.sync(batchId, recordId, batchPosition).catch((error: unknown) => lag(`its copy in batch ${batchId}`, error)),
+          : ledger.sync(batchId, recordId, batchPosition).catch((error: unknown) => {
+              // A final status must reach the batch, so its writer hears of the failure and retries
+              // (the worker through a storage outage; a failed message is delivered again and
+              // reconfirms). The steps in between (Queued, Processing) are caught up by the sweep.
+              if (entity && FINAL_STATUSES.has(entity.status)) throw error;
+              lag(`its copy in batch ${batchId}`, error);
+            }),
+        // An event is delivered again when its person's message is (the claim reconfirms a final record).
         entity && announce !== false
           ? events.announce(entity).catch((error: unknown) => lag(`the event of its ${entity.status}`, error))
           : undefined,

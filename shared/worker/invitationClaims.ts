@@ -103,7 +103,12 @@ export class InvitationClaims {
   async deadLetter(id: string): Promise<InvitationRecord | undefined> {
     for (;;) {
       const stored = await this.store.getById(id);
-      if (!stored || FINAL_STATUSES.has(stored.record.status)) return stored?.record;
+      if (!stored) return undefined;
+      if (FINAL_STATUSES.has(stored.record.status)) {
+        // Final meanwhile, perhaps by a worker whose batch copy then failed to follow: tell the batch again.
+        await this.store.reconfirm(stored);
+        return stored.record;
+      }
       const { entity } = stored;
       const next: RecordEntity = {
         ...entity,

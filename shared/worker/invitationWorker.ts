@@ -128,7 +128,8 @@ export class InvitationWorker {
         const line = `Invitation ${who}: Invited${missing}, graphRequestId=${created.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`;
         if (created.detailsMissing) log.warn(line);
         else log.info(line);
-        await this.options.followUp.complete(id, log);
+        // Only when there is something to do: most invitations need no further storage call.
+        if (Object.keys(pendingWork).length > 0) await this.options.followUp.complete(id, log);
         return 'invited';
       }
       case 'refused': {

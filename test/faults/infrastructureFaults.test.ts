@@ -70,13 +70,22 @@ describe('Azurite stopped for 10 s in the middle of a run', () => {
       azurite = await startAzurite({ location, ports });
       const outageEnded = Date.now();
 
+      let lastCounts: unknown;
       const report = await waitFor(
         async () => {
           const current = await deps.batchReports.report('outage', { pageSize: 1 }).catch(() => undefined);
+          lastCounts = current?.counts ?? lastCounts;
           return current && current.counts.Invited === 200 ? current : undefined;
         },
         { timeoutMs: 120_000, what: 'all 200 Invited after the outage' },
-      );
+      ).catch(async (error: unknown) => {
+        // Say where the run stood: the batch's counts against the records themselves.
+        const records = await Promise.all(emails.map(async (email) => (await deps.store.findByEmail(email))[0]));
+        const notInvited = records.filter((record) => record?.status !== 'Invited').map((record) => `${record?.id} ${record?.status}`);
+        throw new Error(
+          `${String(error)} Batch counts: ${JSON.stringify(lastCounts)}; records not Invited: ${notInvited.join(', ') || 'none'}.`,
+        );
+      });
       expect(report.counts).toMatchObject({ Invited: 200, Queued: 0, Processing: 0, Failed: 0, DeadLettered: 0 });
       const duplicates = emails.reduce((sum, email) => sum + Math.max(0, tenant.emulator.callsFor(email).length - 1), 0);
       console.info(`[fault figures] Azurite stopped 10 s: 200/200 Invited, 0 lost, ${duplicates} duplicate Graph calls.`);
