@@ -40,7 +40,9 @@ describe('Azurite stopped for 10 s in the middle of a run', () => {
     const location = mkdtempSync(path.join(tmpdir(), 'azurite-outage-'));
     const ports = { blob: await freePort(), queue: await freePort(), table: await freePort() };
     let azurite = await startAzurite({ location, ports });
-    const tenant = await startEmulatedTenant({ latencyMs: 50 });
+    // Half-second answers: whenever storage stops, calls are in flight, and Graph answers them during the outage.
+    const latencyMs = 500;
+    const tenant = await startEmulatedTenant({ latencyMs });
     const settings = loadSettings({
       AzureWebJobsStorage: azurite.connectionString,
       ...tenant.settings,
@@ -92,7 +94,9 @@ describe('Azurite stopped for 10 s in the middle of a run', () => {
       // Outcomes Graph gave during the outage are written once storage is back, never re-asked of Graph.
       expect(duplicates).toBe(0);
       // The outage was felt: Graph answered invitations whose outcomes could only be written after it.
-      expect(tenant.emulator.calls.some((call) => call.status === 201 && call.at > outageStarted && call.at < outageEnded)).toBe(true);
+      const answeredDuringOutage = (call: { status: number; at: number }) =>
+        call.status === 201 && call.at + latencyMs > outageStarted && call.at + latencyMs < outageEnded;
+      expect(tenant.emulator.calls.some(answeredDuringOutage)).toBe(true);
       expectNoSecretsIn(logs.text(), { secrets: [tenant.clientSecret], emails });
     } finally {
       await running.stop();
