@@ -217,13 +217,8 @@ export class InvitationStore {
    * someone changed the row since it was read (412). Without one it always writes.
    */
   async replace(entity: RecordEntity, etag?: string, { announce = true }: { announce?: boolean } = {}): Promise<string | undefined> {
-    let written: string | undefined;
-    try {
-      written = (await this.table.updateEntity(toTableEntity(entity), 'Replace', etag ? { etag } : {})).etag;
-    } catch (error) {
-      if (etag && error instanceof RestError && error.statusCode === 412) return undefined;
-      throw error;
-    }
+    const written = await this.writeRow(entity, etag);
+    if (written === undefined) return undefined;
     await this.options.afterChange?.({
       batchId: entity.batchId,
       recordId: entity.id,
@@ -239,11 +234,15 @@ export class InvitationStore {
    * read the guest): no batch copy or caller is told, and updatedAt is the caller's to keep.
    */
   async touch(entity: RecordEntity, etag: string): Promise<boolean> {
+    return (await this.writeRow(entity, etag)) !== undefined;
+  }
+
+  /** The row written: its new ETag, or undefined when an ETag was given and the row had changed (412). */
+  private async writeRow(entity: RecordEntity, etag?: string): Promise<string | undefined> {
     try {
-      await this.table.updateEntity(toTableEntity(entity), 'Replace', { etag });
-      return true;
+      return (await this.table.updateEntity(toTableEntity(entity), 'Replace', etag ? { etag } : {})).etag ?? '';
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 412) return false;
+      if (etag && error instanceof RestError && error.statusCode === 412) return undefined;
       throw error;
     }
   }
@@ -288,10 +287,7 @@ export class InvitationStore {
    * strandedInvitationSweeper.ts), not for every request.
    */
   async queuedUntouchedSince(before: string): Promise<StoredRecord[]> {
-    const rows = await this.listInEveryRecordPartition<RecordEntity>(
-      (partition) => odata`PartitionKey eq ${partition} and status eq 'Queued' and updatedAt lt ${before}`,
-    );
-    return rows.map(toStoredRecord);
+    return this.recordsWhere((partition) => odata`PartitionKey eq ${partition} and status eq 'Queued' and updatedAt lt ${before}`);
   }
 
   /**
@@ -299,18 +295,19 @@ export class InvitationStore {
    * still accept). A filtered scan of the record partitions, for the tracker's timer.
    */
   async awaitingAcceptance(): Promise<StoredRecord[]> {
-    const rows = await this.listInEveryRecordPartition<RecordEntity>(
+    return this.recordsWhere(
       (partition) => odata`PartitionKey eq ${partition} and (status eq 'Invited' or (status eq 'Expired' and expiredAction eq 'reported'))`,
     );
-    return rows.map(toStoredRecord);
   }
 
   /** Every record in one status: a filtered scan of the record partitions (GET /api/expired). */
   async withStatus(status: InvitationStatus): Promise<StoredRecord[]> {
-    const rows = await this.listInEveryRecordPartition<RecordEntity>(
-      (partition) => odata`PartitionKey eq ${partition} and status eq ${status}`,
-    );
-    return rows.map(toStoredRecord);
+    return this.recordsWhere((partition) => odata`PartitionKey eq ${partition} and status eq ${status}`);
+  }
+
+  /** The records a filter selects in every record partition. */
+  private async recordsWhere(filterFor: (partition: string) => string): Promise<StoredRecord[]> {
+    return (await this.listInEveryRecordPartition<RecordEntity>(filterFor)).map(toStoredRecord);
   }
 
   /** One query per record partition, 16 in parallel: the rows of all of them. */
