@@ -89,6 +89,23 @@ export function tokenRequestError(error: unknown, scope: string): GraphCallError
   );
 }
 
+/**
+ * One request to Graph within `timeoutMs`. A failure before any answer (no connection, no answer
+ * in time) is a transient GraphCallError, Timeout or NetworkError: whether Graph acted is unknown.
+ */
+export async function fetchGraph(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))) });
+  } catch (error) {
+    const timedOut = error instanceof Error && error.name === 'TimeoutError';
+    throw new GraphCallError(
+      'transient',
+      timedOut ? 'Timeout' : 'NetworkError',
+      timedOut ? `Graph did not answer within ${Math.ceil(timeoutMs)} ms.` : `Graph could not be reached: ${errorText(error)}`,
+    );
+  }
+}
+
 /** Error text for our own messages: the first line, with the cause fetch hides in `cause`. */
 export function errorText(error: unknown): string {
   const message =

@@ -1,6 +1,6 @@
 import type { AccessToken } from '@azure/identity';
 import { z } from 'zod';
-import { errorText, GraphCallError, graphCallErrorFrom, graphCallErrorFromResponse } from './graphCallError';
+import { fetchGraph, GraphCallError, graphCallErrorFrom, graphCallErrorFromResponse } from './graphCallError';
 import type { GraphEndpoints } from './graphCaller';
 
 /**
@@ -129,9 +129,9 @@ export class GraphDirectoryClient {
 
   private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
     const token = await this.token(CALL_TIMEOUT_MS);
-    let response: Response;
-    try {
-      response = await fetch(`${this.endpoints.versionUrl}${path}`, {
+    const response = await fetchGraph(
+      `${this.endpoints.versionUrl}${path}`,
+      {
         method,
         headers: {
           authorization: `Bearer ${token.token}`,
@@ -140,12 +140,9 @@ export class GraphDirectoryClient {
           ...headers,
         },
         ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-      });
-    } catch (error) {
-      const timedOut = error instanceof Error && error.name === 'TimeoutError';
-      throw new GraphCallError('transient', timedOut ? 'Timeout' : 'NetworkError', `Graph could not be reached: ${errorText(error)}`);
-    }
+      },
+      CALL_TIMEOUT_MS,
+    );
     if (!response.ok) throw await graphCallErrorFromResponse(response);
     if (response.status === 204) return undefined;
     return response.json().catch(() => undefined);

@@ -1,7 +1,7 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import type { GraphInvitationRequest } from '../invitation';
-import { errorText, GraphCallError, graphCallErrorFromResponse, tokenRequestError } from './graphCallError';
+import { fetchGraph, graphCallErrorFromResponse, tokenRequestError } from './graphCallError';
 import type { GraphCaller, GraphEndpoints } from './graphCaller';
 
 /**
@@ -69,22 +69,15 @@ export class GraphInvitationsClient {
   async createInvitation(request: GraphInvitationRequest, timeoutMs: number, token?: AccessToken): Promise<InvitationCreated> {
     const deadline = Date.now() + timeoutMs;
     token ??= await this.token(timeoutMs);
-    let response: Response;
-    try {
-      response = await fetch(this.endpoints.invitationsUrl, {
+    const response = await fetchGraph(
+      this.endpoints.invitationsUrl,
+      {
         method: 'POST',
         headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(request),
-        signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - Date.now()))),
-      });
-    } catch (error) {
-      const timedOut = error instanceof Error && error.name === 'TimeoutError';
-      throw new GraphCallError(
-        'transient',
-        timedOut ? 'Timeout' : 'NetworkError',
-        timedOut ? `Graph did not answer within ${timeoutMs} ms.` : `Graph could not be reached: ${errorText(error)}`,
-      );
-    }
+      },
+      deadline - Date.now(),
+    );
     if (response.status !== 201) throw await graphCallErrorFromResponse(response);
 
     const graphRequestId = response.headers.get('request-id') ?? undefined;
