@@ -2,6 +2,7 @@ import { odata, RestError, type TableClient, type TransactionAction } from '@azu
 import { z } from 'zod';
 import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationRecord, type ListedInvitationRecord } from '../invitationRecord';
 import { batchSourceSchema, type BatchSource } from './batchSource';
+import { GroupCommit } from './groupCommit';
 
 /**
  * A batch's people and their counts, readable in two point reads whatever the batch's size. In the
@@ -166,18 +167,56 @@ export class BatchLedger {
     }
   }
 
-  /** Makes the copy at `position` follow the record (see the module comment); true when it had to change. */
-  async sync(batchId: string, recordId: string, position: number): Promise<boolean> {
-    const row = Math.floor(position / PEOPLE_PER_PAGE_ROW);
-    for (;;) {
-      const page = await this.readPage(batchId, row);
-      const before = slotIn(page, position);
-      const placed = await this.readRecord(recordId);
-      const slot = nextSlot(batchId, position, before, placed);
-      if (!slot) return false;
-      // The batch row changes only with the counts: a new copy alone needs only the page row's ETag.
-      const meta = before?.countedAs !== slot.countedAs ? await this.readMeta(batchId) : undefined;
-      if ((await this.commit(batchId, [{ position, before, slot }], [page], [row], meta)) === 'done') return true;
+  /**
+   * Makes the copy at `position` follow the record (see the module comment); true when it had to
+   * change. Syncs of one batch that come while one is in flight go together in the next
+   * transaction (groupCommit.ts): its batch row is the one row every change of status moves.
+   */
+  sync(batchId: string, recordId: string, position: number): Promise<boolean> {
+    return this.syncs.write(batchId, { recordId, position });
+  }
+
+  private readonly syncs = new GroupCommit<{ recordId: string; position: number }, boolean>(
+    (batchId, people) => this.syncGroup(batchId, people),
+    // Up to the page rows one transaction takes, and one record per place.
+    (waiting) => {
+      const rows = new Set<number>();
+      const places = new Map<number, string>();
+      let count = 0;
+      for (const { recordId, position } of waiting) {
+        const row = Math.floor(position / PEOPLE_PER_PAGE_ROW);
+        if ((!rows.has(row) && rows.size === PAGE_ROWS_PER_TRANSACTION) || (places.get(position) ?? recordId) !== recordId) break;
+        rows.add(row);
+        places.set(position, recordId);
+        count += 1;
+      }
+      return count;
+    },
+  );
+
+  /** One sync of several people of a batch: one read of each page row and of the batch row, one transaction. */
+  private async syncGroup(batchId: string, people: readonly { recordId: string; position: number }[]): Promise<boolean[]> {
+    const places = [...new Map(people.map((person) => [person.position, person.recordId]))];
+    const rows = [...new Set(places.map(([position]) => Math.floor(position / PEOPLE_PER_PAGE_ROW)))];
+    for (let conflicts = 0; ; conflicts += 1) {
+      const [pages, records] = await Promise.all([
+        Promise.all(rows.map((row) => this.readPage(batchId, row))),
+        Promise.all(places.map(([, recordId]) => this.readRecord(recordId))),
+      ]);
+      const changes = places.flatMap(([position], index) => {
+        const before = slotIn(pages[rows.indexOf(Math.floor(position / PEOPLE_PER_PAGE_ROW))], position);
+        const slot = nextSlot(batchId, position, before, records[index]);
+        return slot ? [{ position, before, slot }] : [];
+      });
+      // The batch row changes only with the counts: new copies alone need only their page rows' ETags.
+      const meta = changes.some(({ before, slot }) => before?.countedAs !== slot.countedAs) ? await this.readMeta(batchId) : undefined;
+      if ((await this.commit(batchId, changes, pages, rows, meta)) === 'done') {
+        const changed = new Set(changes.map((change) => change.position));
+        return people.map((person) => changed.has(person.position));
+      }
+      // Another process committed first: wait a random while, longer after each loss, so that
+      // processes racing for the batch row fall out of step instead of colliding again.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 10 * 2 ** conflicts)));
     }
   }
 
