@@ -104,8 +104,18 @@ export class GraphPacer {
   /** This instance's share (0–1] of the app's budget (rateShares.ts). */
   setShare(share: number): void {
     const next = Math.min(1, Math.max(share, 0.001));
-    // A limit learned under another share (while instances joined or left) says little about this one.
-    if (next !== this.share) this.knownLimit = Number.POSITIVE_INFINITY;
+    if (next > this.share) {
+      // A larger share (an instance left or went idle): the rate and the limit learned under the old
+      // one scale with it, since what held for part of the budget holds for the larger part.
+      // Forgetting the limit instead let each such change grow the rate to the ceiling, into 429s.
+      const scale = next / this.share;
+      this.knownLimit *= scale;
+      this.rate *= scale;
+    } else if (next < this.share) {
+      // A smaller share (an instance joined): a limit learned while this instance counted on more was
+      // learned among the newcomer's calls, and says little about the new share.
+      this.knownLimit = Number.POSITIVE_INFINITY;
+    }
     this.share = next;
     this.rate = Math.min(this.rate, this.ceiling);
   }
@@ -155,7 +165,11 @@ export class GraphPacer {
     // app's writes and is rounded to a tenth, so it says where the limit is only roughly; a 429 says exactly.
     const nearUnknownLimit = limitPercentage !== undefined && limitPercentage >= 0.9 && this.knownLimit === Number.POSITIVE_INFINITY;
     const safe = this.knownLimit * SAFE_SHARE_OF_LIMIT;
-    const beyondSafe = this.limitConfirmed ? PROBE_GROWTH : NEAR_LIMIT_GROWTH;
+    // Probing is the app's, not each instance's: instances that each probed at PROBE_GROWTH would
+    // together grow as fast as one, while a 429 slows only the one instance it reaches, so the app
+    // would meet one 429 for every instance where one alone meets one. Scaled by the share, the
+    // instances together probe as one.
+    const beyondSafe = this.limitConfirmed ? PROBE_GROWTH * this.share : NEAR_LIMIT_GROWTH;
     const growth = this.rate >= safe ? beyondSafe : nearUnknownLimit || this.regaining ? NEAR_LIMIT_GROWTH : FAST_GROWTH;
     let next = this.rate * (1 + growth * elapsedSeconds);
     if (this.rate < safe) next = Math.min(next, Math.max(safe, this.rate));

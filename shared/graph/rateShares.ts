@@ -33,6 +33,10 @@ const PARTITION = 'pacer';
 // A row not rewritten for this many heartbeats belongs to an instance that is gone or idle (a busy
 // instance on a loaded machine may miss a beat or two: it must not look gone).
 const STALE_HEARTBEATS = 5;
+// An instance that asked for no turn for this long is idle, and leaves its share to the others.
+// Not sooner: a busy instance's calls may all wait on storage for seconds on a loaded machine, and
+// shares that changed with each such pause sent every other instance's rate up and down with them.
+const IDLE_AFTER_MS = 15_000;
 
 interface ShareRow {
   rowKey: string;
@@ -72,7 +76,8 @@ export class RateShares {
 
   /** One heartbeat: says whether this instance is busy, counts the busy ones, and sets the pacer's share. */
   async beat(): Promise<number> {
-    const busy = Date.now() - this.options.pacer.lastDemandAt < STALE_HEARTBEATS * this.heartbeatMs;
+    const { pacer } = this.options;
+    const busy = Date.now() - pacer.lastDemandAt < IDLE_AFTER_MS;
     await this.options.table.upsertEntity({ partitionKey: PARTITION, rowKey: this.instanceId, busy }, 'Replace');
     const rows: ShareRow[] = [];
     for await (const row of this.options.table.listEntities<ShareRow>({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` } }))
@@ -82,8 +87,8 @@ export class RateShares {
     const busyIds = live.filter((row) => row.busy || row.rowKey === this.instanceId).map((row) => row.rowKey);
     this.instances = Math.max(1, busyIds.length);
     const rank = Math.max(0, busyIds.sort().indexOf(this.instanceId));
-    const share = shareOf(rank, this.instances, this.options.pacer.maxWritesPerSecond);
-    this.options.pacer.setShare(share);
+    const share = shareOf(rank, this.instances, pacer.maxWritesPerSecond);
+    pacer.setShare(share);
     return share;
   }
 }

@@ -74,6 +74,20 @@ describe('rate shares between instances', () => {
     expect(Date.now() - diedAt).toBeGreaterThanOrEqual(1_400);
   });
 
+  it('keep counting an instance whose calls paused for a few seconds, and give its share away once it has been idle for 15 s', async () => {
+    const table = await freshTable();
+    const [a, b] = [instance(table, 'a'), instance(table, 'b')];
+    a.demand();
+    // b's calls have all waited on storage for 10 s, as on a loaded machine: it is still busy. Were
+    // it dropped, a's rate would rise and fall again with every such pause.
+    b.pacer.lastDemandAt = Date.now() - 10_000;
+    await b.shares.beat();
+    expect(await a.shares.beat()).toBe(0.5);
+    b.pacer.lastDemandAt = Date.now() - 16_000;
+    await b.shares.beat();
+    expect(await a.shares.beat()).toBe(1);
+  });
+
   it("judge liveness by the storage service's timestamps, not by this machine's clock", async () => {
     const table = await freshTable();
     // Another instance whose clock is an hour behind wrote just now: storage stamps its row with the service's time.

@@ -23,6 +23,13 @@ export interface SimulationOptions {
   share?: number | readonly number[];
   /** Process i starts at (i × staggerMs) mod 1 s, as processes started apart do: their turns fall out of step. @default 0 */
   staggerMs?: number;
+  /**
+   * A loaded machine: each process stalls now and then (another process has the core, a garbage
+   * collection), and whatever fell due meanwhile (a timer for a turn, an answer) runs when the stall
+   * ends, late and bunched. Stalls come on average every `meanEveryMs` and last on average
+   * `meanLengthMs` (both exponential), drawn from `seed`. @default none: timers are exact
+   */
+  stalls?: { meanEveryMs: number; meanLengthMs: number; seed?: number };
 }
 
 export interface SimulatedCall {
@@ -41,6 +48,7 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
     if (share !== undefined) pacer.setShare(share);
     return pacer;
   });
+  const late = stallsOf(options);
   const calls: SimulatedCall[] = [];
   type Event = {
     at: number;
@@ -65,7 +73,7 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
     if (now > options.durationMs) break;
     const pacer = pacers[event.process]!;
     if (event.kind === 'ready') {
-      schedule({ at: pacer.reserve(now), process: event.process, kind: 'arrive' });
+      schedule({ at: late(event.process, pacer.reserve(now)), process: event.process, kind: 'arrive' });
       continue;
     }
     if (event.kind === 'arrive') {
@@ -73,7 +81,7 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
       const call = { at: now, process: event.process, accepted: answer.ok };
       calls.push(call);
       schedule({
-        at: now + latency,
+        at: late(event.process, now + latency),
         process: event.process,
         kind: 'answer',
         call,
@@ -87,10 +95,40 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
       schedule({ at: now, process: event.process, kind: 'ready' });
     } else {
       pacer.throttled(event.retryAfterMs);
-      schedule({ at: now + event.retryAfterMs!, process: event.process, kind: 'ready' });
+      schedule({ at: late(event.process, now + event.retryAfterMs!), process: event.process, kind: 'ready' });
     }
   }
   return { calls, pacers };
+}
+
+/** When a process gets to run something due at `at`: then, or at the end of the stall it is in. */
+function stallsOf(options: SimulationOptions): (process: number, at: number) => number {
+  if (!options.stalls) return (_, at) => at;
+  const { meanEveryMs, meanLengthMs, seed = 1 } = options.stalls;
+  const random = mulberry32(seed);
+  const exponential = (mean: number) => -mean * Math.log(1 - random());
+  const stalls = Array.from({ length: options.processes }, () => {
+    const spans: [number, number][] = [];
+    for (let at = exponential(meanEveryMs); at < options.durationMs; at += exponential(meanEveryMs)) {
+      const length = exponential(meanLengthMs);
+      spans.push([at, at + length]);
+      at += length;
+    }
+    return spans;
+  });
+  return (process, at) => stalls[process]!.find(([from, to]) => at >= from && at < to)?.[1] ?? at;
+}
+
+/** A small seeded generator: the same stalls every run. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** Accepted calls per second and the share answered 429, between two times. */
