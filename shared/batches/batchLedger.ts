@@ -41,6 +41,8 @@ export const META_ROW = 'meta';
 const PEOPLE_PER_PAGE_ROW = 100;
 /** An entity-group transaction takes 100 actions: page rows and the batch row. */
 const PAGE_ROWS_PER_TRANSACTION = 98;
+/** A group of syncs reads this many records at most, all at once. */
+const MAX_SYNC_GROUP = 100;
 /** A copied error message is cut to this, so that a page row of 100 copies stays far below an entity's 1 MiB. */
 const MAX_COPIED_MESSAGE = 2_000;
 
@@ -178,12 +180,13 @@ export class BatchLedger {
 
   private readonly syncs = new GroupCommit<{ recordId: string; position: number }, boolean>(
     (batchId, people) => this.syncGroup(batchId, people),
-    // Up to the page rows one transaction takes, and one record per place.
+    // Up to the page rows one transaction takes, one record per place, and as many records as a
+    // group reads at once.
     (waiting) => {
       const rows = new Set<number>();
       const places = new Map<number, string>();
       let count = 0;
-      for (const { recordId, position } of waiting) {
+      for (const { recordId, position } of waiting.slice(0, MAX_SYNC_GROUP)) {
         const row = Math.floor(position / PEOPLE_PER_PAGE_ROW);
         if ((!rows.has(row) && rows.size === PAGE_ROWS_PER_TRANSACTION) || (places.get(position) ?? recordId) !== recordId) break;
         rows.add(row);

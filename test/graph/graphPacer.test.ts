@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphPacer } from '../../shared/graph/graphPacer';
 import { shareOf } from '../../shared/graph/rateShares';
-import { rateBetween, simulatePacing } from '../support/pacingSimulation';
+import { rateBetween, simulatePacing, type SimulationOptions } from '../support/pacingSimulation';
 
 // The pacer's rules on a fake clock: it learns the capacity Graph grants, whatever the window's shape.
 
@@ -193,7 +193,7 @@ describe('two pacers sharing one budget', () => {
 describe('eight pacers out of step on a strict 20-per-second window', () => {
   // Processes started apart call out of step: with shares of 2.5/s each, some one-second windows
   // hold 24 calls. Whole-number shares (rateShares.ts, shareOf) fill every window exactly.
-  const run = (share: (rank: number) => number) => {
+  const run = (share: (rank: number) => number, stalls?: SimulationOptions['stalls']) => {
     const { calls } = simulatePacing({
       budget: { limit: 20, windowMs: 1_000 },
       processes: 8,
@@ -201,6 +201,7 @@ describe('eight pacers out of step on a strict 20-per-second window', () => {
       durationMs: 120_000,
       staggerMs: 137,
       share: Array.from({ length: 8 }, (_, rank) => share(rank)),
+      ...(stalls ? { stalls } : {}),
     });
     return { calls, total: rateBetween(calls, 20_000, 120_000) };
   };
@@ -216,16 +217,7 @@ describe('eight pacers out of step on a strict 20-per-second window', () => {
   it("hold the benchmark's targets (90%, at most 2% of calls answered 429) on a loaded machine, where a process's timers fire late and bunched", () => {
     // Each process stalls about every 300 ms for about 10 ms, as eight processes sharing two cores
     // do: a turn that fell due in a stall is taken at its end, close behind the next one.
-    const { calls } = simulatePacing({
-      budget: { limit: 20, windowMs: 1_000 },
-      processes: 8,
-      maxWritesPerSecond: 20,
-      durationMs: 120_000,
-      staggerMs: 137,
-      share: Array.from({ length: 8 }, (_, rank) => shareOf(rank, 8, 20)),
-      stalls: { meanEveryMs: 300, meanLengthMs: 10, seed: 1 },
-    });
-    const total = rateBetween(calls, 20_000, 120_000);
+    const { total } = run((rank) => shareOf(rank, 8, 20), { meanEveryMs: 300, meanLengthMs: 10, seed: 1 });
     expect(total.rate / 20).toBeGreaterThanOrEqual(0.9);
     expect(total.throttledShare).toBeLessThanOrEqual(0.02);
   });
