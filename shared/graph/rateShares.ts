@@ -30,8 +30,9 @@ export interface RateSharesOptions {
 }
 
 const PARTITION = 'pacer';
-// A row not rewritten for this many heartbeats belongs to an instance that is gone or idle (a busy
-// instance on a loaded machine may miss a beat or two: it must not look gone).
+// A row not rewritten for this many heartbeats belongs to an instance that is gone (an idle one
+// still beats, saying it is not busy; a busy one on a loaded machine may miss a beat or two: it
+// must not look gone).
 const STALE_HEARTBEATS = 5;
 // An instance that asked for no turn for this long is idle, and leaves its share to the others.
 // Not sooner: a busy instance's calls may all wait on storage for seconds on a loaded machine, and
