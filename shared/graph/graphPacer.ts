@@ -12,6 +12,10 @@
  *   come for LIMIT_MEMORY_MS (the other app that took part of the budget may have gone);
  * - a 429 with a long Retry-After (the budget is spent for a while) pauses every call; a short
  *   one (a one-second window) only slows the rate, so one 429 does not cost the whole process a second.
+ * Waiting calls take their turns one after the other, each one interval at the rate of the moment
+ * after the one before, so a change of rate applies to every call still waiting: turns booked ahead
+ * at the rate of their booking kept a slow start slow, and a 429's slower rate waited for every call
+ * already booked, for up to a batch's worth of turns (several seconds at a small share).
  */
 
 export class WaitBeyondDeadlineError extends Error {
@@ -26,8 +30,6 @@ export interface GraphPacerOptions {
   maxWritesPerSecond: number;
   /** @default Date.now */
   now?: () => number;
-  /** @default setTimeout */
-  sleep?: (ms: number) => Promise<void>;
   /** Told whenever a call asks for a turn (starts the share heartbeat: rateShares.ts). */
   onDemand?: () => void;
   /**
@@ -62,6 +64,16 @@ const MAX_MEASURE_MS = 5_000;
 const MEASURED_CALLS = 20;
 // Start at this share of the ceiling: instances that start together learn of each other within a heartbeat.
 const INITIAL_SHARE = 0.25;
+// A turn taken up to this share of an interval late (a timer fires late) keeps the pace it was due
+// at; later than that (the process stalled), the time is lost rather than made up in a burst.
+const LATE_TOLERANCE = 0.25;
+
+interface WaitingCall {
+  since: number;
+  deadline: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
 
 export class GraphPacer {
   /** The current rate, in writes per second. */
@@ -75,19 +87,20 @@ export class GraphPacer {
   private lastSignalAt = Number.NEGATIVE_INFINITY;
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   private lastGrowthAt: number | undefined;
-  private nextSlotAt = 0;
+  /** When the last turn was due (not when it was taken): the next is due one interval later. */
+  private lastTurnDueAt = Number.NEGATIVE_INFINITY;
   private pausedUntil = 0;
+  private readonly waiting: WaitingCall[] = [];
+  private turnTimer: NodeJS.Timeout | undefined;
   /** When Graph accepted our calls, over the last MAX_MEASURE_MS: the capacity it grants us, measured. */
   private readonly recentAccepts: number[] = [];
   private firstAcceptAt: number | undefined;
   /** When a call last waited for its turn: whether this process wants more than it gets. */
   lastDemandAt = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: GraphPacerOptions) {
     this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.rate = Math.min(options.initialRate ?? options.maxWritesPerSecond * INITIAL_SHARE, options.maxWritesPerSecond);
   }
 
@@ -118,28 +131,62 @@ export class GraphPacer {
     }
     this.share = next;
     this.rate = Math.min(this.rate, this.ceiling);
+    this.dispatch();
   }
 
-  /** Waits for this call's turn; throws WaitBeyondDeadlineError (taking no turn) if it comes after `deadline`. */
-  async acquire(deadline: number): Promise<void> {
-    for (;;) {
-      const now = this.now();
-      const slot = this.reserve(now, deadline);
-      if (slot > now) await this.sleep(slot - now);
-      // A long 429 that came while we waited: take a new turn after the pause, so the calls that
-      // were waiting resume paced rather than all at once.
-      if (this.pausedUntil <= this.now()) return;
-    }
+  /** Waits for this call's turn; rejects with WaitBeyondDeadlineError (taking no turn) if it comes after `deadline`. */
+  acquire(deadline: number): Promise<void> {
+    const now = this.noteDemand();
+    // Where this call would stand if the rate held: past the deadline, it need not wait to learn so.
+    const expected = this.turnDueAt(now) + (this.waiting.length * 1000) / this.rate;
+    if (expected > deadline) return Promise.reject(new WaitBeyondDeadlineError(expected - now));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ since: now, deadline, resolve, reject });
+      this.dispatch();
+    });
   }
 
-  /** The time of the next free turn, taken for the caller; throws WaitBeyondDeadlineError (taking none) past `deadline`. */
-  reserve(now: number, deadline = Number.POSITIVE_INFINITY): number {
+  /** Notes that a call wants a turn (for the share heartbeat, rateShares.ts); returns the time. */
+  noteDemand(): number {
+    const now = this.now();
     this.lastDemandAt = now;
     this.options.onDemand?.();
-    const slot = Math.max(now, this.nextSlotAt, this.pausedUntil);
-    if (slot > deadline) throw new WaitBeyondDeadlineError(slot - now);
-    this.nextSlotAt = slot + 1000 / this.rate;
-    return slot;
+    return now;
+  }
+
+  /** When the next turn is due: one interval at the current rate after the last, and not before a long Retry-After ends. */
+  turnDueAt(now: number): number {
+    return Math.max(now, this.lastTurnDueAt + 1000 / this.rate, this.pausedUntil);
+  }
+
+  /** Takes the turn due now (turnDueAt(now) <= now) for a call that has waited since `since`. */
+  takeTurn(now: number, since = now): void {
+    const due = Math.max(this.lastTurnDueAt + 1000 / this.rate, this.pausedUntil);
+    // Paced from when the turn was due, so ordinary timer lateness does not slow the rate; from when
+    // the call came, if it came after (no burst after idling); within LATE_TOLERANCE of now, so a
+    // stalled process does not make up the lost time in a burst.
+    this.lastTurnDueAt = Math.max(due, since, now - (LATE_TOLERANCE * 1000) / this.rate);
+  }
+
+  /** Hands out the turns that are due, and sets a timer for the next one. Called whenever the rate may have changed. */
+  private dispatch(): void {
+    clearTimeout(this.turnTimer);
+    this.turnTimer = undefined;
+    const now = this.now();
+    for (let call = this.waiting[0]; call; call = this.waiting[0]) {
+      const due = this.turnDueAt(now);
+      if (due > call.deadline) {
+        this.waiting.shift();
+        call.reject(new WaitBeyondDeadlineError(due - now));
+      } else if (due > now) {
+        this.turnTimer = setTimeout(() => this.dispatch(), due - now);
+        return;
+      } else {
+        this.waiting.shift();
+        this.takeTurn(now, call.since);
+        call.resolve();
+      }
+    }
   }
 
   /** Graph accepted a call; with x-ms-throttle-limit-percentage when it sent one (0.8 = 80% of a limit used). */
@@ -153,6 +200,7 @@ export class GraphPacer {
     if (limitPercentage !== undefined && limitPercentage > 1) {
       // Over a limit (shared with other apps, or the tenant's): slow down in proportion, before 429s come.
       this.decrease(this.rate / (limitPercentage + 0.05), now);
+      this.dispatch();
       return;
     }
     if (now - this.lastSignalAt > LIMIT_MEMORY_MS && this.knownLimit !== Number.POSITIVE_INFINITY) {
@@ -174,6 +222,7 @@ export class GraphPacer {
     let next = this.rate * (1 + growth * elapsedSeconds);
     if (this.rate < safe) next = Math.min(next, Math.max(safe, this.rate));
     this.rate = Math.min(this.ceiling, next);
+    this.dispatch();
   }
 
   /**
@@ -204,8 +253,8 @@ export class GraphPacer {
     } else if (this.decrease(this.rate * DECREASE, now, this.rate)) this.limitConfirmed = true;
     if (wait > PAUSE_ALL_AFTER_MS) {
       this.pausedUntil = Math.max(this.pausedUntil, now + wait);
-      this.nextSlotAt = Math.max(this.nextSlotAt, this.pausedUntil);
     }
+    this.dispatch();
   }
 
   /** How long every call still waits for a long Retry-After. */

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { GraphPacer } from '../../shared/graph/graphPacer';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { GraphPacer, WaitBeyondDeadlineError } from '../../shared/graph/graphPacer';
 import { shareOf } from '../../shared/graph/rateShares';
 import { rateBetween, simulatePacing, type SimulationOptions } from '../support/pacingSimulation';
 
@@ -72,11 +72,11 @@ describe("the pacer's rules", () => {
     const { pacer } = at(1_000);
     pacer.throttled(1_000);
     expect(pacer.pausedForMs).toBe(0);
-    expect(pacer.reserve(1_000)).toBe(1_000);
+    expect(pacer.turnDueAt(1_000)).toBe(1_000);
     const later = at(1_000);
     later.pacer.throttled(30_000);
     expect(later.pacer.pausedForMs).toBe(30_000);
-    expect(later.pacer.reserve(1_000)).toBe(31_000);
+    expect(later.pacer.turnDueAt(1_000)).toBe(31_000);
   });
 
   it('recovers quickly to just under the limit that threw it back, then only probes past it', () => {
@@ -159,11 +159,70 @@ describe("the pacer's rules", () => {
     expect(pacer.rate).toBeLessThanOrEqual(3);
   });
 
+  it('keeps its pace through a timer a little late, and loses a stall rather than make it up in a burst', () => {
+    const { pacer } = at();
+    pacer.takeTurn(0);
+    expect(pacer.turnDueAt(0)).toBe(50);
+    pacer.takeTurn(52, 0); // waiting since 0, its timer 2 ms late: the next turn is still due on the beat
+    expect(pacer.turnDueAt(52)).toBe(100);
+    pacer.takeTurn(300, 0); // the process stalled for 200 ms: no turns due at 150, 200, 250 all at once
+    expect(pacer.turnDueAt(300)).toBeGreaterThan(325);
+  });
+
   it('never exceeds its share of GRAPH_MAX_WRITES_PER_SECOND', () => {
     const { clock, pacer } = at();
     pacer.setShare(0.25);
     acceptFor(clock, pacer, 10_000, 100);
     expect(pacer.rate).toBeCloseTo(5);
+  });
+});
+
+describe('calls waiting for their turns', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  /** `count` calls ask for a turn at once; returns how many have had theirs so far, and how many gave up. */
+  const waitingCalls = (pacer: GraphPacer, count: number, deadline = Number.POSITIVE_INFINITY) => {
+    const turns = { taken: 0, beyondDeadline: 0 };
+    for (let call = 0; call < count; call += 1)
+      pacer.acquire(deadline).then(
+        () => (turns.taken += 1),
+        (error: unknown) => {
+          if (error instanceof WaitBeyondDeadlineError) turns.beyondDeadline += 1;
+        },
+      );
+    return turns;
+  };
+
+  it('take their turns at the rate of the moment, not the rate when they came', async () => {
+    const pacer = new GraphPacer({ maxWritesPerSecond: 20, initialRate: 10 });
+    pacer.setShare(0.5);
+    const turns = waitingCalls(pacer, 40);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(turns.taken).toBe(1);
+    // The share doubles (another instance went idle): the calls already waiting go at 20/s at once.
+    pacer.setShare(1);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(turns.taken).toBeGreaterThanOrEqual(10);
+    // Graph says its limit is twice used: the calls still waiting slow down at once too.
+    const before = turns.taken;
+    pacer.accepted(2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(turns.taken - before).toBeLessThanOrEqual(11);
+  });
+
+  it('give up a turn that a slower rate puts past their deadline, taking none', async () => {
+    const pacer = new GraphPacer({ maxWritesPerSecond: 20, initialRate: 20 });
+    const turns = waitingCalls(pacer, 10, Date.now() + 1_000);
+    await vi.advanceTimersByTimeAsync(0);
+    pacer.accepted(4); // about a quarter of the rate: five of the nine left fit before the deadline
+    // A call that comes now, behind nine, could not have its turn in time: it is told at once.
+    const late = waitingCalls(pacer, 1, Date.now() + 1_000);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(late.beyondDeadline).toBe(1);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(turns.taken).toBeLessThanOrEqual(6);
+    expect(turns.taken + turns.beyondDeadline).toBe(10);
   });
 });
 

@@ -18,7 +18,7 @@ async function freshTable(): Promise<TableClient> {
 function instance(table: TableClient, name: string, heartbeatMs = 300) {
   const pacer = new GraphPacer({ maxWritesPerSecond: 20 });
   const shares = new RateShares({ table, pacer, instanceId: name, heartbeatMs });
-  return { pacer, shares, demand: () => pacer.reserve(Date.now()) };
+  return { pacer, shares, demand: () => pacer.noteDemand() };
 }
 
 describe('shares of the ceiling', () => {

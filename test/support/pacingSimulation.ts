@@ -53,7 +53,9 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
   type Event = {
     at: number;
     process: number;
-    kind: 'ready' | 'arrive' | 'answer';
+    kind: 'ready' | 'turn' | 'arrive' | 'answer';
+    /** For a turn: which of the process's timers this is; a timer set again replaces it. */
+    timer?: number;
     call?: SimulatedCall;
     retryAfterMs?: number;
     usedShare?: number;
@@ -62,6 +64,22 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
   const schedule = (event: Event) => {
     const index = events.findIndex((other) => other.at > event.at);
     events.splice(index < 0 ? events.length : index, 0, event);
+  };
+  // Each process's calls waiting for a turn (since when), and its one turn timer, as GraphPacer.acquire keeps them.
+  const waiting = pacers.map(() => [] as number[]);
+  const timers = pacers.map(() => 0);
+  const dispatch = (process: number) => {
+    const pacer = pacers[process]!;
+    timers[process] = timers[process]! + 1;
+    while (waiting[process]!.length > 0) {
+      const due = pacer.turnDueAt(now);
+      if (due > now) {
+        schedule({ at: late(process, due), process, kind: 'turn', timer: timers[process] });
+        return;
+      }
+      pacer.takeTurn(now, waiting[process]!.shift());
+      schedule({ at: now, process, kind: 'arrive' });
+    }
   };
   for (let process = 0; process < options.processes; process += 1) {
     for (let caller = 0; caller < (options.callers ?? 8); caller += 1)
@@ -73,7 +91,12 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
     if (now > options.durationMs) break;
     const pacer = pacers[event.process]!;
     if (event.kind === 'ready') {
-      schedule({ at: late(event.process, pacer.reserve(now)), process: event.process, kind: 'arrive' });
+      waiting[event.process]!.push(now);
+      dispatch(event.process);
+      continue;
+    }
+    if (event.kind === 'turn') {
+      if (event.timer === timers[event.process]) dispatch(event.process);
       continue;
     }
     if (event.kind === 'arrive') {
@@ -97,6 +120,8 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
       pacer.throttled(event.retryAfterMs);
       schedule({ at: late(event.process, now + event.retryAfterMs!), process: event.process, kind: 'ready' });
     }
+    // The rate may have changed: the pacer hands out turns again.
+    dispatch(event.process);
   }
   return { calls, pacers };
 }
