@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, connect } from 'node:net';
 import path from 'node:path';
+import { appRoot } from './appRoot';
 
 /**
  * Azurite from node_modules, as a child process (`require('azurite')` does not work). Used by the
@@ -53,11 +54,12 @@ export function developmentConnectionString(ports: AzuritePorts, host = '127.0.0
  * it even when that process is SIGKILLed (a killed test run or benchmark left Azurite running,
  * holding ports and CPU). The guard holds the read end of a pipe whose write end only we hold:
  * when we die, it reads end-of-file and kills Azurite. Both run in their own process group, which
- * stop() signals as a whole.
+ * stop() signals as a whole. The guard starts Azurite with azuriteQueueSweep.cjs loaded first
+ * (its queue's sweep of deleted messages otherwise holds Azurite for seconds once a minute).
  */
-const AZURITE_GUARD = `
+const azuriteGuard = () => `
 const { spawn } = require('node:child_process');
-const azurite = spawn(process.execPath, process.argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+const azurite = spawn(process.execPath, ['--require', ${JSON.stringify(path.join(appRoot(), 'local', 'azuriteQueueSweep.cjs'))}, ...process.argv.slice(1)], { stdio: ['ignore', 'ignore', 'inherit'] });
 const kill = () => azurite.kill('SIGKILL');
 process.stdin.on('end', kill).on('error', kill).resume();
 // stop() signals the whole group, so Azurite has its SIGTERM already; a second one would kill it
@@ -89,8 +91,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
     ...(options.oauth ? ['--oauth', 'basic', '--cert', options.oauth.certificatePath, '--key', options.oauth.keyPath] : []),
   ];
-  // Through the guard, in a process group of its own: see AZURITE_GUARD.
-  const child = spawn(process.execPath, ['-e', AZURITE_GUARD, ...args], { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
+  // Through the guard, in a process group of its own: see azuriteGuard.
+  const child = spawn(process.execPath, ['-e', azuriteGuard(), ...args], { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
   const signalGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-child.pid!, signal);
