@@ -9,7 +9,8 @@
  *   x-ms-throttle-limit-percentage above 100% does the same in proportion, before any 429;
  * - every accepted call lets the rate grow back: quickly up to just under the known limit, then
  *   only slowly past it (probing whether Graph grants more), and steadily again once no signal has
- *   come for LIMIT_MEMORY_MS (the other app that took part of the budget may have gone);
+ *   come for LIMIT_MEMORY_MS (the other app that took part of the budget may have gone), unless
+ *   that limit is about the ceiling itself;
  * - a 429 with a long Retry-After (the budget is spent for a while) pauses every call; a short
  *   one (a one-second window) only slows the rate, so one 429 does not cost the whole process a second.
  * Waiting calls take their turns one after the other, each one interval at the rate of the moment
@@ -56,6 +57,9 @@ const NEAR_LIMIT_GROWTH = 0.05;
 const AT_LIMIT_HOLD = 0.98;
 // A known limit with no signal for this long is forgotten: capacity may have come back.
 const LIMIT_MEMORY_MS = 30_000;
+// ...unless it is at least this share of the ceiling: forgetting it could win back a few percent
+// at most, at the price of a 429 each time (see accepted).
+const KEEP_LIMIT_NEAR_CEILING = 0.95;
 // Retry-After up to this long slows the rate only; longer, and every call waits for it.
 const PAUSE_ALL_AFTER_MS = 1_000;
 const MIN_RATE = 0.2;
@@ -203,7 +207,11 @@ export class GraphPacer {
       this.dispatch();
       return;
     }
-    if (now - this.lastSignalAt > LIMIT_MEMORY_MS && this.knownLimit !== Number.POSITIVE_INFINITY) {
+    // A limit about at the ceiling is kept (probing still tests it): forgotten, the rate grew straight
+    // back to the ceiling and met the same 429, once per LIMIT_MEMORY_MS per instance, so eight
+    // instances at their whole-number shares of a strict window met eight times the 429s of one.
+    const forgettable = this.knownLimit < this.ceiling * KEEP_LIMIT_NEAR_CEILING;
+    if (now - this.lastSignalAt > LIMIT_MEMORY_MS && forgettable) {
       this.knownLimit = Number.POSITIVE_INFINITY;
       // Regain at the near-limit pace, not the slow start's: the other app may still be there, and
       // a burst into its retries costs seconds of refusals, not one.

@@ -101,6 +101,17 @@ describe("the pacer's rules", () => {
     expect(pacer.rate).toBeCloseTo(20);
   });
 
+  it('keeps a limit at about its ceiling through 30 s of silence (forgetting it wins nothing and costs a 429)', () => {
+    const { clock, pacer } = at();
+    pacer.setShare(0.15); // 3/s
+    acceptFor(clock, pacer, 5_000, 333);
+    pacer.throttled(1_000); // refused at the ceiling: the ceiling is the limit
+    acceptFor(clock, pacer, 40_000, 333);
+    // Only the probe's growth: an eighth of 0.1% a second. Forgotten, the rate was back at 3/s in a second.
+    expect(pacer.rate).toBeLessThan(3 * 0.99);
+    expect(pacer.rate).toBeGreaterThan(3 * 0.97);
+  });
+
   it('takes a 429 after one second a little short of its rate for jitter, not for another app arriving', () => {
     const { clock, pacer } = at();
     pacer.setShare(0.5);
@@ -273,12 +284,13 @@ describe('eight pacers out of step on a strict 20-per-second window', () => {
       expect(rateBetween(calls, 20_000, 120_000, process).rate).toBeGreaterThanOrEqual(0.5 * 2.5);
   });
 
-  it("hold the benchmark's targets (90%, at most 2% of calls answered 429) on a loaded machine, where a process's timers fire late and bunched", () => {
+  it("hold 95% with at most 1% of calls answered 429 on a loaded machine too, where a process's timers fire late and bunched", () => {
     // Each process stalls about every 300 ms for about 10 ms, as eight processes sharing two cores
-    // do: a turn that fell due in a stall is taken at its end, close behind the next one.
+    // do: a turn that fell due in a stall is taken at its end. (1.1% of calls answered 429 when each
+    // pacer forgot its limit at the ceiling every 30 s; 1.5% with turns booked ahead.)
     const { total } = run((rank) => shareOf(rank, 8, 20), { meanEveryMs: 300, meanLengthMs: 10, seed: 1 });
-    expect(total.rate / 20).toBeGreaterThanOrEqual(0.9);
-    expect(total.throttledShare).toBeLessThanOrEqual(0.02);
+    expect(total.rate / 20).toBeGreaterThanOrEqual(0.95);
+    expect(total.throttledShare).toBeLessThanOrEqual(0.01);
   });
 
   it('meet more 429s with equal shares of 2.5/s (why shares are whole numbers)', () => {
