@@ -12,7 +12,7 @@
  * YIELD_EVERY extents lets waiting requests run. Local development only: Azure Storage has no such sweep.
  *
  * If a later Azurite moves or renames what this replaces, nothing is replaced and Azurite runs as
- * it was built; test/local/azuriteQueueSweep.test.ts fails then, so the change is noticed.
+ * it was built; test/localHost/azuriteQueueSweep.test.ts fails then, so the change is noticed.
  */
 const path = require('node:path');
 
