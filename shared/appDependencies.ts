@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pRetry from 'p-retry';
 import { BatchBook } from './batches/batchBook';
 import { BatchIndex } from './batches/batchIndex';
 import { BatchLedger } from './batches/batchLedger';
@@ -68,6 +69,9 @@ export interface ResourceNames {
 
 // A probe is one token request; Entra answers in well under a second when it answers at all.
 const PROBE_TIMEOUT_MS = 10_000;
+// A final status's batch copy is synced again this many times (after 0.5, 1, 2 and 4 s), each time
+// after the storage SDK's own retries, before its writer hears of the failure.
+const FINAL_COPY_RETRIES = 4;
 
 export const DEFAULT_RESOURCE_NAMES: ResourceNames = { queueName: INVITATIONS_QUEUE, tableName: INVITATIONS_TABLE };
 
@@ -88,16 +92,21 @@ export async function createAppDependencies(
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
     afterChange: async ({ batchId, recordId, batchPosition, entity, announce }) => {
       const lag = (what: string, error: unknown) => console.warn(`Invitation ${recordId}: ${what} lags (${String(error).split('\n')[0]}).`);
+      // A final status must reach the batch: nothing syncs its copy again unless the person changes.
+      // So the sync is retried for a while (the redemption tracker, which will not read the person
+      // again, left the copy behind after one failure), and then its writer hears of the failure
+      // (the worker retries through a storage outage; a failed message is delivered again and
+      // reconfirms). The steps in between (Queued, Processing) are caught up by the sweep.
+      const final = entity !== undefined && FINAL_STATUSES.has(entity.status);
+      const syncCopy = (position: number) =>
+        pRetry(() => ledger.sync(batchId, recordId, position), { retries: final ? FINAL_COPY_RETRIES : 0, minTimeout: 500 }).catch(
+          (error: unknown) => {
+            if (final) throw error;
+            lag(`its copy in batch ${batchId}`, error);
+          },
+        );
       await Promise.all([
-        batchPosition === undefined
-          ? undefined
-          : ledger.sync(batchId, recordId, batchPosition).catch((error: unknown) => {
-              // A final status must reach the batch, so its writer hears of the failure and retries
-              // (the worker through a storage outage; a failed message is delivered again and
-              // reconfirms). The steps in between (Queued, Processing) are caught up by the sweep.
-              if (entity && FINAL_STATUSES.has(entity.status)) throw error;
-              lag(`its copy in batch ${batchId}`, error);
-            }),
+        batchPosition === undefined ? undefined : syncCopy(batchPosition),
         // An event is delivered again when its person's message is (the claim reconfirms a final record).
         entity && announce !== false
           ? events.announce(entity).catch((error: unknown) => lag(`the event of its ${entity.status}`, error))

@@ -5,6 +5,7 @@ import { BatchLedger, noCounts, type BatchCounts } from '../../shared/batches/ba
 import { InvitationStore } from '../../shared/storage/invitationStore';
 import type { RecordEntity } from '../../shared/storage/recordEntity';
 import { clearQueue, createTestDependencies, invitationFor, submit, writeRecord } from '../support/harness';
+import { dependenciesBehindFaultProxy } from '../support/storageFaultProxy';
 
 /**
  * A batch's counts against the truth: the statuses of the records the batch queued. A state change
@@ -204,6 +205,25 @@ describe('batch counts', () => {
     const refused = processes.reduce((sum, { transactions }) => sum + transactions.refused, 0);
     expect(committed).toBeLessThan(100);
     expect(refused).toBeLessThan(committed);
+  });
+
+  it('hear of a final status written once (as the redemption tracker writes it) through failures that outlast the storage SDK retries', async () => {
+    const { proxy, deps: proxied } = await dependenciesBehindFaultProxy('o');
+    try {
+      const batchId = 'outage';
+      const response = await submit(proxied, { batchId, invitations: [invitationFor('accepted@fabrikam.com')] });
+      const id: string = response.json.items[0].id;
+      await clearQueue(proxied);
+      await writeRecord(proxied, id, { status: 'Invited' });
+      // Six transactions in a row refused: more than one sync's tries (the SDK retries a 503 three times).
+      proxy.configure({ failTransactions: 6 });
+      const stored = (await proxied.store.getById(id))!;
+      await proxied.store.replace({ ...stored.entity, status: 'Accepted' }, stored.etag);
+      expect(proxy.faults.failTransactions).toBe(0);
+      expect(await proxied.batches.ledger.counts(batchId)).toEqual({ ...noCounts(), Accepted: 1 });
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('count a person named by another batch as a duplicate there, and a person queued again by another batch in both', async () => {

@@ -8,7 +8,7 @@ import { uniqueResourceNames } from './harness';
 /**
  * A fault injector between the app and Azurite's table endpoint, playing what Azure Storage does
  * that Azurite does not: refuse an entity it finds too large (400), or go away part-way through a
- * request's writes (503). Everything else is forwarded to the real Azurite unchanged.
+ * request's writes (503), or fail a few transactions in a row (503). Everything else is forwarded to the real Azurite unchanged.
  */
 
 export interface StorageFaults {
@@ -16,6 +16,8 @@ export interface StorageFaults {
   refuseBodiesContaining?: string;
   /** After this many more forwarded requests, every request is answered 503 (an outage part-way through). */
   failAfterRequests?: number;
+  /** The next this many entity-group transactions ($batch) are answered 503, the other requests forwarded. */
+  failTransactions?: number;
 }
 
 export class StorageFaultProxy {
@@ -62,8 +64,12 @@ export class StorageFaultProxy {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    const { refuseBodiesContaining, failAfterRequests } = this.faults;
+    const { refuseBodiesContaining, failAfterRequests, failTransactions } = this.faults;
     if (failAfterRequests !== undefined && this.forwarded >= failAfterRequests) {
+      return storageError(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.');
+    }
+    if (failTransactions && request.url?.includes('$batch')) {
+      this.faults.failTransactions = failTransactions - 1;
       return storageError(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.');
     }
     if (refuseBodiesContaining && body.includes(refuseBodiesContaining)) {
