@@ -160,16 +160,20 @@ export class GraphPacer {
 
   /** When the next turn is due: one interval at the current rate after the last, and not before a long Retry-After ends. */
   turnDueAt(now: number): number {
-    return Math.max(now, this.lastTurnDueAt + 1000 / this.rate, this.pausedUntil);
+    return Math.max(now, this.nextBeatAt);
+  }
+
+  /** One interval at the current rate after the last turn was due, and not before a long Retry-After ends. */
+  private get nextBeatAt(): number {
+    return Math.max(this.lastTurnDueAt + 1000 / this.rate, this.pausedUntil);
   }
 
   /** Takes the turn due now (turnDueAt(now) <= now) for a call that has waited since `since`. */
   takeTurn(now: number, since = now): void {
-    const due = Math.max(this.lastTurnDueAt + 1000 / this.rate, this.pausedUntil);
     // Paced from when the turn was due, so ordinary timer lateness does not slow the rate; from when
     // the call came, if it came after (no burst after idling); within LATE_TOLERANCE of now, so a
     // stalled process does not make up the lost time in a burst.
-    this.lastTurnDueAt = Math.max(due, since, now - (LATE_TOLERANCE * 1000) / this.rate);
+    this.lastTurnDueAt = Math.max(this.nextBeatAt, since, now - (LATE_TOLERANCE * 1000) / this.rate);
   }
 
   /** Hands out the turns that are due, and sets a timer for the next one. Called whenever the rate may have changed. */
