@@ -43,4 +43,4 @@ function applyQueueSweepPatch() {
   return true;
 }
 
-module.exports = { applyQueueSweepPatch, applied: applyQueueSweepPatch() };
+module.exports = { applied: applyQueueSweepPatch() };
