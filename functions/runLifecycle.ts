@@ -3,13 +3,13 @@ import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, parseOrProblem } from './runtime/http';
 
 const runQuerySchema = z.object({
-  dryRun: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).default('false'),
+  dryRun: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).default('true'),
 });
 
 /**
- * POST /api/lifecycle/run: the trackRedemptions run, now. `?dryRun=true` reads every pending guest
- * and answers exactly who would be reminded and expired (and with which action) without changing
- * anything, in Graph or here. Admin key: a run can disable or delete guests.
+ * POST /api/lifecycle/run: the trackRedemptions run, now. A dry run unless told `?dryRun=false`: it
+ * reads every pending guest and answers exactly who would be reminded and expired (and with which
+ * action) without changing anything, in Graph or here. Admin key: a run can disable or delete guests.
  */
 export const runLifecycle = defineHttp({
   name: 'runLifecycle',

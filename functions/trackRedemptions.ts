@@ -10,12 +10,13 @@ export const trackRedemptions = defineTimer({
   name: 'trackRedemptions',
   schedule: settingsSchema.shape.REDEMPTION_CHECK_SCHEDULE.parse(process.env.REDEMPTION_CHECK_SCHEDULE || undefined),
   handler: (deps) => async (_timer, context) => {
-    const run = await deps.redemptionTracker.run();
+    const run = await deps.redemptionTracker.runOnSchedule();
     const counts = ['accepted', 'removed', 'expired', 'reminded'].map(
       (change) => `${run.affected.filter((person) => person.change === change).length} ${change}`,
     );
     const summary = `trackRedemptions: ${run.read} guest(s) read: ${counts.join(', ')}, ${run.pending} still pending.`;
+    if (run.expiryReportedOnly) context.warn(`${summary} Expiry not applied: ${run.expiryReportedOnly}.`);
     if (run.stoppedBecause) context.warn(`${summary} Stopped early: ${run.stoppedBecause}.`);
-    else context.info(summary);
+    else if (!run.expiryReportedOnly) context.info(summary);
   },
 });

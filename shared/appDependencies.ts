@@ -29,6 +29,7 @@ import { GraphDirectoryClient } from './graph/graphDirectoryClient';
 import { GuestLookup } from './graph/guestLookup';
 import { EVENTS_QUEUE, InvitationEvents } from './lifecycle/invitationEvents';
 import { RedemptionTracker } from './lifecycle/redemptionTracker';
+import { ExpiryPolicyMemory } from './lifecycle/expiryPolicyMemory';
 import { InvitationFollowUp } from './worker/invitationFollowUp';
 
 /**
@@ -84,12 +85,16 @@ export async function createAppDependencies(
   const eventsQueueName = names.eventsQueueName ?? (names.queueName === INVITATIONS_QUEUE ? EVENTS_QUEUE : `${names.queueName}-events`);
   const events = new InvitationEvents(storage.queueClient(eventsQueueName), storage.queueClient(poisonQueueName(eventsQueueName)), {
     ...(settings.NOTIFY_URL ? { notifyUrl: settings.NOTIFY_URL } : {}),
-    ...(settings.NOTIFY_HMAC_SECRET ? { secret: settings.NOTIFY_HMAC_SECRET } : {}),
+    secrets: settings.NOTIFY_HMAC_SECRET,
+    receiverSecrets: settings.CALLBACK_SECRETS,
+    callbackAllowedHosts: settings.CALLBACK_ALLOWED_HOSTS,
+    allowPrivateAddresses: settings.CALLBACK_ALLOW_PRIVATE,
     maxAttempts: settings.NOTIFY_MAX_ATTEMPTS,
     firstRetryMs: settings.NOTIFY_FIRST_RETRY_SECONDS * 1000,
   });
   const store: InvitationStore = new InvitationStore(table, {
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
+    resendMaxPerDay: settings.INVITE_RESEND_MAX_PER_DAY,
     afterChange: async ({ batchId, recordId, batchPosition, entity, announce }) => {
       const lag = (what: string, error: unknown) => console.warn(`Invitation ${recordId}: ${what} lags (${String(error).split('\n')[0]}).`);
       // A final status must reach the batch: nothing syncs its copy again unless the person changes.
@@ -122,8 +127,16 @@ export async function createAppDependencies(
   const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));
   await Promise.all([store.ensureTable(), queue.ensureQueues(), events.ensureQueues()]);
   const intake = new Intake(store, batches, queue, {
-    domainPolicy: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
-    callbackAllowedHosts: settings.CALLBACK_ALLOWED_HOSTS,
+    policy: {
+      domains: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
+      allowedGroups: settings.INVITE_ALLOWED_GROUPS,
+      allowMemberType: settings.INVITE_ALLOW_MEMBER_TYPE,
+      allowCc: settings.INVITE_ALLOW_CC,
+      allowCustomMessage: settings.INVITE_ALLOW_CUSTOM_MESSAGE,
+      allowedRedirectHosts: settings.INVITE_ALLOWED_REDIRECT_HOSTS,
+      messageTemplates: settings.INVITE_MESSAGE_TEMPLATES,
+      callbackAllowedHosts: settings.CALLBACK_ALLOWED_HOSTS,
+    },
     inviteDelivery: settings.INVITE_DELIVERY,
     hmacSecrets: settings.INTAKE_HMAC_SECRET,
     hmacToleranceSeconds: settings.INTAKE_HMAC_TOLERANCE_SECONDS,
@@ -188,6 +201,7 @@ export async function createAppDependencies(
       expiredAction: settings.EXPIRED_ACTION,
     },
     readsPerSecond: settings.GRAPH_MAX_READS_PER_SECOND,
+    policyMemory: new ExpiryPolicyMemory(store.table),
     // A timer run, like partnerOnboarding's: it stops cleanly well inside the Functions timeout.
     budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
   });

@@ -4,7 +4,9 @@ import { isWellFormedText, MAX_KEY_CHARACTERS, MAX_PROPERTY_CHARACTERS } from '.
 
 /**
  * One invitation as callers submit it: the body of Graph's create invitation (v1.0) plus our own
- * `externalId` and `resend`. This schema is the single source of truth for what the intake accepts.
+ * `externalId`, `resend`, `groups`, `messageTemplate` and `callbackUrl`. This schema is the single
+ * source of truth for what the intake accepts; what a caller may use of it is the operator's to
+ * grant (intake/invitationPolicy.ts).
  */
 
 const MAX_DISPLAY_NAME = 256; // Entra's displayName limit
@@ -25,22 +27,32 @@ const lineOfText = () => text().refine((value) => !/\p{Cc}/u.test(value), 'must 
 /** Graph computes these; a caller that sends them has misunderstood the API. */
 export const READ_ONLY_PROPERTIES = ['id', 'status', 'inviteRedeemUrl'] as const;
 
-const readOnly = (name: string) =>
+const refused = (message: string) =>
   z
     .unknown()
-    .refine((value) => value === undefined, `is read-only: Graph sets ${name}, remove it from the request`)
+    .refine((value) => value === undefined, message)
     .optional();
+const readOnly = (name: string) => refused(`is read-only: Graph sets ${name}, remove it from the request`);
+/**
+ * Resetting a redemption hands an existing user object (its groups, its app access) to whoever
+ * redeems at the new address: never a caller's choice, only an operator's, and only for a guest
+ * this app created (POST /api/invitations/{id}/reset-redemption).
+ */
+const operatorOnly = refused(
+  'is not accepted from callers: an operator resets a redemption of a guest this app invited with POST /api/invitations/{id}/reset-redemption (admin key)',
+);
 
-const absoluteHttpUrl = text()
+/** Where the guest lands after redeeming: https only (an http page could be swapped on the way). */
+const absoluteHttpsUrl = text()
   .max(MAX_URL)
   .refine((value) => {
     try {
       const url = new URL(value);
-      return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname.length > 0;
+      return url.protocol === 'https:' && url.hostname.length > 0 && url.username === '' && url.password === '';
     } catch {
       return false;
     }
-  }, 'must be an absolute http(s) URL such as https://myapps.microsoft.com');
+  }, 'must be an absolute https URL without credentials, such as https://myapps.microsoft.com');
 
 /** ISO 639 / BCP 47 tag such as en-US; Intl rejects what is not a well-formed tag. */
 const languageTag = text().refine((tag) => {
@@ -87,13 +99,13 @@ const messageInfoSchema = z.strictObject({
 export const invitationSchema = z
   .strictObject({
     invitedUserEmailAddress: emailAddressSchema,
-    inviteRedirectUrl: absoluteHttpUrl,
+    inviteRedirectUrl: absoluteHttpsUrl,
     invitedUserDisplayName: lineOfText().trim().min(1).max(MAX_DISPLAY_NAME).optional(),
     invitedUserType: caseInsensitiveEnum(['Guest', 'Member']).default('Guest'),
     sendInvitationMessage: z.boolean().default(false),
     invitedUserMessageInfo: messageInfoSchema.optional(),
-    resetRedemption: z.boolean().default(false),
-    invitedUser: z.strictObject({ id: directoryObjectId }).optional(),
+    resetRedemption: operatorOnly,
+    invitedUser: operatorOnly,
     invitedUserSponsors: z
       .array(z.strictObject({ id: directoryObjectId }))
       .min(1)
@@ -116,6 +128,10 @@ export const invitationSchema = z
       )
       .optional(),
     resend: z.boolean().default(false),
+    /** The name of an operator-written message (INVITE_MESSAGE_TEMPLATES), resolved by the intake into the message body. */
+    messageTemplate: text()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be the name of a message template (INVITE_MESSAGE_TEMPLATES)')
+      .optional(),
     /**
      * Where this person's status changes are POSTed (lifecycle/invitationEvents.ts): https only,
      * and only to a host in CALLBACK_ALLOWED_HOSTS (checked by the intake, which knows the setting).
@@ -144,28 +160,34 @@ export const invitationSchema = z
         message: `is too large to store: ${stored} characters as JSON, at most ${MAX_STORED_INVITATION_CHARACTERS} (shorten customizedMessageBody)`,
       });
     }
-    if (invitation.resetRedemption && !invitation.invitedUser?.id) {
-      context.addIssue({
-        code: 'custom',
-        path: ['invitedUser', 'id'],
-        message: 'is required when resetRedemption is true (the id of the guest whose redemption is reset)',
-      });
-    }
   })
-  .transform(({ id: _id, status: _status, inviteRedeemUrl: _redeem, ...invitation }) => invitation);
+  .transform(
+    ({ id: _id, status: _status, inviteRedeemUrl: _redeem, resetRedemption: _reset, invitedUser: _user, ...invitation }) => invitation,
+  );
 
 export type Invitation = z.output<typeof invitationSchema>;
 
-/** What Graph's POST /invitations receives: the invitation without our own fields. */
-export type GraphInvitationRequest = Omit<Invitation, 'externalId' | 'resend' | 'callbackUrl' | 'groups'>;
+/**
+ * What Graph's POST /invitations receives: the invitation without our own fields. Only the app
+ * itself sets `resetRedemption` (an operator's reset of the guest it created: lifecycle/redemptionReset.ts).
+ */
+export type GraphInvitationRequest = Omit<Invitation, 'externalId' | 'resend' | 'callbackUrl' | 'groups' | 'messageTemplate'> & {
+  resetRedemption?: boolean;
+  invitedUser?: { id: string };
+};
 
-export function toGraphInvitationRequest({
-  externalId: _e,
-  resend: _r,
-  callbackUrl: _c,
-  groups: _g,
-  ...request
-}: Invitation): GraphInvitationRequest {
+export function toGraphInvitationRequest(stored: Invitation): GraphInvitationRequest {
+  // Records written before callers lost resetRedemption may still hold it: it is never passed on from a request.
+  const {
+    externalId: _e,
+    resend: _r,
+    callbackUrl: _c,
+    groups: _g,
+    messageTemplate: _t,
+    resetRedemption: _reset,
+    invitedUser: _user,
+    ...request
+  } = stored as Invitation & { resetRedemption?: unknown; invitedUser?: unknown };
   return request;
 }
 

@@ -26,6 +26,8 @@ export const FINAL_STATUSES: ReadonlySet<InvitationStatus> = new Set([
   'Failed',
   'DeadLettered',
 ]);
+/** Statuses that follow an invitation: the person has (or had) a guest, and a new attempt emails them again. */
+export const INVITED_STATUSES: ReadonlySet<InvitationStatus> = new Set(['Invited', 'Accepted', 'Expired', 'Removed']);
 /** Final statuses that a new submission of the same email queues again (a new attempt). */
 export const RETRYABLE_STATUSES: ReadonlySet<InvitationStatus> = new Set(['Failed', 'DeadLettered', 'Expired', 'Removed']);
 
@@ -64,6 +66,11 @@ export const invitationOutcomeSchema = z.object({
   /** INVITE_DELIVERY=mail: our own invitation email, sent after Graph's 201 (never a reason to call Graph again). */
   emailStatus: z.enum(EMAIL_STATUSES).optional(),
   emailSentAt: z.string().optional(),
+  /**
+   * When the attempt that got this answer was queued: a guest created before it was not created by
+   * this attempt (lifecycle/guestOwnership.ts).
+   */
+  attemptQueuedAt: z.string().optional(),
   /** Why the email could not be sent (`<code>: <message>`). */
   emailError: z.string().optional(),
   /** The groups the person was to join, each with its outcome. */
@@ -117,6 +124,14 @@ export const invitationRecordSchema = z
     queuedAt: z.string(),
     /** What the intake warned of when it accepted the person (customMessageWarning). */
     warning: z.string().optional(),
+    /**
+     * The guest this app's own invitation created (lifecycle/guestOwnership.ts), kept across
+     * attempts: disable, delete and reset act on this user alone, never on one found or older.
+     */
+    ownedUserId: z.string().optional(),
+    /** Invitations sent again to this person (`resend`, a new attempt after a guest existed) since resendWindowStartedAt: INVITE_RESEND_MAX_PER_DAY. */
+    resendCount: z.number().int().nonnegative().optional(),
+    resendWindowStartedAt: z.string().optional(),
   })
   .extend(invitationOutcomeSchema.shape)
   .extend(invitationLifecycleSchema.shape);

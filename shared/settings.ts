@@ -52,31 +52,96 @@ const optionalDuration = (example: string) =>
     return ms;
   });
 
-const hmacSecret = z
-  .string()
-  .optional()
-  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()))
-  .refine(
-    (secret) => secret === undefined || Buffer.byteLength(secret, 'utf8') >= MIN_HMAC_SECRET_BYTES,
-    `must be at least ${MIN_HMAC_SECRET_BYTES} bytes long: generate one with "openssl rand -hex 32"`,
-  );
-
-const commaSeparatedHosts = z
+const commaSeparatedList = z
   .string()
   .optional()
   .transform((value) =>
     (value ?? '')
       .split(',')
-      .map((host) => host.trim().toLowerCase())
-      .filter((host) => host.length > 0),
-  )
-  .pipe(
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+
+/** `host` or `host:port` (a bare host means port 443), lower-cased. */
+const commaSeparatedHosts = (example: string) =>
+  commaSeparatedList.pipe(
     z.array(
       z
         .string()
-        .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/, 'expected comma-separated host names such as "hr.contoso.com,hooks.fabrikam.com"'),
+        .transform((host) => host.toLowerCase())
+        .pipe(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/, `expected comma-separated host names such as "${example}"`)),
     ),
   );
+
+const commaSeparatedGroupIds = commaSeparatedList.pipe(
+  z.array(
+    z.guid('expected comma-separated group object ids such as "3f2504e0-4f89-41d3-9a0c-0305e82c3301"').transform((id) => id.toLowerCase()),
+  ),
+);
+
+const flag = z
+  .enum(['true', 'false'], { error: 'expected "true" or "false"' })
+  .default('false')
+  .transform((value) => value === 'true');
+
+/** One secret, or two comma-separated while one is rotated; each at least 32 bytes (a guessable secret signs anyone's webhooks). */
+const rotatingSecrets = commaSeparatedList
+  .refine((secrets) => secrets.length <= 2, 'expected one secret, or two comma-separated during a rotation')
+  .refine(
+    (secrets) => secrets.every((secret) => Buffer.byteLength(secret, 'utf8') >= MIN_HMAC_SECRET_BYTES),
+    `each secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes long: generate one with "openssl rand -hex 32"`,
+  );
+
+/** Template name → text: `{"welcome": "Welcome to Contoso's partner portal…"}`. */
+const MAX_TEMPLATE_CHARACTERS = 10_000;
+export const TEMPLATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const messageTemplates = optionalText.transform((value, context) => {
+  if (value === undefined) return {};
+  const problem = 'expected a JSON object of template names and texts such as {"welcome": "Welcome to our partner portal."}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    context.addIssue({ code: 'custom', message: problem });
+    return z.NEVER;
+  }
+  const templates = z.record(z.string().regex(TEMPLATE_NAME), z.string().min(1).max(MAX_TEMPLATE_CHARACTERS)).safeParse(parsed);
+  if (!templates.success) {
+    context.addIssue({
+      code: 'custom',
+      message: `${problem} (names of letters, digits, "-" and "_"; texts of 1 to ${MAX_TEMPLATE_CHARACTERS} characters)`,
+    });
+    return z.NEVER;
+  }
+  return templates.data;
+});
+
+/** `host=secret` pairs, comma-separated; a host named twice has two secrets (a rotation). */
+const callbackSecrets = commaSeparatedList.transform((pairs, context) => {
+  const byHost: Record<string, string[]> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    const host = pair.slice(0, equals).trim().toLowerCase();
+    const secret = pair.slice(equals + 1).trim();
+    if (equals <= 0 || !/^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/.test(host)) {
+      context.addIssue({ code: 'custom', message: 'expected comma-separated host=secret pairs such as "hr.contoso.com=<secret>"' });
+      return z.NEVER;
+    }
+    if (Buffer.byteLength(secret, 'utf8') < MIN_HMAC_SECRET_BYTES) {
+      context.addIssue({
+        code: 'custom',
+        message: `the secret for ${host} must be at least ${MIN_HMAC_SECRET_BYTES} bytes long: generate one with "openssl rand -hex 32"`,
+      });
+      return z.NEVER;
+    }
+    (byHost[host] ??= []).push(secret);
+    if (byHost[host].length > 2) {
+      context.addIssue({ code: 'custom', message: `${host} has more than two secrets: at most two, during a rotation` });
+      return z.NEVER;
+    }
+  }
+  return byHost;
+});
 
 export const settingsSchema = z.object({
   /** Storage for records, queue and rosters: a connection string or `UseDevelopmentStorage=true`. */
@@ -93,24 +158,25 @@ export const settingsSchema = z.object({
   INVITE_ALLOWED_DOMAINS: commaSeparatedDomains,
   INVITE_BLOCKED_DOMAINS: commaSeparatedDomains,
   /**
+   * The powers a caller may use, each granted by the operator (docs/security.md): the group ids
+   * callers may name (unset: none); Member invitations; ccRecipients; a caller's own message text.
+   */
+  INVITE_ALLOWED_GROUPS: commaSeparatedGroupIds,
+  INVITE_ALLOW_MEMBER_TYPE: flag,
+  INVITE_ALLOW_CC: flag,
+  INVITE_ALLOW_CUSTOM_MESSAGE: flag,
+  /** Exact host names an inviteRedirectUrl may name (https only in any case); unset: any https host. */
+  INVITE_ALLOWED_REDIRECT_HOSTS: commaSeparatedHosts('myapps.microsoft.com'),
+  /** Operator-written messages callers name with `messageTemplate`: a JSON object of name → text. */
+  INVITE_MESSAGE_TEMPLATES: messageTemplates,
+  /** How often one person may be sent their invitation again (`resend: true`) in 24 hours. */
+  INVITE_RESEND_MAX_PER_DAY: z.coerce.number().int().min(0).max(100).default(3),
+  /**
    * When set, POST /api/invitations needs `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
    * One secret, or two comma-separated while one is rotated; each at least 32 bytes (a guessable
    * secret signs anyone's webhooks).
    */
-  INTAKE_HMAC_SECRET: z
-    .string()
-    .optional()
-    .transform((value) =>
-      (value ?? '')
-        .split(',')
-        .map((secret) => secret.trim())
-        .filter((secret) => secret.length > 0),
-    )
-    .refine((secrets) => secrets.length <= 2, 'expected one secret, or two comma-separated during a rotation')
-    .refine(
-      (secrets) => secrets.every((secret) => Buffer.byteLength(secret, 'utf8') >= MIN_HMAC_SECRET_BYTES),
-      `each secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes long: generate one with "openssl rand -hex 32"`,
-    ),
+  INTAKE_HMAC_SECRET: rotatingSecrets,
   /** How far a signature's timestamp may be from now, in seconds: older requests are refused as replays. */
   INTAKE_HMAC_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   /**
@@ -183,9 +249,20 @@ export const settingsSchema = z.object({
   /** Callbacks (lifecycle/invitationEvents.ts): where every status change is POSTed when a submission names no callbackUrl. */
   NOTIFY_URL: optionalText.pipe(httpsUrl('https://hr.contoso.com/hooks/invitations').optional()),
   /** Hosts a submission's callbackUrl may name; empty: callbackUrl is refused. */
-  CALLBACK_ALLOWED_HOSTS: commaSeparatedHosts,
-  /** Signs every event (X-Signature: t=…,v1=…, the scheme the intake verifies); required with NOTIFY_URL or CALLBACK_ALLOWED_HOSTS. */
-  NOTIFY_HMAC_SECRET: hmacSecret,
+  CALLBACK_ALLOWED_HOSTS: commaSeparatedHosts('hr.contoso.com,hooks.fabrikam.com:8443'),
+  /**
+   * Signs every event (X-Signature: t=…,v1=…, the scheme the intake verifies) whose receiver has no
+   * secret of its own in CALLBACK_SECRETS; required with NOTIFY_URL or CALLBACK_ALLOWED_HOSTS. Two
+   * comma-separated while one is rotated (each event then carries both signatures).
+   */
+  NOTIFY_HMAC_SECRET: rotatingSecrets,
+  /** Per-receiver secrets, `host=secret` pairs: one receiver cannot forge events to another. */
+  CALLBACK_SECRETS: callbackSecrets,
+  /**
+   * `true`: events may go to loopback, private and link-local addresses (local development only).
+   * Otherwise every delivery resolves the receiver's host and refuses internal addresses.
+   */
+  CALLBACK_ALLOW_PRIVATE: flag,
   /** Delivery attempts of one event before it goes to the events' poison queue. */
   NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(12),
   /** The wait after a first failed delivery, doubled after each further failure (at most an hour). */
@@ -195,10 +272,7 @@ export const settingsSchema = z.object({
    * `true`: GET /api/dashboard needs an Entra sign-in through App Service Authentication (infra/
    * sets it with dashboardSignInClientId; docs/deploy.md). The data API keeps its function keys.
    */
-  DASHBOARD_REQUIRE_SIGN_IN: z
-    .enum(['true', 'false'], { error: 'expected "true" or "false"' })
-    .default('false')
-    .transform((value) => value === 'true'),
+  DASHBOARD_REQUIRE_SIGN_IN: flag,
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -235,6 +309,11 @@ const examples: Partial<Record<keyof Settings, string>> = {
   CALLBACK_ALLOWED_HOSTS: 'hr.contoso.com',
   NOTIFY_MAX_ATTEMPTS: '12',
   NOTIFY_FIRST_RETRY_SECONDS: '10',
+  INVITE_ALLOWED_GROUPS: '3f2504e0-4f89-41d3-9a0c-0305e82c3301',
+  INVITE_ALLOWED_REDIRECT_HOSTS: 'myapps.microsoft.com',
+  INVITE_MESSAGE_TEMPLATES: '{"welcome":"Welcome to our partner portal."}',
+  INVITE_RESEND_MAX_PER_DAY: '3',
+  CALLBACK_SECRETS: 'hr.contoso.com=<openssl rand -hex 32>',
 };
 
 export class SettingsError extends Error {
@@ -262,12 +341,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       `Setting ${missing} is missing: INVITE_DELIVERY=mail sends each invitation from a mailbox, in the name of an organisation (for example ${missing}=${examples[missing]}).`,
     );
   }
-  if ((settings.NOTIFY_URL || settings.CALLBACK_ALLOWED_HOSTS.length > 0) && !settings.NOTIFY_HMAC_SECRET) {
+  if ((settings.NOTIFY_URL || settings.CALLBACK_ALLOWED_HOSTS.length > 0) && settings.NOTIFY_HMAC_SECRET.length === 0) {
     // An unsigned event is one anybody could forge at the receiver.
     throw new SettingsError(
       'Setting NOTIFY_HMAC_SECRET is missing: events to NOTIFY_URL or a callbackUrl are signed with it (generate one with "openssl rand -hex 32").',
     );
   }
+  checkSecretsDiffer(settings);
   if (settings.WORKER_INVOCATION_BUDGET_SECONDS >= settings.CLAIM_LEASE_SECONDS) {
     // A claim must outlive the invocation that holds it, or a second worker could call Graph for the same person.
     throw new SettingsError(
@@ -293,6 +373,31 @@ function refuseUnresolvedKeyVaultReferences(env: NodeJS.ProcessEnv): void {
       )
       .join(' '),
   );
+}
+
+/**
+ * A receiver holds the secret its events are signed with. Were it the intake's secret, a receiver
+ * could sign submissions; were it another receiver's, it could forge that receiver's events.
+ */
+function checkSecretsDiffer(settings: Settings): void {
+  const intake = new Set(settings.INTAKE_HMAC_SECRET);
+  if (settings.NOTIFY_HMAC_SECRET.some((secret) => intake.has(secret))) {
+    throw new SettingsError(
+      'Setting NOTIFY_HMAC_SECRET must differ from INTAKE_HMAC_SECRET: every event receiver holds it, and could sign submissions with it.',
+    );
+  }
+  const owners = new Map<string, string>();
+  for (const secret of settings.NOTIFY_HMAC_SECRET) owners.set(secret, 'NOTIFY_HMAC_SECRET');
+  for (const [host, secrets] of Object.entries(settings.CALLBACK_SECRETS)) {
+    for (const secret of secrets) {
+      const owner = intake.has(secret) ? 'INTAKE_HMAC_SECRET' : owners.get(secret);
+      if (owner && owner !== host)
+        throw new SettingsError(
+          `Setting CALLBACK_SECRETS gives ${host} the same secret as ${owner}: each receiver needs its own, or one could forge the other's events.`,
+        );
+      owners.set(secret, host);
+    }
+  }
 }
 
 function checkStorageSettings(settings: Settings): void {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { GraphInvitationRequest } from '../invitation';
 import { fetchGraph, graphCallErrorFromResponse, tokenRequestError } from './graphCallError';
 import type { GraphCaller, GraphEndpoints } from './graphCaller';
+import type { Guest } from './graphDirectoryClient';
 
 /**
  * One call to Graph's POST /v1.0/invitations with an app-only token. No retries here: the
@@ -32,6 +33,8 @@ export interface InvitationCreated {
   detailsMissing?: true;
   /** No call was made: a lookup found the guest an earlier call created (guestLookup.ts). */
   foundByLookup?: true;
+  /** With foundByLookup: the user found, whose type and creation time say whether it is ours. */
+  foundUser?: Guest;
   /** x-ms-throttle-limit-percentage: Graph sends it above 80% of a limit. */
   throttleLimitPercentage?: number;
 }

@@ -83,7 +83,7 @@ export class InvitationSender {
           };
           if (lookFirst && this.lookup) {
             const found = await this.lookup.find(request.invitedUserEmailAddress);
-            if (found) return { invitedUserId: found.id, foundByLookup: true as const };
+            if (found) return { invitedUserId: found.id, foundByLookup: true as const, foundUser: found };
             lookFirst = false; // not there: this call cannot be a second invitation
           }
           try {

@@ -1,3 +1,4 @@
+import { isAllowedHost } from '../allowedHosts';
 import { emailDomain } from './emailAddress';
 
 /**
@@ -24,14 +25,13 @@ export function domainPolicyProblem(normalizedEmail: string, policy: DomainPolic
 }
 
 /**
- * Why a callbackUrl may not be used, or undefined when it may: its host (with the port when it has
- * one) must be listed in CALLBACK_ALLOWED_HOSTS, so that a caller cannot make the app POST to
+ * Why a callbackUrl may not be used, or undefined when it may: its host and port must be listed
+ * exactly in CALLBACK_ALLOWED_HOSTS (allowedHosts.ts), so that a caller cannot make the app POST to
  * any address it can reach (its own network included).
  */
 export function callbackHostProblem(callbackUrl: string, allowedHosts: readonly string[]): string | undefined {
-  const { host, hostname } = new URL(callbackUrl);
-  if (allowedHosts.includes(host.toLowerCase()) || allowedHosts.includes(hostname.toLowerCase())) return undefined;
+  if (isAllowedHost(new URL(callbackUrl), allowedHosts)) return undefined;
   return allowedHosts.length === 0
     ? 'is not allowed: no callback host is allowed (CALLBACK_ALLOWED_HOSTS is empty)'
-    : `names a host not in CALLBACK_ALLOWED_HOSTS (${allowedHosts.join(', ')})`;
+    : `names a host and port not in CALLBACK_ALLOWED_HOSTS (${allowedHosts.join(', ')}; a host without a port means 443)`;
 }

@@ -52,6 +52,9 @@ export function emailAddressProblem(address: string): string | undefined {
   const domain = address.slice(at + 1);
   if (localPart.length === 0) return 'must have a user name before "@"';
   if (/[\s\p{Cc}]/u.test(address)) return 'must not contain spaces or control characters';
+  // A soft hyphen, a zero-width space or a direction mark: invisible, so `ann\u00ADlee@…` would look
+  // like ann.lee's address and yet be another person.
+  if (/\p{Cf}/u.test(address)) return 'must not contain invisible characters (such as a soft hyphen or a zero-width space)';
   if (!isWellFormedText(address)) return 'must be well-formed Unicode text (it holds a lone surrogate)';
   if (localPart.includes('@')) return 'must contain exactly one "@"';
   const forbidden = FORBIDDEN_EMAIL_CHARACTERS.find((character) => localPart.includes(character));
@@ -78,9 +81,17 @@ function domainProblem(domain: string): string | undefined {
   return valid ? undefined : `must have a valid domain after "@" (got "${domain}")`;
 }
 
-/** The person's identity: the trimmed, lower-cased address. */
+/**
+ * The person's identity: the address in Unicode's compatibility form (NFKC: full-width `ａｎｎ` is
+ * `ann`), trimmed and lower-cased, with its domain in IDNA's ASCII form (`münchen.de` is
+ * `xn--mnchen-3ya.de`): two spellings of one mailbox are one person, invited once.
+ */
 export function normalizeEmailAddress(address: string): string {
-  return address.trim().toLowerCase();
+  const lowered = (isWellFormedText(address) ? address.normalize('NFKC') : address).trim().toLowerCase();
+  const at = lowered.lastIndexOf('@');
+  if (at < 0) return lowered;
+  const ascii = domainToASCII(lowered.slice(at + 1));
+  return ascii ? `${lowered.slice(0, at + 1)}${ascii}` : lowered;
 }
 
 export function emailDomain(normalizedAddress: string): string {

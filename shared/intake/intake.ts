@@ -3,7 +3,7 @@ import type { BatchBook, SubmissionEntry } from '../batches/batchBook';
 import type { PlacedPerson } from '../batches/batchLedger';
 import type { BatchSource } from '../batches/batchSource';
 import { createLimiter, settleWithConcurrency } from '../concurrency';
-import { callbackHostProblem, domainPolicyProblem, type DomainPolicy } from './domainPolicy';
+import { applyInvitationPolicy, type InvitationPolicy } from './invitationPolicy';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStatus } from '../invitationRecord';
 import { customMessageWarning } from '../invitation';
@@ -19,11 +19,10 @@ import type { IdempotencyStore } from './idempotencyStore';
  */
 
 export interface IntakeOptions {
-  domainPolicy: DomainPolicy;
+  /** What callers may ask for, as the operator's settings grant it (invitationPolicy.ts). */
+  policy: InvitationPolicy;
   /** INVITE_DELIVERY: with `graph` a custom message is warned about (customMessageWarning). @default 'graph' */
   inviteDelivery?: 'graph' | 'mail';
-  /** CALLBACK_ALLOWED_HOSTS: the hosts an item's callbackUrl may name (none: callbackUrl is refused). */
-  callbackAllowedHosts?: readonly string[];
   /** INTAKE_HMAC_SECRET: when any, every submission must be signed by one of them. */
   hmacSecrets: readonly string[];
   hmacToleranceSeconds: number;
@@ -135,27 +134,15 @@ export class Intake {
     const candidates: AdmissionCandidate[] = [];
     // `repeat`: a later item naming a person already among the candidates.
     const itemsToAdmit: { index: number; email: string; candidate: number; repeat: boolean }[] = [];
-    for (const { index, line, pathPrefix, invitation } of submission.accepted) {
-      const email = invitation.invitedUserEmailAddress;
-      // The policy covers every address the invitation email (with its redemption link) goes to.
-      const recipients = [
-        { path: 'invitedUserEmailAddress', address: email },
-        ...(invitation.invitedUserMessageInfo?.ccRecipients ?? []).map((cc, i) => ({
-          path: `invitedUserMessageInfo.ccRecipients[${i}].emailAddress.address`,
-          address: cc.emailAddress.address,
-        })),
-      ];
-      const policyErrors = recipients.flatMap(({ path, address }) => {
-        const problem = domainPolicyProblem(address, this.options.domainPolicy);
-        return problem ? [{ path: `${pathPrefix}${path}`, message: problem }] : [];
-      });
-      const callbackProblem =
-        invitation.callbackUrl && callbackHostProblem(invitation.callbackUrl, this.options.callbackAllowedHosts ?? []);
-      if (callbackProblem) policyErrors.push({ path: `${pathPrefix}callbackUrl`, message: callbackProblem });
-      if (policyErrors.length > 0) {
-        rejected.push({ index, ...(line ? { line } : {}), errors: policyErrors });
+    for (const { index, line, pathPrefix, invitation: submitted } of submission.accepted) {
+      const verdict = applyInvitationPolicy(submitted, this.options.policy);
+      if (verdict.errors) {
+        const errors = verdict.errors.map((error) => ({ path: `${pathPrefix}${error.path}`, message: error.message }));
+        rejected.push({ index, ...(line ? { line } : {}), errors });
         continue;
       }
+      const { invitation } = verdict;
+      const email = invitation.invitedUserEmailAddress;
       const first = firstByEmail.get(email);
       if (first !== undefined) {
         itemsToAdmit.push({ index, email, candidate: first, repeat: true });

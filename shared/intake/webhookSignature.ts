@@ -23,8 +23,14 @@ export interface VerifiedSignature {
   signature: string;
 }
 
-export function signBody(secret: string, body: Uint8Array | string, timestamp = Math.floor(Date.now() / 1000)): string {
-  return `t=${timestamp},v1=${hmacHex(secret, timestamp, body)}`;
+/** The header value: one v1 per secret (two while a secret is rotated, so the receiver may hold either). */
+export function signBody(
+  secrets: string | readonly string[],
+  body: Uint8Array | string,
+  timestamp = Math.floor(Date.now() / 1000),
+): string {
+  const all = typeof secrets === 'string' ? [secrets] : secrets;
+  return [`t=${timestamp}`, ...all.map((secret) => `v1=${hmacHex(secret, timestamp, body)}`)].join(',');
 }
 
 /** The verified signature, or a sentence saying why it is unacceptable. Compared in constant time. */

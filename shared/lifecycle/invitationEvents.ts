@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { QueueClient } from '@azure/storage-queue';
 import pRetry from 'p-retry';
 import { z } from 'zod';
+import { hostKeyOf, isAllowedHost } from '../allowedHosts';
 import { maskEmailAddress } from '../intake/emailAddress';
 import { signBody, SIGNATURE_HEADER } from '../intake/webhookSignature';
 import type { Invitation } from '../invitation';
@@ -9,6 +12,7 @@ import { FINAL_STATUSES, type InvitationStatus } from '../invitationRecord';
 import { encodeQueueMessage } from '../storage/invitationQueue';
 import type { RecordEntity } from '../storage/recordEntity';
 import type { WorkerLog } from '../worker/invitationWorker';
+import { externalOnlyLookup, isInternalAddress } from './receiverAddress';
 
 /**
  * Tells the caller what became of each person: every status change below is POSTed to the
@@ -17,6 +21,11 @@ import type { WorkerLog } from '../worker/invitationWorker';
  * receiver never holds up an invitation; delivery is at least once, with a backoff that doubles,
  * and an event still refused after NOTIFY_MAX_ATTEMPTS goes to the events' poison queue. Every
  * event has an id derived from the change, so a repeated delivery has the same id.
+ *
+ * A caller's callbackUrl is checked again at every delivery: its host and port against
+ * CALLBACK_ALLOWED_HOSTS as it is then, and the address it resolves to against the internal
+ * networks (receiverAddress.ts). Each receiver with its own secret (CALLBACK_SECRETS) gets events
+ * signed with it alone, so that no receiver can forge another's.
  */
 
 export const EVENTS_QUEUE = 'invitation-events';
@@ -54,10 +63,16 @@ const deliveryMessageSchema = z.object({ target: z.string(), event: invitationEv
 type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
 
 export interface InvitationEventsOptions {
-  /** NOTIFY_URL: where events go for people whose submission named no callbackUrl. */
+  /** NOTIFY_URL: where events go for people whose submission named no callbackUrl (the operator's own receiver). */
   notifyUrl?: string;
-  /** NOTIFY_HMAC_SECRET (settings.ts requires it whenever events can be sent). */
-  secret?: string;
+  /** NOTIFY_HMAC_SECRET: one, or two during a rotation (settings.ts requires it whenever events can be sent). */
+  secrets: readonly string[];
+  /** CALLBACK_SECRETS: a receiver's own secrets, by `host` or `host:port`. */
+  receiverSecrets?: Readonly<Record<string, readonly string[]>>;
+  /** CALLBACK_ALLOWED_HOSTS, checked again at every delivery to a callbackUrl. */
+  callbackAllowedHosts?: readonly string[];
+  /** CALLBACK_ALLOW_PRIVATE: callbacks may reach internal addresses (local development only). @default false */
+  allowPrivateAddresses?: boolean;
   maxAttempts: number;
   firstRetryMs: number;
 }
@@ -79,7 +94,7 @@ export class InvitationEvents {
    * message finds it final): the same write gives the same event id, so a repeat is recognisable.
    */
   async announce(entity: RecordEntity): Promise<void> {
-    if (!EVENT_STATUSES.has(entity.status) || !this.options.secret) return;
+    if (!EVENT_STATUSES.has(entity.status) || this.options.secrets.length === 0) return;
     const target = (JSON.parse(entity.request) as Invitation).callbackUrl ?? this.options.notifyUrl;
     if (!target) return;
     const message: DeliveryMessage = { target, event: eventOf(entity), attempt: 1 };
@@ -98,23 +113,19 @@ export class InvitationEvents {
     const who = `Event ${event.id} (${event.data.status} of ${event.data.id}, ${maskEmailAddress(event.data.email)})`;
     let failure: string;
     try {
-      const response = await fetch(target, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/cloudevents+json; charset=utf-8',
-          [SIGNATURE_HEADER]: signBody(this.options.secret!, body),
-        },
-        body,
-        redirect: 'manual', // a redirect could lead the signed event anywhere: it counts as a failure
-        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-      });
-      await response.body?.cancel();
-      if (response.ok) {
+      const status = await this.post(target, body);
+      if (status >= 200 && status < 300) {
         log.info(`${who}: delivered to ${new URL(target).host} (attempt ${attempt}).`);
         return 'delivered';
       }
-      failure = `HTTP ${response.status}`;
+      failure = `HTTP ${status}`;
     } catch (error) {
+      if (error instanceof CallbackNotAllowedError) {
+        // The operator took the host off the list since: the event is kept (poison), never sent there.
+        await this.poisonQueue.sendMessage(encodeQueueMessage(message));
+        log.error(`${who}: not delivered: ${error.message}; moved to ${this.poisonQueue.name}.`);
+        return 'poisoned';
+      }
       failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     }
     if (attempt >= this.options.maxAttempts) {
@@ -129,6 +140,54 @@ export class InvitationEvents {
     log.warn(`${who}: delivery to ${new URL(target).host} failed (${failure}); attempt ${attempt + 1} in ${Math.ceil(waitSeconds)} s.`);
     return 'retrying';
   }
+
+  /** One signed POST of `body` to `target`, within the rules of that moment; the receiver's HTTP status. */
+  private async post(target: string, body: string): Promise<number> {
+    const url = new URL(target);
+    const { notifyUrl, callbackAllowedHosts = [], allowPrivateAddresses = false } = this.options;
+    // NOTIFY_URL is the operator's own choice (a receiver inside their network included); a
+    // callbackUrl is a caller's, checked again now.
+    const callback = target !== notifyUrl;
+    if (callback && !isAllowedHost(url, callbackAllowedHosts))
+      throw new CallbackNotAllowedError(`${url.host} is no longer in CALLBACK_ALLOWED_HOSTS`);
+    const guarded = callback && !allowPrivateAddresses;
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    if (guarded && isIP(literal) && isInternalAddress(literal)) throw new Error(`${url.host} is an internal address`);
+    return postOnce(
+      url,
+      { 'content-type': 'application/cloudevents+json; charset=utf-8', [SIGNATURE_HEADER]: signBody(this.secretsFor(url), body) },
+      body,
+      guarded ? externalOnlyLookup : undefined,
+    );
+  }
+
+  /** The receiver's own secrets (CALLBACK_SECRETS), else NOTIFY_HMAC_SECRET's. */
+  private secretsFor(url: URL): readonly string[] {
+    const receivers = this.options.receiverSecrets ?? {};
+    const key = hostKeyOf(url, Object.keys(receivers));
+    return key ? receivers[key]! : this.options.secrets;
+  }
+}
+
+class CallbackNotAllowedError extends Error {
+  override readonly name = 'CallbackNotAllowedError';
+}
+
+/** The events' own POST: no redirects (a redirect could lead a signed event anywhere), no pooling. */
+function postOnce(url: URL, headers: Record<string, string>, body: string, lookup: typeof externalOnlyLookup | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, agent: false, ...(lookup ? { lookup } : {}) },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
+    request.setTimeout(DELIVERY_TIMEOUT_MS, () => request.destroy(new Error(`no answer within ${DELIVERY_TIMEOUT_MS} ms`)));
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 /** The event of a record's current status. Never the redemption URL: it is a credential. */

@@ -1,10 +1,12 @@
 import { GraphCallError } from '../graph/graphCallError';
-import { MAX_BATCH_REQUESTS, type Guest, type GraphDirectoryClient, type GuestRead } from '../graph/graphDirectoryClient';
+import { MAX_BATCH_REQUESTS, type GraphDirectoryClient, type GuestRead } from '../graph/graphDirectoryClient';
 import type { GraphPacer } from '../graph/graphPacer';
 import type { ExpiredAction } from '../invitationRecord';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
 import { NO_CLAIM, type RecordEntity } from '../storage/recordEntity';
+import type { ExpiryPolicyMemory } from './expiryPolicyMemory';
+import { isOwnGuest } from './guestOwnership';
 
 /**
  * What became of each invited person, read from Graph (`trackRedemptions`, and the admin route
@@ -12,7 +14,7 @@ import { NO_CLAIM, type RecordEntity } from '../storage/recordEntity';
  * within a read budget of their own (GRAPH_MAX_READS_PER_SECOND). Then:
  * - a guest who redeemed becomes Accepted; a guest deleted meanwhile becomes Removed;
  * - one pending past EXPIRE_AFTER is Expired by EXPIRED_ACTION (report, disable, delete), and
- *   only a Guest whom this pipeline invited, never one who accepted;
+ *   only the guest this pipeline's own invitation created (guestOwnership.ts), never one who accepted;
  * - one pending past REMINDER_AFTER (since the invitation or the last reminder) is queued for a
  *   reminder, at most REMINDER_MAX times: the worker sends it through the same claim and pacer.
  * A dry run reads the same and changes nothing: it says who would be affected.
@@ -30,6 +32,8 @@ export interface RedemptionTrackerOptions {
   readsPerSecond: number;
   /** How long one run may read before it stops cleanly (the rest waits for the next run). */
   budgetMs: number;
+  /** Which expiry policy the timer has already run under: a new one is reported first (runOnSchedule). */
+  policyMemory?: ExpiryPolicyMemory;
 }
 
 export type LifecycleChange = 'accepted' | 'removed' | 'expired' | 'reminded';
@@ -43,6 +47,8 @@ export interface AffectedPerson {
   change: LifecycleChange;
   /** For `expired`: what is (or would be) done to the guest. */
   action?: ExpiredAction;
+  /** For `expired`: only reported, not done (a dry run, or the first scheduled run under a new expiry policy). */
+  reportedOnly?: true;
 }
 
 export interface TrackerRun {
@@ -54,10 +60,17 @@ export interface TrackerRun {
   affected: AffectedPerson[];
   /** Why the run stopped before reading everyone (throttled, out of time, permission missing). */
   stoppedBecause?: string;
+  /** Why expiry was only reported in a run that changed everything else. */
+  expiryReportedOnly?: string;
 }
 
-// A guest created this long before we recorded the person is not one of ours (clock skew allowed for).
-const CLOCK_SKEW_MS = 5 * 60_000;
+export interface RunOptions {
+  /** Change nothing anywhere: say who would be affected. @default false */
+  dryRun?: boolean;
+  /** Report who would expire, and change nothing for them (the rest is applied). @default false */
+  reportExpiryOnly?: boolean;
+}
+
 const ACTIONS: Record<LifecyclePolicy['expiredAction'], ExpiredAction> = { report: 'reported', disable: 'disabled', delete: 'deleted' };
 
 export class RedemptionTracker {
@@ -72,7 +85,25 @@ export class RedemptionTracker {
     private readonly options: RedemptionTrackerOptions,
   ) {}
 
-  async run({ dryRun = false }: { dryRun?: boolean } = {}): Promise<TrackerRun> {
+  /**
+   * The timer's run. Its first run under an expiry policy it has not run under (EXPIRE_AFTER just
+   * set, or EXPIRED_ACTION changed) reports who would expire and expires nobody; the next applies it.
+   */
+  async runOnSchedule(): Promise<TrackerRun> {
+    const { policy, policyMemory } = this.options;
+    if (policy.expireAfterMs === undefined || !policyMemory) return this.run();
+    const key = `${policy.expireAfterMs}|${policy.expiredAction}`;
+    if (await policyMemory.hasSeen(key)) return this.run();
+    const run = await this.run({ reportExpiryOnly: true });
+    await policyMemory.remember(key);
+    return {
+      ...run,
+      expiryReportedOnly:
+        'the first scheduled run under this EXPIRE_AFTER and EXPIRED_ACTION only reports who would expire; the next run expires them',
+    };
+  }
+
+  async run({ dryRun = false, reportExpiryOnly = false }: RunOptions = {}): Promise<TrackerRun> {
     const deadline = Date.now() + this.options.budgetMs;
     const run: TrackerRun = { dryRun, read: 0, pending: 0, affected: [] };
     const people = (await this.store.awaitingAcceptance())
@@ -97,7 +128,7 @@ export class RedemptionTracker {
         const read = reads.get(stored.record.id);
         if (!read || read.kind === 'failed') continue;
         run.read += 1;
-        const affected = await this.follow(stored, read, dryRun, deadline);
+        const affected = await this.follow(stored, read, { dryRun, reportExpiryOnly }, deadline);
         if (affected) run.affected.push(affected);
         else run.pending += 1;
       }
@@ -130,7 +161,12 @@ export class RedemptionTracker {
   }
 
   /** Applies (or, in a dry run, describes) what the read says is due for one person. */
-  private async follow(stored: StoredRecord, read: GuestRead, dryRun: boolean, deadline: number): Promise<AffectedPerson | undefined> {
+  private async follow(
+    stored: StoredRecord,
+    read: GuestRead,
+    { dryRun, reportExpiryOnly }: Required<RunOptions>,
+    deadline: number,
+  ): Promise<AffectedPerson | undefined> {
     const { entity } = stored;
     const now = new Date();
     const at = now.toISOString();
@@ -141,21 +177,32 @@ export class RedemptionTracker {
     }
     if (read.kind !== 'found') return undefined;
     const { guest } = read;
-    const seen = { checkedAt: at, externalUserState: guest.externalUserState ?? undefined, invitedUserId: guest.id };
+    const own = isOwnGuest(guest, stored.record);
+    const seen = {
+      checkedAt: at,
+      externalUserState: guest.externalUserState ?? undefined,
+      invitedUserId: guest.id,
+      // Settled on the first read that shows the guest's creation (guestOwnership.ts), then kept across attempts.
+      ...(own ? { ownedUserId: guest.id } : {}),
+    };
     if (guest.externalUserState === 'Accepted') {
       if (!dryRun) await this.write(stored, { ...seen, status: 'Accepted', acceptedAt: guest.externalUserStateChangeDateTime ?? at });
       return { ...person, change: 'accepted' };
     }
     const { policy } = this.options;
-    const invitedAt = Date.parse(entity.invitedAt ?? entity.updatedAt);
+    // Counted from the invitation alone: a record that does not say when its guest was invited
+    // (written before invitedAt was kept) is never expired on a guess such as its last update.
+    const invitedAt = entity.invitedAt ? Date.parse(entity.invitedAt) : Number.NaN;
     const expiryDue =
       policy.expireAfterMs !== undefined && entity.status === 'Invited' && now.getTime() - invitedAt >= policy.expireAfterMs;
-    if (expiryDue && isOurGuest(guest, entity)) {
+    if (expiryDue && own) {
       const action = ACTIONS[policy.expiredAction];
-      if (!dryRun) {
-        if (action !== 'reported') await this.actOnGuest(action, guest.id, deadline);
-        await this.write(stored, { ...seen, status: 'Expired', expiredAt: at, expiredAction: action });
+      if (dryRun || reportExpiryOnly) {
+        if (!dryRun) await this.store.touch({ ...entity, ...seen }, stored.etag);
+        return { ...person, change: 'expired', action, reportedOnly: true };
       }
+      if (action !== 'reported') await this.actOnGuest(action, guest.id, deadline);
+      await this.write(stored, { ...seen, status: 'Expired', expiredAt: at, expiredAction: action });
       return { ...person, change: 'expired', action };
     }
     const remindedAt = Date.parse(entity.lastRemindedAt ?? entity.invitedAt ?? entity.updatedAt);
@@ -204,17 +251,6 @@ export class RedemptionTracker {
     this.nextReadAt = at + (users * 1000) / this.options.readsPerSecond;
     if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
   }
-}
-
-/**
- * Only a guest this pipeline invited may be disabled or deleted: a Guest, created by an invitation
- * no earlier than we recorded the person (a guest who existed before, re-invited, is not ours).
- */
-function isOurGuest(guest: Guest, entity: RecordEntity): boolean {
-  if (guest.userType !== 'Guest' || guest.externalUserState === 'Accepted') return false;
-  if (guest.creationType !== undefined && guest.creationType !== null && guest.creationType !== 'Invitation') return false;
-  const created = guest.createdDateTime ? Date.parse(guest.createdDateTime) : Number.NaN;
-  return Number.isFinite(created) && created >= Date.parse(entity.createdAt) - CLOCK_SKEW_MS;
 }
 
 function lastRead({ entity }: StoredRecord): string {

@@ -8,6 +8,7 @@ import {
   recordIdSchema,
   RETRYABLE_STATUSES,
   FINAL_STATUSES,
+  INVITED_STATUSES,
   type InvitationRecord,
   type InvitationStatus,
 } from '../invitationRecord';
@@ -105,7 +106,11 @@ export interface InvitationStoreOptions {
    * of its admissions itself, with their place in the submission.
    */
   afterChange?: (change: RecordChange) => Promise<unknown>;
+  /** INVITE_RESEND_MAX_PER_DAY: how often one person may be emailed again in 24 hours. @default 3 */
+  resendMaxPerDay?: number;
 }
+
+const RESEND_WINDOW_MS = 24 * 60 * 60_000;
 
 export interface AdmitOptions {
   /** Called as each group of people is recorded, so the caller can queue them while the rest are written. */
@@ -173,12 +178,16 @@ export class InvitationStore {
       if (!shouldQueueAgain(existing, candidate.invitation, now, this.options.queuedStaleAfterMs)) {
         return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
       }
+      const resend = this.countResend(existing, now);
+      if ('refusal' in resend) return { admission: 'refused', reason: resend.refusal };
       // Queued again by the batch that has them: they keep their place (one copy per person in a batch).
       const sameBatch = existing.record.batchId === batchId && existing.entity.batchPosition !== undefined;
       const batchPosition = sameBatch ? existing.entity.batchPosition : candidate.batchPosition;
+      const invitation = keptFromEarlierSubmissions(existing, candidate.invitation);
       const entity: RecordEntity = {
         ...existing.entity,
-        ...queuedAttemptProperties(batchId, candidate.invitation, now.toISOString(), batchPosition, candidate.warning),
+        ...queuedAttemptProperties(batchId, invitation, now.toISOString(), batchPosition, candidate.warning),
+        ...resend.fields,
       };
       try {
         await this.table.updateEntity(toTableEntity(entity), 'Replace', { etag: existing.etag });
@@ -190,6 +199,28 @@ export class InvitationStore {
       if (entity.externalId) await this.table.upsertEntity(externalIdEntity(entity), 'Replace');
       return { record: recordFromEntity(entity), admission: 'requeued', previous: existing.entity, batchPosition };
     }
+  }
+
+  /**
+   * A new attempt for a person who has (or had) a guest emails them again: at most
+   * INVITE_RESEND_MAX_PER_DAY such in 24 hours, so that nobody can mail-bomb a partner through us.
+   */
+  private countResend(
+    existing: StoredRecord,
+    now: Date,
+  ): { fields: Pick<RecordEntity, 'resendCount' | 'resendWindowStartedAt'> } | { refusal: string } {
+    if (!INVITED_STATUSES.has(existing.record.status)) return { fields: {} };
+    const max = this.options.resendMaxPerDay ?? 3;
+    const { resendCount = 0, resendWindowStartedAt } = existing.record;
+    const windowStart = resendWindowStartedAt ? Date.parse(resendWindowStartedAt) : Number.NaN;
+    if (!(now.getTime() - windowStart < RESEND_WINDOW_MS)) return { fields: { resendCount: 1, resendWindowStartedAt: now.toISOString() } };
+    if (resendCount >= max) {
+      const until = new Date(windowStart + RESEND_WINDOW_MS).toISOString();
+      return {
+        refusal: `was sent the invitation again ${resendCount} time(s) since ${resendWindowStartedAt} (INVITE_RESEND_MAX_PER_DAY is ${max}): submit again after ${until}`,
+      };
+    }
+    return { fields: { resendCount: resendCount + 1, resendWindowStartedAt } };
   }
 
   /**
@@ -355,7 +386,31 @@ function shouldQueueAgain(existing: StoredRecord, invitation: Invitation, now: D
   // A record left Queued with no message (the intake failed between the two writes): queue it again.
   if (status === 'Queued' && now.getTime() - Date.parse(queuedAt) > staleAfterMs) return true;
   // Asking on purpose re-invites a finished person; one still in flight will be invited anyway.
-  return FINAL_STATUSES.has(status) && (invitation.resend || invitation.resetRedemption);
+  return FINAL_STATUSES.has(status) && invitation.resend;
+}
+
+/**
+ * What a later submission of a person may not change. The callbackUrl stays the one of the
+ * submission that created the person, so no other caller can redirect their events. Once a guest
+ * exists, the cc, the groups and the message stay as first submitted: a resend sends the same
+ * invitation again, and cannot send someone else's redemption link to a cc of its own choosing or
+ * add an existing guest to other groups.
+ */
+function keptFromEarlierSubmissions(existing: StoredRecord, submitted: Invitation): Invitation {
+  const earlier = existing.invitation;
+  const { callbackUrl: _callback, groups: _groups, invitedUserMessageInfo: _message, messageTemplate: _template, ...rest } = submitted;
+  const callback = earlier.callbackUrl ? { callbackUrl: earlier.callbackUrl } : {};
+  if (!INVITED_STATUSES.has(existing.record.status)) {
+    const { callbackUrl: _submittedCallback, ...changeable } = submitted;
+    return { ...changeable, ...callback };
+  }
+  return {
+    ...rest,
+    ...callback,
+    ...(earlier.groups ? { groups: earlier.groups } : {}),
+    ...(earlier.invitedUserMessageInfo ? { invitedUserMessageInfo: earlier.invitedUserMessageInfo } : {}),
+    ...(earlier.messageTemplate ? { messageTemplate: earlier.messageTemplate } : {}),
+  };
 }
 
 function toStoredRecord(entity: TableEntityResult<RecordEntity>): StoredRecord {

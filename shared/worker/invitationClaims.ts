@@ -32,6 +32,8 @@ export interface Outcome extends InvitationOutcome {
   calls: number;
   /** Lifecycle fields it changes (an undefined value clears one). */
   lifecycle?: InvitationLifecycle;
+  /** Record fields kept across attempts that it settles (the guest established as ours). */
+  fields?: Pick<InvitationRecord, 'ownedUserId'>;
 }
 
 /** The error a dead-lettered person gets when no call left one. */
@@ -90,6 +92,7 @@ export class InvitationClaims {
       ...entity,
       ...outcomeColumns(outcome),
       ...outcome.lifecycle,
+      ...outcome.fields,
       ...NO_CLAIM,
       status: outcome.status,
       attempts: entity.attempts + outcome.calls,

@@ -8,6 +8,7 @@ import { mayHaveActed, type GraphCallError } from '../graph/graphCallError';
 import type { InvitationSender } from '../graph/invitationSender';
 import type { HealthBoard } from '../healthBoard';
 import { InvitationFollowUp } from './invitationFollowUp';
+import { isOwnGuest } from '../lifecycle/guestOwnership';
 
 /**
  * Gets each queued person to a recorded outcome: claim the record, call Graph through the sender,
@@ -113,11 +114,41 @@ export class InvitationWorker {
     switch (outcome.kind) {
       case 'invited': {
         const { created } = outcome;
+        if (created.foundUser?.userType === 'Member') {
+          // The address belongs to a member of this tenant: Graph would refuse the invitation, and
+          // the member is never recorded as a guest of ours.
+          const record = await this.recordOutcome(claim.claim, {
+            status: 'Failed',
+            calls: outcome.calls,
+            error: {
+              code: 'AlreadyInDirectory',
+              message: `A member of this tenant (object id ${created.foundUser.id}) has this address: it is not invited as a guest.`,
+            },
+            lifecycle: { reminderDue: undefined },
+          });
+          log.warn(`Invitation ${who}: Failed ${describe(record)}: a member has this address, ${elapsed()}.`);
+          return 'failed';
+        }
         const lifecycle = reminder
           ? { remindersSent: (stored.record.remindersSent ?? 0) + 1, lastRemindedAt: now, reminderDue: undefined }
           : { invitedAt: now };
         const pendingWork = this.options.followUp.pendingWork(stored, { emailWanted, reminder });
-        await this.recordOutcome(claim.claim, { ...created, ...pendingWork, status: 'Invited', calls: outcome.calls, lifecycle });
+        // Whether the guest is ours is settled where its creation time is known (lifecycle/guestOwnership.ts):
+        // now for a guest the lookup found, on the tracker's first read otherwise.
+        const attempt = reminder ? {} : { attemptQueuedAt: stored.record.queuedAt };
+        const owned =
+          created.foundUser && isOwnGuest(created.foundUser, { ...stored.record, ...attempt, invitedUserId: created.foundUser.id })
+            ? { ownedUserId: created.foundUser.id }
+            : {};
+        await this.recordOutcome(claim.claim, {
+          ...created,
+          ...pendingWork,
+          ...attempt,
+          status: 'Invited',
+          calls: outcome.calls,
+          lifecycle,
+          fields: owned,
+        });
         const missing = created.detailsMissing
           ? ' (Graph answered 201 but its body was lost: details missing, not called again)'
           : created.foundByLookup

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -22,7 +22,12 @@ const secret = 'cli-shared-secret-of-at-least-32-bytes';
 
 beforeAll(async () => {
   tenant = await startEmulatedTenant({ latencyMs: 0 });
-  deps = await createTestDependencies({ ...tenant.settings, INTAKE_HMAC_SECRET: secret, GRAPH_MAX_WRITES_PER_SECOND: '500' });
+  deps = await createTestDependencies({
+    ...tenant.settings,
+    INTAKE_HMAC_SECRET: secret,
+    GRAPH_MAX_WRITES_PER_SECOND: '500',
+    INVITE_ALLOW_CUSTOM_MESSAGE: 'true',
+  });
   host = await startHttpHost(deps);
   worker = startWorker(deps, new CapturedLogs());
 });
@@ -50,12 +55,16 @@ describe('npx entra-invite', () => {
   it('submits the example CSV, watches it to the end and writes the results CSV', async () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'cli-'));
     const file = path.join(folder, 'partners.csv');
-    copyFileSync(path.join(ROOT, 'examples', 'partners.csv'), file);
+    // The example, with a message of its own in the two rows that ask for Graph's email (this host grants INVITE_ALLOW_CUSTOM_MESSAGE).
+    writeFileSync(
+      file,
+      readFileSync(path.join(ROOT, 'examples', 'partners.csv'), 'utf8').replaceAll(',true,,', ',true,"Welcome,\nsee you soon",'),
+    );
     const result = await cli(['submit', file, '--url', host.url, '--watch']);
     expect(result.stderr).not.toContain('entra-invite:'); // the progress bar draws on stderr
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Batch cli-partners-[0-9a-f]{12}: 3 queued, 0 already known, 1 rejected\./);
-    expect(result.stdout).toContain("line 7: invitedUserEmailAddress must not contain '+'");
+    expect(result.stdout).toContain("line 8: invitedUserEmailAddress must not contain '+'");
     expect(result.stdout).toContain('3 people: Invited 3.');
     // Two rows carry a message for Graph's email, which Graph leaves out for an app: said, not hidden.
     expect(result.stdout).toContain('Warning (2 people): invitedUserMessageInfo.customizedMessageBody will not be in the email');

@@ -8,9 +8,17 @@ const PORTAL_HEADINGS =
   'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,' +
   'Send invitation message (true or false) [sendEmail],Customized invitation message [customizedMessageBody]';
 
+const CSV_GROUPS = [crypto.randomUUID(), crypto.randomUUID()];
+
 let deps: AppDependencies;
 beforeAll(async () => {
-  deps = await createTestDependencies();
+  // The portal's columns carry a message, a cc and the Member type: an operator who granted them (intake/invitationPolicy.ts).
+  deps = await createTestDependencies({
+    INVITE_ALLOW_MEMBER_TYPE: 'true',
+    INVITE_ALLOW_CC: 'true',
+    INVITE_ALLOW_CUSTOM_MESSAGE: 'true',
+    INVITE_ALLOWED_GROUPS: CSV_GROUPS.join(','),
+  });
 });
 beforeEach(async () => {
   await clearQueue(deps);
@@ -70,7 +78,8 @@ describe("POST /api/invitations with the Entra admin center's bulk-invite CSV", 
   });
 
   it('reads [groups] and [sponsors] as ;-separated ids, and rejects a sixth sponsor by name', async () => {
-    const [g1, g2, ...sponsors] = Array.from({ length: 8 }, () => crypto.randomUUID());
+    const [g1, g2] = CSV_GROUPS;
+    const sponsors = Array.from({ length: 6 }, () => crypto.randomUUID());
     const csv = [
       'version:v1.0',
       'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Groups [groups],Sponsors [sponsors]',

@@ -31,7 +31,7 @@ describe('the examples the README submits', () => {
       'chloe.martin@northwind.example',
     ]);
     expect(response.json.rejected).toEqual([
-      { index: 3, line: 7, errors: [{ path: 'invitedUserEmailAddress', message: expect.stringContaining("'+'") }] },
+      { index: 3, line: 6, errors: [{ path: 'invitedUserEmailAddress', message: expect.stringContaining("'+'") }] },
     ]);
     await clearQueue(deps);
   });

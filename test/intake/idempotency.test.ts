@@ -61,15 +61,12 @@ describe('a person is queued once', () => {
     expect(record?.error).toBeUndefined();
   });
 
-  it.each([
-    ['resend', { resend: true }],
-    ['resetRedemption', { resetRedemption: true, invitedUser: { id: '7b6e2d3c-1f4a-4c8e-9d2b-5a6f7e8d9c0b' } }],
-  ])('queues an Invited person again when %s is true', async (name, extra) => {
-    const email = `${name.toLowerCase()}@contoso-partner.com`;
+  it('queues an Invited person again when resend is true', async () => {
+    const email = 'resend@contoso-partner.com';
     const first = await submit(deps, invitationFor(email));
     await setStatus(first.json.items[0].id, 'Invited', { invitedUserId: 'old' });
     await clearQueue(deps);
-    const again = await submit(deps, invitationFor(email, extra));
+    const again = await submit(deps, invitationFor(email, { resend: true }));
     expect(again.json.items[0]).toMatchObject({ duplicate: false, status: 'Queued' });
     expect(await queueLength(deps)).toBe(1);
     expect((await deps.store.getById(first.json.items[0].id))?.record.invitedUserId).toBeUndefined();

@@ -49,7 +49,7 @@ describe('domain policy', () => {
 
 describe('the domain policy covers every recipient', () => {
   it('rejects an invitation whose ccRecipient is outside the allowed domains, naming the cc path', async () => {
-    const deps = await createTestDependencies({ INVITE_ALLOWED_DOMAINS: 'fabrikam.com' });
+    const deps = await createTestDependencies({ INVITE_ALLOWED_DOMAINS: 'fabrikam.com', INVITE_ALLOW_CC: 'true' });
     const cc = (address: string) => ({ invitedUserMessageInfo: { ccRecipients: [{ emailAddress: { address } }] } });
     const response = await submit(deps, {
       invitations: [

@@ -34,6 +34,7 @@ describe('invitation lifecycle', () => {
     const { deps, logs, tenant } = await lifecyclePipeline({
       CALLBACK_ALLOWED_HOSTS: receiver.host,
       NOTIFY_HMAC_SECRET: NOTIFY_SECRET,
+      CALLBACK_ALLOW_PRIVATE: 'true', // the receiver listens on loopback
     });
     const delivery = startEventDelivery(deps, logs);
     cleanup.push(delivery.stop);
@@ -119,7 +120,7 @@ describe('invitation lifecycle', () => {
 
   it('reminds the pending, then expires only the guests it invited: never one who accepted, a member, or a guest from before', async () => {
     const { deps, tenant } = await lifecyclePipeline(
-      { REMINDER_AFTER: 'PT2S', REMINDER_MAX: '1', EXPIRE_AFTER: 'PT4S', EXPIRED_ACTION: 'delete' },
+      { REMINDER_AFTER: 'PT2S', REMINDER_MAX: '1', EXPIRE_AFTER: 'PT4S', EXPIRED_ACTION: 'delete', INVITE_ALLOW_MEMBER_TYPE: 'true' },
       true,
     );
     const pending = 'pending@fabrikam.com';
