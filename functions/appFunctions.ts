@@ -16,6 +16,7 @@ import { trackRedemptions } from './trackRedemptions';
 import { deliverInvitationEvent } from './deliverInvitationEvent';
 import { runLifecycle } from './runLifecycle';
 import { listExpired } from './listExpired';
+import { resetRedemption } from './resetRedemption';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
 export const appFunctions: FunctionDefinition[] = [
@@ -36,4 +37,5 @@ export const appFunctions: FunctionDefinition[] = [
   deliverInvitationEvent,
   runLifecycle,
   listExpired,
+  resetRedemption,
 ];

@@ -81,6 +81,36 @@ param inviteAllowedDomains string = ''
 @description('Comma-separated domains that may not be invited.')
 param inviteBlockedDomains string = ''
 
+@description('Comma-separated group object ids callers may name in `groups` (empty: none may be named).')
+param inviteAllowedGroups string = ''
+
+@description('\'true\': callers may ask for invitedUserType Member (member-level directory permissions).')
+@allowed(['true', 'false'])
+param inviteAllowMemberType string = 'false'
+
+@description('\'true\': callers may name a ccRecipients address (it receives the redemption link in Graph\'s email).')
+@allowed(['true', 'false'])
+param inviteAllowCc string = 'false'
+
+@description('\'true\': callers may write their own customizedMessageBody; otherwise they name a messageTemplate.')
+@allowed(['true', 'false'])
+param inviteAllowCustomMessage string = 'false'
+
+@description('Comma-separated exact host names an inviteRedirectUrl may name (empty: any https host).')
+param inviteAllowedRedirectHosts string = 'myapps.microsoft.com'
+
+@description('Operator-written messages callers name with messageTemplate: a JSON object of name to text (empty: none).')
+param inviteMessageTemplates string = ''
+
+@description('How often one person may be invited again in 24 hours.')
+@minValue(0)
+@maxValue(100)
+param inviteResendMaxPerDay int = 3
+
+@description('\'true\': event receivers have their own secrets (CALLBACK_SECRETS, host=secret pairs), kept in Key Vault as callback-secrets.')
+@allowed(['true', 'false'])
+param useCallbackSecrets string = 'false'
+
 @description('The client id of an app registration for signing in to the dashboard with Entra (App Service Authentication). Empty: no sign-in (docs/deploy.md).')
 param dashboardSignInClientId string = ''
 
@@ -97,7 +127,7 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var appName = 'func-invite-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(appName, 32)}-${take(resourceToken, 7)}'
-var needsKeyVault = graphCaller != 'managedIdentity' || useIntakeHmac == 'true'
+var needsKeyVault = graphCaller != 'managedIdentity' || useIntakeHmac == 'true' || useCallbackSecrets == 'true'
 var keyVaultName = 'kv-invite-${take(resourceToken, 13)}'
 
 resource resourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -188,6 +218,14 @@ module functionApp 'modules/functionApp.bicep' = {
     useIntakeHmac: useIntakeHmac == 'true'
     inviteAllowedDomains: inviteAllowedDomains
     inviteBlockedDomains: inviteBlockedDomains
+    inviteAllowedGroups: inviteAllowedGroups
+    inviteAllowMemberType: inviteAllowMemberType
+    inviteAllowCc: inviteAllowCc
+    inviteAllowCustomMessage: inviteAllowCustomMessage
+    inviteAllowedRedirectHosts: inviteAllowedRedirectHosts
+    inviteMessageTemplates: inviteMessageTemplates
+    inviteResendMaxPerDay: inviteResendMaxPerDay
+    useCallbackSecrets: useCallbackSecrets == 'true'
     dashboardSignInClientId: dashboardSignInClientId
   }
 }

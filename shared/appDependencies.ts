@@ -30,6 +30,7 @@ import { GuestLookup } from './graph/guestLookup';
 import { EVENTS_QUEUE, InvitationEvents } from './lifecycle/invitationEvents';
 import { RedemptionTracker } from './lifecycle/redemptionTracker';
 import { ExpiryPolicyMemory } from './lifecycle/expiryPolicyMemory';
+import { RedemptionReset } from './lifecycle/redemptionReset';
 import { InvitationFollowUp } from './worker/invitationFollowUp';
 
 /**
@@ -57,6 +58,8 @@ export interface AppDependencies {
   redemptionTracker: RedemptionTracker;
   /** Status changes told to callers through their own queue. */
   events: InvitationEvents;
+  /** An operator's reset of the redemption of a guest this app created. */
+  redemptionReset: RedemptionReset;
 }
 
 export interface ResourceNames {
@@ -167,6 +170,7 @@ export async function createAppDependencies(
   );
   const sender = new InvitationSender(graphClient, pacer, credentialCircuit, lookup);
   const followUp = new InvitationFollowUp(store, directory, {
+    circuit: credentialCircuit,
     delivery: settings.INVITE_DELIVERY,
     ...(settings.INVITE_SENDER ? { sender: settings.INVITE_SENDER } : {}),
     branding: {
@@ -209,6 +213,7 @@ export async function createAppDependencies(
     settings,
     store,
     redemptionTracker,
+    redemptionReset: new RedemptionReset(store, queue, directory),
     events,
     queue,
     intake,

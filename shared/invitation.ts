@@ -192,12 +192,18 @@ export function toGraphInvitationRequest(stored: Invitation): GraphInvitationReq
 }
 
 /**
- * Why a caller's custom message will not reach the partner, or undefined: Graph leaves it out of
- * the email when an app sends the invitation (Entra's B2B troubleshooting), which is always here,
- * unless we send our own email (INVITE_DELIVERY=mail).
+ * What the caller should know of how the invitation will be delivered, or undefined:
+ * - with Graph's email, a custom message is not in it: Graph leaves a custom message out of the
+ *   email when an app sends the invitation (Entra's B2B troubleshooting), which is always here;
+ * - with our own email (INVITE_DELIVERY=mail), the email holds the redemption link and goes to the
+ *   invitee alone: a cc recipient is not sent it.
  */
-export function customMessageWarning(invitation: Invitation, delivery: 'graph' | 'mail'): string | undefined {
-  if (delivery !== 'graph' || !invitation.sendInvitationMessage || !invitation.invitedUserMessageInfo?.customizedMessageBody)
-    return undefined;
+export function deliveryWarning(invitation: Invitation, delivery: 'graph' | 'mail'): string | undefined {
+  const info = invitation.invitedUserMessageInfo;
+  if (delivery === 'mail')
+    return info?.ccRecipients?.length
+      ? 'invitedUserMessageInfo.ccRecipients will not be sent the email: with INVITE_DELIVERY=mail the email carries the redemption link, which goes to the invitee alone.'
+      : undefined;
+  if (!invitation.sendInvitationMessage || !info?.customizedMessageBody) return undefined;
   return 'invitedUserMessageInfo.customizedMessageBody will not be in the email: Graph leaves a custom message out of invitations an app sends. Set INVITE_DELIVERY=mail to send your own email with it.';
 }

@@ -99,6 +99,10 @@ export const invitationLifecycleSchema = z.object({
   lastRemindedAt: z.string().optional(),
   /** The queued attempt is a reminder: the worker asks Graph to send the email again. */
   reminderDue: z.boolean().optional(),
+  /** The queued attempt is an operator's reset of the redemption of the guest this app created (lifecycle/redemptionReset.ts). */
+  resetRedemptionDue: z.boolean().optional(),
+  /** When an operator's reset of the redemption was last carried out. */
+  redemptionResetAt: z.string().optional(),
   expiredAt: z.string().optional(),
   expiredAction: z.enum(EXPIRED_ACTIONS).optional(),
   /** When the tracker found the guest deleted outside the pipeline. */
@@ -122,7 +126,7 @@ export const invitationRecordSchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
     queuedAt: z.string(),
-    /** What the intake warned of when it accepted the person (customMessageWarning). */
+    /** What the intake warned of when it accepted the person (deliveryWarning). */
     warning: z.string().optional(),
     /**
      * The guest this app's own invitation created (lifecycle/guestOwnership.ts), kept across

@@ -9,7 +9,7 @@ import {
 } from '@azure/functions';
 import { appDependencies, type AppDependencies } from '../../shared/appDependencies';
 import { RequestProblem } from '../../shared/problem';
-import { problemResponse } from './http';
+import { problemResponse, refuseSimpleCrossSitePost } from './http';
 
 /**
  * One declaration per function, used by both hosts: defining a function registers it with
@@ -81,6 +81,7 @@ export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinitio
 function answerProblems(handler: HttpHandler): HttpHandler {
   return async (request: HttpRequest, context: InvocationContext) => {
     try {
+      refuseSimpleCrossSitePost(request);
       return await handler(request, context);
     } catch (error) {
       if (error instanceof RequestProblem) return problemResponse(error);

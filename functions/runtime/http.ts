@@ -73,3 +73,22 @@ export function parseOrProblem<T extends z.ZodType>(schema: T, value: unknown): 
   const [first] = describeIssues(parsed.error);
   throw problems.invalidRequest(`${first?.path} ${first?.message}.`);
 }
+
+// What a web page may POST to another site without asking first (a CORS "simple request"): a form's
+// encodings, plain text, or no body at all. Fetch's CORS protocol: https://fetch.spec.whatwg.org/#cors-safelisted-request-header
+const SIMPLE_REQUEST_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain', '']);
+
+/**
+ * Every POST changes state (submits, redrives, runs the lifecycle, resets a redemption): it must
+ * declare a Content-Type a cross-site page cannot send without a CORS preflight, which no route
+ * grants. Otherwise a page the operator visits could POST to the local host (which checks no keys),
+ * or to Azure with a key in its URL (CSRF).
+ */
+export function refuseSimpleCrossSitePost(request: HttpRequest): void {
+  if (request.method !== 'POST') return;
+  const essence = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (SIMPLE_REQUEST_TYPES.has(essence))
+    throw problems.unsupportedMediaType(
+      `A POST needs Content-Type: application/json${essence === '' ? '' : ` (got ${essence})`}, even without a body: a web page on another site cannot send that header without asking first.`,
+    );
+}

@@ -29,6 +29,14 @@ param keyVaultName string
 param useIntakeHmac bool
 param inviteAllowedDomains string
 param inviteBlockedDomains string
+param inviteAllowedGroups string
+param inviteAllowMemberType string
+param inviteAllowCc string
+param inviteAllowCustomMessage string
+param inviteAllowedRedirectHosts string
+param inviteMessageTemplates string
+param inviteResendMaxPerDay int
+param useCallbackSecrets bool
 @description('An app registration for signing in to the dashboard (empty: no sign-in; the page is public, its data behind function keys).')
 param dashboardSignInClientId string
 
@@ -58,6 +66,14 @@ var baseSettings = {
   GRAPH_MAX_WRITES_PER_SECOND: string(graphMaxWritesPerSecond)
   INVITE_ALLOWED_DOMAINS: inviteAllowedDomains
   INVITE_BLOCKED_DOMAINS: inviteBlockedDomains
+  // What callers may ask for: each power the operator's to grant (docs/security.md).
+  INVITE_ALLOWED_GROUPS: inviteAllowedGroups
+  INVITE_ALLOW_MEMBER_TYPE: inviteAllowMemberType
+  INVITE_ALLOW_CC: inviteAllowCc
+  INVITE_ALLOW_CUSTOM_MESSAGE: inviteAllowCustomMessage
+  INVITE_ALLOWED_REDIRECT_HOSTS: inviteAllowedRedirectHosts
+  INVITE_MESSAGE_TEMPLATES: inviteMessageTemplates
+  INVITE_RESEND_MAX_PER_DAY: string(inviteResendMaxPerDay)
 }
 
 // Who calls Graph: by default the managed identity itself (no secret anywhere); otherwise an app
@@ -83,6 +99,11 @@ var intakeHmacSetting = {
   INTAKE_HMAC_SECRET: keyVaultReference(keyVaultName, 'intake-hmac-secret')
 }
 var intakeSettings = useIntakeHmac ? intakeHmacSetting : {}
+
+var callbackSecretsSetting = {
+  CALLBACK_SECRETS: keyVaultReference(keyVaultName, 'callback-secrets')
+}
+var callbackSettings = useCallbackSecrets ? callbackSecretsSetting : {}
 
 var dashboardSignIn = !empty(dashboardSignInClientId)
 var dashboardSettings = {
@@ -129,7 +150,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: app
   name: 'appsettings'
-  properties: union(baseSettings, graphCallerSettings, intakeSettings, dashboardSettings)
+  properties: union(baseSettings, graphCallerSettings, intakeSettings, callbackSettings, dashboardSettings)
 }
 
 // App Service Authentication (Entra sign-in) for the dashboard. It does not require sign-in for

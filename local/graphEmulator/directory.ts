@@ -64,6 +64,11 @@ export class EmulatedDirectory {
   /** Mailboxes sendMail may send from. */
   readonly mailboxes = new Set<string>();
   readonly outbox: SentMail[] = [];
+  /**
+   * What a member reference must start with (`<graph endpoint>/v1.0/`): Graph resolves the
+   * `@odata.id` of `members/$ref`, so a reference to another cloud's host names nothing here.
+   */
+  referenceBase: string | undefined;
   /** How long a new user stays unknown to group adds (directory replication). */
   replicationLagMs = 0;
   reads = 0;
@@ -114,6 +119,21 @@ export class EmulatedDirectory {
     };
     this.users.set(added.id, added);
     return added;
+  }
+
+  /**
+   * `resetRedemption: true` for an existing user: the same object (id, groups) is pending again,
+   * at the invited address (which may be a new one); undefined when no user has that id.
+   */
+  resetRedemption(userId: string, email: string): EmulatedUser | undefined {
+    const user = this.users.get(userId);
+    if (!user) return undefined;
+    const normalized = normalizeEmailAddress(email);
+    user.mail = normalized;
+    if (!user.otherMails.includes(normalized)) user.otherMails.push(normalized);
+    user.externalUserState = 'PendingAcceptance';
+    user.externalUserStateChangeDateTime = new Date().toISOString();
+    return user;
   }
 
   /** The control route's redemption: the guest accepts now. */
@@ -243,7 +263,10 @@ export class EmulatedDirectory {
     const members = this.groups.get(groupId);
     if (!members) return notFound(groupId);
     const reference = (body as { '@odata.id'?: unknown } | undefined)?.['@odata.id'];
-    const userId = typeof reference === 'string' ? reference.split('/').pop()! : '';
+    const expected = `${this.referenceBase ?? ''}directoryObjects/`;
+    if (typeof reference !== 'string' || (this.referenceBase !== undefined && !reference.startsWith(expected)))
+      return graphError(400, 'Request_BadRequest', `Invalid object identifier '${String(reference)}'.`);
+    const userId = reference.split('/').pop()!;
     const user = this.users.get(userId);
     if (!user || Date.now() - Date.parse(user.createdDateTime) < this.replicationLagMs) return notFound(userId);
     if (members.has(userId)) {

@@ -41,6 +41,11 @@ export interface FaultOptions {
    * half-way through the body, so the caller cannot read what was created.
    */
   cutCreatedShare: number;
+  /**
+   * `denied-person`: invitations of these addresses are refused with `403 Authorization_RequestDenied`
+   * ("Insufficient privileges to complete the operation."), as Graph refuses a user the app may not act on.
+   */
+  deniedEmails: string[];
 }
 
 export interface EmulatorBehaviour {
@@ -77,13 +82,22 @@ export interface RecordedCall {
   cut?: boolean;
   /** Whether the call asked Graph to send its invitation email (a reminder does). */
   sendInvitationMessage?: boolean;
+  /** A reset of an existing user's redemption: the user it named (`invitedUser.id`). */
+  resetRedemptionOf?: string;
 }
 
 export const DEFAULT_BEHAVIOUR: EmulatorBehaviour = {
   writeBudget: { limit: 3_000, windowMs: 150_000 },
   readBudget: DEFAULT_READ_BUDGET,
   latencyMs: 300,
-  faults: { transientShare: 0, transientStatuses: [503, 504], retryAfterShare: 0.5, retryAfterSeconds: 1, cutCreatedShare: 0 },
+  faults: {
+    transientShare: 0,
+    transientStatuses: [503, 504],
+    retryAfterShare: 0.5,
+    retryAfterSeconds: 1,
+    cutCreatedShare: 0,
+    deniedEmails: [],
+  },
   verifiedDomains: ['contoso.com'],
   blockedDomains: [],
   tokenLifetimeSeconds: 3599,
@@ -111,6 +125,7 @@ export class GraphEmulator {
     const { certificate: _certificate, apps: _apps, port: _port, ...change } = options;
     this.behaviour = changedBehaviour(DEFAULT_BEHAVIOUR, change);
     this.entra = new EmulatedEntra(url, options.apps, () => this.behaviour.tokenLifetimeSeconds);
+    this.directory.referenceBase = `${url}/v1.0/`;
     this.applyTokenFaults(change.tokenFaults);
   }
 
@@ -254,6 +269,7 @@ export class GraphEmulator {
       status: 0,
       ...(email ? { email } : {}),
       sendInvitationMessage: parsed?.sendInvitationMessage === true,
+      ...(parsed?.resetRedemption === true ? { resetRedemptionOf: String((parsed.invitedUser as { id?: unknown } | undefined)?.id) } : {}),
     };
     this.calls.push(call);
     const answer = (status: number, payload: unknown, headers: Record<string, string> = {}, cut = false) => {
@@ -277,6 +293,10 @@ export class GraphEmulator {
       );
     }
 
+    if (email && this.behaviour.faults.deniedEmails.some((denied) => normalizeEmailAddress(denied) === email)) {
+      await sleep(this.behaviour.latencyMs);
+      return error(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+    }
     const scripted = email ? this.scripts.get(email)?.shift() : undefined;
     if (scripted) {
       await sleep(this.behaviour.latencyMs);
@@ -332,9 +352,17 @@ export class GraphEmulator {
         throttleHeaders,
       );
     }
+    const resetOf = parsed!.resetRedemption === true ? String((parsed!.invitedUser as { id?: unknown }).id) : undefined;
+    const user = resetOf ? this.directory.resetRedemption(resetOf, email!) : this.directory.invited(caller.tenantId, email!, parsed!);
+    if (!user)
+      return error(
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${resetOf}' does not exist or one of its queried reference-property objects are not present.`,
+      );
     answer(
       201,
-      this.issued(invitationCreated(this.directory.invited(caller.tenantId, email!, parsed!).id, caller.tenantId, parsed!)),
+      this.issued(invitationCreated(user.id, caller.tenantId, parsed!)),
       throttleHeaders,
       faults.cutCreatedShare > 0 && Math.random() < faults.cutCreatedShare,
     );

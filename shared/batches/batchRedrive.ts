@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { RETRYABLE_STATUSES, recordIdSchema } from '../invitationRecord';
+import { recordIdSchema, type InvitationStatus } from '../invitationRecord';
 import type { Intake, SubmissionResult } from '../intake/intake';
 import { MAX_ITEMS_PER_SUBMISSION, type AcceptedItem, type RejectedItem } from '../intake/submission';
 import { problems } from '../problem';
@@ -14,6 +14,12 @@ import type { BatchLedger } from './batchLedger';
  * policy applies), and the batch's counts move them back to Queued. Without ids, up to 1,000 of
  * the batch's failed people; the answer says how many are left for another call.
  */
+
+/**
+ * Only people whose invitation did not go through: an Expired or Removed person had a guest, and
+ * is invited again only by a submission that says so (with the resend limit), never by a redrive.
+ */
+const REDRIVEN_STATUSES: ReadonlySet<InvitationStatus> = new Set(['Failed', 'DeadLettered']);
 
 export const redriveRequestSchema = z.object({
   ids: z.array(recordIdSchema).min(1).max(MAX_ITEMS_PER_SUBMISSION).optional(),
@@ -58,7 +64,7 @@ export class BatchRedrive {
 
 function whyNotRedriven(stored: StoredRecord | undefined, batchId: string): string | undefined {
   if (!stored || stored.record.batchId !== batchId) return 'is not a person of this batch';
-  if (!RETRYABLE_STATUSES.has(stored.record.status))
+  if (!REDRIVEN_STATUSES.has(stored.record.status))
     return `is ${stored.record.status}: only Failed and DeadLettered people are submitted again`;
   return undefined;
 }

@@ -46,8 +46,12 @@ const ADVICE_BY_CODE: Record<string, string> = {
   AADSTS7000112: 'The app registration is disabled: enable it, or use another.',
 };
 
+// How long one check of a fresh token's roles answers for later 403s (one token request, not one per person).
+const ROLE_CHECK_VALID_MS = 60_000;
+
 export class CredentialCircuit {
   private failing: Extract<CredentialState, { state: 'failing' }> | undefined;
+  private roleCheck: { at: number; grants: Promise<boolean> } | undefined;
   /** The failure came from Graph (401/403): a token alone does not prove it is fixed, its roles must. */
   private needsRole = false;
   private nextProbeAt = 0;
@@ -68,6 +72,22 @@ export class CredentialCircuit {
   /** How long a message should wait before it is tried again: until just after the next probe; 0 when closed. */
   get openForMs(): number {
     return this.failing ? Math.max(1_000, this.nextProbeAt - Date.now() + 500) : 0;
+  }
+
+  /**
+   * Whether a fresh token carries a role that may invite. Graph answers `403 Authorization_RequestDenied`
+   * both when the app lacks its permission and when it may not act on one user (a user it has no
+   * rights over): a token that carries the role says the app is fine, and the 403 is that person's.
+   */
+  async tokenGrantsInvitations(): Promise<boolean> {
+    if (!this.roleCheck || Date.now() - this.roleCheck.at > ROLE_CHECK_VALID_MS) {
+      const grants = this.options.probe().then(
+        (token) => grantsInvitations(token.token),
+        () => false,
+      );
+      this.roleCheck = { at: Date.now(), grants };
+    }
+    return this.roleCheck.grants;
   }
 
   /** Opens the circuit (or keeps it open, with the newest error). */

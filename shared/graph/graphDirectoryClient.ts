@@ -115,8 +115,9 @@ export class GraphDirectoryClient {
    * more added object references already exist" for a member, a 404 naming the group or the user.
    */
   async addGroupMember(groupId: string, userId: string): Promise<void> {
+    // The reference names the user in this cloud's Graph (graph.microsoft.us, microsoftgraph.chinacloudapi.cn …).
     await this.call('POST', `/groups/${encodeURIComponent(groupId)}/members/$ref`, {
-      '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${userId}`,
+      '@odata.id': `${this.endpoints.versionUrl}/directoryObjects/${encodeURIComponent(userId)}`,
     });
   }
 

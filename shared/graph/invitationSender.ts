@@ -152,6 +152,15 @@ export class InvitationSender {
       if (error instanceof CircuitOpenError) return this.suspended(calls, lastError);
       if (!(error instanceof GraphCallError)) throw error;
       if (error.kind === 'permanent') return { kind: 'refused', error, calls };
+      // A 403 while a fresh token carries the role: Graph refused this person, not the app. Failing
+      // them alone keeps one such person from holding every other invitation (and health) hostage.
+      if (
+        error.kind === 'credential' &&
+        error.stage === 'graph' &&
+        error.httpStatus === 403 &&
+        (await this.circuit.tokenGrantsInvitations())
+      )
+        return { kind: 'refused', error, calls };
       // The app's sign-in, not the person: an operator's fix, or Entra's outage, waits in the circuit.
       if (error.kind === 'credential' || (error.kind === 'transient' && error.code === TOKEN_ENDPOINT_UNAVAILABLE)) {
         this.circuit.open(error);

@@ -6,7 +6,7 @@ import { createLimiter, settleWithConcurrency } from '../concurrency';
 import { applyInvitationPolicy, type InvitationPolicy } from './invitationPolicy';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStatus } from '../invitationRecord';
-import { customMessageWarning } from '../invitation';
+import { deliveryWarning } from '../invitation';
 import type { AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from '../storage/invitationStore';
 import { problems, RequestProblem } from '../problem';
 import { parseSubmission, type RejectedItem, type Submission } from './submission';
@@ -21,7 +21,7 @@ import type { IdempotencyStore } from './idempotencyStore';
 export interface IntakeOptions {
   /** What callers may ask for, as the operator's settings grant it (invitationPolicy.ts). */
   policy: InvitationPolicy;
-  /** INVITE_DELIVERY: with `graph` a custom message is warned about (customMessageWarning). @default 'graph' */
+  /** INVITE_DELIVERY: with `graph` a custom message is warned about (deliveryWarning). @default 'graph' */
   inviteDelivery?: 'graph' | 'mail';
   /** INTAKE_HMAC_SECRET: when any, every submission must be signed by one of them. */
   hmacSecrets: readonly string[];
@@ -149,7 +149,7 @@ export class Intake {
       } else {
         firstByEmail.set(email, candidates.length);
         itemsToAdmit.push({ index, email, candidate: candidates.length, repeat: false });
-        const warning = customMessageWarning(invitation, this.options.inviteDelivery ?? 'graph');
+        const warning = deliveryWarning(invitation, this.options.inviteDelivery ?? 'graph');
         candidates.push({ email, invitation, ...(warning ? { warning } : {}) });
       }
     }

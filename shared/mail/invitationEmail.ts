@@ -23,8 +23,8 @@ export interface InvitationEmail {
   subject: string;
   html: string;
   text: string;
+  /** The invitee alone: the email holds the redemption link, a credential (a cc is never sent it). */
   to: { address: string; name?: string };
-  cc: { address: string; name?: string }[];
 }
 
 const DEFAULT_COLOR = '#0f6cbd';
@@ -85,10 +85,6 @@ export function renderInvitationEmail(invitation: Invitation, redeemUrl: string,
     html,
     text,
     to: { address: invitation.invitedUserEmailAddress, ...(name ? { name } : {}) },
-    cc: (invitation.invitedUserMessageInfo?.ccRecipients ?? []).map(({ emailAddress }) => ({
-      address: emailAddress.address,
-      ...(emailAddress.name ? { name: emailAddress.name } : {}),
-    })),
   };
 }
 
@@ -106,7 +102,6 @@ export function toMimeMessage(email: InvitationEmail): string {
   const address = ({ address, name }: { address: string; name?: string }) => (name ? `${encodedWord(name)} <${address}>` : `<${address}>`);
   return [
     `To: ${address(email.to)}`,
-    ...(email.cc.length > 0 ? [`Cc: ${email.cc.map(address).join(', ')}`] : []),
     `Subject: ${encodedWord(email.subject)}`,
     `Content-Language: ${email.language}`,
     'MIME-Version: 1.0',

@@ -1,4 +1,5 @@
 import pRetry, { AbortError } from 'p-retry';
+import type { CredentialCircuit } from '../graph/credentialCircuit';
 import { GraphCallError } from '../graph/graphCallError';
 import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
 import { maskEmailAddress } from '../intake/emailAddress';
@@ -16,6 +17,9 @@ import type { WorkerLog } from './invitationWorker';
  * - the groups the item names (`POST /groups/{id}/members/$ref`), each recorded with its outcome.
  * They are marked Pending in the same write as Invited, so a crash before they are done is
  * finished by the message's redelivery (the worker calls `complete` on a final record too).
+ * While the app cannot sign in (the credential circuit is open, or a step meets a refused token),
+ * a step stays Pending and the worker hands the message back, as it does with invitations: the
+ * app's sign-in is never a person's failure.
  */
 
 export interface FollowUpOptions {
@@ -28,9 +32,27 @@ export interface FollowUpOptions {
    * replication) before a group add counts as failed. @default 60_000
    */
   replicationWaitMs?: number;
+  /** The process's Graph sign-in circuit, shared with the invitations. */
+  circuit?: Pick<CredentialCircuit, 'openForMs' | 'open'>;
+}
+
+/** What `complete` left to do: `waitMs` when a step waits for the app's sign-in (hand the message back then). */
+export interface FollowUpResult {
+  waitMs?: number;
+}
+
+/** The app's sign-in failed (not the step): a refused or unavailable token, or Graph's 401 for it. */
+function isSignInFailure(error: unknown): boolean {
+  return error instanceof GraphCallError && (error.stage === 'token' || error.httpStatus === 401);
+}
+
+class WaitForSignIn extends Error {
+  override readonly name = 'WaitForSignIn';
 }
 
 const ALREADY_MEMBER = /added object references already exist/i;
+// A step that met the app's sign-in failing is looked at again no sooner than this.
+const SIGN_IN_WAIT_MIN_MS = 1_000;
 const EMAIL_RETRIES = 3;
 
 export class InvitationFollowUp {
@@ -59,22 +81,51 @@ export class InvitationFollowUp {
     );
   }
 
-  /** Does what is pending for the person, and records each outcome. */
-  async complete(id: string, log: WorkerLog): Promise<void> {
+  /** Does what is pending for the person, and records each outcome; steps that wait for the app's sign-in stay Pending. */
+  async complete(id: string, log: WorkerLog): Promise<FollowUpResult> {
     const stored = await this.store.getById(id);
-    if (!stored || !InvitationFollowUp.hasPendingWork(stored.record)) return;
+    if (!stored || !InvitationFollowUp.hasPendingWork(stored.record)) return {};
+    if (this.signInWaitMs() > 0) return { waitMs: this.signInWaitMs() };
     const who = `Invitation ${id} (${maskEmailAddress(stored.record.email)})`;
-    const email = stored.record.emailStatus === 'Pending' ? await this.sendEmail(stored) : undefined;
+    const email = stored.record.emailStatus === 'Pending' ? await this.whenSignedIn(() => this.sendEmail(stored)) : undefined;
     if (email) {
       if (email.emailStatus === 'Sent') log.info(`${who}: our invitation email sent.`);
       else log.warn(`${who}: our invitation email failed (${email.emailError}); Graph is not called again.`);
     }
     const groups = await Promise.all(
-      (stored.record.groups ?? []).map((group) => (group.status === 'Pending' ? this.addToGroup(group.id, stored) : group)),
+      (stored.record.groups ?? []).map(async (group) =>
+        group.status === 'Pending' ? ((await this.whenSignedIn(() => this.addToGroup(group.id, stored))) ?? group) : group,
+      ),
     );
     for (const group of groups.filter((outcome) => outcome.status === 'Failed'))
       log.warn(`${who}: not added to group ${group.id} (${group.error}).`);
     await this.write(id, { ...(email ?? {}), ...(stored.record.groups ? { groups } : {}) });
+    const waiting = (email === undefined && stored.record.emailStatus === 'Pending') || groups.some((group) => group.status === 'Pending');
+    const waitMs = waiting ? Math.max(SIGN_IN_WAIT_MIN_MS, this.signInWaitMs()) : 0;
+    if (waitMs > 0) log.warn(`${who}: waiting for the app's Graph sign-in; the pending steps run again in ${Math.ceil(waitMs / 1000)} s.`);
+    return waitMs > 0 ? { waitMs } : {};
+  }
+
+  /** A step's outcome, or undefined (the step stays Pending) when it met the app's sign-in failing. */
+  private async whenSignedIn<T>(step: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await step();
+    } catch (error) {
+      if (error instanceof WaitForSignIn) return undefined;
+      throw error;
+    }
+  }
+
+  private signInWaitMs(): number {
+    return this.options.circuit?.openForMs ?? 0;
+  }
+
+  /** Throws WaitForSignIn (and opens the circuit) when the step failed on the app's sign-in. */
+  private waitOnSignIn(error: unknown): void {
+    if (!(error instanceof GraphCallError) || !isSignInFailure(error)) return;
+    // As the sender does: the circuit probes for a fresh token, and every step waits meanwhile.
+    this.options.circuit?.open(error);
+    throw new WaitForSignIn();
   }
 
   private async sendEmail(stored: StoredRecord): Promise<Pick<RecordEntity, 'emailStatus' | 'emailSentAt' | 'emailError'>> {
@@ -93,8 +144,9 @@ export class InvitationFollowUp {
           try {
             await this.directory.sendMimeMail(this.options.sender!, mime);
           } catch (error) {
-            // A refusal (no Mail.Send, an unknown mailbox, a bad message) is the same next time.
-            if (error instanceof GraphCallError && (error.kind === 'permanent' || error.kind === 'credential')) throw new AbortError(error);
+            // A refusal (no Mail.Send, an unknown mailbox, a bad message) is the same next time; so is the app's sign-in.
+            if (error instanceof GraphCallError && (error.kind === 'permanent' || error.kind === 'credential' || isSignInFailure(error)))
+              throw new AbortError(error);
             if (error instanceof GraphCallError && error.retryAfterMs)
               await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs));
             throw error;
@@ -104,6 +156,7 @@ export class InvitationFollowUp {
       );
       return { emailStatus: 'Sent', emailSentAt: new Date().toISOString() };
     } catch (error) {
+      this.waitOnSignIn(error);
       const reason = error instanceof GraphCallError ? `${error.code}: ${error.message}` : String(error);
       return { emailStatus: 'Failed', emailError: reason.slice(0, 1_000) };
     }
@@ -131,6 +184,7 @@ export class InvitationFollowUp {
               return;
             }
             const userNotYetThere = error.httpStatus === 404 && !error.message.includes(groupId);
+            if (isSignInFailure(error)) throw new AbortError(error);
             if (userNotYetThere || error.kind === 'transient' || error.kind === 'throttled') throw error;
             throw new AbortError(error);
           }
@@ -139,6 +193,7 @@ export class InvitationFollowUp {
       );
       return { id: groupId, status: alreadyMember ? 'AlreadyMember' : 'Added' };
     } catch (error) {
+      this.waitOnSignIn(error);
       return { id: groupId, status: 'Failed', error: describeGroupError(error, groupId) };
     }
   }
@@ -159,6 +214,7 @@ function describeGroupError(error: unknown, groupId: string): string {
   if (!(error instanceof GraphCallError)) return String(error);
   if (error.httpStatus === 404 && error.message.includes(groupId)) return `no such group (${error.code})`;
   if (error.httpStatus === 404) return `the guest was still unknown to the directory after waiting (${error.code})`;
-  if (error.kind === 'credential') return `the app may not add members (${error.code}): grant GroupMember.ReadWrite.All`;
+  if (error.httpStatus === 403)
+    return `the app may not add members to this group (${error.code}): it needs GroupMember.ReadWrite.All, and for a role-assignable group also RoleManagement.ReadWrite.Directory; a dynamic group takes no members, and a group synced from on-premises is changed there`;
   return `${error.code}: ${error.message}`.slice(0, 500);
 }

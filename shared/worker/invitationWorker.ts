@@ -80,7 +80,7 @@ export class InvitationWorker {
       case 'final':
         log.info(`Invitation ${id}: already ${claim.record.status}; no Graph call.`);
         // The worker that recorded it may have died before its email or group adds: finish them.
-        if (InvitationFollowUp.hasPendingWork(claim.record)) await this.options.followUp.complete(id, log);
+        if (InvitationFollowUp.hasPendingWork(claim.record)) await this.completeFollowUp(message.data, log);
         return 'already-final';
       case 'held':
         return this.deferWhileHeld(message.data, claim.leaseUntil, log);
@@ -96,7 +96,13 @@ export class InvitationWorker {
     const mustEndBy = leaseUntil - (leaseUntil - started) * LEASE_KEPT_FOR_RECORDING;
     // A reminder is Graph's invitation sent again to the existing guest, with its email this time.
     const reminder = stored.entity.reminderDue === true;
-    const request = toGraphInvitationRequest(stored.invitation);
+    // An operator's reset of the guest this app created (lifecycle/redemptionReset.ts): the same
+    // user object is redeemed again; like a reminder, it never creates anyone, so it is never looked up.
+    const reset = stored.entity.resetRedemptionDue === true && stored.record.ownedUserId !== undefined;
+    const request = {
+      ...toGraphInvitationRequest(stored.invitation),
+      ...(reset ? { resetRedemption: true, invitedUser: { id: stored.record.ownedUserId! } } : {}),
+    };
     // With INVITE_DELIVERY=mail Graph sends nothing, and we send ours once it has answered.
     const emailWanted = reminder || request.sendInvitationMessage;
     const previousError = stored.record.error;
@@ -105,7 +111,9 @@ export class InvitationWorker {
       started + this.options.invocationBudgetMs,
       mustEndBy,
       // The guest of a reminder exists already: a lookup would find them and send nothing.
-      { mayHaveReachedGraph: !reminder && (claim.claim.tookOver || (previousError !== undefined && mayHaveActed(previousError))) },
+      {
+        mayHaveReachedGraph: !reminder && !reset && (claim.claim.tookOver || (previousError !== undefined && mayHaveActed(previousError))),
+      },
     );
     const now = new Date().toISOString();
     const elapsed = () => `${Date.now() - started} ms`;
@@ -129,13 +137,15 @@ export class InvitationWorker {
           log.warn(`Invitation ${who}: Failed ${describe(record)}: a member has this address, ${elapsed()}.`);
           return 'failed';
         }
-        const lifecycle = reminder
-          ? { remindersSent: (stored.record.remindersSent ?? 0) + 1, lastRemindedAt: now, reminderDue: undefined }
-          : { invitedAt: now };
-        const pendingWork = this.options.followUp.pendingWork(stored, { emailWanted, reminder });
+        const lifecycle = reset
+          ? { resetRedemptionDue: undefined, redemptionResetAt: now, externalUserState: 'PendingAcceptance', acceptedAt: undefined }
+          : reminder
+            ? { remindersSent: (stored.record.remindersSent ?? 0) + 1, lastRemindedAt: now, reminderDue: undefined }
+            : { invitedAt: now };
+        const pendingWork = this.options.followUp.pendingWork(stored, { emailWanted, reminder: reminder || reset });
         // Whether the guest is ours is settled where its creation time is known (lifecycle/guestOwnership.ts):
         // now for a guest the lookup found, on the tracker's first read otherwise.
-        const attempt = reminder ? {} : { attemptQueuedAt: stored.record.queuedAt };
+        const attempt = reminder || reset ? {} : { attemptQueuedAt: stored.record.queuedAt };
         const owned =
           created.foundUser && isOwnGuest(created.foundUser, { ...stored.record, ...attempt, invitedUserId: created.foundUser.id })
             ? { ownedUserId: created.foundUser.id }
@@ -153,14 +163,16 @@ export class InvitationWorker {
           ? ' (Graph answered 201 but its body was lost: details missing, not called again)'
           : created.foundByLookup
             ? ' (an earlier call had reached Graph: the lookup found the guest, no second invitation)'
-            : reminder
-              ? ` (reminder ${lifecycle.remindersSent})`
-              : '';
+            : reset
+              ? ' (redemption reset by an operator)'
+              : reminder
+                ? ` (reminder ${(stored.record.remindersSent ?? 0) + 1})`
+                : '';
         const line = `Invitation ${who}: Invited${missing}, graphRequestId=${created.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`;
         if (created.detailsMissing) log.warn(line);
         else log.info(line);
         // Only when there is something to do: most invitations need no further storage call.
-        if (Object.keys(pendingWork).length > 0) await this.options.followUp.complete(id, log);
+        if (Object.keys(pendingWork).length > 0) await this.completeFollowUp(message.data, log);
         return 'invited';
       }
       case 'refused': {
@@ -168,7 +180,7 @@ export class InvitationWorker {
           status: 'Failed',
           calls: outcome.calls,
           error: errorOf(outcome.error),
-          lifecycle: { reminderDue: undefined },
+          lifecycle: { reminderDue: undefined, resetRedemptionDue: undefined },
         });
         log.warn(
           `Invitation ${who}: Failed ${describe(record)}, graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`,
@@ -197,6 +209,12 @@ export class InvitationWorker {
         throw new TransientInvitationError(`Graph did not accept invitation ${id} yet: ${outcome.error.code}.`);
       }
     }
+  }
+
+  /** The follow-up steps; those waiting for the app's sign-in come back with the message, handed back with a delay. */
+  private async completeFollowUp(message: InvitationMessage, log: WorkerLog): Promise<void> {
+    const { waitMs } = await this.options.followUp.complete(message.id, log);
+    if (waitMs) await this.queue.send({ ...message, deferrals: 0 }, waitMs / 1000);
   }
 
   /**

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { redriveBatch } from '../../functions/redriveBatch';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { clearQueue, createTestDependencies, invitationFor, invokeHttp, queuedMessages, submit, writeRecord } from '../support/harness';
+import { startHttpHost } from '../support/pipeline';
 
 let deps: AppDependencies;
 let ids: string[];
@@ -11,6 +12,7 @@ const redrive = (batchId: string, body?: unknown) =>
     method: 'POST',
     path: `/api/batches/${batchId}/redrive`,
     params: { batchId },
+    headers: { 'content-type': 'application/json' },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
 
@@ -64,6 +66,41 @@ describe('POST /api/batches/{batchId}/redrive', () => {
     // Not a row of the batch's results: the results still list its four people, no rejected row.
     expect(report.rejected).toEqual([]);
     await clearQueue(deps);
+  });
+
+  it('never submits an Expired or Removed person again: they had a guest, and only a submission that says so invites them again', async () => {
+    await writeRecord(deps, ids[3]!, { status: 'Expired', expiredAction: 'reported' });
+    await writeRecord(deps, ids[2]!, { status: 'Removed' });
+    const response = await redrive('redrive', { ids: [ids[3], ids[2]] });
+    expect(response.status).toBe(400);
+    expect(response.json.rejected.map((item: { errors: { message: string }[] }) => item.errors[0]!.message)).toEqual([
+      'is Expired: only Failed and DeadLettered people are submitted again',
+      'is Removed: only Failed and DeadLettered people are submitted again',
+    ]);
+    expect(await queuedMessages(deps)).toEqual([]);
+  });
+
+  it('takes a POST only with a Content-Type a web page on another site cannot send unasked (CSRF), over real HTTP', async () => {
+    const host = await startHttpHost(deps);
+    try {
+      const url = `${host.url}/api/batches/redrive/redrive`;
+      const refused: [Record<string, string>, string | undefined][] = [
+        [{}, undefined],
+        [{ 'content-type': 'text/plain' }, '{}'],
+        [{ 'content-type': 'application/x-www-form-urlencoded' }, 'ids=x'],
+      ];
+      for (const [headers, body] of refused) {
+        const response = await fetch(url, { method: 'POST', headers, ...(body ? { body } : {}) });
+        expect(response.status).toBe(415);
+        expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(await response.text()).toContain('application/json');
+      }
+      expect(await queuedMessages(deps)).toEqual([]);
+      const json = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(json.status).toBe(400); // now read: nobody of this batch is left to submit again
+    } finally {
+      await host.stop();
+    }
   });
 
   it('answers 400 when the batch has nobody to submit again', async () => {

@@ -160,7 +160,11 @@ describe('invitation lifecycle', () => {
     // The dry run: exactly who would be expired, and nothing changed anywhere.
     const dryRun = await waitFor(
       async () => {
-        const answer = await invokeHttp(runLifecycle, deps, { method: 'POST', path: '/api/lifecycle/run?dryRun=true' });
+        const answer = await invokeHttp(runLifecycle, deps, {
+          method: 'POST',
+          path: '/api/lifecycle/run?dryRun=true',
+          headers: { 'content-type': 'application/json' },
+        });
         return answer.json.affected.some((person: { change: string }) => person.change === 'expired') && answer.json;
       },
       { timeoutMs: 20_000, what: 'someone due to expire' },

@@ -8,7 +8,7 @@ import type { AppDependencies } from '../../shared/appDependencies';
 import { PartnerOnboarding, rosterBatchId } from '../../shared/rosters/partnerOnboarding';
 import { RosterProgressStore } from '../../shared/rosters/rosterProgress';
 import { storageAccountFromSettings } from '../../shared/storage/storageAccount';
-import { createTestDependencies, invitationFor, submit } from '../support/harness';
+import { createTestDependencies, invitationFor, submit, MESSAGE_POWERS } from '../support/harness';
 import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, FAST_TRIGGER, startWorker } from '../support/pipeline';
 
@@ -17,6 +17,8 @@ const HEADINGS =
 const REDIRECT = 'https://myapps.microsoft.com';
 
 let tenant: EmulatedTenant;
+// The groups the roster test names, granted by the operator (INVITE_ALLOWED_GROUPS).
+const ROSTER_GROUPS = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
 let deps: AppDependencies;
 let container: ContainerClient;
 let running: ReturnType<typeof startWorker>;
@@ -25,7 +27,7 @@ const log = { info: (m: string) => logs.lines.push(m), warn: (m: string) => logs
 
 beforeAll(async () => {
   tenant = await startEmulatedTenant({ latencyMs: 0 });
-  deps = await createTestDependencies(tenant.settings);
+  deps = await createTestDependencies({ ...tenant.settings, ...MESSAGE_POWERS, INVITE_ALLOWED_GROUPS: ROSTER_GROUPS.join(',') });
   container = deps.partnerOnboarding.container();
   await container.createIfNotExists();
   running = startWorker(deps, logs);
@@ -178,8 +180,7 @@ describe('scheduled partner onboarding', () => {
   });
 
   it("fills empty fields from the roster's blob metadata", async () => {
-    const defaultGroups = [crypto.randomUUID(), crypto.randomUUID()];
-    const ownGroup = crypto.randomUUID();
+    const [ownGroup, ...defaultGroups] = ROSTER_GROUPS;
     const roster = [
       'version:v1.0',
       'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Groups [groups]',

@@ -4,7 +4,15 @@ import type { AppDependencies } from '../../shared/appDependencies';
 import { invitationSchema } from '../../shared/invitation';
 import { canonicalizePropertyNames } from '../../shared/intake/canonicalPropertyNames';
 import { recordIdForEmail } from '../../shared/invitationRecord';
-import { createTestDependencies, invitationFor, queuedMessages, queueLength, submit, tableRowCount } from '../support/harness';
+import {
+  createTestDependencies,
+  invitationFor,
+  queuedMessages,
+  queueLength,
+  submit,
+  tableRowCount,
+  MESSAGE_POWERS,
+} from '../support/harness';
 import { storableInvitation } from '../support/storableBodies';
 import { dependenciesBehindFaultProxy, type StorageFaultProxy } from '../support/storageFaultProxy';
 
@@ -13,7 +21,7 @@ import { dependenciesBehindFaultProxy, type StorageFaultProxy } from '../support
 
 let deps: AppDependencies;
 beforeAll(async () => {
-  deps = await createTestDependencies();
+  deps = await createTestDependencies(MESSAGE_POWERS);
 });
 
 describe('the schema bounds every string by what storage and Graph accept', () => {

@@ -7,6 +7,16 @@ import { loadSettings } from '../../shared/settings';
 import type { HttpFunctionDefinition } from '../../functions/runtime/defineFunction';
 import { submitInvitations } from '../../functions/submitInvitations';
 
+/**
+ * The powers an operator may grant callers over a message and its recipients (intake/invitationPolicy.ts),
+ * all granted: for tests of what storage, the CSV and Graph take, not of who may ask for it.
+ */
+export const MESSAGE_POWERS = {
+  INVITE_ALLOW_MEMBER_TYPE: 'true',
+  INVITE_ALLOW_CC: 'true',
+  INVITE_ALLOW_CUSTOM_MESSAGE: 'true',
+} as const;
+
 /** Fresh queue and table names, so that test files never see each other's data. */
 export function uniqueResourceNames(prefix = 't') {
   const suffix = randomBytes(6).toString('hex');

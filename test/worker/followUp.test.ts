@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { getBatch } from '../../functions/getBatch';
 import { GROUP_MEMBER_READ_WRITE_ALL, MAIL_SEND, USER_INVITE_ALL, USER_READ_ALL } from '../../local/graphEmulator/graphEmulator';
 import { recordIdForEmail } from '../../shared/invitationRecord';
-import { invitationFor, invokeHttp, submit } from '../support/harness';
+import { invitationFor, invokeHttp, submit, MESSAGE_POWERS } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';
 import { startPipeline, waitForStatus } from '../support/pipeline';
 
@@ -18,12 +18,15 @@ const MAIL_SETTINGS = {
   INVITE_BRAND_NAME: 'Contoso <Partners> & Co',
   INVITE_BRAND_LOGO_URL: 'https://contoso.com/logo.png',
   INVITE_BRAND_COLOR: '#8a2be2',
+  // The tests below name a cc and write their own message: powers the operator grants (intake/invitationPolicy.ts).
+  INVITE_ALLOW_CC: 'true',
+  INVITE_ALLOW_CUSTOM_MESSAGE: 'true',
 };
 const CUSTOM_MESSAGE = 'Welcome to the <b>Northwind</b> project!\nYour contact is Ana.';
 
 describe('the custom message warning', () => {
   it('warns in the 202 item and the results CSV that Graph will leave the message out, and not with INVITE_DELIVERY=mail', async () => {
-    const { deps } = await startPipeline(cleanup, {});
+    const { deps } = await startPipeline(cleanup, {}, MESSAGE_POWERS);
     const withMessage = (email: string) =>
       invitationFor(email, { sendInvitationMessage: true, invitedUserMessageInfo: { customizedMessageBody: 'Hello' } });
     const response = await submit(deps, {
@@ -53,7 +56,7 @@ describe('the custom message warning', () => {
 });
 
 describe('INVITE_DELIVERY=mail', () => {
-  it('invites without Graph’s email and sends ours: the custom message, the branding and a working redemption URL, escaped, localised, cc copied, none of it logged', async () => {
+  it('invites without Graph’s email and sends ours, to the invitee alone: the custom message, the branding and a working redemption URL, escaped, localised, none of it logged, and no cc sent the link', async () => {
     const { deps, tenant, logs } = await startPipeline(cleanup, { roles: [USER_INVITE_ALL, MAIL_SEND] }, MAIL_SETTINGS);
     tenant.emulator.directory.mailboxes.add(SENDER);
     const email = 'zoe@fabrikam.com';
@@ -77,7 +80,9 @@ describe('INVITE_DELIVERY=mail', () => {
     expect(tenant.emulator.callsFor(email)).toEqual([expect.objectContaining({ status: 201, sendInvitationMessage: false })]);
     expect(tenant.emulator.directory.outbox).toHaveLength(1);
     const sent = tenant.emulator.directory.outbox[0]!;
-    expect(sent).toMatchObject({ sender: SENDER, to: [email], cc: ['manager@fabrikam.com'], language: 'fr-FR' });
+    // The email holds the redemption link: a cc is never sent it (the intake warned of that).
+    expect(sent).toMatchObject({ sender: SENDER, to: [email], cc: [], language: 'fr-FR' });
+    expect(record.warning).toContain('ccRecipients will not be sent the email');
     expect(sent.subject).toBe('Contoso <Partners> & Co vous invite à collaborer');
     const html = sent.html!;
     expect(html).toContain('Welcome to the &#60;b&#62;Northwind&#60;/b&#62; project!<br>Your contact is Ana.');
@@ -140,9 +145,13 @@ describe('INVITE_DELIVERY=mail', () => {
 
 describe('access on arrival: groups', () => {
   it('adds the guest through replication lag, counts "already a member" as success, and fails an unknown group alone', async () => {
-    const { deps, tenant } = await startPipeline(cleanup, { roles: [USER_INVITE_ALL, GROUP_MEMBER_READ_WRITE_ALL] });
-    const directory = tenant.emulator.directory;
     const [engineering, partners, unknown] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const { deps, tenant } = await startPipeline(
+      cleanup,
+      { roles: [USER_INVITE_ALL, GROUP_MEMBER_READ_WRITE_ALL] },
+      { INVITE_ALLOWED_GROUPS: [engineering, partners, unknown].join(',') },
+    );
+    const directory = tenant.emulator.directory;
     directory.groups.set(engineering, new Set());
     const existing = directory.add({ mail: 'known@fabrikam.com', userType: 'Guest' });
     directory.groups.set(partners, new Set([existing.id]));
@@ -177,8 +186,8 @@ describe('access on arrival: groups', () => {
   });
 
   it('refuses more than 20 groups, a group named twice and one that is no GUID, with a 400 naming groups', async () => {
-    const { deps } = await startPipeline(cleanup, {});
     const guids = Array.from({ length: 21 }, () => crypto.randomUUID());
+    const { deps } = await startPipeline(cleanup, {}, { INVITE_ALLOWED_GROUPS: guids.join(',') });
     for (const groups of [guids, [guids[0], guids[0]], ['engineering']]) {
       const response = await submit(deps, invitationFor('g@fabrikam.com', { groups }));
       expect(response.status).toBe(400);

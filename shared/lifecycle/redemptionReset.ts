@@ -1,0 +1,92 @@
+import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
+import { GraphCallError } from '../graph/graphCallError';
+import { problems, RequestProblem } from '../problem';
+import type { InvitationQueue } from '../storage/invitationQueue';
+import type { InvitationStore } from '../storage/invitationStore';
+import { NO_CLAIM, type RecordEntity } from '../storage/recordEntity';
+import { isOwnGuest } from './guestOwnership';
+
+/**
+ * An operator's reset of a guest's redemption (POST /api/invitations/{id}/reset-redemption, admin
+ * key): Graph's `resetRedemption` lets the same user object (its id, groups and app access) be
+ * redeemed again, by whoever redeems the new invitation. So it is never a caller's, and the app
+ * resets only the guest its own invitation created: read now, and held to guestOwnership.ts. The
+ * person is queued, and the worker sends `resetRedemption: true` with `invitedUser.id` = that guest.
+ */
+
+export interface ResetQueued {
+  id: string;
+  status: 'Queued';
+  /** The guest whose redemption is reset. */
+  guestId: string;
+}
+
+const RESETTABLE = new Set(['Invited', 'Accepted', 'Expired']);
+
+export class RedemptionReset {
+  constructor(
+    private readonly store: InvitationStore,
+    private readonly queue: InvitationQueue,
+    private readonly directory: Pick<GraphDirectoryClient, 'readGuests'>,
+  ) {}
+
+  async reset(id: string): Promise<ResetQueued> {
+    for (;;) {
+      const stored = await this.store.getNamed(id);
+      const { record } = stored;
+      if (!RESETTABLE.has(record.status))
+        throw problems.conflict(
+          `Invitation ${record.id} is ${record.status}: only a person this app invited (Invited, Accepted, Expired) is reset.`,
+        );
+      const userId = record.ownedUserId ?? record.invitedUserId;
+      if (!userId)
+        throw problems.conflict(`Invitation ${record.id} does not know its guest's id (Graph's answer was lost): nothing is reset.`);
+      const read = await this.readGuest(userId);
+      if (read.kind === 'deleted') throw problems.conflict(`The guest of invitation ${record.id} no longer exists: nothing is reset.`);
+      if (read.kind === 'failed') throw new ResetUnavailableError(read.error);
+      if (!isOwnGuest(read.guest, record))
+        throw problems.conflict(
+          `The user of invitation ${record.id} was not created by this app's invitation (a member, or a guest who was there before): the app resets only guests it created.`,
+        );
+      const now = new Date().toISOString();
+      const next: RecordEntity = {
+        ...stored.entity,
+        ...NO_CLAIM,
+        status: 'Queued',
+        ownedUserId: read.guest.id,
+        resetRedemptionDue: true,
+        reminderDue: undefined,
+        queuedAt: now,
+        updatedAt: now,
+      };
+      if (!(await this.store.replace(next, stored.etag))) continue; // changed meanwhile: decide again
+      // Lost between the two writes, the message is restored by the stranded sweep (the record is Queued).
+      await this.queue.send({ id: record.id, batchId: record.batchId, queuedAt: now });
+      return { id: record.id, status: 'Queued', guestId: read.guest.id };
+    }
+  }
+
+  private async readGuest(userId: string) {
+    try {
+      return (await this.directory.readGuests([userId])).get(userId) ?? { kind: 'deleted' as const };
+    } catch (error) {
+      if (error instanceof GraphCallError) return { kind: 'failed' as const, error };
+      throw error;
+    }
+  }
+}
+
+/** Graph could not say whose guest it is (no User.Read.All, throttled, down): nothing is reset. */
+export class ResetUnavailableError extends RequestProblem {
+  constructor(cause: GraphCallError) {
+    super(
+      cause.httpStatus === 403 || cause.kind === 'credential' ? 409 : 503,
+      'guest-unreadable',
+      'The guest could not be read',
+      `The app must read the guest to know it created it, and Graph refused (${cause.code}): ${
+        cause.httpStatus === 403 || cause.kind === 'credential' ? 'grant User.Read.All (Application)' : 'try again later'
+      }. Nothing was reset.`,
+    );
+    this.cause = cause;
+  }
+}
