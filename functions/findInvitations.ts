@@ -13,6 +13,7 @@ export const findInvitations = defineHttp({
   route: 'invitations',
   methods: ['GET'],
   authLevel: 'function',
+  callerRole: 'read',
   handler: (deps) => async (request) => {
     const search = searchSchema.safeParse(Object.fromEntries(request.query.entries()));
     if (!search.success) throw problems.invalidRequest('Search with exactly one of ?email=<address> or ?externalId=<your key>.');

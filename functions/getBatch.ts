@@ -22,6 +22,7 @@ export const getBatch = defineHttp({
   route: 'batches/{batchId}',
   methods: ['GET'],
   authLevel: 'function',
+  callerRole: 'read',
   handler: (deps) => async (request) => {
     const query = { ...Object.fromEntries(request.query.entries()), batchId: request.params.batchId };
     const { batchId, pageSize, continuationToken, format, status } = parseOrProblem(batchQuerySchema, query);

@@ -11,6 +11,7 @@ export const getHealth = defineHttp({
   route: 'health',
   methods: ['GET'],
   authLevel: 'function',
+  callerRole: 'read',
   handler: (deps) => async () => {
     const report = await deps.health.report(deps.queue);
     return jsonResponse(report.healthy ? 200 : 503, report);

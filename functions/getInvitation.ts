@@ -8,6 +8,7 @@ export const getInvitation = defineHttp({
   route: 'invitations/{id}',
   methods: ['GET'],
   authLevel: 'function',
+  callerRole: 'read',
   handler: (deps) => async (request) => {
     const stored = await deps.store.getNamed(request.params.id ?? '');
     return jsonResponse(200, withoutRedeemUrl(stored.record));

@@ -13,6 +13,7 @@ export const getRedeemUrl = defineHttp({
   route: 'invitations/{id}/redeem-url',
   methods: ['GET'],
   authLevel: 'admin',
+  callerRole: 'operate',
   handler: (deps) => async (request) => {
     const stored = await deps.store.getNamed(request.params.id ?? '');
     const { inviteRedeemUrl, status } = stored.record;

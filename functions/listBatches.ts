@@ -16,6 +16,7 @@ export const listBatches = defineHttp({
   route: 'batches',
   methods: ['GET'],
   authLevel: 'function',
+  callerRole: 'read',
   handler: (deps) => async (request) => {
     const { pageSize, continuationToken } = parseOrProblem(listQuerySchema, Object.fromEntries(request.query.entries()));
     return { status: 200, jsonBody: await deps.batchReports.list({ pageSize, ...(continuationToken ? { continuationToken } : {}) }) };

@@ -27,6 +27,7 @@ export const listExpired = defineHttp({
   route: 'expired',
   methods: ['GET'],
   authLevel: 'function',
+  callerRole: 'read',
   handler: (deps) => async (request) => {
     const { format } = parseOrProblem(expiredQuerySchema, Object.fromEntries(request.query.entries()));
     const people = (await deps.store.withStatus('Expired'))

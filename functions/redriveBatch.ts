@@ -11,6 +11,7 @@ export const redriveBatch = defineHttp({
   route: 'batches/{batchId}/redrive',
   methods: ['POST'],
   authLevel: 'function',
+  callerRole: 'submit',
   handler: (deps) => async (request) => {
     const { batchId } = parseOrProblem(z.object({ batchId: batchIdSchema }), request.params);
     const text = Buffer.from(await readRawBody(request))

@@ -11,5 +11,6 @@ export const resetRedemption = defineHttp({
   route: 'invitations/{id}/reset-redemption',
   methods: ['POST'],
   authLevel: 'admin',
+  callerRole: 'operate',
   handler: (deps) => async (request) => jsonResponse(202, await deps.redemptionReset.reset(request.params.id ?? '')),
 });

@@ -16,6 +16,7 @@ export const runLifecycle = defineHttp({
   route: 'lifecycle/run',
   methods: ['POST'],
   authLevel: 'admin',
+  callerRole: 'operate',
   handler: (deps) => async (request) => {
     const { dryRun } = parseOrProblem(runQuerySchema, Object.fromEntries(request.query.entries()));
     return jsonResponse(200, await deps.redemptionTracker.run({ dryRun: dryRun === 'true' }));

@@ -10,6 +10,7 @@ export const submitInvitations = defineHttp({
   route: 'invitations',
   methods: ['POST'],
   authLevel: 'function',
+  callerRole: 'submit',
   handler: (deps) => async (request) => {
     const result = await deps.intake.submit({
       contentType: request.headers.get('content-type') ?? undefined,

@@ -111,6 +111,9 @@ param inviteResendMaxPerDay int = 3
 @allowed(['true', 'false'])
 param useCallbackSecrets string = 'false'
 
+@description('The client id of the app registration that defines the app roles Invitations.Submit, Invitations.Read and Invitations.Operate. Set: callers sign in with Entra (API_CALLER_AUTH=entra), no function keys (docs/deploy.md).')
+param apiCallerClientId string = ''
+
 @description('The client id of an app registration for signing in to the dashboard with Entra (App Service Authentication). Empty: no sign-in (docs/deploy.md).')
 param dashboardSignInClientId string = ''
 
@@ -227,6 +230,7 @@ module functionApp 'modules/functionApp.bicep' = {
     inviteResendMaxPerDay: inviteResendMaxPerDay
     useCallbackSecrets: useCallbackSecrets == 'true'
     dashboardSignInClientId: dashboardSignInClientId
+    apiCallerClientId: apiCallerClientId
   }
 }
 

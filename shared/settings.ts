@@ -273,6 +273,12 @@ export const settingsSchema = z.object({
    * sets it with dashboardSignInClientId; docs/deploy.md). The data API keeps its function keys.
    */
   DASHBOARD_REQUIRE_SIGN_IN: flag,
+  /**
+   * How API callers prove who they are: `keys` (function keys, per kind of caller) or `entra` (App
+   * Service Authentication validates each caller's Entra token, and every route needs its app role:
+   * Invitations.Submit, Invitations.Read or Invitations.Operate; no key, no shared secret).
+   */
+  API_CALLER_AUTH: z.enum(['keys', 'entra'], { error: 'expected "keys" or "entra"' }).default('keys'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -314,6 +320,7 @@ const examples: Partial<Record<keyof Settings, string>> = {
   INVITE_MESSAGE_TEMPLATES: '{"welcome":"Welcome to our partner portal."}',
   INVITE_RESEND_MAX_PER_DAY: '3',
   CALLBACK_SECRETS: 'hr.contoso.com=<openssl rand -hex 32>',
+  API_CALLER_AUTH: 'keys',
 };
 
 export class SettingsError extends Error {
@@ -348,6 +355,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     );
   }
   checkSecretsDiffer(settings);
+  if (settings.API_CALLER_AUTH === 'entra' && env.WEBSITE_SITE_NAME && env.WEBSITE_AUTH_ENABLED?.toLowerCase() !== 'true') {
+    // Without the platform's authentication, anyone could send the principal header the roles are read from.
+    throw new SettingsError(
+      'Setting API_CALLER_AUTH=entra needs App Service Authentication on this app (WEBSITE_AUTH_ENABLED is not True): without it any caller could claim any app role. Deploy with apiCallerClientId (docs/deploy.md).',
+    );
+  }
   if (settings.WORKER_INVOCATION_BUDGET_SECONDS >= settings.CLAIM_LEASE_SECONDS) {
     // A claim must outlive the invocation that holds it, or a second worker could call Graph for the same person.
     throw new SettingsError(

@@ -10,6 +10,7 @@ import {
 import { appDependencies, type AppDependencies } from '../../shared/appDependencies';
 import { RequestProblem } from '../../shared/problem';
 import { problemResponse, refuseSimpleCrossSitePost } from './http';
+import { registeredAuthLevel, requireCallerRole, type CallerRole } from './callerRoles';
 
 /**
  * One declaration per function, used by both hosts: defining a function registers it with
@@ -25,11 +26,18 @@ export interface HttpFunctionDefinition {
   route: string;
   methods: HttpMethod[];
   authLevel: AuthLevel;
+  /** The app role a caller needs with API_CALLER_AUTH=entra (callerRoles.ts); none for the dashboard's page. */
+  callerRole?: CallerRole;
   handler: (deps: AppDependencies) => HttpHandler;
 }
 
 export function defineHttp(definition: Omit<HttpFunctionDefinition, 'kind'>): HttpFunctionDefinition {
-  const declared: HttpFunctionDefinition = { kind: 'http', ...definition, handler: (deps) => answerProblems(definition.handler(deps)) };
+  const declared: HttpFunctionDefinition = {
+    kind: 'http',
+    ...definition,
+    authLevel: registeredAuthLevel(definition.authLevel, definition.callerRole),
+    handler: (deps) => answerProblems(definition.handler(deps), deps, definition.callerRole),
+  };
   app.http(declared.name, {
     route: declared.route,
     methods: declared.methods,
@@ -77,10 +85,14 @@ export function defineTimer(definition: Omit<TimerFunctionDefinition, 'kind'>): 
 
 export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition | TimerFunctionDefinition;
 
-/** A RequestProblem becomes its 4xx problem response; anything else is ours: logged, 500. */
-function answerProblems(handler: HttpHandler): HttpHandler {
+/**
+ * What every route checks first (the caller's app role with API_CALLER_AUTH=entra, a POST's
+ * Content-Type); then a RequestProblem becomes its 4xx problem response, anything else is ours: logged, 500.
+ */
+function answerProblems(handler: HttpHandler, deps: AppDependencies, callerRole: CallerRole | undefined): HttpHandler {
   return async (request: HttpRequest, context: InvocationContext) => {
     try {
+      if (callerRole && deps.settings.API_CALLER_AUTH === 'entra') requireCallerRole(request, callerRole);
       refuseSimpleCrossSitePost(request);
       return await handler(request, context);
     } catch (error) {

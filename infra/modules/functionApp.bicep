@@ -39,6 +39,7 @@ param inviteResendMaxPerDay int
 param useCallbackSecrets bool
 @description('An app registration for signing in to the dashboard (empty: no sign-in; the page is public, its data behind function keys).')
 param dashboardSignInClientId string
+param apiCallerClientId string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -110,6 +111,18 @@ var dashboardSettings = {
   DASHBOARD_REQUIRE_SIGN_IN: dashboardSignIn ? 'true' : 'false'
 }
 
+// Callers with their own Entra identity: the platform validates their tokens for this registration,
+// and the app checks the app role each route needs (functions/runtime/callerRoles.ts).
+var entraCallers = !empty(apiCallerClientId)
+var callerAuthSettings = {
+  API_CALLER_AUTH: entraCallers ? 'entra' : 'keys'
+}
+var signInClientId = entraCallers ? apiCallerClientId : dashboardSignInClientId
+var allowedAudiences = union(
+  entraCallers ? [apiCallerClientId, 'api://${apiCallerClientId}'] : [],
+  dashboardSignIn ? [dashboardSignInClientId, 'api://${dashboardSignInClientId}'] : []
+)
+
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: appName
   location: location
@@ -150,14 +163,15 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: app
   name: 'appsettings'
-  properties: union(baseSettings, graphCallerSettings, intakeSettings, callbackSettings, dashboardSettings)
+  properties: union(baseSettings, graphCallerSettings, intakeSettings, callbackSettings, dashboardSettings, callerAuthSettings)
 }
 
-// App Service Authentication (Entra sign-in) for the dashboard. It does not require sign-in for
-// every route: webhooks and the CLI call the data API with function keys and never sign in. The
+// App Service Authentication (Entra sign-in) for the dashboard, and for callers with their own
+// Entra identity. It does not require sign-in for every route: with function keys, webhooks and the
+// CLI never sign in; with API_CALLER_AUTH=entra the app refuses a route to a caller without its role. The
 // platform signs readers in and passes who they are in X-MS-CLIENT-PRINCIPAL-* headers; the
 // dashboard's function sends anyone without them to /.auth/login/aad.
-resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (dashboardSignIn) {
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (dashboardSignIn || entraCallers) {
   parent: app
   name: 'authsettingsV2'
   properties: {
@@ -171,11 +185,11 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (dashboardSig
       azureActiveDirectory: {
         enabled: true
         registration: {
-          clientId: dashboardSignInClientId
+          clientId: signInClientId
           openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
         }
         validation: {
-          allowedAudiences: [dashboardSignInClientId, 'api://${dashboardSignInClientId}']
+          allowedAudiences: allowedAudiences
         }
       }
     }
