@@ -10,14 +10,20 @@
 #   scripts/grant-graph-permission.sh --principal-id <service principal object id>               # either, by object id
 #
 # Options:
-#   --with-lifecycle         also grant User.Read.All: trackRedemptions reads who accepted, and a worker
-#                            that takes over a crashed claim looks the person up instead of inviting twice
+# Each flag grants what one feature needs, and nothing is granted for a feature left off:
+#   --with-lifecycle         also grant User.Read.All: trackRedemptions reads who accepted, a worker that
+#                            takes over a crashed claim looks the person up instead of inviting twice,
+#                            sponsors are checked to be members, and a reset reads whose guest it is
 #   --expired-action ACTION  what EXPIRED_ACTION needs besides: disable → User.EnableDisableAccount.All
-#                            (with User.Read.All); delete → User.ReadWrite.All; report → nothing more
-#   --with-groups            also grant GroupMember.ReadWrite.All: items that name groups join them once invited
+#                            (with User.Read.All); delete → User.DeleteRestore.All (with User.Read.All;
+#                            least privilege for deleting users since December 2024); report → nothing more
+#   --with-groups            also grant GroupMember.ReadWrite.All: items that name groups (INVITE_ALLOWED_GROUPS)
+#                            join them once invited; a role-assignable group also needs RoleManagement.ReadWrite.Directory,
+#                            which this script never grants
 #   --with-mail              also grant Mail.Send, which INVITE_DELIVERY=mail needs; restrict it to the
 #                            sending mailbox with Exchange Online (docs/deploy.md), or it reaches every mailbox
-#   --with-reset-redemption  also grant User.ReadWrite.All, which resetRedemption needs (only then)
+#   --with-reset-redemption  also grant User.ReadWrite.All (with User.Read.All), which an operator's
+#                            POST /api/invitations/{id}/reset-redemption needs (only then: it can change any user)
 #   --graph-endpoint URL     Graph of a national cloud (https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)
 #   --dry-run                print what would be done; call nothing
 set -euo pipefail
@@ -27,6 +33,7 @@ USER_INVITE_ALL=09850681-111b-4a89-9bed-3f2cae46d706        # User.Invite.All (A
 USER_READWRITE_ALL=741f803b-c850-494e-b5df-cde7c675a1ca     # User.ReadWrite.All (Application)
 USER_READ_ALL=df021288-bdef-4463-88db-98f22de89214          # User.Read.All (Application)
 USER_ENABLE_DISABLE_ACCOUNT_ALL=3011c876-62b7-4ada-afa2-506cbbecc68c  # User.EnableDisableAccount.All (Application)
+USER_DELETE_RESTORE_ALL=eccc023d-eccf-4e7b-9683-8813ab36cecc  # User.DeleteRestore.All (Application)
 GROUP_MEMBER_READWRITE_ALL=dbaae8cf-10b5-4b86-a4a1-f871c94c6695  # GroupMember.ReadWrite.All (Application)
 MAIL_SEND=b633e1c5-b582-4048-a93e-9f11b44c7e96              # Mail.Send (Application)
 
@@ -98,11 +105,11 @@ roles=("$USER_INVITE_ALL")
 [ "$with_lifecycle" = true ] && roles+=("$USER_READ_ALL")
 case "$expired_action" in
   disable) roles+=("$USER_READ_ALL" "$USER_ENABLE_DISABLE_ACCOUNT_ALL") ;;
-  delete) roles+=("$USER_READ_ALL" "$USER_READWRITE_ALL") ;;
+  delete) roles+=("$USER_READ_ALL" "$USER_DELETE_RESTORE_ALL") ;;
 esac
 [ "$with_groups" = true ] && roles+=("$GROUP_MEMBER_READWRITE_ALL")
 [ "$with_mail" = true ] && roles+=("$MAIL_SEND")
-[ "$with_reset" = true ] && roles+=("$USER_READWRITE_ALL")
+[ "$with_reset" = true ] && roles+=("$USER_READ_ALL" "$USER_READWRITE_ALL")
 # Each role once, in the order asked for.
 mapfile -t roles < <(printf '%s\n' "${roles[@]}" | awk '!seen[$0]++')
 assignments_url="$graph_endpoint/v1.0/servicePrincipals/$principal_id/appRoleAssignments"

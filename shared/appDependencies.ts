@@ -32,6 +32,7 @@ import { RedemptionTracker } from './lifecycle/redemptionTracker';
 import { ExpiryPolicyMemory } from './lifecycle/expiryPolicyMemory';
 import { RedemptionReset } from './lifecycle/redemptionReset';
 import { InvitationFollowUp } from './worker/invitationFollowUp';
+import { SponsorCheck } from './worker/sponsorCheck';
 
 /**
  * Everything a handler needs, created once per process and passed in: handlers never construct
@@ -183,6 +184,7 @@ export async function createAppDependencies(
     invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000,
     health,
     followUp,
+    sponsors: new SponsorCheck(directory),
   });
   const batchReports = new BatchReports(store, ledger, batches.rejectedRows, batches.index);
   const partnerOnboarding = new PartnerOnboarding(

@@ -11,6 +11,8 @@ import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
 export const USER_READ_ALL = 'User.Read.All';
 export const USER_READ_WRITE_ALL = 'User.ReadWrite.All';
 export const USER_ENABLE_DISABLE_ACCOUNT_ALL = 'User.EnableDisableAccount.All';
+/** Least privilege for deleting (and restoring) users since December 2024; User.ReadWrite.All still works. */
+export const USER_DELETE_RESTORE_ALL = 'User.DeleteRestore.All';
 export const GROUP_MEMBER_READ_WRITE_ALL = 'GroupMember.ReadWrite.All';
 export const MAIL_SEND = 'Mail.Send';
 
@@ -182,7 +184,7 @@ export class EmulatedDirectory {
     if (!id) return graphError(405, 'Request_BadRequest', 'The HTTP method is not allowed on this resource.');
     if (method === 'PATCH') return this.updateUser(id, body, caller.roles);
     if (method === 'DELETE') {
-      if (!caller.roles.includes(USER_READ_WRITE_ALL)) return denied();
+      if (!caller.roles.includes(USER_DELETE_RESTORE_ALL) && !caller.roles.includes(USER_READ_WRITE_ALL)) return denied();
       const user = this.users.get(id);
       if (!user) return notFound(id);
       this.users.delete(id);

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { emailAddressProblem, emailDomain, normalizeEmailAddress } from '../../shared/intake/emailAddress';
 import { headerValue, readBody, sendJson } from './emulatorHttp';
-import { EmulatedDirectory, DEFAULT_READ_BUDGET, type DirectoryAnswer } from './directory';
+import { EmulatedDirectory, DEFAULT_READ_BUDGET, USER_READ_WRITE_ALL, type DirectoryAnswer } from './directory';
 import { EmulatedEntra, USER_INVITE_ALL, type EmulatedApp } from './entra';
 import type { LocalCertificate } from './localCertificate';
 import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
@@ -17,7 +17,14 @@ import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
  */
 
 export { USER_INVITE_ALL, type EmulatedApp } from './entra';
-export { USER_READ_ALL, USER_READ_WRITE_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL, GROUP_MEMBER_READ_WRITE_ALL, MAIL_SEND } from './directory';
+export {
+  USER_READ_ALL,
+  USER_READ_WRITE_ALL,
+  USER_ENABLE_DISABLE_ACCOUNT_ALL,
+  USER_DELETE_RESTORE_ALL,
+  GROUP_MEMBER_READ_WRITE_ALL,
+  MAIL_SEND,
+} from './directory';
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 
 export interface ScriptedResponse {
@@ -353,6 +360,9 @@ export class GraphEmulator {
       );
     }
     const resetOf = parsed!.resetRedemption === true ? String((parsed!.invitedUser as { id?: unknown }).id) : undefined;
+    // An app-only reset needs User.ReadWrite.All besides User.Invite.All (Graph's invitation reference).
+    if (resetOf && !caller.roles.includes(USER_READ_WRITE_ALL))
+      return error(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', throttleHeaders);
     const user = resetOf ? this.directory.resetRedemption(resetOf, email!) : this.directory.invited(caller.tenantId, email!, parsed!);
     if (!user)
       return error(

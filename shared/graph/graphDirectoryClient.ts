@@ -7,8 +7,8 @@ import type { GraphEndpoints } from './graphCaller';
  * Graph beyond the invitation itself: read guests' redemption state in JSON batches, look a person
  * up by email, disable or delete a guest, add them to a group, send our own invitation email.
  * Reads need User.Read.All; disabling User.EnableDisableAccount.All with User.Read.All (or
- * User.ReadWrite.All); deleting User.ReadWrite.All; groups GroupMember.ReadWrite.All; mail
- * Mail.Send (docs/deploy.md). No retries here: callers decide.
+ * User.ReadWrite.All); deleting User.DeleteRestore.All (a deleted user can be restored for 30
+ * days); groups GroupMember.ReadWrite.All; mail Mail.Send (docs/deploy.md). No retries here: callers decide.
  */
 
 /** What we read of a user. */

@@ -4,11 +4,12 @@ import { toGraphInvitationRequest } from '../invitation';
 import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
 import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from '../storage/invitationQueue';
 import { invitationErrorSchema, type InvitationError, type InvitationRecord } from '../invitationRecord';
-import { mayHaveActed, type GraphCallError } from '../graph/graphCallError';
+import { GraphCallError, mayHaveActed } from '../graph/graphCallError';
 import type { InvitationSender } from '../graph/invitationSender';
 import type { HealthBoard } from '../healthBoard';
 import { InvitationFollowUp } from './invitationFollowUp';
 import { isOwnGuest } from '../lifecycle/guestOwnership';
+import type { SponsorCheck } from './sponsorCheck';
 
 /**
  * Gets each queued person to a recorded outcome: claim the record, call Graph through the sender,
@@ -30,6 +31,8 @@ export interface WorkerOptions {
   health: HealthBoard;
   /** Our own email and the group adds, after Graph's 201. */
   followUp: InvitationFollowUp;
+  /** Sponsors are members of the tenant, read before Graph sets them (none: not checked). */
+  sponsors?: SponsorCheck;
 }
 
 export type ProcessResult = 'invited' | 'failed' | 'already-final' | 'deferred' | 'missing';
@@ -106,6 +109,18 @@ export class InvitationWorker {
     // With INVITE_DELIVERY=mail Graph sends nothing, and we send ours once it has answered.
     const emailWanted = reminder || request.sendInvitationMessage;
     const previousError = stored.record.error;
+    if (!reminder && !reset && request.invitedUserSponsors && this.options.sponsors) {
+      const refusal = await this.checkSponsors(
+        request.invitedUserSponsors.map((sponsor) => sponsor.id),
+        claim.claim,
+        id,
+      );
+      if (refusal) {
+        const record = await this.recordOutcome(claim.claim, { status: 'Failed', calls: 0, error: refusal, lifecycle: {} });
+        log.warn(`Invitation ${who}: Failed ${describe(record)}: ${refusal.message}, not invited.`);
+        return 'failed';
+      }
+    }
     const outcome = await this.sender.send(
       { ...request, sendInvitationMessage: this.options.followUp.graphSendsEmail(emailWanted) },
       started + this.options.invocationBudgetMs,
@@ -208,6 +223,17 @@ export class InvitationWorker {
         );
         throw new TransientInvitationError(`Graph did not accept invitation ${id} yet: ${outcome.error.code}.`);
       }
+    }
+  }
+
+  /** The sponsors' refusal, if any; a read that failed for a while hands the person back to the queue. */
+  private async checkSponsors(sponsorIds: string[], claim: Claim, id: string): Promise<InvitationError | undefined> {
+    try {
+      return await this.options.sponsors!.refusal(sponsorIds);
+    } catch (error) {
+      if (!(error instanceof GraphCallError)) throw error;
+      await this.claims.record(claim, { status: 'Queued', calls: 0, error: errorOf(error) });
+      throw new TransientInvitationError(`The sponsors of invitation ${id} could not be read yet: ${error.code}.`);
     }
   }
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 const SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'grant-graph-permission.sh');
 const USER_INVITE_ALL = '09850681-111b-4a89-9bed-3f2cae46d706';
 const USER_READWRITE_ALL = '741f803b-c850-494e-b5df-cde7c675a1ca';
+const USER_DELETE_RESTORE_ALL = 'eccc023d-eccf-4e7b-9683-8813ab36cecc';
 const USER_READ_ALL = 'df021288-bdef-4463-88db-98f22de89214';
 const USER_ENABLE_DISABLE_ACCOUNT_ALL = '3011c876-62b7-4ada-afa2-506cbbecc68c';
 const GROUP_MEMBER_READWRITE_ALL = 'dbaae8cf-10b5-4b86-a4a1-f871c94c6695';
@@ -94,8 +95,9 @@ describe('scripts/grant-graph-permission.sh', () => {
       [USER_INVITE_ALL, USER_READ_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL],
     ],
     [
+      // User.DeleteRestore.All, never User.ReadWrite.All: with it, anyone who could reset a redemption could take a user over.
       ['--with-lifecycle', '--expired-action', 'delete'],
-      [USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL],
+      [USER_INVITE_ALL, USER_READ_ALL, USER_DELETE_RESTORE_ALL],
     ],
     [['--expired-action', 'report'], [USER_INVITE_ALL]],
     [
@@ -160,12 +162,13 @@ describe('scripts/grant-graph-permission.sh', () => {
     expect(result.stdout).not.toMatch(/set -euo|GRAPH_APP_ID=|usage\(\)/);
   });
 
-  it('adds User.ReadWrite.All only when asked, for resetRedemption, and follows a national cloud', async () => {
+  it('adds User.ReadWrite.All only when asked, for an operator’s reset of a redemption, and follows a national cloud', async () => {
     const az = fakeAz();
     await grant(['--principal-id', 'sp-1', '--with-reset-redemption', '--graph-endpoint', 'https://graph.microsoft.us/'], az);
     const posts = az.calls().filter((call) => call.includes('--method POST'));
-    expect(posts).toHaveLength(2);
-    expect(posts[1]).toContain(USER_READWRITE_ALL);
+    expect(posts).toHaveLength(3);
+    expect(posts[1]).toContain(USER_READ_ALL);
+    expect(posts[2]).toContain(USER_READWRITE_ALL);
     expect(posts.every((call) => call.includes('https://graph.microsoft.us/v1.0/servicePrincipals/sp-1/appRoleAssignments'))).toBe(true);
   });
 

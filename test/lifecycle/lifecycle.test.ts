@@ -3,9 +3,9 @@ import { runLifecycle } from '../../functions/runLifecycle';
 import { listExpired } from '../../functions/listExpired';
 import {
   USER_ENABLE_DISABLE_ACCOUNT_ALL,
+  USER_DELETE_RESTORE_ALL,
   USER_INVITE_ALL,
   USER_READ_ALL,
-  USER_READ_WRITE_ALL,
 } from '../../local/graphEmulator/graphEmulator';
 import { verifySignature } from '../../shared/intake/webhookSignature';
 import { invitationEventSchema } from '../../shared/lifecycle/invitationEvents';
@@ -21,9 +21,9 @@ afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-/** The pipeline against a tenant whose app may invite and read users (and, with `manage`, delete them). */
+/** The pipeline against a tenant whose app may invite and read users (and, with `manage`, delete them: User.DeleteRestore.All, least privilege). */
 function lifecyclePipeline(env: Record<string, string>, manage = false) {
-  const roles = [USER_INVITE_ALL, USER_READ_ALL, ...(manage ? [USER_READ_WRITE_ALL] : [])];
+  const roles = [USER_INVITE_ALL, USER_READ_ALL, ...(manage ? [USER_DELETE_RESTORE_ALL] : [])];
   return startPipeline(cleanup, { roles }, env);
 }
 

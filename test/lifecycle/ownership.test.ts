@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resetRedemption } from '../../functions/resetRedemption';
 import { runLifecycle } from '../../functions/runLifecycle';
-import { USER_ENABLE_DISABLE_ACCOUNT_ALL, USER_INVITE_ALL, USER_READ_ALL } from '../../local/graphEmulator/graphEmulator';
+import {
+  USER_ENABLE_DISABLE_ACCOUNT_ALL,
+  USER_INVITE_ALL,
+  USER_READ_ALL,
+  USER_READ_WRITE_ALL,
+} from '../../local/graphEmulator/graphEmulator';
 import { recordIdForEmail } from '../../shared/invitationRecord';
 import { invitationFor, invokeHttp, submit, writeRecord } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';
@@ -20,8 +25,8 @@ afterEach(async () => {
 const JSON_CONTENT = { 'content-type': 'application/json' };
 const MINUTE = 60_000;
 
-function managingPipeline(env: Record<string, string> = {}) {
-  return startPipeline(cleanup, { roles: [USER_INVITE_ALL, USER_READ_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL] }, env);
+function managingPipeline(env: Record<string, string> = {}, roles = [USER_INVITE_ALL, USER_READ_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL]) {
+  return startPipeline(cleanup, { roles }, env);
 }
 
 /**
@@ -85,7 +90,8 @@ describe('only the guest this app created', () => {
   });
 
   it('resets the redemption of its own guest for an operator, and refuses a guest it did not create', async () => {
-    const pipeline = await managingPipeline();
+    // A reset needs User.ReadWrite.All (an app-only reset, Graph's invitation reference).
+    const pipeline = await managingPipeline({}, [USER_INVITE_ALL, USER_READ_ALL, USER_READ_WRITE_ALL]);
     const { deps, tenant } = pipeline;
     const email = 'lost-access@fabrikam.com';
     const id = recordIdForEmail(email);
