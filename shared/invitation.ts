@@ -27,10 +27,10 @@ const lineOfText = () => text().refine((value) => !/\p{Cc}/u.test(value), 'must 
 /** Graph computes these; a caller that sends them has misunderstood the API. */
 export const READ_ONLY_PROPERTIES = ['id', 'status', 'inviteRedeemUrl'] as const;
 
-const refused = (message: string) =>
+const refused = (message: string, harmless: unknown = undefined) =>
   z
     .unknown()
-    .refine((value) => value === undefined, message)
+    .refine((value) => value === undefined || value === harmless, message)
     .optional();
 const readOnly = (name: string) => refused(`is read-only: Graph sets ${name}, remove it from the request`);
 /**
@@ -38,9 +38,8 @@ const readOnly = (name: string) => refused(`is read-only: Graph sets ${name}, re
  * redeems at the new address: never a caller's choice, only an operator's, and only for a guest
  * this app created (POST /api/invitations/{id}/reset-redemption).
  */
-const operatorOnly = refused(
-  'is not accepted from callers: an operator resets a redemption of a guest this app invited with POST /api/invitations/{id}/reset-redemption (admin key)',
-);
+const OPERATOR_ONLY =
+  'is not accepted from callers: an operator resets a redemption of a guest this app invited with POST /api/invitations/{id}/reset-redemption (admin key)';
 
 /** Where the guest lands after redeeming: https only (an http page could be swapped on the way). */
 const absoluteHttpsUrl = text()
@@ -104,8 +103,9 @@ export const invitationSchema = z
     invitedUserType: caseInsensitiveEnum(['Guest', 'Member']).default('Guest'),
     sendInvitationMessage: z.boolean().default(false),
     invitedUserMessageInfo: messageInfoSchema.optional(),
-    resetRedemption: operatorOnly,
-    invitedUser: operatorOnly,
+    // `false` is Graph's default, and asks for nothing: a body copied from Graph's reference may carry it.
+    resetRedemption: refused(OPERATOR_ONLY, false),
+    invitedUser: refused(OPERATOR_ONLY),
     invitedUserSponsors: z
       .array(z.strictObject({ id: directoryObjectId }))
       .min(1)

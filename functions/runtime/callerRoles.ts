@@ -2,7 +2,6 @@ import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import { RequestProblem } from '../../shared/problem';
 import { settingsSchema } from '../../shared/settings';
-import type { AuthLevel } from './defineFunction';
 
 /**
  * Callers with their own Entra identity (API_CALLER_AUTH=entra): App Service Authentication
@@ -12,6 +11,9 @@ import type { AuthLevel } from './defineFunction';
  * admin to each caller's identity: an HR system's managed identity gets Invitations.Submit, a
  * reader Invitations.Read, an operator Invitations.Operate. No shared secret exists then.
  */
+
+/** Who a route lets in under the Functions host's keys (@azure/functions' HttpTriggerOptions.authLevel). */
+export type AuthLevel = 'anonymous' | 'function' | 'admin';
 
 export const CALLER_ROLES = {
   submit: 'Invitations.Submit',

@@ -10,7 +10,7 @@ import {
 import { appDependencies, type AppDependencies } from '../../shared/appDependencies';
 import { RequestProblem } from '../../shared/problem';
 import { problemResponse, refuseSimpleCrossSitePost } from './http';
-import { registeredAuthLevel, requireCallerRole, type CallerRole } from './callerRoles';
+import { registeredAuthLevel, requireCallerRole, type AuthLevel, type CallerRole } from './callerRoles';
 
 /**
  * One declaration per function, used by both hosts: defining a function registers it with
@@ -18,7 +18,7 @@ import { registeredAuthLevel, requireCallerRole, type CallerRole } from './calle
  * local host serves. Handlers receive the process's dependencies; they never create clients.
  */
 
-export type AuthLevel = 'anonymous' | 'function' | 'admin';
+export type { AuthLevel } from './callerRoles';
 
 export interface HttpFunctionDefinition {
   kind: 'http';

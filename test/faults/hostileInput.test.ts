@@ -5,7 +5,7 @@ import type { AppDependencies } from '../../shared/appDependencies';
 import { canonicalizePropertyNames } from '../../shared/intake/canonicalPropertyNames';
 import { invitationSchema } from '../../shared/invitation';
 import { recordIdForEmail } from '../../shared/invitationRecord';
-import { createTestDependencies, invitationFor, submit } from '../support/harness';
+import { createTestDependencies, invitationFor, submit, MESSAGE_POWERS } from '../support/harness';
 import { acceptedInvitation } from '../support/storableBodies';
 import { dependenciesBehindFaultProxy, type StorageFaultProxy } from '../support/storageFaultProxy';
 
@@ -18,7 +18,7 @@ import { dependenciesBehindFaultProxy, type StorageFaultProxy } from '../support
 describe('1,000 generated bodies that the schema accepts', () => {
   let deps: AppDependencies;
   beforeAll(async () => {
-    deps = await createTestDependencies();
+    deps = await createTestDependencies(MESSAGE_POWERS);
   });
 
   it('are all answered 202 and stored, person by person: none answers 5xx', async () => {

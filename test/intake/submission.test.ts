@@ -169,6 +169,7 @@ describe('POST /api/invitations with JSON', () => {
           messageLanguage: 'en-US',
         },
         invitedUserSponsors: [{ id: '0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e' }],
+        resetRedemption: false, // Graph's default, as its reference writes it: asks for nothing
         externalId: 'HR-000123',
       }),
     );

@@ -210,6 +210,21 @@ describe('scheduled partner onboarding', () => {
     });
   });
 
+  it('takes groups from roster metadata only when INVITE_ALLOWED_GROUPS lists them: each row is rejected naming the setting', async () => {
+    const roster = [
+      'version:v1.0',
+      'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required',
+      `owners1@fabrikam.com,${REDIRECT}`,
+    ].join('\n');
+    await upload('owners.csv', roster, { groups: crypto.randomUUID() });
+    await deps.partnerOnboarding.run(log);
+    const rejected = parse(await text('results/owners.csv-rejected.csv'), { columns: true });
+    expect(rejected).toEqual([
+      expect.objectContaining({ row: '1', path: 'groups[0]', message: expect.stringContaining('INVITE_ALLOWED_GROUPS') }),
+    ]);
+    expect(await deps.store.findByEmail('owners1@fabrikam.com')).toEqual([]);
+  });
+
   it('runs when the local host is asked to: POST /admin/functions/partnerOnboarding', async () => {
     const host = new LocalFunctionHost({
       functions: [partnerOnboarding],
