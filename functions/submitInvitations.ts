@@ -3,6 +3,7 @@ import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, readRawBody, requestOrigin } from './runtime/http';
 import { SIGNATURE_HEADER } from '../shared/intake/webhookSignature';
 import { CLIENT_HEADER, sourceFromClientHeader } from '../shared/batches/batchSource';
+import { callerIdentity } from './runtime/callerRoles';
 
 /** POST /api/invitations: one invitation, a JSON batch, or the portal's bulk-invite CSV. */
 export const submitInvitations = defineHttp({
@@ -18,6 +19,7 @@ export const submitInvitations = defineHttp({
       signature: request.headers.get(SIGNATURE_HEADER),
       idempotencyKey: request.headers.get('idempotency-key'),
       source: sourceFromClientHeader(request.headers.get(CLIENT_HEADER)),
+      caller: callerIdentity(request, deps.settings.API_CALLER_AUTH),
     });
     return submissionResponse(result, requestOrigin(request));
   },

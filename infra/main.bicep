@@ -107,6 +107,10 @@ param inviteMessageTemplates string = ''
 @maxValue(100)
 param inviteResendMaxPerDay int = 3
 
+@description('How many people one caller may have invited again in a UTC day.')
+@minValue(0)
+param inviteResendMaxPerCallerPerDay int = 500
+
 @description('\'true\': event receivers have their own secrets (CALLBACK_SECRETS, host=secret pairs), kept in Key Vault as callback-secrets.')
 @allowed(['true', 'false'])
 param useCallbackSecrets string = 'false'
@@ -228,6 +232,7 @@ module functionApp 'modules/functionApp.bicep' = {
     inviteAllowedRedirectHosts: inviteAllowedRedirectHosts
     inviteMessageTemplates: inviteMessageTemplates
     inviteResendMaxPerDay: inviteResendMaxPerDay
+    inviteResendMaxPerCallerPerDay: inviteResendMaxPerCallerPerDay
     useCallbackSecrets: useCallbackSecrets == 'true'
     dashboardSignInClientId: dashboardSignInClientId
     apiCallerClientId: apiCallerClientId

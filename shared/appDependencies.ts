@@ -21,6 +21,7 @@ import { InvitationWorker } from './worker/invitationWorker';
 import { PartnerOnboarding, ROSTERS_CONTAINER } from './rosters/partnerOnboarding';
 import { RosterProgressStore } from './rosters/rosterProgress';
 import { INVITATIONS_TABLE, InvitationStore } from './storage/invitationStore';
+import { CallerResendBudget } from './storage/callerResendBudget';
 import { loadSettings, type Settings } from './settings';
 import { FINAL_STATUSES } from './invitationRecord';
 import { storageAccountFromSettings, type StorageAccount } from './storage/storageAccount';
@@ -99,6 +100,7 @@ export async function createAppDependencies(
   const store: InvitationStore = new InvitationStore(table, {
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
     resendMaxPerDay: settings.INVITE_RESEND_MAX_PER_DAY,
+    callerResends: new CallerResendBudget(table, settings.INVITE_RESEND_MAX_PER_CALLER_PER_DAY),
     afterChange: async ({ batchId, recordId, batchPosition, entity, announce }) => {
       const lag = (what: string, error: unknown) => console.warn(`Invitation ${recordId}: ${what} lags (${String(error).split('\n')[0]}).`);
       // A final status must reach the batch: nothing syncs its copy again unless the person changes.

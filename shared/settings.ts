@@ -171,6 +171,8 @@ export const settingsSchema = z.object({
   INVITE_MESSAGE_TEMPLATES: messageTemplates,
   /** How often one person may be sent their invitation again (`resend: true`) in 24 hours. */
   INVITE_RESEND_MAX_PER_DAY: z.coerce.number().int().min(0).max(100).default(3),
+  /** How many people one caller may have invited again in a UTC day (every function-key holder counts as one caller). */
+  INVITE_RESEND_MAX_PER_CALLER_PER_DAY: z.coerce.number().int().min(0).max(1_000_000).default(500),
   /**
    * When set, POST /api/invitations needs `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
    * One secret, or two comma-separated while one is rotated; each at least 32 bytes (a guessable
@@ -319,6 +321,7 @@ const examples: Partial<Record<keyof Settings, string>> = {
   INVITE_ALLOWED_REDIRECT_HOSTS: 'myapps.microsoft.com',
   INVITE_MESSAGE_TEMPLATES: '{"welcome":"Welcome to our partner portal."}',
   INVITE_RESEND_MAX_PER_DAY: '3',
+  INVITE_RESEND_MAX_PER_CALLER_PER_DAY: '500',
   CALLBACK_SECRETS: 'hr.contoso.com=<openssl rand -hex 32>',
   API_CALLER_AUTH: 'keys',
 };

@@ -31,20 +31,38 @@ const principalSchema = z.object({
 // Entra's v2 tokens say `roles`; the platform's claim mapping may give the long WS-Federation name.
 const ROLE_CLAIMS = ['roles', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'];
 
-/** The caller's app roles from the platform's principal header; undefined when there is no principal. */
-export function principalRoles(request: HttpRequest): string[] | undefined {
+// Who the caller is: its object id (a user, or an app's service principal), else its client id.
+const IDENTITY_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid', 'appid', 'azp'];
+
+function principalOf(request: HttpRequest): z.infer<typeof principalSchema> | undefined {
   const header = request.headers.get('x-ms-client-principal');
   if (!header) return undefined;
-  let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+    const principal = principalSchema.safeParse(JSON.parse(Buffer.from(header, 'base64').toString('utf8')));
+    return principal.success ? principal.data : undefined;
   } catch {
     return undefined;
   }
-  const principal = principalSchema.safeParse(json);
-  if (!principal.success) return undefined;
-  const roleTypes = new Set([...ROLE_CLAIMS, ...(principal.data.role_typ ? [principal.data.role_typ] : [])]);
-  return principal.data.claims.filter((claim) => roleTypes.has(claim.typ)).map((claim) => claim.val);
+}
+
+/** The caller's app roles from the platform's principal header; undefined when there is no principal. */
+export function principalRoles(request: HttpRequest): string[] | undefined {
+  const principal = principalOf(request);
+  if (!principal) return undefined;
+  const roleTypes = new Set([...ROLE_CLAIMS, ...(principal.role_typ ? [principal.role_typ] : [])]);
+  return principal.claims.filter((claim) => roleTypes.has(claim.typ)).map((claim) => claim.val);
+}
+
+/**
+ * Who the caller is, as far as the host can tell, for limits per caller: its Entra identity with
+ * API_CALLER_AUTH=entra; with function keys the host does not say which key was used, so every
+ * key holder is one caller.
+ */
+export function callerIdentity(request: HttpRequest, mode: 'keys' | 'entra'): string {
+  if (mode !== 'entra') return 'function-key';
+  const claims = principalOf(request)?.claims ?? [];
+  const id = IDENTITY_CLAIMS.map((type) => claims.find((claim) => claim.typ === type)?.val).find(Boolean);
+  return id ? `entra:${id}` : 'entra:unknown';
 }
 
 /** Refuses a caller without the route's app role: 401 without a principal, 403 without the role. */

@@ -36,6 +36,7 @@ param inviteAllowCustomMessage string
 param inviteAllowedRedirectHosts string
 param inviteMessageTemplates string
 param inviteResendMaxPerDay int
+param inviteResendMaxPerCallerPerDay int
 param useCallbackSecrets bool
 @description('An app registration for signing in to the dashboard (empty: no sign-in; the page is public, its data behind function keys).')
 param dashboardSignInClientId string
@@ -75,6 +76,7 @@ var baseSettings = {
   INVITE_ALLOWED_REDIRECT_HOSTS: inviteAllowedRedirectHosts
   INVITE_MESSAGE_TEMPLATES: inviteMessageTemplates
   INVITE_RESEND_MAX_PER_DAY: string(inviteResendMaxPerDay)
+  INVITE_RESEND_MAX_PER_CALLER_PER_DAY: string(inviteResendMaxPerCallerPerDay)
 }
 
 // Who calls Graph: by default the managed identity itself (no secret anywhere); otherwise an app

@@ -39,6 +39,8 @@ export interface AdmitSubmissionOptions {
    * @default false
    */
   keepRejectedWhenNoneAccepted?: boolean;
+  /** Who submits, for their day's budget of resends (storage/callerResendBudget.ts). @default the source's kind */
+  caller?: string;
 }
 
 const API_SOURCE: BatchSource = { kind: 'api' };
@@ -51,6 +53,8 @@ export interface SubmissionRequest {
   idempotencyKey?: string | null | undefined;
   /** @default { kind: 'api' } */
   source?: BatchSource;
+  /** Who the functions layer knows the caller to be (an Entra identity, or function-key callers as one). */
+  caller?: string;
 }
 
 export interface SubmittedItem {
@@ -113,7 +117,10 @@ export class Intake {
     // A retried request (same batch, same body) rewrites its own batch rows instead of adding them again.
     const batchId = submission.batchId ?? randomUUID();
     const submissionKey = createHash('sha256').update(batchId).update('\n').update(request.body).digest('hex').slice(0, 32);
-    return this.admit(batchId, submission, submissionKey, { source: request.source ?? API_SOURCE });
+    return this.admit(batchId, submission, submissionKey, {
+      source: request.source ?? API_SOURCE,
+      ...(request.caller ? { caller: request.caller } : {}),
+    });
   }
 
   /**
@@ -125,7 +132,7 @@ export class Intake {
     batchId: string,
     submission: Pick<Submission, 'accepted' | 'rejected'>,
     submissionKey: string,
-    { source, keepRejectedWhenNoneAccepted = false }: AdmitSubmissionOptions,
+    { source, keepRejectedWhenNoneAccepted = false, caller = source.kind }: AdmitSubmissionOptions,
   ): Promise<SubmissionResult> {
     const rejected = [...submission.rejected];
 
@@ -187,7 +194,7 @@ export class Intake {
     };
     let admissions: AdmissionResult[];
     try {
-      admissions = await this.store.admit(batchId, candidates, { onRecorded: queueRecorded });
+      admissions = await this.store.admit(batchId, candidates, { onRecorded: queueRecorded, caller });
     } catch (error) {
       // Storage failed part-way: every record written so far is being queued; wait for that, so the
       // caller's retry of this exact request finds each person either queued once or not written.

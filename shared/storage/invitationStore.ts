@@ -3,6 +3,7 @@ import { mapWithConcurrency } from '../concurrency';
 import { problems } from '../problem';
 import type { Invitation } from '../invitation';
 import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
+import type { CallerResendBudget } from './callerResendBudget';
 import {
   recordIdForEmail,
   recordIdSchema,
@@ -108,6 +109,8 @@ export interface InvitationStoreOptions {
   afterChange?: (change: RecordChange) => Promise<unknown>;
   /** INVITE_RESEND_MAX_PER_DAY: how often one person may be emailed again in 24 hours. @default 3 */
   resendMaxPerDay?: number;
+  /** INVITE_RESEND_MAX_PER_CALLER_PER_DAY: how many people one caller may have invited again in a day (none: no limit). */
+  callerResends?: CallerResendBudget;
 }
 
 const RESEND_WINDOW_MS = 24 * 60 * 60_000;
@@ -115,6 +118,8 @@ const RESEND_WINDOW_MS = 24 * 60 * 60_000;
 export interface AdmitOptions {
   /** Called as each group of people is recorded, so the caller can queue them while the rest are written. */
   onRecorded?: (recorded: AdmissionResult[]) => void;
+  /** Who submits (callerResendBudget.ts): their day's budget of resends. @default 'unknown' */
+  caller?: string;
 }
 
 export class InvitationStore {
@@ -137,7 +142,11 @@ export class InvitationStore {
    * concurrent submission of the same email) its candidates go through admitOne, which decides
    * with optimistic concurrency, so that concurrent submissions queue a person at most once.
    */
-  async admit(batchId: string, candidates: readonly AdmissionCandidate[], { onRecorded }: AdmitOptions = {}): Promise<AdmissionResult[]> {
+  async admit(
+    batchId: string,
+    candidates: readonly AdmissionCandidate[],
+    { onRecorded, caller = 'unknown' }: AdmitOptions = {},
+  ): Promise<AdmissionResult[]> {
     const now = new Date().toISOString();
     const entities = candidates.map((candidate) => this.newRecordEntity(batchId, candidate, now));
     const results = new Array<AdmissionResult>(candidates.length);
@@ -152,7 +161,7 @@ export class InvitationStore {
         // (find it person by person, so the others are still recorded). Anything else is an outage.
         if (!isRefusal(error)) throw error;
         for (const { position } of group) {
-          results[position] = await this.admitOne(batchId, candidates[position]!);
+          results[position] = await this.admitOne(batchId, candidates[position]!, caller);
         }
       }
       onRecorded?.(group.map(({ position }) => results[position]!));
@@ -160,7 +169,7 @@ export class InvitationStore {
     return results;
   }
 
-  private async admitOne(batchId: string, candidate: AdmissionCandidate): Promise<AdmissionResult> {
+  private async admitOne(batchId: string, candidate: AdmissionCandidate, caller: string): Promise<AdmissionResult> {
     for (;;) {
       const now = new Date();
       const existing = await this.getById(recordIdForEmail(candidate.email));
@@ -178,7 +187,7 @@ export class InvitationStore {
       if (!shouldQueueAgain(existing, candidate.invitation, now, this.options.queuedStaleAfterMs)) {
         return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
       }
-      const resend = this.countResend(existing, now);
+      const resend = await this.countResend(existing, now, caller);
       if ('refusal' in resend) return { admission: 'refused', reason: resend.refusal };
       // Queued again by the batch that has them: they keep their place (one copy per person in a batch).
       const sameBatch = existing.record.batchId === batchId && existing.entity.batchPosition !== undefined;
@@ -205,22 +214,31 @@ export class InvitationStore {
    * A new attempt for a person who has (or had) a guest emails them again: at most
    * INVITE_RESEND_MAX_PER_DAY such in 24 hours, so that nobody can mail-bomb a partner through us.
    */
-  private countResend(
+  private async countResend(
     existing: StoredRecord,
     now: Date,
-  ): { fields: Pick<RecordEntity, 'resendCount' | 'resendWindowStartedAt'> } | { refusal: string } {
+    caller: string,
+  ): Promise<{ fields: Pick<RecordEntity, 'resendCount' | 'resendWindowStartedAt'> } | { refusal: string }> {
     if (!INVITED_STATUSES.has(existing.record.status)) return { fields: {} };
     const max = this.options.resendMaxPerDay ?? 3;
     const { resendCount = 0, resendWindowStartedAt } = existing.record;
     const windowStart = resendWindowStartedAt ? Date.parse(resendWindowStartedAt) : Number.NaN;
-    if (!(now.getTime() - windowStart < RESEND_WINDOW_MS)) return { fields: { resendCount: 1, resendWindowStartedAt: now.toISOString() } };
-    if (resendCount >= max) {
+    const newWindow = !(now.getTime() - windowStart < RESEND_WINDOW_MS);
+    if (!newWindow && resendCount >= max) {
       const until = new Date(windowStart + RESEND_WINDOW_MS).toISOString();
       return {
         refusal: `was sent the invitation again ${resendCount} time(s) since ${resendWindowStartedAt} (INVITE_RESEND_MAX_PER_DAY is ${max}): submit again after ${until}`,
       };
     }
-    return { fields: { resendCount: resendCount + 1, resendWindowStartedAt } };
+    if (this.options.callerResends && !(await this.options.callerResends.take(caller, now))) {
+      return {
+        refusal:
+          'was not sent again: this caller has had its day’s number of people invited again (INVITE_RESEND_MAX_PER_CALLER_PER_DAY); submit again tomorrow (UTC)',
+      };
+    }
+    return newWindow
+      ? { fields: { resendCount: 1, resendWindowStartedAt: now.toISOString() } }
+      : { fields: { resendCount: resendCount + 1, resendWindowStartedAt } };
   }
 
   /**

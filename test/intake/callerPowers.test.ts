@@ -193,6 +193,37 @@ describe('a later submission cannot take over what an earlier one set', () => {
   });
 });
 
+describe('one caller cannot mail-bomb many partners, one resend each', () => {
+  it('re-invites at most INVITE_RESEND_MAX_PER_CALLER_PER_DAY people a day for one caller, while another caller keeps its own budget', async () => {
+    const deps = await createTestDependencies({ API_CALLER_AUTH: 'entra', INVITE_RESEND_MAX_PER_CALLER_PER_DAY: '1' });
+    const as = (oid: string) => ({
+      headers: {
+        'x-ms-client-principal': Buffer.from(
+          JSON.stringify({
+            claims: [
+              { typ: 'oid', val: oid },
+              { typ: 'roles', val: 'Invitations.Submit' },
+            ],
+            role_typ: 'roles',
+          }),
+        ).toString('base64'),
+      },
+    });
+    const people = ['first@fabrikam.com', 'second@fabrikam.com'];
+    await submit(deps, { invitations: people.map((email) => invitationFor(email)) }, as('hr-system'));
+    for (const email of people) await writeRecord(deps, recordIdForEmail(email), { status: 'Invited' });
+    await clearQueue(deps);
+
+    expect((await submit(deps, invitationFor(people[0]!, { resend: true }), as('hr-system'))).status).toBe(202);
+    const second = await submit(deps, invitationFor(people[1]!, { resend: true }), as('hr-system'));
+    expect(second.status).toBe(400);
+    expect(second.json.rejected[0].errors[0].message).toContain('INVITE_RESEND_MAX_PER_CALLER_PER_DAY');
+    expect((await deps.store.getById(recordIdForEmail(people[1]!)))?.record.status).toBe('Invited');
+    expect(await queueLength(deps)).toBe(1);
+    expect((await submit(deps, invitationFor(people[1]!, { resend: true }), as('partner-portal'))).status).toBe(202);
+  });
+});
+
 describe('one mailbox is one person, however it is spelled', () => {
   it('reads full-width letters and a Unicode domain as the same person (NFKC, IDNA), and refuses invisible characters', async () => {
     const deps = await createTestDependencies();
