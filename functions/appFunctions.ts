@@ -17,6 +17,7 @@ import { deliverInvitationEvent } from './deliverInvitationEvent';
 import { runLifecycle } from './runLifecycle';
 import { listExpired } from './listExpired';
 import { resetRedemption } from './resetRedemption';
+import { pauseSending } from './pauseSending';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
 export const appFunctions: FunctionDefinition[] = [
@@ -38,4 +39,5 @@ export const appFunctions: FunctionDefinition[] = [
   runLifecycle,
   listExpired,
   resetRedemption,
+  pauseSending,
 ];

@@ -34,6 +34,7 @@ import { ExpiryPolicyMemory } from './lifecycle/expiryPolicyMemory';
 import { RedemptionReset } from './lifecycle/redemptionReset';
 import { InvitationFollowUp } from './worker/invitationFollowUp';
 import { SponsorCheck } from './worker/sponsorCheck';
+import { SendingPause } from './graph/sendingPause';
 
 /**
  * Everything a handler needs, created once per process and passed in: handlers never construct
@@ -62,6 +63,8 @@ export interface AppDependencies {
   events: InvitationEvents;
   /** An operator's reset of the redemption of a guest this app created. */
   redemptionReset: RedemptionReset;
+  /** The pause of all sending, shared by every instance: the tenant's refusal, or an operator's switch. */
+  sendingPause: SendingPause;
 }
 
 export interface ResourceNames {
@@ -171,7 +174,12 @@ export async function createAppDependencies(
       `Graph refused to look people up (${error.code}): without User.Read.All (Application) a crash mid-call can still cost a second invitation (docs/deploy.md).`,
     ),
   );
-  const sender = new InvitationSender(graphClient, pacer, credentialCircuit, lookup);
+  const sendingPause = new SendingPause(store.table, {
+    probeIntervalMs: settings.TENANT_PAUSE_PROBE_MINUTES * 60_000,
+    ...(settings.GRAPH_TENANT_ID ? { tenantId: settings.GRAPH_TENANT_ID } : {}),
+    onChange: (change, state) => events.announcePause(change, state),
+  });
+  const sender = new InvitationSender(graphClient, pacer, credentialCircuit, lookup, sendingPause);
   const followUp = new InvitationFollowUp(store, directory, {
     circuit: credentialCircuit,
     delivery: settings.INVITE_DELIVERY,
@@ -218,6 +226,7 @@ export async function createAppDependencies(
     store,
     redemptionTracker,
     redemptionReset: new RedemptionReset(store, queue, directory),
+    sendingPause,
     events,
     queue,
     intake,

@@ -1,6 +1,7 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import type { CredentialState } from './graph/credentialCircuit';
 import type { InvitationQueue } from './storage/invitationQueue';
+import type { PauseState, SendingPause } from './graph/sendingPause';
 
 /**
  * What GET /api/health reports, shared between instances through the app's own table: each
@@ -18,6 +19,8 @@ const OUTCOME_WRITE_INTERVAL_MS = 10_000;
 
 export interface HealthReport {
   healthy: boolean;
+  /** Sending is paused (graph/sendingPause.ts): why, since when, by whom, and how many people wait. */
+  sending: { state: 'sending' } | (PauseState & { state: 'paused'; waiting: number });
   graphCredential: CredentialState & { instances?: number };
   queue: { depth: number; poisonDepth: number; oldestMessageAgeSeconds: number | null };
   lastOutcomeAt: string | null;
@@ -50,12 +53,13 @@ export class HealthBoard {
     void this.write({ lastOutcomeAt: at.toISOString() });
   }
 
-  async report(queue: InvitationQueue): Promise<HealthReport> {
-    const [rows, depth, poisonDepth, oldest] = await Promise.all([
+  async report(queue: InvitationQueue, pause?: SendingPause): Promise<HealthReport> {
+    const [rows, depth, poisonDepth, oldest, paused] = await Promise.all([
       this.rows(),
       queue.queue.getProperties().then((properties) => properties.approximateMessagesCount ?? 0),
       queue.poisonQueue.getProperties().then((properties) => properties.approximateMessagesCount ?? 0),
       queue.queue.peekMessages({ numberOfMessages: 1 }).then((peeked) => peeked.peekedMessageItems[0]?.insertedOn),
+      pause?.current(),
     ]);
     const now = Date.now();
     const live = rows.filter((row) => now - Date.parse(row.reportedAt) < STALE_AFTER_MS);
@@ -69,7 +73,8 @@ export class HealthBoard {
         .sort()
         .at(-1) || null;
     return {
-      healthy: failing.length === 0,
+      healthy: failing.length === 0 && !paused,
+      sending: paused ? { ...paused, state: 'paused', waiting: depth } : { state: 'sending' },
       graphCredential: failing[0] ? { ...failing[0], instances: failing.length } : { state: 'ok' },
       queue: { depth, poisonDepth, oldestMessageAgeSeconds: oldest ? Math.max(0, Math.round((now - oldest.getTime()) / 1000)) : null },
       lastOutcomeAt,

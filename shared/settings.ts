@@ -207,6 +207,11 @@ export const settingsSchema = z.object({
    * a fresh token is asked for; invitations wait meanwhile and resume once one is issued.
    */
   GRAPH_SIGNIN_PROBE_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  /**
+   * While Graph refuses invitations for a reason about the tenant (the abuse block, the guest-invite
+   * setting, the directory quota), how often one probe invitation checks whether it is over.
+   */
+  TENANT_PAUSE_PROBE_MINUTES: z.coerce.number().positive().max(1440).default(60),
   /** How long a worker's claim on a record lasts before another worker may take it over. */
   CLAIM_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(300),
   /** When partnerOnboarding looks for new rosters (NCRONTAB: second minute hour day month day-of-week). */
@@ -297,6 +302,7 @@ const examples: Partial<Record<keyof Settings, string>> = {
   GRAPH_MAX_WRITES_PER_SECOND: '20',
   CLAIM_LEASE_SECONDS: '300',
   GRAPH_SIGNIN_PROBE_SECONDS: '30',
+  TENANT_PAUSE_PROBE_MINUTES: '60',
   WORKER_INVOCATION_BUDGET_SECONDS: '120',
   PARTNER_ONBOARDING_SCHEDULE: '0 */15 * * * *',
   PARTNER_ONBOARDING_BUDGET_SECONDS: '480',

@@ -53,6 +53,14 @@ export interface FaultOptions {
    * ("Insufficient privileges to complete the operation."), as Graph refuses a user the app may not act on.
    */
   deniedEmails: string[];
+  /**
+   * `tenant-blocked`: Entra's abuse detection. After this many invitations created, every invitation
+   * is refused with `403 Forbidden` "Invitations are blocked for this directory due to suspicious
+   * activity…" until the block is lifted (set it back to null). Null: never.
+   */
+  blockTenantAfter: number | null;
+  /** `invites-not-allowed`: the tenant's guest-invite setting lets no app invite ("Guest invitations not allowed for your company"). */
+  invitesNotAllowed: boolean;
 }
 
 export interface EmulatorBehaviour {
@@ -104,6 +112,8 @@ export const DEFAULT_BEHAVIOUR: EmulatorBehaviour = {
     retryAfterSeconds: 1,
     cutCreatedShare: 0,
     deniedEmails: [],
+    blockTenantAfter: null,
+    invitesNotAllowed: false,
   },
   verifiedDomains: ['contoso.com'],
   blockedDomains: [],
@@ -162,6 +172,11 @@ export class GraphEmulator {
     this.server.closeAllConnections();
     this.server.close();
     await once(this.server, 'close');
+  }
+
+  /** Invitations Graph answered 201 to (a cut one included): what the abuse block counts. */
+  invitationsCreated(): number {
+    return this.calls.filter((call) => call.status === 201).length;
   }
 
   /** Invitation calls received for one person (every status, throttled ones included). */
@@ -300,6 +315,23 @@ export class GraphEmulator {
       );
     }
 
+    const { blockTenantAfter, invitesNotAllowed } = this.behaviour.faults;
+    if (blockTenantAfter !== null && this.invitationsCreated() >= blockTenantAfter) {
+      await sleep(this.behaviour.latencyMs);
+      return error(
+        403,
+        'Forbidden',
+        'Invitations are blocked for this directory due to suspicious activity. Please contact Microsoft support for help.',
+      );
+    }
+    if (invitesNotAllowed) {
+      await sleep(this.behaviour.latencyMs);
+      return error(
+        403,
+        'Forbidden',
+        'Guest invitations not allowed for your company. Contact your company administrator for more details.',
+      );
+    }
     if (email && this.behaviour.faults.deniedEmails.some((denied) => normalizeEmailAddress(denied) === email)) {
       await sleep(this.behaviour.latencyMs);
       return error(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');

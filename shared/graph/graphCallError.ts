@@ -7,9 +7,12 @@ import { z } from 'zod';
  * - unauthorized (401): one fresh token, then it is the app's configuration (credential);
  * - credential: the app cannot sign in or lacks its permission — the same for every person, so
  *   nobody is Failed for it: the worker stops calling Graph until a token works (credentialCircuit.ts);
+ * - tenant: a refusal about the tenant, not the person (Entra's abuse block, guest invitations not
+ *   allowed for the app, the directory full): every invitation would get it, and each refused
+ *   call is one more failed attempt Entra's abuse detection counts — so sending pauses (tenantPause.ts);
  * - permanent (400, 403 about the person, 404, other 4xx): the same request would fail again — one call only.
  */
-export type GraphFailureKind = 'throttled' | 'transient' | 'unauthorized' | 'credential' | 'permanent';
+export type GraphFailureKind = 'throttled' | 'transient' | 'unauthorized' | 'credential' | 'tenant' | 'permanent';
 
 /** The code of a transient token failure: Entra did not answer in time or answered 5xx. */
 export const TOKEN_ENDPOINT_UNAVAILABLE = 'TokenEndpointUnavailable';
@@ -47,8 +50,27 @@ const graphErrorBodySchema = z.object({
 // fixes and which Graph says per invitation.
 const PERMISSION_403 = /Authorization_RequestDenied|Insufficient privileges/i;
 
+/**
+ * Graph's answers about the tenant, as users and Microsoft's troubleshooting pages quote them:
+ * the abuse block ("Invitations are blocked for this directory due to suspicious activity. Please
+ * contact Microsoft support for help."), the guest-invite setting ("Guest invitations not allowed
+ * for your company…"), and the directory's object quota ("The directory object quota limit for the
+ * Tenant has been exceeded", Directory_QuotaExceeded).
+ */
+export const TENANT_REFUSALS = {
+  abuseBlock: /invitations are blocked for this directory due to suspicious activity/i,
+  invitesNotAllowed: /guest invitations not allowed for your company/i,
+  directoryFull: /directory object quota limit for the tenant has been exceeded|Directory_QuotaExceeded/i,
+} as const;
+export type TenantRefusal = keyof typeof TENANT_REFUSALS;
+
+export function tenantRefusalOf(code: string, message: string): TenantRefusal | undefined {
+  return (Object.keys(TENANT_REFUSALS) as TenantRefusal[]).find((refusal) => TENANT_REFUSALS[refusal].test(`${code} ${message}`));
+}
+
 export function failureKindOf(httpStatus: number, code = '', message = ''): GraphFailureKind {
   if (httpStatus === 429) return 'throttled';
+  if (httpStatus >= 400 && httpStatus < 500 && tenantRefusalOf(code, message)) return 'tenant';
   if (httpStatus === 401) return 'unauthorized';
   if (httpStatus === 403 && PERMISSION_403.test(`${code} ${message}`)) return 'credential';
   if (httpStatus >= 500) return 'transient';

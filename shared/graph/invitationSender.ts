@@ -5,6 +5,7 @@ import { GraphCallError, mayHaveActed, TOKEN_ENDPOINT_UNAVAILABLE } from './grap
 import { GuestLookupError, type GuestLookup } from './guestLookup';
 import type { GraphInvitationsClient, InvitationCreated } from './graphInvitationsClient';
 import { type GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
+import type { PauseState, SendingPause } from './sendingPause';
 
 /**
  * Gets one invitation through Graph within an invocation's deadline: paced, retried with p-retry
@@ -21,7 +22,9 @@ export type SendOutcome =
   /** Graph's budget has no room before the deadline: send it again after `waitMs`. */
   | { kind: 'throttled'; waitMs: number; calls: number; error?: GraphCallError }
   /** The app cannot sign in (the circuit is open): nobody's fault but ours; send it again after `waitMs`. */
-  | { kind: 'suspended'; waitMs: number; calls: number; error: GraphCallError; announcement?: string };
+  | { kind: 'suspended'; waitMs: number; calls: number; error: GraphCallError; announcement?: string }
+  /** Sending is paused (the tenant refused, or an operator): nobody's fault; send it again after `waitMs`. */
+  | { kind: 'paused'; waitMs: number; calls: number; pause: PauseState; error?: GraphCallError };
 
 // Retries of transient failures within one invocation (429s are not counted: they wait), with
 // exponential backoff between MIN_BACKOFF_MS and MAX_BACKOFF_MS.
@@ -46,6 +49,10 @@ class CircuitOpenError extends Error {
   override readonly name = 'CircuitOpenError';
 }
 
+class PausedError extends Error {
+  override readonly name = 'PausedError';
+}
+
 export class InvitationSender {
   constructor(
     private readonly client: GraphInvitationsClient,
@@ -53,6 +60,8 @@ export class InvitationSender {
     private readonly circuit: CredentialCircuit,
     /** Looks a person up before a call that could be a second invitation; none: always call. */
     private readonly lookup?: GuestLookup,
+    /** The pause shared by every instance (sendingPause.ts); none: never paused. */
+    private readonly pause?: SendingPause,
   ) {}
 
   /**
@@ -70,6 +79,10 @@ export class InvitationSender {
     let notBefore = 0; // a 503/504's own Retry-After applies to this invitation's next try
     let refreshedAfter401 = false;
     let lastError: GraphCallError | undefined;
+    // While paused, only the probe goes: one invitation per TENANT_PAUSE_PROBE_MINUTES for the whole app.
+    const pausedBefore = await this.pause?.current();
+    const probing = pausedBefore?.kind === 'tenant' && (await this.pause!.takeProbe());
+    if (pausedBefore && !probing) return this.paused(pausedBefore, calls);
     try {
       const created = await pRetry(
         async () => {
@@ -95,6 +108,8 @@ export class InvitationSender {
             } catch (error) {
               throw new AbortError(error as Error);
             }
+            // A pause met by another call of this process while this one waited for its turn.
+            if (!probing && this.pause?.known) throw new AbortError(new PausedError());
             const created = await this.client.createInvitation(request, timeLeft(), token);
             calls += 1;
             return created;
@@ -112,7 +127,7 @@ export class InvitationSender {
             // MSAL remembers a 5xx from the token endpoint and refuses that credential's requests for up
             // to 60 s without asking again: a retry needs a new credential to really ask Entra.
             if (error.code === TOKEN_ENDPOINT_UNAVAILABLE) this.client.refreshCredential();
-            if (error.kind === 'permanent' || error.kind === 'credential') throw new AbortError(error);
+            if (error.kind === 'permanent' || error.kind === 'credential' || error.kind === 'tenant') throw new AbortError(error);
             if (error.kind === 'unauthorized') {
               // One fresh token (a revoked or stale one); a second 401 is the app's permission.
               if (refreshedAfter401)
@@ -135,6 +150,7 @@ export class InvitationSender {
         },
       );
       if (!created.foundByLookup) this.pacer.accepted(created.throttleLimitPercentage);
+      if (probing) await this.pause!.probeAccepted();
       return { kind: 'invited', created, calls };
     } catch (caught) {
       if (caught instanceof GuestLookupError) return { kind: 'unavailable', error: caught.failure, calls };
@@ -150,6 +166,10 @@ export class InvitationSender {
         };
       }
       if (error instanceof CircuitOpenError) return this.suspended(calls, lastError);
+      if (error instanceof PausedError) return this.paused(this.pause!.known!, calls);
+      // About the tenant, not the person: everyone stops, nobody is failed (sendingPause.ts).
+      if (error instanceof GraphCallError && error.kind === 'tenant' && this.pause)
+        return this.paused(await this.pause.refusedByTenant(error), calls, error);
       if (!(error instanceof GraphCallError)) throw error;
       if (error.kind === 'permanent') return { kind: 'refused', error, calls };
       // A 403 while a fresh token carries the role: Graph refused this person, not the app. Failing
@@ -170,6 +190,10 @@ export class InvitationSender {
         return { kind: 'throttled', waitMs: Math.max(this.pacer.pausedForMs, DEFAULT_THROTTLE_PAUSE_MS), calls, error };
       return { kind: 'unavailable', error, calls };
     }
+  }
+
+  private paused(pause: PauseState, calls: number, error?: GraphCallError): SendOutcome {
+    return { kind: 'paused', waitMs: this.pause!.recheckMs(pause), calls, pause, ...(error ? { error } : {}) };
   }
 
   private suspended(calls: number, error: GraphCallError | undefined): SendOutcome {

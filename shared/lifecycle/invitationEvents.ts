@@ -13,6 +13,7 @@ import { encodeQueueMessage } from '../storage/invitationQueue';
 import type { RecordEntity } from '../storage/recordEntity';
 import type { WorkerLog } from '../worker/invitationWorker';
 import { externalOnlyLookup, isInternalAddress } from './receiverAddress';
+import type { PauseState } from '../graph/sendingPause';
 
 /**
  * Tells the caller what became of each person: every status change below is POSTed to the
@@ -32,7 +33,9 @@ export const EVENTS_QUEUE = 'invitation-events';
 /** Every final status is news to the caller: each one is told (Processing and Queued are not). */
 export const EVENT_STATUSES: ReadonlySet<InvitationStatus> = FINAL_STATUSES;
 export const EVENT_SOURCE = '/entra-invite-pipeline/invitations';
+export const PIPELINE_EVENT_SOURCE = '/entra-invite-pipeline/sending';
 const EVENT_TYPE_PREFIX = 'com.entra-invite-pipeline.invitation.';
+const SENDING_EVENT_TYPE_PREFIX = 'com.entra-invite-pipeline.sending.';
 const DELIVERY_TIMEOUT_MS = 10_000;
 const MAX_RETRY_WAIT_SECONDS = 3_600;
 const MAX_ERROR_MESSAGE = 1_000;
@@ -59,7 +62,36 @@ export const invitationEventSchema = z.object({
 });
 export type InvitationEvent = z.infer<typeof invitationEventSchema>;
 
-const deliveryMessageSchema = z.object({ target: z.string(), event: invitationEventSchema, attempt: z.number().int().positive() });
+/**
+ * The pipeline's own news for the operator's receiver (NOTIFY_URL): sending paused or resumed
+ * (graph/sendingPause.ts), with the reason in words.
+ */
+export const pipelineEventSchema = z.object({
+  specversion: z.literal('1.0'),
+  id: z.string(),
+  source: z.literal(PIPELINE_EVENT_SOURCE),
+  type: z.string(),
+  subject: z.string(),
+  time: z.string(),
+  datacontenttype: z.literal('application/json'),
+  data: z.object({
+    status: z.enum(['Paused', 'Resumed']),
+    kind: z.enum(['tenant', 'operator']),
+    reason: z.string(),
+    since: z.string(),
+    by: z.string().optional(),
+    code: z.string().optional(),
+    firstRequestId: z.string().optional(),
+    firstRefusedAt: z.string().optional(),
+  }),
+});
+export type PipelineEvent = z.infer<typeof pipelineEventSchema>;
+
+const deliveryMessageSchema = z.object({
+  target: z.string(),
+  event: z.union([invitationEventSchema, pipelineEventSchema]),
+  attempt: z.number().int().positive(),
+});
 type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
 
 export interface InvitationEventsOptions {
@@ -102,6 +134,33 @@ export class InvitationEvents {
     await pRetry(() => this.queue.sendMessage(encodeQueueMessage(message)), { retries: 4, minTimeout: 200, maxTimeout: 2_000 });
   }
 
+  /** Sending paused or resumed: told to NOTIFY_URL, the operator's own receiver (callers hear of their people only). */
+  async announcePause(change: 'paused' | 'resumed', state: PauseState): Promise<void> {
+    const target = this.options.notifyUrl;
+    if (!target || this.options.secrets.length === 0) return;
+    const { kind, reason, since, by, code, firstRequestId, firstRefusedAt } = state;
+    const event: PipelineEvent = {
+      specversion: '1.0',
+      id: uuidOf(`${kind}|${since}|${change}`),
+      source: PIPELINE_EVENT_SOURCE,
+      type: `${SENDING_EVENT_TYPE_PREFIX}${change}`,
+      subject: kind,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      data: {
+        status: change === 'paused' ? 'Paused' : 'Resumed',
+        kind,
+        reason,
+        since,
+        ...(by ? { by } : {}),
+        ...(code ? { code } : {}),
+        ...(firstRequestId ? { firstRequestId } : {}),
+        ...(firstRefusedAt ? { firstRefusedAt } : {}),
+      },
+    };
+    await this.queue.sendMessage(encodeQueueMessage({ target, event, attempt: 1 }));
+  }
+
   /**
    * The events queue's handler: one POST. A refusal or a failure queues the event again after a
    * doubling wait (so the message in hand is done), or moves it to poison after the last attempt.
@@ -110,7 +169,10 @@ export class InvitationEvents {
     const message = deliveryMessageSchema.parse(rawMessage);
     const { event, target, attempt } = message;
     const body = JSON.stringify(event);
-    const who = `Event ${event.id} (${event.data.status} of ${event.data.id}, ${maskEmailAddress(event.data.email)})`;
+    const who =
+      'email' in event.data
+        ? `Event ${event.id} (${event.data.status} of ${event.data.id}, ${maskEmailAddress(event.data.email)})`
+        : `Event ${event.id} (sending ${event.data.status.toLowerCase()}, ${event.data.kind})`;
     let failure: string;
     try {
       const status = await this.post(target, body);
@@ -223,6 +285,10 @@ export function eventOf(entity: RecordEntity): InvitationEvent {
 
 /** One id per change of a record: the same write announced twice gives the same id. */
 function eventId(entity: RecordEntity): string {
-  const hex = createHash('sha256').update(`${entity.id}|${entity.status}|${entity.updatedAt}`).digest('hex');
+  return uuidOf(`${entity.id}|${entity.status}|${entity.updatedAt}`);
+}
+
+function uuidOf(text: string): string {
+  const hex = createHash('sha256').update(text).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }

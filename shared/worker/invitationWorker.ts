@@ -216,6 +216,20 @@ export class InvitationWorker {
         log.info(`Invitation ${who}: ${why}; queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${elapsed()}.`);
         return 'deferred';
       }
+      case 'paused': {
+        // Nobody is failed for a pause: the person stays Queued (the refused one with Graph's
+        // answer), and the message comes back when the pause may have ended. No dequeue is burned.
+        await this.claims.record(claim.claim, {
+          status: 'Queued',
+          calls: outcome.calls,
+          ...(outcome.error ? { error: errorOf(outcome.error) } : {}),
+        });
+        await this.queue.send(handBack, outcome.waitMs / 1000);
+        const line = `Invitation ${who}: sending is paused (${outcome.pause.kind}${outcome.pause.code ? `, ${outcome.pause.code}` : ''}); queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${elapsed()}.`;
+        if (outcome.error) log.error(`${line} ${outcome.pause.reason}`);
+        else log.info(line);
+        return 'deferred';
+      }
       case 'unavailable': {
         await this.claims.record(claim.claim, { status: 'Queued', calls: outcome.calls, error: errorOf(outcome.error) });
         log.warn(
