@@ -24,6 +24,16 @@ export interface BatchCounts {
   counts: Record<InvitationStatus, number>;
 }
 
+/** Whether the app is sending (GET /api/health's `sending`, or the answer of PUT /api/pause). */
+export interface SendingState {
+  state: 'sending' | 'paused';
+  kind?: 'tenant' | 'operator';
+  reason?: string;
+  since?: string;
+  by?: string;
+  waiting?: number;
+}
+
 export class InvitationsApi {
   constructor(private readonly options: ApiOptions) {}
 
@@ -54,6 +64,29 @@ export class InvitationsApi {
     const response = await this.fetch(`/api/batches/${encodeURIComponent(batchId)}?format=csv`);
     if (response.status !== 200) throw await apiError(response);
     return response.text();
+  }
+
+  /** From /api/health, which answers 503 while paused: both answers carry `sending`. */
+  async sending(): Promise<SendingState> {
+    const response = await this.fetch('/api/health');
+    const body = (await response.json().catch(() => undefined)) as { sending?: SendingState } | undefined;
+    if (!body?.sending) throw await apiError(response);
+    return body.sending;
+  }
+
+  async pause(reason: string): Promise<SendingState> {
+    const response = await this.fetch('/api/pause', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason }),
+    });
+    if (response.status !== 200) throw await apiError(response);
+    return { ...((await response.json()) as Omit<SendingState, 'state'>), state: 'paused' };
+  }
+
+  async resume(): Promise<void> {
+    const response = await this.fetch('/api/pause', { method: 'DELETE' });
+    if (response.status !== 200) throw await apiError(response);
   }
 
   private fetch(path: string, init: RequestInit = {}): Promise<Response> {

@@ -5,13 +5,14 @@ import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { batchIdSchema, MAX_ITEMS_PER_SUBMISSION } from '../shared/intake/submission';
 import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus } from '../shared/invitationRecord';
-import { InvitationsApi, type ApiOptions, type BatchCounts } from './invitationsApi';
+import { InvitationsApi, type ApiOptions, type BatchCounts, type SendingState } from './invitationsApi';
 import { readInvitationFile } from './invitationFile';
 
 /**
  * `npx entra-invite`: submit a roster file to the intake API and watch it complete.
  *   entra-invite submit <file.csv|file.json> [--url] [--key] [--hmac-secret] [--batch-id] [--watch]
- *   entra-invite status <batchId> [--csv]
+ *   entra-invite status [batchId] [--csv]
+ *   entra-invite pause --reason <text> | resume
  */
 
 const DEFAULT_URL = 'http://localhost:7071';
@@ -84,14 +85,36 @@ withConnection(program.command('submit'))
   });
 
 withConnection(program.command('status'))
-  .description("print a batch's counts per status, or with --csv its results")
-  .argument('<batchId>', 'the batch', parseBatchId)
+  .description("print a batch's counts per status, or with --csv its results; without a batch, whether the app is sending")
+  .argument('[batchId]', 'the batch', parseBatchId)
   .option('--csv', 'print the results CSV')
-  .action(async (batchId: string, options: Partial<ApiOptions> & { csv?: boolean }) => {
+  .action(async (batchId: string | undefined, options: Partial<ApiOptions> & { csv?: boolean }) => {
     const api = new InvitationsApi(connection(options));
-    if (options.csv) process.stdout.write(await api.resultsCsv(batchId));
+    if (!batchId) console.log(describeSending(await api.sending()));
+    else if (options.csv) process.stdout.write(await api.resultsCsv(batchId));
     else console.log(`Batch ${batchId}: ${describeCounts(await api.batch(batchId))}`);
   });
+
+withConnection(program.command('pause'))
+  .description('stop all sending to Graph at once (a wrong roster, a change freeze); submissions are still accepted (admin key)')
+  .requiredOption('--reason <text>', 'why, shown in /api/health and the dashboard')
+  .action(async (options: Partial<ApiOptions> & { reason: string }) => {
+    console.log(describeSending(await new InvitationsApi(connection(options)).pause(options.reason)));
+  });
+
+withConnection(program.command('resume'))
+  .description("resume sending, after an operator's pause or a tenant pause (admin key)")
+  .action(async (options: Partial<ApiOptions>) => {
+    await new InvitationsApi(connection(options)).resume();
+    console.log('Sending resumed.');
+  });
+
+function describeSending(sending: SendingState): string {
+  if (sending.state !== 'paused') return 'Sending.';
+  const who = sending.by ? ` by ${sending.by}` : '';
+  const waiting = sending.waiting !== undefined ? ` ${sending.waiting} message(s) wait.` : '';
+  return `Paused (${sending.kind}) since ${sending.since}${who}: ${sending.reason?.replace(/[.\s]*$/, '.')}${waiting}`;
+}
 
 /** Polls the batch with a progress bar (counts per status, rate, time left) until everyone is final. */
 async function watch(api: InvitationsApi, batchId: string): Promise<BatchCounts> {

@@ -342,6 +342,24 @@
     }
   }
 
+  /**
+   * The banner while sending is paused (an operator's pause, or the tenant's refusal): from
+   * GET /api/health, which answers 503 then, with the reason in words.
+   */
+  async function refreshSending() {
+    try {
+      const response = await fetch('/api/health', { headers: key ? { 'x-functions-key': key } : {} });
+      const sending = response.headers.get('content-type')?.includes('json') ? (await response.json()).sending : undefined;
+      $('sending').textContent =
+        sending?.state === 'paused'
+          ? `Sending is paused (${sending.kind === 'tenant' ? 'by the tenant' : `by ${sending.by ?? 'an operator'}`}) since ${new Date(sending.since).toLocaleString()}: ${sending.reason.replace(/[.\s]*$/, '.')} ${sending.waiting} message(s) wait.`
+          : '';
+    } catch {
+      // Health unreachable: the batch views say so already.
+    }
+    setTimeout(refreshSending, IDLE_POLL_MS);
+  }
+
   // ----- wiring -----
 
   function route() {
@@ -370,4 +388,5 @@
   $('download').addEventListener('click', download);
   window.addEventListener('hashchange', route);
   route();
+  void refreshSending();
 })();

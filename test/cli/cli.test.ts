@@ -102,6 +102,18 @@ describe('npx entra-invite', () => {
     expect(unsigned.stderr).toContain('x-signature');
   });
 
+  it('pauses all sending, says so in status, and resumes', async () => {
+    const paused = await cli(['pause', '--reason', 'Change freeze', '--url', host.url]);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toMatch(/^Paused \(operator\) since \S+ by the admin key: Change freeze/);
+    const status = await cli(['status', '--url', host.url]);
+    expect(status.stdout).toMatch(/^Paused \(operator\) since .*Change freeze\. \d+ message\(s\) wait\./);
+    expect((await deps.sendingPause.current())?.reason).toBe('Change freeze');
+    const resumed = await cli(['resume', '--url', host.url]);
+    expect(resumed.stdout).toContain('Sending resumed.');
+    expect((await cli(['status', '--url', host.url])).stdout.trim()).toBe('Sending.');
+  });
+
   it('never prints a secret in its help', async () => {
     const help = await cli(['submit', '--help'], { ENTRA_INVITE_KEY: 'key-do-not-print' });
     expect(help.stdout).not.toContain(secret);

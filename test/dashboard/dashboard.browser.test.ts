@@ -164,6 +164,19 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-after-redrive.png'), fullPage: true });
   });
 
+  it('shows a banner while sending is paused, with the reason, and none once it resumes', async () => {
+    await deps.sendingPause.pauseByOperator('Change freeze until Monday', 'the admin key');
+    await page.goto(`${host.url}/api/dashboard`);
+    const banner = page.getByRole('alert');
+    await banner
+      .getByText(/^Sending is paused \(by the admin key\) since .*: Change freeze until Monday\. \d+ message\(s\) wait\.$/)
+      .waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-paused.png'), fullPage: true });
+    // The banner was there; the page's next look at health takes it away.
+    await deps.sendingPause.resumeByOperator();
+    await expect.poll(() => page.locator('#sending').textContent(), { timeout: 15_000, interval: 200 }).toBe('');
+  });
+
   it('is readable on a phone: nothing wider than the screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${host.url}/api/dashboard#/batches/${BATCH}`);
