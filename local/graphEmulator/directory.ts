@@ -71,6 +71,8 @@ export class EmulatedDirectory {
    * `@odata.id` of `members/$ref`, so a reference to another cloud's host names nothing here.
    */
   referenceBase: string | undefined;
+  /** How long a new user stays unknown to advanced queries (ConsistencyLevel: eventual): Graph's index lags. */
+  advancedQueryLagMs = 5_000;
   /** How long a new user stays unknown to group adds (directory replication). */
   replicationLagMs = 0;
   reads = 0;
@@ -167,6 +169,8 @@ export class EmulatedDirectory {
     body: unknown,
     caller: DirectoryCaller & { clientId: string },
     raw = '',
+    /** The ConsistencyLevel request header: `eventual` asks the eventually consistent index. */
+    consistencyLevel?: string,
   ): DirectoryAnswer | undefined {
     const sendMail = /^\/users\/([^/?]+)\/sendMail$/.exec(path);
     if (sendMail && method === 'POST') return this.sendMail(decodeURIComponent(sendMail[1]!), raw, caller.roles);
@@ -179,7 +183,7 @@ export class EmulatedDirectory {
       if (!canRead(caller.roles)) return denied();
       const throttled = this.takeRead(caller);
       if (throttled) return throttled;
-      return id ? this.getUser(id, search) : this.listUsers(search);
+      return id ? this.getUser(id, search) : this.listUsers(search, consistencyLevel?.toLowerCase() === 'eventual');
     }
     if (!id) return graphError(405, 'Request_BadRequest', 'The HTTP method is not allowed on this resource.');
     if (method === 'PATCH') return this.updateUser(id, body, caller.roles);
@@ -201,27 +205,32 @@ export class EmulatedDirectory {
 
   /**
    * The `$filter` of Entra's "is this person already here?" query: equality on mail and
-   * userPrincipalName, and `any` on otherMails and proxyAddresses, which as advanced queries need
-   * `$count=true` (and the ConsistencyLevel header, not checked here).
+   * userPrincipalName, and `any` on otherMails and proxyAddresses, each supported by default
+   * (Graph's filter table for users). The same query as an advanced query (ConsistencyLevel:
+   * eventual) is answered from the eventually consistent index, which learns of a new user only
+   * after `advancedQueryLagMs`: a lookup right after a crash must not ask it.
    */
-  private listUsers(search: URLSearchParams): DirectoryAnswer {
+  private listUsers(search: URLSearchParams, eventual: boolean): DirectoryAnswer {
     const filter = search.get('$filter') ?? '';
     const values = [...filter.matchAll(/eq '((?:[^']|'')*)'/g)].map((found) => found[1]!.replace(/''/g, "'").toLowerCase());
-    if (/\/any\(/.test(filter) && search.get('$count') !== 'true') {
+    if (search.get('$count') === 'true' && !eventual) {
       return graphError(
         400,
-        'Request_UnsupportedQuery',
-        "Unsupported or invalid query filter clause specified for property 'otherMails' of resource 'User'.",
+        'Request_BadRequest',
+        '$count is not currently supported without the ConsistencyLevel header set to eventual.',
       );
     }
-    const matching = [...this.users.values()].filter((user) =>
-      values.some(
-        (value) =>
-          user.mail === value ||
-          user.userPrincipalName.toLowerCase() === value ||
-          user.otherMails.includes(value) ||
-          user.proxyAddresses.some((address) => address.toLowerCase() === value),
-      ),
+    const indexedBefore = Date.now() - (eventual ? this.advancedQueryLagMs : 0);
+    const matching = [...this.users.values()].filter(
+      (user) =>
+        Date.parse(user.createdDateTime) <= indexedBefore &&
+        values.some(
+          (value) =>
+            user.mail === value ||
+            user.userPrincipalName.toLowerCase() === value ||
+            user.otherMails.includes(value) ||
+            user.proxyAddresses.some((address) => address.toLowerCase() === value),
+        ),
     );
     return {
       status: 200,
@@ -314,8 +323,12 @@ function canRead(roles: readonly string[]): boolean {
   return roles.includes(USER_READ_ALL) || roles.includes(USER_READ_WRITE_ALL);
 }
 
+// What Graph returns of a user without $select (v1.0's default properties, of those we keep):
+// externalUserState, createdDateTime, creationType and accountEnabled only when selected.
+const DEFAULT_USER_PROPERTIES = new Set(['id', 'displayName', 'mail', 'userPrincipalName']);
+
 function selected(user: EmulatedUser, select: string | null): Record<string, unknown> {
-  if (!select) return { ...user };
+  if (!select) return Object.fromEntries(Object.entries(user).filter(([key]) => DEFAULT_USER_PROPERTIES.has(key)));
   const fields = new Set(['id', ...select.split(',').map((field) => field.trim())]);
   return Object.fromEntries(Object.entries(user).filter(([key]) => fields.has(key)));
 }

@@ -34,6 +34,8 @@ export interface ScriptedResponse {
   headers?: Record<string, string>;
   /** `cut-created`: send the headers and half the body, then drop the connection (the call took effect). */
   cut?: boolean;
+  /** `acted-then-failed`: create the invitation, then answer `status` anyway (a gateway's 504 after Graph acted). */
+  createsFirst?: boolean;
 }
 
 export interface FaultOptions {
@@ -339,6 +341,7 @@ export class GraphEmulator {
     const scripted = email ? this.scripts.get(email)?.shift() : undefined;
     if (scripted) {
       await sleep(this.behaviour.latencyMs);
+      if (scripted.createsFirst && parsed && scripted.status !== 201) this.directory.invited(caller.tenantId, email!, parsed);
       const defaultBody =
         scripted.status === 201 && parsed
           ? this.issued(invitationCreated(this.directory.invited(caller.tenantId, email!, parsed).id, caller.tenantId, parsed))
@@ -436,7 +439,17 @@ export class GraphEmulator {
     const parsed = parseJson(body);
     if (url.pathname !== '/v1.0/$batch') {
       const path = url.pathname.slice('/v1.0'.length);
-      return send(this.directory.answer(request.method ?? 'GET', path, url.searchParams, parsed, caller, body) ?? notFoundAnswer(path));
+      return send(
+        this.directory.answer(
+          request.method ?? 'GET',
+          path,
+          url.searchParams,
+          parsed,
+          caller,
+          body,
+          headerValue(request, 'consistencylevel'),
+        ) ?? notFoundAnswer(path),
+      );
     }
     const requests = (parsed as { requests?: unknown } | undefined)?.requests;
     if (request.method !== 'POST' || !Array.isArray(requests) || requests.length === 0 || requests.length > 20) {

@@ -81,9 +81,10 @@ export class GraphDirectoryClient {
 
   /**
    * The user an email already belongs to, by the query Entra's documentation gives for "is this
-   * person already in the directory": mail, userPrincipalName, otherMails and proxyAddresses. The
-   * `any` clauses are advanced queries (ConsistencyLevel: eventual, $count=true): a guest created
-   * seconds ago may not show yet, which is why a claim is only looked up after its lease.
+   * person already in the directory": mail, userPrincipalName, otherMails and proxyAddresses. Each
+   * clause is supported by default (Graph's filter table for users), so it is asked without
+   * ConsistencyLevel or $count: as an advanced query the answer would come from the eventually
+   * consistent index, which may not know yet a guest created moments before a crash.
    */
   async findByEmail(email: string): Promise<Guest | undefined> {
     const quoted = email.replace(/'/g, "''");
@@ -93,10 +94,8 @@ export class GraphDirectoryClient {
       `otherMails/any(x:x eq '${quoted}')`,
       `proxyAddresses/any(x:x eq 'SMTP:${quoted}')`,
     ].join(' or ');
-    const query = new URLSearchParams({ $filter: filter, $count: 'true', $select: GUEST_FIELDS });
-    const answer = z
-      .object({ value: z.array(guestSchema) })
-      .safeParse(await this.call('GET', `/users?${query}`, undefined, { consistencylevel: 'eventual' }));
+    const query = new URLSearchParams({ $filter: filter, $select: GUEST_FIELDS });
+    const answer = z.object({ value: z.array(guestSchema) }).safeParse(await this.call('GET', `/users?${query}`));
     if (!answer.success)
       throw new GraphCallError('transient', 'InvalidListAnswer', 'Graph answered the user lookup with an unexpected body.');
     return answer.data.value[0];

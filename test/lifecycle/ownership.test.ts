@@ -76,6 +76,18 @@ describe('only the guest this app created', () => {
     expect(tenant.emulator.directory.users.get(handmade.admins.id)).toMatchObject({ accountEnabled: true });
   });
 
+  it('finds the guest its own lost call created moments ago (no eventually consistent query), once, and records it as its own', async () => {
+    const { deps, tenant } = await managingPipeline();
+    const email = 'lost-answer@fabrikam.com';
+    // Graph created the guest, then a gateway answered 504: the retry looks the person up at once.
+    tenant.emulator.script(email, [{ status: 504, createsFirst: true }]);
+    await submit(deps, invitationFor(email));
+    const record = await waitForStatus(deps, recordIdForEmail(email), 'Invited');
+    const guest = tenant.emulator.directory.findByEmail(email)!;
+    expect(record).toMatchObject({ foundByLookup: true, invitedUserId: guest.id, ownedUserId: guest.id });
+    expect(tenant.emulator.callsFor(email)).toHaveLength(1);
+  });
+
   it('records a member found by the lookup as already in the directory: Failed, never ours, never a guest', async () => {
     const { deps, tenant } = await managingPipeline();
     const email = 'colleague@fabrikam.com';
