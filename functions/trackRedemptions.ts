@@ -14,9 +14,11 @@ export const trackRedemptions = defineTimer({
     const counts = ['accepted', 'removed', 'expired', 'reminded'].map(
       (change) => `${run.affected.filter((person) => person.change === change).length} ${change}`,
     );
-    const summary = `trackRedemptions: ${run.read} guest(s) read: ${counts.join(', ')}, ${run.pending} still pending.`;
+    const refused = run.affected.filter((person) => person.failed).length;
+    const summary = `trackRedemptions: ${run.read} guest(s) read: ${counts.join(', ')}, ${run.pending} still pending${refused ? `; Graph refused the expiry action for ${refused} (each tried again later; the record’s actionError says why)` : ''}.`;
     if (run.expiryReportedOnly) context.warn(`${summary} Expiry not applied: ${run.expiryReportedOnly}.`);
     if (run.stoppedBecause) context.warn(`${summary} Stopped early: ${run.stoppedBecause}.`);
+    else if (refused) context.warn(summary);
     else if (!run.expiryReportedOnly) context.info(summary);
   },
 });

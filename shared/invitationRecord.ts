@@ -107,6 +107,11 @@ export const invitationLifecycleSchema = z.object({
   expiredAction: z.enum(EXPIRED_ACTIONS).optional(),
   /** When the tracker found the guest deleted outside the pipeline. */
   removedAt: z.string().optional(),
+  /** The expiry action (disable, delete) Graph refused last, with its reason: that person's alone. */
+  actionError: z.string().optional(),
+  /** How often it was refused in a row, and when it is tried again (a backoff that doubles, from an hour). */
+  actionFailures: z.number().int().nonnegative().optional(),
+  actionRetryAt: z.string().optional(),
 });
 export type InvitationLifecycle = z.infer<typeof invitationLifecycleSchema>;
 

@@ -1,6 +1,6 @@
 import { GraphCallError } from '../graph/graphCallError';
 import { MAX_BATCH_REQUESTS, type GraphDirectoryClient, type GuestRead } from '../graph/graphDirectoryClient';
-import type { GraphPacer } from '../graph/graphPacer';
+import { WaitBeyondDeadlineError, type GraphPacer } from '../graph/graphPacer';
 import type { ExpiredAction } from '../invitationRecord';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
@@ -49,6 +49,8 @@ export interface AffectedPerson {
   action?: ExpiredAction;
   /** For `expired`: only reported, not done (a dry run, or the first scheduled run under a new expiry policy). */
   reportedOnly?: true;
+  /** For `expired`: Graph refused the action (its reason); it is tried again on a later run. */
+  failed?: string;
 }
 
 export interface TrackerRun {
@@ -71,6 +73,9 @@ export interface RunOptions {
   reportExpiryOnly?: boolean;
 }
 
+// A refused disable or delete is tried again after an hour, then two, four… at most a day.
+const ACTION_FIRST_BACKOFF_MS = 60 * 60_000;
+const ACTION_MAX_BACKOFF_MS = 24 * 60 * 60_000;
 const ACTIONS: Record<LifecyclePolicy['expiredAction'], ExpiredAction> = { report: 'reported', disable: 'disabled', delete: 'deleted' };
 
 export class RedemptionTracker {
@@ -201,8 +206,40 @@ export class RedemptionTracker {
         if (!dryRun) await this.store.touch({ ...entity, ...seen }, stored.etag);
         return { ...person, change: 'expired', action, reportedOnly: true };
       }
-      if (action !== 'reported') await this.actOnGuest(action, guest.id, deadline);
-      await this.write(stored, { ...seen, status: 'Expired', expiredAt: at, expiredAction: action });
+      if (action !== 'reported') {
+        // A refusal (no permission, throttled, a user the app may not change) is this person's alone:
+        // recorded with its reason and tried again later, while the run goes on with the others.
+        if (Date.parse(entity.actionRetryAt ?? '') > now.getTime()) {
+          await this.store.touch({ ...entity, ...seen }, stored.etag); // read now: it sorts behind the others next run
+          return { ...person, change: 'expired', action, ...(entity.actionError ? { failed: entity.actionError } : {}) };
+        }
+        const failure = await this.actOnGuest(action, guest.id, deadline).then(
+          () => undefined,
+          (error: unknown) => {
+            if (error instanceof GraphCallError || error instanceof WaitBeyondDeadlineError) return error;
+            throw error;
+          },
+        );
+        if (failure) {
+          const failures = (entity.actionFailures ?? 0) + 1;
+          const reason = failure instanceof GraphCallError ? `${failure.code}: ${failure.message}`.slice(0, 500) : 'the write budget had no room in this run';
+          const retryAt = new Date(now.getTime() + Math.min(ACTION_MAX_BACKOFF_MS, ACTION_FIRST_BACKOFF_MS * 2 ** (failures - 1)));
+          await this.store.touch(
+            { ...entity, ...seen, actionError: reason, actionFailures: failures, actionRetryAt: retryAt.toISOString() },
+            stored.etag,
+          );
+          return { ...person, change: 'expired', action, failed: reason };
+        }
+      }
+      await this.write(stored, {
+        ...seen,
+        status: 'Expired',
+        expiredAt: at,
+        expiredAction: action,
+        actionError: undefined,
+        actionFailures: undefined,
+        actionRetryAt: undefined,
+      });
       return { ...person, change: 'expired', action };
     }
     const remindedAt = Date.parse(entity.lastRemindedAt ?? entity.invitedAt ?? entity.updatedAt);

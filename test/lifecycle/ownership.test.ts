@@ -196,3 +196,44 @@ describe('destructive runs are dry runs unless told otherwise', () => {
     expect(tenant.emulator.directory.findByEmail(email)).toMatchObject({ accountEnabled: false });
   });
 });
+
+describe('a refused expiry action', () => {
+  it('fails that person’s action alone, with Graph’s reason, goes on with the others, and waits before trying again', async () => {
+    // The app may read users but not disable them: each disable is refused with a 403.
+    const { deps, tenant } = await startPipeline(
+      cleanup,
+      { roles: [USER_INVITE_ALL, USER_READ_ALL] },
+      { EXPIRE_AFTER: 'PT1S', EXPIRED_ACTION: 'disable' },
+    );
+    const emails = ['stuck1@fabrikam.com', 'stuck2@fabrikam.com'];
+    await submit(deps, { invitations: emails.map((email) => invitationFor(email)) });
+    for (const email of emails) await waitForStatus(deps, recordIdForEmail(email), 'Invited');
+    const run = await waitFor(
+      async () => {
+        const answer = await deps.redemptionTracker.run();
+        return answer.affected.length === 2 && answer;
+      },
+      { what: 'both due to expire' },
+    );
+    expect(run.stoppedBecause).toBeUndefined();
+    expect(run.affected).toEqual(
+      emails.map(() =>
+        expect.objectContaining({ change: 'expired', action: 'disabled', failed: expect.stringContaining('Authorization_RequestDenied') }),
+      ),
+    );
+    for (const email of emails) {
+      const record = (await deps.store.getById(recordIdForEmail(email)))!.record;
+      expect(record).toMatchObject({
+        status: 'Invited',
+        actionFailures: 1,
+        actionError: expect.stringContaining('Insufficient privileges'),
+      });
+      expect(Date.parse(record.actionRetryAt!)).toBeGreaterThan(Date.now() + 59 * MINUTE);
+      expect(tenant.emulator.directory.findByEmail(email)).toMatchObject({ accountEnabled: true });
+    }
+    // Within the backoff, the next run does not ask Graph again.
+    const again = await deps.redemptionTracker.run();
+    expect(again.affected).toHaveLength(2);
+    for (const email of emails) expect((await deps.store.getById(recordIdForEmail(email)))!.record.actionFailures).toBe(1);
+  });
+});
