@@ -115,6 +115,101 @@ param inviteResendMaxPerCallerPerDay int = 500
 @allowed(['true', 'false'])
 param useCallbackSecrets string = 'false'
 
+@description('How far a signed submission\'s timestamp may be from now, in seconds.')
+@minValue(1)
+@maxValue(3600)
+param intakeHmacToleranceSeconds int = 300
+
+@description('A Queued record untouched this long is presumed to have lost its queue message.')
+@minValue(30)
+param queuedStaleAfterSeconds int = 600
+
+@description('While the app cannot sign in to Graph, how often a fresh token is asked for.')
+@minValue(1)
+@maxValue(3600)
+param graphSigninProbeSeconds int = 30
+
+@description('While the tenant refuses invitations (abuse block, guest-invite setting, directory quota), how often one probe invitation checks whether it is over.')
+@minValue(1)
+@maxValue(1440)
+param tenantPauseProbeMinutes int = 60
+
+@description('How long a worker\'s claim on a person lasts.')
+@minValue(5)
+@maxValue(3600)
+param claimLeaseSeconds int = 300
+
+@description('How long one invocation retries Graph before handing the message back (less than claimLeaseSeconds).')
+@minValue(1)
+@maxValue(3600)
+param workerInvocationBudgetSeconds int = 120
+
+@description('When partnerOnboarding looks for rosters (NCRONTAB, six fields).')
+param partnerOnboardingSchedule string = '0 */15 * * * *'
+
+@description('How long one onboarding or tracker run works before it stops cleanly.')
+@minValue(1)
+@maxValue(3600)
+param partnerOnboardingBudgetSeconds int = 480
+
+@description('When requeueStrandedInvitations looks for people whose message was lost (NCRONTAB).')
+param strandedSweepSchedule string = '0 7 * * * *'
+
+@description('Who emails the invitation: graph (Graph\'s own email) or mail (our own, from inviteSender; needs Mail.Send).')
+@allowed(['graph', 'mail'])
+param inviteDelivery string = 'graph'
+
+@description('The mailbox our own emails come from (with inviteDelivery mail).')
+param inviteSender string = ''
+
+@description('The inviting organisation, named in our own emails (with inviteDelivery mail).')
+param inviteBrandName string = ''
+
+@description('An https logo for our own emails.')
+param inviteBrandLogoUrl string = ''
+
+@description('The colour of our own emails (#rrggbb).')
+param inviteBrandColor string = ''
+
+@description('When trackRedemptions reads who accepted, reminds and expires (NCRONTAB).')
+param redemptionCheckSchedule string = '0 */30 * * * *'
+
+@description('Users the tracker reads per second.')
+@minValue(1)
+@maxValue(1000)
+param graphMaxReadsPerSecond int = 40
+
+@description('ISO 8601 duration (P7D) after which pending people are reminded; empty: never.')
+param reminderAfter string = ''
+
+@description('At most this many reminders per person.')
+@minValue(0)
+@maxValue(10)
+param reminderMax int = 2
+
+@description('ISO 8601 duration (P30D) after which pending people expire; empty: never.')
+param expireAfter string = ''
+
+@description('What expiry does to the guest this app created: report, disable or delete.')
+@allowed(['report', 'disable', 'delete'])
+param expiredAction string = 'report'
+
+@description('https URL every status change is POSTed to (signed with notify-hmac-secret from Key Vault).')
+param notifyUrl string = ''
+
+@description('Hosts (host or host:port) a submission\'s callbackUrl may name; empty: none.')
+param callbackAllowedHosts string = ''
+
+@description('Delivery attempts of one event before it is parked.')
+@minValue(1)
+@maxValue(30)
+param notifyMaxAttempts int = 12
+
+@description('The wait after a first failed delivery, doubled after each.')
+@minValue(1)
+@maxValue(3600)
+param notifyFirstRetrySeconds int = 10
+
 @description('The client id of the app registration that defines the app roles Invitations.Submit, Invitations.Read and Invitations.Operate. Set: callers sign in with Entra (API_CALLER_AUTH=entra), no function keys (docs/deploy.md).')
 param apiCallerClientId string = ''
 
@@ -134,7 +229,9 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var appName = 'func-invite-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(appName, 32)}-${take(resourceToken, 7)}'
-var needsKeyVault = graphCaller != 'managedIdentity' || useIntakeHmac == 'true' || useCallbackSecrets == 'true'
+// Events are signed with notify-hmac-secret from Key Vault whenever they can be sent.
+var sendsEvents = !empty(notifyUrl) || !empty(callbackAllowedHosts)
+var needsKeyVault = graphCaller != 'managedIdentity' || useIntakeHmac == 'true' || useCallbackSecrets == 'true' || sendsEvents
 var keyVaultName = 'kv-invite-${take(resourceToken, 13)}'
 
 resource resourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -234,6 +331,31 @@ module functionApp 'modules/functionApp.bicep' = {
     inviteResendMaxPerDay: inviteResendMaxPerDay
     inviteResendMaxPerCallerPerDay: inviteResendMaxPerCallerPerDay
     useCallbackSecrets: useCallbackSecrets == 'true'
+    sendsEvents: sendsEvents
+    intakeHmacToleranceSeconds: intakeHmacToleranceSeconds
+    queuedStaleAfterSeconds: queuedStaleAfterSeconds
+    graphSigninProbeSeconds: graphSigninProbeSeconds
+    tenantPauseProbeMinutes: tenantPauseProbeMinutes
+    claimLeaseSeconds: claimLeaseSeconds
+    workerInvocationBudgetSeconds: workerInvocationBudgetSeconds
+    partnerOnboardingSchedule: partnerOnboardingSchedule
+    partnerOnboardingBudgetSeconds: partnerOnboardingBudgetSeconds
+    strandedSweepSchedule: strandedSweepSchedule
+    inviteDelivery: inviteDelivery
+    inviteSender: inviteSender
+    inviteBrandName: inviteBrandName
+    inviteBrandLogoUrl: inviteBrandLogoUrl
+    inviteBrandColor: inviteBrandColor
+    redemptionCheckSchedule: redemptionCheckSchedule
+    graphMaxReadsPerSecond: graphMaxReadsPerSecond
+    reminderAfter: reminderAfter
+    reminderMax: reminderMax
+    expireAfter: expireAfter
+    expiredAction: expiredAction
+    notifyUrl: notifyUrl
+    callbackAllowedHosts: callbackAllowedHosts
+    notifyMaxAttempts: notifyMaxAttempts
+    notifyFirstRetrySeconds: notifyFirstRetrySeconds
     dashboardSignInClientId: dashboardSignInClientId
     apiCallerClientId: apiCallerClientId
   }

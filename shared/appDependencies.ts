@@ -182,6 +182,7 @@ export async function createAppDependencies(
   const sender = new InvitationSender(graphClient, pacer, credentialCircuit, lookup, sendingPause);
   const followUp = new InvitationFollowUp(store, directory, {
     circuit: credentialCircuit,
+    pacer,
     delivery: settings.INVITE_DELIVERY,
     ...(settings.INVITE_SENDER ? { sender: settings.INVITE_SENDER } : {}),
     branding: {

@@ -38,6 +38,31 @@ param inviteMessageTemplates string
 param inviteResendMaxPerDay int
 param inviteResendMaxPerCallerPerDay int
 param useCallbackSecrets bool
+param sendsEvents bool
+param intakeHmacToleranceSeconds int
+param queuedStaleAfterSeconds int
+param graphSigninProbeSeconds int
+param tenantPauseProbeMinutes int
+param claimLeaseSeconds int
+param workerInvocationBudgetSeconds int
+param partnerOnboardingSchedule string
+param partnerOnboardingBudgetSeconds int
+param strandedSweepSchedule string
+param inviteDelivery string
+param inviteSender string
+param inviteBrandName string
+param inviteBrandLogoUrl string
+param inviteBrandColor string
+param redemptionCheckSchedule string
+param graphMaxReadsPerSecond int
+param reminderAfter string
+param reminderMax int
+param expireAfter string
+param expiredAction string
+param notifyUrl string
+param callbackAllowedHosts string
+param notifyMaxAttempts int
+param notifyFirstRetrySeconds int
 @description('An app registration for signing in to the dashboard (empty: no sign-in; the page is public, its data behind function keys).')
 param dashboardSignInClientId string
 param apiCallerClientId string
@@ -77,6 +102,32 @@ var baseSettings = {
   INVITE_MESSAGE_TEMPLATES: inviteMessageTemplates
   INVITE_RESEND_MAX_PER_DAY: string(inviteResendMaxPerDay)
   INVITE_RESEND_MAX_PER_CALLER_PER_DAY: string(inviteResendMaxPerCallerPerDay)
+  // Every other setting an operator tunes comes from the azd environment too, so that the next
+  // `azd provision` (which writes all app settings) keeps it.
+  INTAKE_HMAC_TOLERANCE_SECONDS: string(intakeHmacToleranceSeconds)
+  QUEUED_STALE_AFTER_SECONDS: string(queuedStaleAfterSeconds)
+  GRAPH_SIGNIN_PROBE_SECONDS: string(graphSigninProbeSeconds)
+  TENANT_PAUSE_PROBE_MINUTES: string(tenantPauseProbeMinutes)
+  CLAIM_LEASE_SECONDS: string(claimLeaseSeconds)
+  WORKER_INVOCATION_BUDGET_SECONDS: string(workerInvocationBudgetSeconds)
+  PARTNER_ONBOARDING_SCHEDULE: partnerOnboardingSchedule
+  PARTNER_ONBOARDING_BUDGET_SECONDS: string(partnerOnboardingBudgetSeconds)
+  STRANDED_SWEEP_SCHEDULE: strandedSweepSchedule
+  INVITE_DELIVERY: inviteDelivery
+  INVITE_SENDER: inviteSender
+  INVITE_BRAND_NAME: inviteBrandName
+  INVITE_BRAND_LOGO_URL: inviteBrandLogoUrl
+  INVITE_BRAND_COLOR: inviteBrandColor
+  REDEMPTION_CHECK_SCHEDULE: redemptionCheckSchedule
+  GRAPH_MAX_READS_PER_SECOND: string(graphMaxReadsPerSecond)
+  REMINDER_AFTER: reminderAfter
+  REMINDER_MAX: string(reminderMax)
+  EXPIRE_AFTER: expireAfter
+  EXPIRED_ACTION: expiredAction
+  NOTIFY_URL: notifyUrl
+  CALLBACK_ALLOWED_HOSTS: callbackAllowedHosts
+  NOTIFY_MAX_ATTEMPTS: string(notifyMaxAttempts)
+  NOTIFY_FIRST_RETRY_SECONDS: string(notifyFirstRetrySeconds)
 }
 
 // Who calls Graph: by default the managed identity itself (no secret anywhere); otherwise an app
@@ -107,6 +158,11 @@ var callbackSecretsSetting = {
   CALLBACK_SECRETS: keyVaultReference(keyVaultName, 'callback-secrets')
 }
 var callbackSettings = useCallbackSecrets ? callbackSecretsSetting : {}
+
+var notifySecretSetting = {
+  NOTIFY_HMAC_SECRET: keyVaultReference(keyVaultName, 'notify-hmac-secret')
+}
+var notifySettings = sendsEvents ? notifySecretSetting : {}
 
 var dashboardSignIn = !empty(dashboardSignInClientId)
 var dashboardSettings = {
@@ -165,7 +221,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: app
   name: 'appsettings'
-  properties: union(baseSettings, graphCallerSettings, intakeSettings, callbackSettings, dashboardSettings, callerAuthSettings)
+  properties: union(baseSettings, graphCallerSettings, intakeSettings, callbackSettings, notifySettings, dashboardSettings, callerAuthSettings)
 }
 
 // App Service Authentication (Entra sign-in) for the dashboard, and for callers with their own

@@ -126,6 +126,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class GraphEmulator {
   readonly calls: RecordedCall[] = [];
+  /** Identity writes other than invitations (group adds, PATCH, DELETE) that the write budget let through. */
+  directoryWrites = 0;
+  /** Of those, the ones answered 429 for the write budget. */
+  directoryWritesThrottled = 0;
   behaviour: EmulatorBehaviour;
   /** The tenant's apps and identities, and the tokens it issues. */
   readonly entra: EmulatedEntra;
@@ -439,6 +443,21 @@ export class GraphEmulator {
     const parsed = parseJson(body);
     if (url.pathname !== '/v1.0/$batch') {
       const path = url.pathname.slice('/v1.0'.length);
+      // Group adds, user updates and deletes are identity writes: the same budget as invitations
+      // (3,000 per 150 s per app and tenant). sendMail is Outlook's, with limits of its own.
+      const method = request.method ?? 'GET';
+      if ((method === 'POST' || method === 'PATCH' || method === 'DELETE') && !/\/sendMail$/.test(path)) {
+        const budget = this.budgetFor(caller.clientId, caller.tenantId).take(Date.now());
+        if (!budget.ok) {
+          this.directoryWritesThrottled += 1;
+          return sendGraphError(response, 429, 'TooManyRequests', 'Please retry again later.', requestId, {
+            'retry-after': String(Math.ceil(budget.retryAfterMs / 1000)),
+            'x-ms-throttle-scope': `Tenant_Application/ReadWrite/${caller.clientId}/${caller.tenantId}`,
+            'x-ms-throttle-information': 'WriteLimitExceeded',
+          });
+        }
+        this.directoryWrites += 1;
+      }
       return send(
         this.directory.answer(
           request.method ?? 'GET',
@@ -563,8 +582,15 @@ function graphError(code: string, message: string, requestId: string, clientRequ
   };
 }
 
-function sendGraphError(response: ServerResponse, status: number, code: string, message: string, requestId: string) {
-  sendJson(response, status, graphError(code, message, requestId, requestId), { 'request-id': requestId });
+function sendGraphError(
+  response: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  requestId: string,
+  headers: Record<string, string> = {},
+) {
+  sendJson(response, status, graphError(code, message, requestId, requestId), { 'request-id': requestId, ...headers });
 }
 
 function statusCode(status: number): string {

@@ -222,7 +222,10 @@ export class RedemptionTracker {
         );
         if (failure) {
           const failures = (entity.actionFailures ?? 0) + 1;
-          const reason = failure instanceof GraphCallError ? `${failure.code}: ${failure.message}`.slice(0, 500) : 'the write budget had no room in this run';
+          const reason =
+            failure instanceof GraphCallError
+              ? `${failure.code}: ${failure.message}`.slice(0, 500)
+              : 'the write budget had no room in this run';
           const retryAt = new Date(now.getTime() + Math.min(ACTION_MAX_BACKOFF_MS, ACTION_FIRST_BACKOFF_MS * 2 ** (failures - 1)));
           await this.store.touch(
             { ...entity, ...seen, actionError: reason, actionFailures: failures, actionRetryAt: retryAt.toISOString() },

@@ -1,5 +1,6 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { CredentialCircuit } from '../graph/credentialCircuit';
+import { WaitBeyondDeadlineError, type GraphPacer } from '../graph/graphPacer';
 import { GraphCallError } from '../graph/graphCallError';
 import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
 import { maskEmailAddress } from '../intake/emailAddress';
@@ -34,6 +35,11 @@ export interface FollowUpOptions {
   replicationWaitMs?: number;
   /** The process's Graph sign-in circuit, shared with the invitations. */
   circuit?: Pick<CredentialCircuit, 'openForMs' | 'open'>;
+  /**
+   * The app's write budget, shared with the invitations: a group add is an identity write (3,000 per
+   * 150 s per app and tenant), so it takes a turn, and a 429 slows every caller of the budget.
+   */
+  pacer?: Pick<GraphPacer, 'acquire' | 'throttled' | 'accepted'>;
 }
 
 /** What `complete` left to do: `waitMs` when a step waits for the app's sign-in (hand the message back then). */
@@ -46,8 +52,9 @@ function isSignInFailure(error: unknown): boolean {
   return error instanceof GraphCallError && (error.stage === 'token' || error.httpStatus === 401);
 }
 
-class WaitForSignIn extends Error {
-  override readonly name = 'WaitForSignIn';
+/** A step that cannot go now (the app's sign-in fails, or the write budget has no room): it stays Pending. */
+class StepWaits extends Error {
+  override readonly name = 'StepWaits';
 }
 
 const ALREADY_MEMBER = /added object references already exist/i;
@@ -111,7 +118,7 @@ export class InvitationFollowUp {
     try {
       return await step();
     } catch (error) {
-      if (error instanceof WaitForSignIn) return undefined;
+      if (error instanceof StepWaits) return undefined;
       throw error;
     }
   }
@@ -125,7 +132,7 @@ export class InvitationFollowUp {
     if (!(error instanceof GraphCallError) || !isSignInFailure(error)) return;
     // As the sender does: the circuit probes for a fresh token, and every step waits meanwhile.
     this.options.circuit?.open(error);
-    throw new WaitForSignIn();
+    throw new StepWaits();
   }
 
   private async sendEmail(stored: StoredRecord): Promise<Pick<RecordEntity, 'emailStatus' | 'emailSentAt' | 'emailError'>> {
@@ -171,17 +178,31 @@ export class InvitationFollowUp {
     const userId = stored.record.invitedUserId;
     if (!userId) return { id: groupId, status: 'Failed', error: 'the guest id is unknown (Graph’s answer was lost)' };
     const waitMs = this.options.replicationWaitMs ?? 60_000;
+    const deadline = Date.now() + waitMs;
+    const { pacer } = this.options;
     let alreadyMember = false;
     try {
       await pRetry(
         async () => {
           try {
+            await pacer?.acquire(deadline);
+          } catch (error) {
+            if (error instanceof WaitBeyondDeadlineError) throw new AbortError(new StepWaits());
+            throw error;
+          }
+          try {
             await this.directory.addGroupMember(groupId, userId);
+            pacer?.accepted();
           } catch (error) {
             if (!(error instanceof GraphCallError)) throw error;
             if (error.httpStatus === 400 && ALREADY_MEMBER.test(error.message)) {
               alreadyMember = true;
               return;
+            }
+            if (error.kind === 'throttled') {
+              // Graph's Retry-After holds this add, and slows every caller of the budget.
+              pacer?.throttled(error.retryAfterMs);
+              if (error.retryAfterMs) await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs));
             }
             const userNotYetThere = error.httpStatus === 404 && !error.message.includes(groupId);
             if (isSignInFailure(error)) throw new AbortError(error);
@@ -189,10 +210,18 @@ export class InvitationFollowUp {
             throw new AbortError(error);
           }
         },
-        { retries: 100, minTimeout: 250, maxTimeout: 5_000, maxRetryTime: waitMs },
+        {
+          retries: 100,
+          minTimeout: 250,
+          maxTimeout: 5_000,
+          maxRetryTime: waitMs,
+          // A 429 waits for its Retry-After; it never uses up a retry.
+          shouldConsumeRetry: ({ error }) => !(error instanceof GraphCallError && error.kind === 'throttled'),
+        },
       );
       return { id: groupId, status: alreadyMember ? 'AlreadyMember' : 'Added' };
     } catch (error) {
+      if (error instanceof StepWaits) throw error;
       this.waitOnSignIn(error);
       return { id: groupId, status: 'Failed', error: describeGroupError(error, groupId) };
     }

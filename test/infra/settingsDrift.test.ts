@@ -31,7 +31,7 @@ function documentedOptionalSettings(): Map<string, string> {
 
 function schemaDefault(name: keyof typeof settingsSchema.shape): string {
   const value: unknown = settingsSchema.shape[name].parse(undefined);
-  if (value === undefined || (Array.isArray(value) && value.length === 0)) return '(unset)';
+  if (value === undefined || (typeof value === 'object' && value !== null && Object.keys(value).length === 0)) return '(unset)';
   return `\`${String(value)}\``;
 }
 
@@ -59,6 +59,31 @@ describe('settings: code and infrastructure agree', () => {
   it('sets no app setting the code does not read', () => {
     const unknown = [...inBicep].filter((name) => !(name in settingsSchema.shape) && !PLATFORM_SETTINGS.has(name));
     expect(unknown).toEqual([]);
+  });
+
+  it('sets every setting an operator tunes from the azd environment, so that `azd provision` keeps it', () => {
+    // What a deployment does not set: local storage, local certificate files, and local-only switches.
+    const notOnAzure = new Set([
+      'AzureWebJobsStorage',
+      'AzureWebJobsStorage__accountName',
+      'GRAPH_CLIENT_CERTIFICATE_PATH',
+      'AZURE_FEDERATED_TOKEN_FILE',
+      'CALLBACK_ALLOW_PRIVATE',
+    ]);
+    const missing = Object.keys(settingsSchema.shape).filter((name) => !inBicep.has(name) && !notOnAzure.has(name));
+    expect(missing).toEqual([]);
+  });
+
+  it('gives every azd environment value of a setting the setting’s own default', () => {
+    const parameters = readFileSync(path.join(ROOT, 'infra', 'main.parameters.json'), 'utf8');
+    const defaults = [...parameters.matchAll(/"\$\{([A-Z][A-Z0-9_]+)=([^}]*)\}"/g)].filter(([, name]) => name! in settingsSchema.shape);
+    expect(defaults.length).toBeGreaterThan(20);
+    // Where a deployment is stricter than the code's default, on purpose (docs/security.md).
+    const stricterOnAzure: Record<string, string> = { INVITE_ALLOWED_REDIRECT_HOSTS: '`myapps.microsoft.com`' };
+    for (const [, name, value] of defaults) {
+      const expected = stricterOnAzure[name!] ?? schemaDefault(name as keyof typeof settingsSchema.shape);
+      expect(value === '' ? '(unset)' : `\`${value}\``, name).toBe(expected);
+    }
   });
 
   it('documents as optional only settings that exist', () => {

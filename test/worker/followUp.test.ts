@@ -195,3 +195,34 @@ describe('access on arrival: groups', () => {
     }
   });
 });
+
+describe('group adds and the write budget', () => {
+  it('take turns from the same budget as invitations and wait for Graph’s Retry-After: every add done, every person invited once', async () => {
+    const groups = [crypto.randomUUID(), crypto.randomUUID()];
+    // 8 writes per 2 s for invitations and group adds together, while the app believes in 20/s.
+    const { deps, tenant } = await startPipeline(
+      cleanup,
+      { roles: [USER_INVITE_ALL, GROUP_MEMBER_READ_WRITE_ALL], writeBudget: { limit: 8, windowMs: 2_000 } },
+      { INVITE_ALLOWED_GROUPS: groups.join(',') },
+    );
+    for (const group of groups) tenant.emulator.directory.groups.set(group, new Set());
+    const emails = Array.from({ length: 8 }, (_, i) => `budget${i}@fabrikam.com`);
+    await submit(deps, { invitations: emails.map((email) => invitationFor(email, { groups })) });
+    for (const email of emails) {
+      const record = await waitFor(
+        async () => {
+          const found = (await deps.store.getById(recordIdForEmail(email)))?.record;
+          return found?.groups?.every((group) => group.status !== 'Pending') && found;
+        },
+        { timeoutMs: 40_000, what: `${email}'s groups` },
+      );
+      expect(record.groups).toEqual(groups.map((id) => ({ id, status: 'Added' })));
+      expect(tenant.emulator.callsFor(email).filter((call) => call.status === 201)).toHaveLength(1);
+    }
+    expect(tenant.emulator.directoryWrites).toBe(16);
+    console.log(
+      `[fault figures] group adds under a shared budget: ${tenant.emulator.directoryWritesThrottled} of ${tenant.emulator.directoryWrites + tenant.emulator.directoryWritesThrottled} group adds answered 429`,
+    );
+    expect(tenant.emulator.directoryWritesThrottled).toBeLessThanOrEqual(8);
+  }, 60_000);
+});
