@@ -121,7 +121,9 @@ describe('only the guest this app created', () => {
     });
     expect(reset.status).toBe(202);
     expect(reset.json).toEqual({ id, status: 'Queued', guestId });
-    const call = await waitFor(async () => tenant.emulator.callsFor(email)[1], { what: 'the reset call' });
+    const call = await waitFor(async () => tenant.emulator.callsFor(email)[1]?.status && tenant.emulator.callsFor(email)[1], {
+      what: 'the reset call, answered',
+    });
     expect(call).toMatchObject({ status: 201, resetRedemptionOf: guestId });
     const record = await waitFor(async () => {
       const stored = (await deps.store.getById(id))?.record;
