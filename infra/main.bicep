@@ -162,6 +162,14 @@ param inviteDelivery string = 'graph'
 @description('The mailbox our own emails come from (with inviteDelivery mail).')
 param inviteSender string = ''
 
+@description('Messages the sending mailbox sends a minute (Exchange Online: about 30).')
+@minValue(1)
+param mailMaxPerMinute int = 30
+
+@description('Recipients the sending mailbox reaches a day (Exchange Online: 10,000).')
+@minValue(1)
+param mailMaxRecipientsPerDay int = 10000
+
 @description('The inviting organisation, named in our own emails (with inviteDelivery mail).')
 param inviteBrandName string = ''
 
@@ -343,6 +351,8 @@ module functionApp 'modules/functionApp.bicep' = {
     strandedSweepSchedule: strandedSweepSchedule
     inviteDelivery: inviteDelivery
     inviteSender: inviteSender
+    mailMaxPerMinute: mailMaxPerMinute
+    mailMaxRecipientsPerDay: mailMaxRecipientsPerDay
     inviteBrandName: inviteBrandName
     inviteBrandLogoUrl: inviteBrandLogoUrl
     inviteBrandColor: inviteBrandColor

@@ -35,6 +35,7 @@ import { RedemptionReset } from './lifecycle/redemptionReset';
 import { InvitationFollowUp } from './worker/invitationFollowUp';
 import { SponsorCheck } from './worker/sponsorCheck';
 import { SendingPause } from './graph/sendingPause';
+import { MailboxBudget } from './mail/mailboxBudget';
 
 /**
  * Everything a handler needs, created once per process and passed in: handlers never construct
@@ -183,6 +184,10 @@ export async function createAppDependencies(
   const followUp = new InvitationFollowUp(store, directory, {
     circuit: credentialCircuit,
     pacer,
+    mailbox: new MailboxBudget(store.table, {
+      perMinute: settings.MAIL_MAX_PER_MINUTE,
+      recipientsPerDay: settings.MAIL_MAX_RECIPIENTS_PER_DAY,
+    }),
     delivery: settings.INVITE_DELIVERY,
     ...(settings.INVITE_SENDER ? { sender: settings.INVITE_SENDER } : {}),
     branding: {

@@ -230,6 +230,12 @@ export const settingsSchema = z.object({
   INVITE_DELIVERY: z.enum(['graph', 'mail'], { error: 'expected "graph" or "mail"' }).default('graph'),
   /** The mailbox our own invitation emails come from (its user principal name or id); required with INVITE_DELIVERY=mail. */
   INVITE_SENDER: optionalText,
+  /**
+   * The sending mailbox's limits (mail/mailboxBudget.ts), Exchange Online's for one mailbox: about
+   * 30 messages a minute and 10,000 recipients a day. An email with no room waits, Pending.
+   */
+  MAIL_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+  MAIL_MAX_RECIPIENTS_PER_DAY: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /** Branding of our own emails: the organisation that invites, its logo (an https URL) and colour. */
   INVITE_BRAND_NAME: optionalText,
   INVITE_BRAND_LOGO_URL: optionalText.pipe(httpsUrl('https://contoso.com/logo.png').optional()),
@@ -310,6 +316,8 @@ const examples: Partial<Record<keyof Settings, string>> = {
   DASHBOARD_REQUIRE_SIGN_IN: 'false',
   INVITE_DELIVERY: 'graph',
   INVITE_SENDER: 'invitations@contoso.com',
+  MAIL_MAX_PER_MINUTE: '30',
+  MAIL_MAX_RECIPIENTS_PER_DAY: '10000',
   INVITE_BRAND_NAME: 'Contoso',
   INVITE_BRAND_LOGO_URL: 'https://contoso.com/logo.png',
   INVITE_BRAND_COLOR: '#0f6cbd',

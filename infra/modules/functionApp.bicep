@@ -50,6 +50,8 @@ param partnerOnboardingBudgetSeconds int
 param strandedSweepSchedule string
 param inviteDelivery string
 param inviteSender string
+param mailMaxPerMinute int
+param mailMaxRecipientsPerDay int
 param inviteBrandName string
 param inviteBrandLogoUrl string
 param inviteBrandColor string
@@ -115,6 +117,8 @@ var baseSettings = {
   STRANDED_SWEEP_SCHEDULE: strandedSweepSchedule
   INVITE_DELIVERY: inviteDelivery
   INVITE_SENDER: inviteSender
+  MAIL_MAX_PER_MINUTE: string(mailMaxPerMinute)
+  MAIL_MAX_RECIPIENTS_PER_DAY: string(mailMaxRecipientsPerDay)
   INVITE_BRAND_NAME: inviteBrandName
   INVITE_BRAND_LOGO_URL: inviteBrandLogoUrl
   INVITE_BRAND_COLOR: inviteBrandColor

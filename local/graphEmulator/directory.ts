@@ -71,6 +71,13 @@ export class EmulatedDirectory {
    * `@odata.id` of `members/$ref`, so a reference to another cloud's host names nothing here.
    */
   referenceBase: string | undefined;
+  /**
+   * `mailbox-throttled`: Exchange Online's messages per minute for one mailbox; past it sendMail
+   * answers 429 with Retry-After. Null: no limit.
+   */
+  mailboxPerMinute: number | null = null;
+  /** sendMail calls answered 429 for the mailbox's limit. */
+  mailboxThrottled = 0;
   /** How long a new user stays unknown to advanced queries (ConsistencyLevel: eventual): Graph's index lags. */
   advancedQueryLagMs = 5_000;
   /** How long a new user stays unknown to group adds (directory replication). */
@@ -261,6 +268,16 @@ export class EmulatedDirectory {
     if (!roles.includes(MAIL_SEND)) return denied();
     if (!this.mailboxes.has(sender.toLowerCase())) {
       return graphError(404, 'ErrorInvalidUser', `The requested user '${sender}' is invalid.`);
+    }
+    if (this.mailboxPerMinute !== null) {
+      const recent = this.outbox.filter((mail) => mail.sender === sender && Date.now() - mail.at < 60_000);
+      if (recent.length >= this.mailboxPerMinute) {
+        this.mailboxThrottled += 1;
+        return {
+          ...graphError(429, 'ApplicationThrottled', 'Mailbox send limit exceeded. Please retry again later.'),
+          headers: { 'retry-after': String(Math.max(1, Math.ceil((recent[0]!.at + 60_000 - Date.now()) / 1000))) },
+        };
+      }
     }
     const parsed = parseMime(Buffer.from(raw.trim(), 'base64').toString('utf8'));
     if (!parsed) return graphError(400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');

@@ -6,6 +6,7 @@ import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
 import { maskEmailAddress } from '../intake/emailAddress';
 import type { GroupOutcome, InvitationOutcome, InvitationRecord } from '../invitationRecord';
 import { renderInvitationEmail, toMimeMessage, type Branding } from '../mail/invitationEmail';
+import type { MailboxBudget } from '../mail/mailboxBudget';
 import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
 import { groupsColumns, type RecordEntity } from '../storage/recordEntity';
 import type { WorkerLog } from './invitationWorker';
@@ -40,6 +41,8 @@ export interface FollowUpOptions {
    * 150 s per app and tenant), so it takes a turn, and a 429 slows every caller of the budget.
    */
   pacer?: Pick<GraphPacer, 'acquire' | 'throttled' | 'accepted'>;
+  /** The sending mailbox's limits, shared by every instance (mail/mailboxBudget.ts). */
+  mailbox?: Pick<MailboxBudget, 'send'>;
 }
 
 /** What `complete` left to do: `waitMs` when a step waits for the app's sign-in (hand the message back then). */
@@ -52,9 +55,15 @@ function isSignInFailure(error: unknown): boolean {
   return error instanceof GraphCallError && (error.stage === 'token' || error.httpStatus === 401);
 }
 
-/** A step that cannot go now (the app's sign-in fails, or the write budget has no room): it stays Pending. */
+/** A step that cannot go now (the app's sign-in fails, a budget has no room): it stays Pending, for `waitMs` at least. */
 class StepWaits extends Error {
   override readonly name = 'StepWaits';
+  constructor(
+    readonly waitMs = 0,
+    readonly why?: string,
+  ) {
+    super(why ?? 'the step waits');
+  }
 }
 
 const ALREADY_MEMBER = /added object references already exist/i;
@@ -94,32 +103,36 @@ export class InvitationFollowUp {
     if (!stored || !InvitationFollowUp.hasPendingWork(stored.record)) return {};
     if (this.signInWaitMs() > 0) return { waitMs: this.signInWaitMs() };
     const who = `Invitation ${id} (${maskEmailAddress(stored.record.email)})`;
-    const email = stored.record.emailStatus === 'Pending' ? await this.whenSignedIn(() => this.sendEmail(stored)) : undefined;
+    const waits: StepWaits[] = [];
+    const email = stored.record.emailStatus === 'Pending' ? await this.unlessItWaits(() => this.sendEmail(stored), waits) : undefined;
     if (email) {
       if (email.emailStatus === 'Sent') log.info(`${who}: our invitation email sent.`);
       else log.warn(`${who}: our invitation email failed (${email.emailError}); Graph is not called again.`);
     }
     const groups = await Promise.all(
       (stored.record.groups ?? []).map(async (group) =>
-        group.status === 'Pending' ? ((await this.whenSignedIn(() => this.addToGroup(group.id, stored))) ?? group) : group,
+        group.status === 'Pending' ? ((await this.unlessItWaits(() => this.addToGroup(group.id, stored), waits)) ?? group) : group,
       ),
     );
     for (const group of groups.filter((outcome) => outcome.status === 'Failed'))
       log.warn(`${who}: not added to group ${group.id} (${group.error}).`);
     await this.write(id, { ...(email ?? {}), ...(stored.record.groups ? { groups } : {}) });
     const waiting = (email === undefined && stored.record.emailStatus === 'Pending') || groups.some((group) => group.status === 'Pending');
-    const waitMs = waiting ? Math.max(SIGN_IN_WAIT_MIN_MS, this.signInWaitMs()) : 0;
-    if (waitMs > 0) log.warn(`${who}: waiting for the app's Graph sign-in; the pending steps run again in ${Math.ceil(waitMs / 1000)} s.`);
-    return waitMs > 0 ? { waitMs } : {};
+    if (!waiting) return {};
+    const waitMs = Math.max(SIGN_IN_WAIT_MIN_MS, this.signInWaitMs(), ...waits.map((wait) => wait.waitMs));
+    const why = waits.map((wait) => wait.why).find(Boolean) ?? "the app's Graph sign-in";
+    log.warn(`${who}: waiting for ${why}; the pending steps run again in ${Math.ceil(waitMs / 1000)} s.`);
+    return { waitMs };
   }
 
-  /** A step's outcome, or undefined (the step stays Pending) when it met the app's sign-in failing. */
-  private async whenSignedIn<T>(step: () => Promise<T>): Promise<T | undefined> {
+  /** A step's outcome, or undefined (the step stays Pending) when it cannot go now: why is kept in `waits`. */
+  private async unlessItWaits<T>(step: () => Promise<T>, waits: StepWaits[]): Promise<T | undefined> {
     try {
       return await step();
     } catch (error) {
-      if (error instanceof StepWaits) return undefined;
-      throw error;
+      if (!(error instanceof StepWaits)) throw error;
+      waits.push(error);
+      return undefined;
     }
   }
 
@@ -127,7 +140,7 @@ export class InvitationFollowUp {
     return this.options.circuit?.openForMs ?? 0;
   }
 
-  /** Throws WaitForSignIn (and opens the circuit) when the step failed on the app's sign-in. */
+  /** Throws StepWaits (and opens the circuit) when the step failed on the app's sign-in. */
   private waitOnSignIn(error: unknown): void {
     if (!(error instanceof GraphCallError) || !isSignInFailure(error)) return;
     // As the sender does: the circuit probes for a fresh token, and every step waits meanwhile.
@@ -145,17 +158,22 @@ export class InvitationFollowUp {
       };
     }
     const mime = toMimeMessage(renderInvitationEmail(stored.invitation, redeemUrl, this.options.branding));
+    const sender = this.options.sender!;
+    const send = () => this.directory.sendMimeMail(sender, mime);
     try {
       await pRetry(
         async () => {
           try {
-            await this.directory.sendMimeMail(this.options.sender!, mime);
+            // Within the mailbox's limits (mailboxBudget.ts): no room this minute or day is a wait, never a failure.
+            const turn = this.options.mailbox ? await this.options.mailbox.send(sender, 1, send) : (await send(), { ok: true as const });
+            if (!turn.ok) throw new AbortError(new StepWaits(turn.retryAt - Date.now(), turn.why));
           } catch (error) {
             // A refusal (no Mail.Send, an unknown mailbox, a bad message) is the same next time; so is the app's sign-in.
             if (error instanceof GraphCallError && (error.kind === 'permanent' || error.kind === 'credential' || isSignInFailure(error)))
               throw new AbortError(error);
-            if (error instanceof GraphCallError && error.retryAfterMs)
-              await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs));
+            // Exchange throttled the mailbox anyway (another app sends from it too): wait for it, as Pending.
+            if (error instanceof GraphCallError && error.kind === 'throttled')
+              throw new AbortError(new StepWaits(error.retryAfterMs ?? 60_000, 'the mailbox, which Exchange throttled'));
             throw error;
           }
         },
@@ -163,6 +181,7 @@ export class InvitationFollowUp {
       );
       return { emailStatus: 'Sent', emailSentAt: new Date().toISOString() };
     } catch (error) {
+      if (error instanceof StepWaits) throw error;
       this.waitOnSignIn(error);
       const reason = error instanceof GraphCallError ? `${error.code}: ${error.message}` : String(error);
       return { emailStatus: 'Failed', emailError: reason.slice(0, 1_000) };

@@ -227,3 +227,64 @@ describe('group adds and the write budget', () => {
     expect(tenant.emulator.directoryWritesThrottled).toBeLessThanOrEqual(16);
   }, 60_000);
 });
+
+describe('the sending mailbox’s limits', () => {
+  const sendAll = async (deps: Awaited<ReturnType<typeof startPipeline>>['deps'], emails: string[]) => {
+    await submit(deps, { invitations: emails.map((email) => invitationFor(email, { sendInvitationMessage: true })) });
+    for (const email of emails) await waitForStatus(deps, recordIdForEmail(email), 'Invited');
+  };
+  const emailStatuses = async (deps: Awaited<ReturnType<typeof startPipeline>>['deps'], emails: string[]) =>
+    Promise.all(emails.map(async (email) => (await deps.store.getById(recordIdForEmail(email)))?.record.emailStatus));
+
+  it('sends at most MAIL_MAX_PER_MINUTE a minute for the mailbox: the rest wait, Pending, and Exchange never has to refuse one', async () => {
+    const { deps, tenant } = await startPipeline(
+      cleanup,
+      { roles: [USER_INVITE_ALL, MAIL_SEND] },
+      { ...MAIL_SETTINGS, MAIL_MAX_PER_MINUTE: '4' },
+    );
+    tenant.emulator.directory.mailboxes.add(SENDER);
+    tenant.emulator.directory.mailboxPerMinute = 4;
+    const emails = Array.from({ length: 7 }, (_, i) => `paced${i}@fabrikam.com`);
+    await sendAll(deps, emails);
+    await waitFor(async () => (await emailStatuses(deps, emails)).filter((status) => status === 'Sent').length === 4, {
+      what: '4 emails sent',
+    });
+    // Looked at again and again within the minute, the other three stay Pending.
+    await waitFor(
+      async () =>
+        tenant.emulator.directory.outbox.length === 4 && (await emailStatuses(deps, emails)).filter((s) => s === 'Pending').length === 3,
+    );
+    expect((await emailStatuses(deps, emails)).filter((status) => status === 'Failed')).toEqual([]);
+    expect(tenant.emulator.directory.mailboxThrottled).toBe(0);
+  });
+
+  it('keeps emails Pending past the day’s recipients (MAIL_MAX_RECIPIENTS_PER_DAY), never Failed', async () => {
+    const { deps, tenant } = await startPipeline(
+      cleanup,
+      { roles: [USER_INVITE_ALL, MAIL_SEND] },
+      { ...MAIL_SETTINGS, MAIL_MAX_RECIPIENTS_PER_DAY: '3' },
+    );
+    tenant.emulator.directory.mailboxes.add(SENDER);
+    const emails = Array.from({ length: 5 }, (_, i) => `daily${i}@fabrikam.com`);
+    await sendAll(deps, emails);
+    await waitFor(async () => (await emailStatuses(deps, emails)).filter((status) => status === 'Sent').length === 3, {
+      what: '3 emails sent',
+    });
+    const statuses = await emailStatuses(deps, emails);
+    expect(statuses.filter((status) => status === 'Pending')).toHaveLength(2);
+    expect(tenant.emulator.directory.outbox).toHaveLength(3);
+    expect(tenant.emulator.directory.mailboxThrottled).toBe(0);
+  });
+
+  it('keeps emails Pending when Exchange throttles the mailbox anyway (another app sends from it), never Failed', async () => {
+    const { deps, tenant } = await startPipeline(cleanup, { roles: [USER_INVITE_ALL, MAIL_SEND] }, MAIL_SETTINGS);
+    tenant.emulator.directory.mailboxes.add(SENDER);
+    tenant.emulator.directory.mailboxPerMinute = 2; // Exchange is stricter than the app believes
+    const emails = Array.from({ length: 4 }, (_, i) => `throttled${i}@fabrikam.com`);
+    await sendAll(deps, emails);
+    await waitFor(async () => tenant.emulator.directory.mailboxThrottled >= 2, { what: 'Exchange to throttle the mailbox' });
+    const statuses = await emailStatuses(deps, emails);
+    expect(statuses.filter((status) => status === 'Sent')).toHaveLength(2);
+    expect(statuses.filter((status) => status === 'Failed')).toEqual([]);
+  });
+});
