@@ -28,6 +28,7 @@ import { storageAccountFromSettings, type StorageAccount } from './storage/stora
 import { StrandedInvitationSweeper } from './worker/strandedInvitationSweeper';
 import { GraphDirectoryClient } from './graph/graphDirectoryClient';
 import { GuestLookup } from './graph/guestLookup';
+import { ReadBudget } from './graph/readBudget';
 import { EVENTS_QUEUE, InvitationEvents } from './lifecycle/invitationEvents';
 import { RedemptionTracker } from './lifecycle/redemptionTracker';
 import { ExpiryPolicyMemory } from './lifecycle/expiryPolicyMemory';
@@ -169,7 +170,11 @@ export async function createAppDependencies(
   // One budget for the app: the pacer adapts within this instance's share, which the busy instances agree on in the table.
   const pacer = new GraphPacer({ maxWritesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND, onDemand: () => rateShares.start() });
   const rateShares = new RateShares({ table: store.table, pacer, instanceId });
-  const directory = new GraphDirectoryClient(graphEndpoints(settings), (timeoutMs) => graphClient.token(timeoutMs));
+  const directory = new GraphDirectoryClient(
+    graphEndpoints(settings),
+    (timeoutMs) => graphClient.token(timeoutMs),
+    new ReadBudget(settings.GRAPH_MAX_READS_PER_SECOND),
+  );
   const lookup = new GuestLookup(directory, (error) =>
     console.warn(
       `Graph refused to look people up (${error.code}): without User.Read.All (Application) a crash mid-call can still cost a second invitation (docs/deploy.md).`,
@@ -222,7 +227,6 @@ export async function createAppDependencies(
       ...(settings.EXPIRE_AFTER !== undefined ? { expireAfterMs: settings.EXPIRE_AFTER } : {}),
       expiredAction: settings.EXPIRED_ACTION,
     },
-    readsPerSecond: settings.GRAPH_MAX_READS_PER_SECOND,
     policyMemory: new ExpiryPolicyMemory(store.table),
     // A timer run, like partnerOnboarding's: it stops cleanly well inside the Functions timeout.
     budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,

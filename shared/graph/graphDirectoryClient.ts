@@ -2,6 +2,7 @@ import type { AccessToken } from '@azure/identity';
 import { z } from 'zod';
 import { fetchGraph, GraphCallError, graphCallErrorFrom, graphCallErrorFromResponse } from './graphCallError';
 import type { GraphEndpoints } from './graphCaller';
+import type { ReadBudget } from './readBudget';
 
 /**
  * Graph beyond the invitation itself: read guests' redemption state in JSON batches, look a person
@@ -47,6 +48,8 @@ export class GraphDirectoryClient {
     private readonly endpoints: Pick<GraphEndpoints, 'versionUrl'>,
     /** A token for Graph (the invitations client's: one credential per process). */
     private readonly token: (timeoutMs: number) => Promise<AccessToken>,
+    /** The app's read budget: every user read takes one unit (none: unpaced). */
+    private readonly reads?: ReadBudget,
   ) {}
 
   /**
@@ -56,6 +59,7 @@ export class GraphDirectoryClient {
    */
   async readGuests(userIds: readonly string[]): Promise<Map<string, GuestRead>> {
     if (userIds.length > MAX_BATCH_REQUESTS) throw new Error(`At most ${MAX_BATCH_REQUESTS} users per batch.`);
+    await this.reads?.take(userIds.length);
     const requests = userIds.map((id, index) => ({
       id: String(index),
       method: 'GET',
@@ -95,6 +99,7 @@ export class GraphDirectoryClient {
       `proxyAddresses/any(x:x eq 'SMTP:${quoted}')`,
     ].join(' or ');
     const query = new URLSearchParams({ $filter: filter, $select: GUEST_FIELDS });
+    await this.reads?.take(1);
     const answer = z.object({ value: z.array(guestSchema) }).safeParse(await this.call('GET', `/users?${query}`));
     if (!answer.success)
       throw new GraphCallError('transient', 'InvalidListAnswer', 'Graph answered the user lookup with an unexpected body.');

@@ -11,7 +11,7 @@ import { isOwnGuest } from './guestOwnership';
 /**
  * What became of each invited person, read from Graph (`trackRedemptions`, and the admin route
  * `POST /api/lifecycle/run`). People are read 20 to a `$batch`, the least recently read first,
- * within a read budget of their own (GRAPH_MAX_READS_PER_SECOND). Then:
+ * within the app's read budget (graph/readBudget.ts, GRAPH_MAX_READS_PER_SECOND). Then:
  * - a guest who redeemed becomes Accepted; a guest deleted meanwhile becomes Removed;
  * - one pending past EXPIRE_AFTER is Expired by EXPIRED_ACTION (report, disable, delete), and
  *   only the guest this pipeline's own invitation created (guestOwnership.ts), never one who accepted;
@@ -29,7 +29,6 @@ export interface LifecyclePolicy {
 
 export interface RedemptionTrackerOptions {
   policy: LifecyclePolicy;
-  readsPerSecond: number;
   /** How long one run may read before it stops cleanly (the rest waits for the next run). */
   budgetMs: number;
   /** Which expiry policy the timer has already run under: a new one is reported first (runOnSchedule). */
@@ -79,8 +78,6 @@ const ACTION_MAX_BACKOFF_MS = 24 * 60 * 60_000;
 const ACTIONS: Record<LifecyclePolicy['expiredAction'], ExpiredAction> = { report: 'reported', disable: 'disabled', delete: 'deleted' };
 
 export class RedemptionTracker {
-  private nextReadAt = 0;
-
   constructor(
     private readonly store: InvitationStore,
     private readonly queue: InvitationQueue,
@@ -122,7 +119,6 @@ export class RedemptionTracker {
       const chunk = people.slice(start, start + MAX_BATCH_REQUESTS);
       let reads: Map<string, GuestRead>;
       try {
-        await this.readTurn(chunk.length);
         reads = await this.readChunk(chunk);
       } catch (error) {
         if (!(error instanceof GraphCallError)) throw error;
@@ -282,14 +278,6 @@ export class RedemptionTracker {
   /** A new status, as a compare-and-swap: a record changed since it was read (a new submission, the worker) is left for the next run. */
   private async write(stored: StoredRecord, fields: Partial<RecordEntity>): Promise<void> {
     await this.store.replace({ ...stored.entity, ...fields, updatedAt: new Date().toISOString() }, stored.etag);
-  }
-
-  /** Waits for room in the read budget for `users` reads. */
-  private async readTurn(users: number): Promise<void> {
-    const now = Date.now();
-    const at = Math.max(now, this.nextReadAt);
-    this.nextReadAt = at + (users * 1000) / this.options.readsPerSecond;
-    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
   }
 }
 
