@@ -66,6 +66,18 @@ async function main() {
         'sequential loop invitations/s (baseline)': { value: worker.sequentialPerSecond, target: '' },
         'speed-up over the sequential loop': { value: worker.speedUp, target: '' },
       });
+      if (worker.withFollowUp) {
+        const follow = worker.withFollowUp;
+        console.log(`\nWorker with a group add and our own email for each of ${follow.items} people (mailbox: 30 a minute)`);
+        console.table({
+          'invitations/s (median)': { value: follow.invitationsPerSecond, target: '' },
+          'group adds/s (median)': { value: follow.groupAddsPerSecond, target: '' },
+          '% of the budget the group adds leave': { value: follow.percentOfBudgetLeft, target: '≥ 95' },
+          'share of identity writes answered 429': { value: follow.throttledShare, target: '≤ 0.01' },
+          'emails sent during the run (the rest wait, Pending)': { value: follow.emailsSent, target: '' },
+          'mailbox answers 429': { value: follow.mailboxThrottled, target: '0' },
+        });
+      }
       console.log(worker.met ? 'Worker targets met.' : 'Worker targets NOT met.');
     }
     if (wants('endToEnd')) {

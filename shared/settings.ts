@@ -234,7 +234,8 @@ export const settingsSchema = z.object({
    * The sending mailbox's limits (mail/mailboxBudget.ts), Exchange Online's for one mailbox: about
    * 30 messages a minute and 10,000 recipients a day. An email with no room waits, Pending.
    */
-  MAIL_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+  // The sliding minute keeps each message's time in one Table property: at most 1,000 of them.
+  MAIL_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(1_000).default(30),
   MAIL_MAX_RECIPIENTS_PER_DAY: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /** Branding of our own emails: the organisation that invites, its logo (an https URL) and colour. */
   INVITE_BRAND_NAME: optionalText,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { createLimiter } from '../concurrency';
-import { takeFromCounter } from '../storage/tableCounter';
+import { takeFromCounter, takeFromSlidingWindow } from '../storage/tableCounter';
 
 /**
  * What one sending mailbox may send (INVITE_DELIVERY=mail), shared by every instance through the
@@ -33,22 +33,29 @@ export class MailboxBudget {
     private readonly options: MailboxBudgetOptions,
   ) {}
 
-  /** Sends within the mailbox's budget: `send` runs (at most 4 at once) when this minute and day have room. */
+  /** Sends within the mailbox's budget: `send` runs (at most 4 at once) when its turn of the minute and the day have room. */
   async send(sender: string, recipients: number, send: () => Promise<void>, now = new Date()): Promise<MailTurn> {
     const mailbox = createHash('sha256').update(sender.toLowerCase()).digest('hex').slice(0, 32);
-    const minute = Math.floor(now.getTime() / MINUTE_MS);
+    const turn = await takeFromSlidingWindow(
+      this.table,
+      { partitionKey: PARTITION, rowKey: `${mailbox}|minute` },
+      this.options.perMinute,
+      MINUTE_MS,
+      now.getTime(),
+    );
+    if (!turn.ok)
+      // Spread after the room comes, so that the emails waiting do not all come back for the same turn.
+      return {
+        ok: false,
+        retryAt: turn.roomAt + Math.random() * (MINUTE_MS / 2),
+        why: `the mailbox's ${this.options.perMinute} messages a minute (MAIL_MAX_PER_MINUTE)`,
+      };
     const day = Math.floor(now.getTime() / DAY_MS);
     if (!(await this.take(`${mailbox}|d|${day}`, recipients, this.options.recipientsPerDay)))
       return {
         ok: false,
         retryAt: (day + 1) * DAY_MS,
         why: `the mailbox's ${this.options.recipientsPerDay} recipients of the day (MAIL_MAX_RECIPIENTS_PER_DAY)`,
-      };
-    if (!(await this.take(`${mailbox}|m|${minute}`, 1, this.options.perMinute)))
-      return {
-        ok: false,
-        retryAt: (minute + 1) * MINUTE_MS,
-        why: `the mailbox's ${this.options.perMinute} messages of the minute (MAIL_MAX_PER_MINUTE)`,
       };
     await this.inFlight(send);
     return { ok: true };

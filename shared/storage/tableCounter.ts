@@ -31,3 +31,38 @@ export async function takeFromCounter(
     }
   }
 }
+
+/**
+ * A sliding window shared by every instance: the row keeps the times of the last takes within
+ * `windowMs` (as JSON; `limit` is kept small), moved with a compare-and-swap. Never more than
+ * `limit` in any window, however it is cut (a count per calendar minute allows twice that across
+ * a minute's edge). Now when there is room, or when the oldest take leaves the window.
+ */
+export async function takeFromSlidingWindow(
+  table: TableClient,
+  key: { partitionKey: string; rowKey: string },
+  limit: number,
+  windowMs: number,
+  now = Date.now(),
+): Promise<{ ok: true } | { ok: false; roomAt: number }> {
+  for (;;) {
+    let row: { times: number[]; etag: string } | undefined;
+    try {
+      const entity = await table.getEntity<{ times: string }>(key.partitionKey, key.rowKey);
+      row = { times: JSON.parse(entity.times) as number[], etag: entity.etag };
+    } catch (error) {
+      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+    }
+    const recent = (row?.times ?? []).filter((time) => time > now - windowMs);
+    if (recent.length >= limit) return { ok: false, roomAt: recent[recent.length - limit]! + windowMs };
+    const times = JSON.stringify([...recent, now]);
+    try {
+      if (row) await table.updateEntity({ ...key, times }, 'Replace', { etag: row.etag });
+      else await table.createEntity({ ...key, times });
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) continue;
+      throw error;
+    }
+  }
+}
