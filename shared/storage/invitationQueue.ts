@@ -16,6 +16,11 @@ export const invitationMessageSchema = z.object({
   queuedAt: z.string(),
   /** How often this message found its person held by another invocation (see InvitationWorker). */
   deferrals: z.number().int().nonnegative().optional(),
+  /**
+   * Handed back for the follow-up steps alone (an email waiting for the mailbox, a group add for
+   * the budget): the final status was told to its batch and caller already, so it is not again.
+   */
+  followUpOnly: z.boolean().optional(),
 });
 export type InvitationMessage = z.infer<typeof invitationMessageSchema>;
 

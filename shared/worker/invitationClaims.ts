@@ -50,14 +50,14 @@ export class InvitationClaims {
     private readonly options: InvitationClaimsOptions,
   ) {}
 
-  async claim(id: string, claimant: string): Promise<ClaimResult> {
+  async claim(id: string, claimant: string, { reconfirmFinal = true }: { reconfirmFinal?: boolean } = {}): Promise<ClaimResult> {
     for (;;) {
       const stored = await this.store.getById(id);
       if (!stored) return { kind: 'missing' };
       const { record, entity } = stored;
       if (FINAL_STATUSES.has(record.status)) {
         // A redelivered message: the worker that wrote this may have died before its batch heard of it.
-        await this.store.reconfirm(stored);
+        if (reconfirmFinal) await this.store.reconfirm(stored);
         return { kind: 'final', record };
       }
       const now = new Date();

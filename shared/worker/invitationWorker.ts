@@ -75,7 +75,7 @@ export class InvitationWorker {
       );
     }
     const { id } = message.data;
-    const claim = await this.claims.claim(id, invocationId);
+    const claim = await this.claims.claim(id, invocationId, { reconfirmFinal: !message.data.followUpOnly });
     switch (claim.kind) {
       case 'missing':
         log.warn(`Invitation ${id}: no record; the message is dropped.`);
@@ -254,7 +254,7 @@ export class InvitationWorker {
   /** The follow-up steps; those waiting for the app's sign-in come back with the message, handed back with a delay. */
   private async completeFollowUp(message: InvitationMessage, log: WorkerLog): Promise<void> {
     const { waitMs } = await this.options.followUp.complete(message.id, log);
-    if (waitMs) await this.queue.send({ ...message, deferrals: 0 }, waitMs / 1000);
+    if (waitMs) await this.queue.send({ ...message, deferrals: 0, followUpOnly: true }, waitMs / 1000);
   }
 
   /**

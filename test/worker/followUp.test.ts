@@ -258,6 +258,27 @@ describe('the sending mailbox’s limits', () => {
     expect(tenant.emulator.directory.mailboxThrottled).toBe(0);
   });
 
+  it('hands a waiting email back as follow-up only: its redelivery does not tell the caller of the person again', async () => {
+    const { deps } = await startPipeline(
+      cleanup,
+      {},
+      { NOTIFY_URL: 'https://hr.contoso.com/hooks', NOTIFY_HMAC_SECRET: 'mailbox-events-secret-0123456789abcdef' },
+    );
+    await submit(deps, invitationFor('told-once@fabrikam.com'));
+    const id = recordIdForEmail('told-once@fabrikam.com');
+    await waitForStatus(deps, id, 'Invited');
+    const events = async () => (await deps.events.queue.getProperties()).approximateMessagesCount ?? 0;
+    await waitFor(async () => (await events()) === 1, { what: 'the Invited event' });
+    const worker = deps.worker;
+    const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    // A message handed back for its email: the record is final, and nothing is announced again.
+    await worker.process({ id, batchId: 'b', queuedAt: new Date().toISOString(), followUpOnly: true }, 'handed-back', log);
+    expect(await events()).toBe(1);
+    // A redelivered message of unknown history reconfirms (the worker that wrote it may have died first).
+    await worker.process({ id, batchId: 'b', queuedAt: new Date().toISOString() }, 'redelivered', log);
+    expect(await events()).toBe(2);
+  });
+
   it('keeps emails Pending past the day’s recipients (MAIL_MAX_RECIPIENTS_PER_DAY), never Failed', async () => {
     const { deps, tenant } = await startPipeline(
       cleanup,
