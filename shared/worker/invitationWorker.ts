@@ -205,12 +205,7 @@ export class InvitationWorker {
       case 'throttled':
       case 'suspended': {
         // Neither is a failure of the message: hand it back with a delay instead of burning a dequeue.
-        await this.claims.record(claim.claim, {
-          status: 'Queued',
-          calls: outcome.calls,
-          ...(outcome.error ? { error: errorOf(outcome.error) } : {}),
-        });
-        await this.queue.send(handBack, outcome.waitMs / 1000);
+        await this.handBack(claim.claim, outcome, handBack);
         if (outcome.kind === 'suspended' && outcome.announcement) log.error(outcome.announcement);
         const why = outcome.kind === 'throttled' ? 'throttled' : `waiting for Graph sign-in (${outcome.error.code})`;
         log.info(`Invitation ${who}: ${why}; queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${elapsed()}.`);
@@ -219,12 +214,7 @@ export class InvitationWorker {
       case 'paused': {
         // Nobody is failed for a pause: the person stays Queued (the refused one with Graph's
         // answer), and the message comes back when the pause may have ended. No dequeue is burned.
-        await this.claims.record(claim.claim, {
-          status: 'Queued',
-          calls: outcome.calls,
-          ...(outcome.error ? { error: errorOf(outcome.error) } : {}),
-        });
-        await this.queue.send(handBack, outcome.waitMs / 1000);
+        await this.handBack(claim.claim, outcome, handBack);
         const line = `Invitation ${who}: sending is paused (${outcome.pause.kind}${outcome.pause.code ? `, ${outcome.pause.code}` : ''}); queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${elapsed()}.`;
         if (outcome.error) log.error(`${line} ${outcome.pause.reason}`);
         else log.info(line);
@@ -238,6 +228,20 @@ export class InvitationWorker {
         throw new TransientInvitationError(`Graph did not accept invitation ${id} yet: ${outcome.error.code}.`);
       }
     }
+  }
+
+  /** The person Queued again (with the error that held them, if any), and their message back after `waitMs`. */
+  private async handBack(
+    claim: Claim,
+    outcome: { calls: number; waitMs: number; error?: GraphCallError | undefined },
+    message: InvitationMessage,
+  ): Promise<void> {
+    await this.claims.record(claim, {
+      status: 'Queued',
+      calls: outcome.calls,
+      ...(outcome.error ? { error: errorOf(outcome.error) } : {}),
+    });
+    await this.queue.send(message, outcome.waitMs / 1000);
   }
 
   /** The sponsors' refusal, if any; a read that failed for a while hands the person back to the queue. */
