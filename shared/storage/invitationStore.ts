@@ -170,6 +170,8 @@ export class InvitationStore {
   }
 
   private async admitOne(batchId: string, candidate: AdmissionCandidate, caller: string): Promise<AdmissionResult> {
+    // The caller's resend is counted once, however often the record's write below loses a race.
+    const callerResend = { taken: false };
     for (;;) {
       const now = new Date();
       const existing = await this.getById(recordIdForEmail(candidate.email));
@@ -187,7 +189,7 @@ export class InvitationStore {
       if (!shouldQueueAgain(existing, candidate.invitation, now, this.options.queuedStaleAfterMs)) {
         return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
       }
-      const resend = await this.countResend(existing, now, caller);
+      const resend = await this.countResend(existing, now, caller, callerResend);
       if ('refusal' in resend) return { admission: 'refused', reason: resend.refusal };
       // Queued again by the batch that has them: they keep their place (one copy per person in a batch).
       const sameBatch = existing.record.batchId === batchId && existing.entity.batchPosition !== undefined;
@@ -218,6 +220,7 @@ export class InvitationStore {
     existing: StoredRecord,
     now: Date,
     caller: string,
+    callerResend: { taken: boolean },
   ): Promise<{ fields: Pick<RecordEntity, 'resendCount' | 'resendWindowStartedAt'> } | { refusal: string }> {
     if (!INVITED_STATUSES.has(existing.record.status)) return { fields: {} };
     const max = this.options.resendMaxPerDay ?? 3;
@@ -230,7 +233,10 @@ export class InvitationStore {
         refusal: `was sent the invitation again ${resendCount} time(s) since ${resendWindowStartedAt} (INVITE_RESEND_MAX_PER_DAY is ${max}): submit again after ${until}`,
       };
     }
-    if (this.options.callerResends && !(await this.options.callerResends.take(caller, now))) {
+    if (this.options.callerResends && !callerResend.taken) {
+      callerResend.taken = await this.options.callerResends.take(caller, now);
+    }
+    if (this.options.callerResends && !callerResend.taken) {
       return {
         refusal:
           'was not sent again: this caller has had its day’s number of people invited again (INVITE_RESEND_MAX_PER_CALLER_PER_DAY); submit again tomorrow (UTC)',
@@ -416,12 +422,10 @@ function shouldQueueAgain(existing: StoredRecord, invitation: Invitation, now: D
  */
 function keptFromEarlierSubmissions(existing: StoredRecord, submitted: Invitation): Invitation {
   const earlier = existing.invitation;
-  const { callbackUrl: _callback, groups: _groups, invitedUserMessageInfo: _message, messageTemplate: _template, ...rest } = submitted;
+  const { callbackUrl: _callback, ...changeable } = submitted;
   const callback = earlier.callbackUrl ? { callbackUrl: earlier.callbackUrl } : {};
-  if (!INVITED_STATUSES.has(existing.record.status)) {
-    const { callbackUrl: _submittedCallback, ...changeable } = submitted;
-    return { ...changeable, ...callback };
-  }
+  if (!INVITED_STATUSES.has(existing.record.status)) return { ...changeable, ...callback };
+  const { groups: _groups, invitedUserMessageInfo: _message, messageTemplate: _template, ...rest } = changeable;
   return {
     ...rest,
     ...callback,
