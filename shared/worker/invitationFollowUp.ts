@@ -116,7 +116,9 @@ export class InvitationFollowUp {
     );
     for (const group of groups.filter((outcome) => outcome.status === 'Failed'))
       log.warn(`${who}: not added to group ${group.id} (${group.error}).`);
-    await this.write(id, { ...(email ?? {}), ...(stored.record.groups ? { groups } : {}) });
+    // Only what a step decided is written: a message handed back while everything waits changes no row.
+    const groupsDecided = groups.some((group, index) => group !== stored.record.groups?.[index]);
+    if (email || groupsDecided) await this.write(id, { ...(email ?? {}), ...(stored.record.groups ? { groups } : {}) });
     const waiting = (email === undefined && stored.record.emailStatus === 'Pending') || groups.some((group) => group.status === 'Pending');
     if (!waiting) return {};
     const waitMs = Math.max(SIGN_IN_WAIT_MIN_MS, this.signInWaitMs(), ...waits.map((wait) => wait.waitMs));
