@@ -128,6 +128,8 @@ export class GraphEmulator {
   readonly calls: RecordedCall[] = [];
   /** Identity writes other than invitations (group adds, PATCH, DELETE) that the write budget let through. */
   directoryWrites = 0;
+  /** When each of those was accepted (epoch ms). */
+  readonly directoryWriteTimes: number[] = [];
   /** Of those, the ones answered 429 for the write budget. */
   directoryWritesThrottled = 0;
   behaviour: EmulatorBehaviour;
@@ -362,8 +364,7 @@ export class GraphEmulator {
         'x-ms-throttle-information': 'WriteLimitExceeded',
       });
     }
-    const throttleHeaders: Record<string, string> =
-      budget.usedShare > 0.8 ? { 'x-ms-throttle-limit-percentage': budget.usedShare.toFixed(1) } : {};
+    const throttleHeaders = throttleLimitHeaders(budget.usedShare);
     await sleep(this.behaviour.latencyMs);
 
     const { faults } = this.behaviour;
@@ -431,47 +432,46 @@ export class GraphEmulator {
     const requestId = randomUUID();
     const caller = this.entra.authenticate(headerValue(request, 'authorization'), this.url);
     if ('problem' in caller) return sendGraphError(response, 401, caller.code, caller.problem, requestId);
+    // Group adds, user updates and deletes are identity writes: the same budget as invitations
+    // (3,000 per 150 s per app and tenant), counted as an invitation is, when the request arrives, with
+    // the same throttling headers. sendMail is Outlook's, with limits of its own.
+    const method = request.method ?? 'GET';
+    const path = url.pathname.slice('/v1.0'.length);
+    const identityWrite = url.pathname !== '/v1.0/$batch' && ['POST', 'PATCH', 'DELETE'].includes(method) && !/\/sendMail$/.test(path);
+    let throttleHeaders: Record<string, string> = {};
+    if (identityWrite) {
+      const budget = this.budgetFor(caller.clientId, caller.tenantId).take(Date.now());
+      if (!budget.ok) {
+        this.directoryWritesThrottled += 1;
+        return sendGraphError(response, 429, 'TooManyRequests', 'Please retry again later.', requestId, {
+          'retry-after': String(Math.ceil(budget.retryAfterMs / 1000)),
+          'x-ms-throttle-scope': `Tenant_Application/ReadWrite/${caller.clientId}/${caller.tenantId}`,
+          'x-ms-throttle-information': 'WriteLimitExceeded',
+        });
+      }
+      this.directoryWrites += 1;
+      this.directoryWriteTimes.push(Date.now());
+      throttleHeaders = throttleLimitHeaders(budget.usedShare);
+    }
     await sleep(this.behaviour.latencyMs);
     const send = (answer: DirectoryAnswer) => {
+      const headers = { 'request-id': requestId, ...throttleHeaders, ...answer.headers };
       if (answer.body === undefined) {
-        response.writeHead(answer.status, { 'request-id': requestId, ...answer.headers });
+        response.writeHead(answer.status, headers);
         response.end();
         return;
       }
-      sendJson(response, answer.status, answer.body, { 'request-id': requestId, ...answer.headers });
+      sendJson(response, answer.status, answer.body, headers);
     };
     const parsed = parseJson(body);
     if (url.pathname !== '/v1.0/$batch') {
-      const path = url.pathname.slice('/v1.0'.length);
-      // Group adds, user updates and deletes are identity writes: the same budget as invitations
-      // (3,000 per 150 s per app and tenant). sendMail is Outlook's, with limits of its own.
-      const method = request.method ?? 'GET';
-      if ((method === 'POST' || method === 'PATCH' || method === 'DELETE') && !/\/sendMail$/.test(path)) {
-        const budget = this.budgetFor(caller.clientId, caller.tenantId).take(Date.now());
-        if (!budget.ok) {
-          this.directoryWritesThrottled += 1;
-          return sendGraphError(response, 429, 'TooManyRequests', 'Please retry again later.', requestId, {
-            'retry-after': String(Math.ceil(budget.retryAfterMs / 1000)),
-            'x-ms-throttle-scope': `Tenant_Application/ReadWrite/${caller.clientId}/${caller.tenantId}`,
-            'x-ms-throttle-information': 'WriteLimitExceeded',
-          });
-        }
-        this.directoryWrites += 1;
-      }
       return send(
-        this.directory.answer(
-          request.method ?? 'GET',
-          path,
-          url.searchParams,
-          parsed,
-          caller,
-          body,
-          headerValue(request, 'consistencylevel'),
-        ) ?? notFoundAnswer(path),
+        this.directory.answer(method, path, url.searchParams, parsed, caller, body, headerValue(request, 'consistencylevel')) ??
+          notFoundAnswer(path),
       );
     }
     const requests = (parsed as { requests?: unknown } | undefined)?.requests;
-    if (request.method !== 'POST' || !Array.isArray(requests) || requests.length === 0 || requests.length > 20) {
+    if (method !== 'POST' || !Array.isArray(requests) || requests.length === 0 || requests.length > 20) {
       return sendGraphError(response, 400, 'BadRequest', 'Invalid batch payload: between 1 and 20 requests are allowed.', requestId);
     }
     const responses = (requests as Array<{ id?: unknown; method?: unknown; url?: unknown; body?: unknown }>).map((inner) => {
@@ -614,4 +614,9 @@ function changedBehaviour(current: EmulatorBehaviour, change: BehaviourChange): 
   const { tokenFaults: _tokenFaults, ...rest } = change;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, entry]) => entry !== undefined)) as BehaviourChange;
   return { ...current, ...defined, faults: { ...current.faults, ...defined.faults } };
+}
+
+/** Graph's x-ms-throttle-limit-percentage, sent only above 80% of a limit (0.8 to 1.8). */
+function throttleLimitHeaders(usedShare: number): Record<string, string> {
+  return usedShare > 0.8 ? { 'x-ms-throttle-limit-percentage': usedShare.toFixed(1) } : {};
 }

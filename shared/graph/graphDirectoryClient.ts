@@ -37,6 +37,11 @@ const GUEST_FIELDS = 'id,userType,externalUserState,externalUserStateChangeDateT
 export const MAX_BATCH_REQUESTS = 20;
 const CALL_TIMEOUT_MS = 30_000;
 
+/** What Graph says beside an identity write: x-ms-throttle-limit-percentage, sent above 80% of a limit (0.8 = 80%). */
+export interface WriteAnswer {
+  throttleLimitPercentage?: number;
+}
+
 const batchAnswerSchema = z.object({
   responses: z.array(
     z.object({ id: z.string(), status: z.number(), headers: z.record(z.string(), z.string()).optional(), body: z.unknown().optional() }),
@@ -106,21 +111,21 @@ export class GraphDirectoryClient {
     return answer.data.value[0];
   }
 
-  async disable(userId: string): Promise<void> {
-    await this.call('PATCH', `/users/${encodeURIComponent(userId)}`, { accountEnabled: false });
+  async disable(userId: string): Promise<WriteAnswer> {
+    return this.write('PATCH', `/users/${encodeURIComponent(userId)}`, { accountEnabled: false });
   }
 
-  async delete(userId: string): Promise<void> {
-    await this.call('DELETE', `/users/${encodeURIComponent(userId)}`);
+  async delete(userId: string): Promise<WriteAnswer> {
+    return this.write('DELETE', `/users/${encodeURIComponent(userId)}`);
   }
 
   /**
    * Adds a user to a group (`POST /groups/{id}/members/$ref`). Throws Graph's error: a 400 "One or
    * more added object references already exist" for a member, a 404 naming the group or the user.
    */
-  async addGroupMember(groupId: string, userId: string): Promise<void> {
+  async addGroupMember(groupId: string, userId: string): Promise<WriteAnswer> {
     // The reference names the user in this cloud's Graph (graph.microsoft.us, microsoftgraph.chinacloudapi.cn …).
-    await this.call('POST', `/groups/${encodeURIComponent(groupId)}/members/$ref`, {
+    return this.write('POST', `/groups/${encodeURIComponent(groupId)}/members/$ref`, {
       '@odata.id': `${this.endpoints.versionUrl}/directoryObjects/${encodeURIComponent(userId)}`,
     });
   }
@@ -133,6 +138,20 @@ export class GraphDirectoryClient {
   }
 
   private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+    const response = await this.send(method, path, body, headers);
+    if (response.status === 204) return undefined;
+    return response.json().catch(() => undefined);
+  }
+
+  /** An identity write: the answer's body is not needed, the throttle percentage is (for the pacer). */
+  private async write(method: string, path: string, body?: unknown): Promise<WriteAnswer> {
+    const response = await this.send(method, path, body);
+    await response.body?.cancel();
+    const percentage = Number(response.headers.get('x-ms-throttle-limit-percentage'));
+    return percentage > 0 ? { throttleLimitPercentage: percentage } : {};
+  }
+
+  private async send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
     const token = await this.token(CALL_TIMEOUT_MS);
     const response = await fetchGraph(
       `${this.endpoints.versionUrl}${path}`,
@@ -149,7 +168,6 @@ export class GraphDirectoryClient {
       CALL_TIMEOUT_MS,
     );
     if (!response.ok) throw await graphCallErrorFromResponse(response);
-    if (response.status === 204) return undefined;
-    return response.json().catch(() => undefined);
+    return response;
   }
 }

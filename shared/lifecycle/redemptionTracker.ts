@@ -1,6 +1,7 @@
 import { GraphCallError } from '../graph/graphCallError';
 import { MAX_BATCH_REQUESTS, type GraphDirectoryClient, type GuestRead } from '../graph/graphDirectoryClient';
 import { WaitBeyondDeadlineError, type GraphPacer } from '../graph/graphPacer';
+import { pacedWrite } from '../graph/pacedWrite';
 import type { ExpiredAction } from '../invitationRecord';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
@@ -255,12 +256,12 @@ export class RedemptionTracker {
     return undefined;
   }
 
-  /** Disables or deletes the guest, within the write budget; a guest already gone counts as deleted. */
+  /** Disables or deletes the guest in its turn of the write budget (a 429 slows every writer); a guest already gone counts as deleted. */
   private async actOnGuest(action: 'disabled' | 'deleted', userId: string, deadline: number): Promise<void> {
-    await this.writePacer.acquire(deadline);
     try {
-      if (action === 'disabled') await this.directory.disable(userId);
-      else await this.directory.delete(userId);
+      await pacedWrite(this.writePacer, deadline, () =>
+        action === 'disabled' ? this.directory.disable(userId) : this.directory.delete(userId),
+      );
     } catch (error) {
       if (action === 'deleted' && error instanceof GraphCallError && error.httpStatus === 404) return;
       throw error;

@@ -3,6 +3,7 @@ import type { CredentialCircuit } from '../graph/credentialCircuit';
 import { WaitBeyondDeadlineError, type GraphPacer } from '../graph/graphPacer';
 import { GraphCallError } from '../graph/graphCallError';
 import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
+import { pacedWrite } from '../graph/pacedWrite';
 import { maskEmailAddress } from '../intake/emailAddress';
 import type { GroupOutcome, InvitationOutcome, InvitationRecord } from '../invitationRecord';
 import { renderInvitationEmail, toMimeMessage, type Branding } from '../mail/invitationEmail';
@@ -206,25 +207,16 @@ export class InvitationFollowUp {
       await pRetry(
         async () => {
           try {
-            await pacer?.acquire(deadline);
+            await pacedWrite(pacer, deadline, () => this.directory.addGroupMember(groupId, userId));
           } catch (error) {
             if (error instanceof WaitBeyondDeadlineError) throw new AbortError(new StepWaits());
-            throw error;
-          }
-          try {
-            await this.directory.addGroupMember(groupId, userId);
-            pacer?.accepted();
-          } catch (error) {
             if (!(error instanceof GraphCallError)) throw error;
             if (error.httpStatus === 400 && ALREADY_MEMBER.test(error.message)) {
               alreadyMember = true;
               return;
             }
-            if (error.kind === 'throttled') {
-              // Graph's Retry-After holds this add, and slows every caller of the budget.
-              pacer?.throttled(error.retryAfterMs);
-              if (error.retryAfterMs) await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs));
-            }
+            // Graph's Retry-After holds this add (the pacer has slowed every caller of the budget).
+            if (error.kind === 'throttled' && error.retryAfterMs) await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs));
             const userNotYetThere = error.httpStatus === 404 && !error.message.includes(groupId);
             if (isSignInFailure(error)) throw new AbortError(error);
             if (userNotYetThere || error.kind === 'transient' || error.kind === 'throttled') throw error;
