@@ -232,7 +232,7 @@ export const settingsSchema = z.object({
   INVITE_SENDER: optionalText,
   /**
    * The sending mailbox's limits (mail/mailboxBudget.ts), Exchange Online's for one mailbox: about
-   * 30 messages a minute and 10,000 recipients a day. An email with no room waits, Pending.
+   * 30 messages a minute and 10,000 recipients in any 24 hours. An email with no room waits, Pending.
    */
   // The sliding minute keeps each message's time in one Table property: at most 1,000 of them.
   MAIL_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(1_000).default(30),

@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { createLimiter } from '../concurrency';
-import { takeFromCounter, takeFromSlidingWindow } from '../storage/tableCounter';
+import { takeFromRollingWindow, takeFromSlidingWindow } from '../storage/tableCounter';
 
 /**
  * What one sending mailbox may send (INVITE_DELIVERY=mail), shared by every instance through the
  * app's table: Exchange Online allows about 30 messages a minute and 10,000 recipients a day per
  * mailbox (MAIL_MAX_PER_MINUTE, MAIL_MAX_RECIPIENTS_PER_DAY), and Outlook 4 concurrent requests
- * per app and mailbox (a limiter in each process). One counter row per mailbox and minute, and
- * per mailbox and UTC day (PartitionKey `mailbox`), counted with a compare-and-swap. An email that
- * finds no room waits (emailStatus Pending) until the window that has room: never Failed for it.
+ * per app and mailbox (a limiter in each process). Per mailbox one row holds the last minute's
+ * sends and one the last 24 hours' recipients by the hour (PartitionKey `mailbox`), each moved with
+ * a compare-and-swap. Exchange counts the day rolling: a count per UTC day would let a day's
+ * recipients through on each side of midnight, and a mailbox over its limit sends nothing more
+ * until its last 24 hours are back under it. An email that finds no room waits (emailStatus
+ * Pending) until the window has room: never Failed for it.
  */
 
 export interface MailboxBudgetOptions {
@@ -26,7 +29,8 @@ const MINUTE_MS = 60_000;
 // A message is counted when its turn is taken, and Exchange counts it when it arrives, a little
 // later: the window is kept this much longer, so that Exchange never sees one too many (measured: one in 1,000 without it).
 const CLOCK_MARGIN_MS = 2_000;
-const DAY_MS = 24 * 60 * MINUTE_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
 
 export class MailboxBudget {
   private readonly inFlight = createLimiter(CONCURRENT_REQUESTS);
@@ -53,18 +57,19 @@ export class MailboxBudget {
         retryAt: turn.roomAt + Math.random() * (MINUTE_MS / 2),
         why: `the mailbox's ${this.options.perMinute} messages a minute (MAIL_MAX_PER_MINUTE)`,
       };
-    const day = Math.floor(now.getTime() / DAY_MS);
-    if (!(await this.take(`${mailbox}|d|${day}`, recipients, this.options.recipientsPerDay)))
+    const day = await takeFromRollingWindow(
+      this.table,
+      { partitionKey: PARTITION, rowKey: `${mailbox}|day` },
+      { amount: recipients, limit: this.options.recipientsPerDay, windowMs: DAY_MS, bucketMs: HOUR_MS },
+      now.getTime(),
+    );
+    if (!day.ok)
       return {
         ok: false,
-        retryAt: (day + 1) * DAY_MS,
-        why: `the mailbox's ${this.options.recipientsPerDay} recipients of the day (MAIL_MAX_RECIPIENTS_PER_DAY)`,
+        retryAt: day.roomAt + Math.random() * (MINUTE_MS / 2),
+        why: `the mailbox's ${this.options.recipientsPerDay} recipients in 24 hours (MAIL_MAX_RECIPIENTS_PER_DAY)`,
       };
     await this.inFlight(send);
     return { ok: true };
-  }
-
-  private take(rowKey: string, amount: number, limit: number): Promise<boolean> {
-    return takeFromCounter(this.table, { partitionKey: PARTITION, rowKey }, amount, limit);
   }
 }
