@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { submitInvitations } from '../functions/submitInvitations';
-import { mapWithConcurrency } from '../shared/concurrency';
+import { mapWithConcurrency } from '../shared/core/concurrency';
 import { createAppDependencies } from '../shared/appDependencies';
 import { encodeQueueMessage } from '../shared/storage/invitationQueue';
 import { loadSettings, type Settings } from '../shared/settings';

@@ -1,8 +1,8 @@
-import { signBody, SIGNATURE_HEADER } from '../shared/intake/webhookSignature';
+import { signBody, SIGNATURE_HEADER } from '../shared/core/webhookSignature';
 import { CLIENT_HEADER } from '../shared/batches/batchSource';
 import type { SubmittedItem } from '../shared/intake/intake';
-import type { RejectedItem } from '../shared/intake/submission';
-import type { InvitationStatus } from '../shared/invitationRecord';
+import type { RejectedItem } from '../shared/core/submissionItems';
+import type { InvitationStatus } from '../shared/core/invitationRecord';
 
 /** The intake API as the CLI calls it (see README "HTTP API"). */
 export interface ApiOptions {

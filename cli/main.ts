@@ -4,7 +4,7 @@ import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { batchIdSchema, MAX_ITEMS_PER_SUBMISSION } from '../shared/intake/submission';
-import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus } from '../shared/invitationRecord';
+import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus } from '../shared/core/invitationRecord';
 import { InvitationsApi, type ApiOptions, type BatchCounts, type SendingState } from './invitationsApi';
 import { readInvitationFile } from './invitationFile';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { withoutRedeemUrl } from '../shared/invitationRecord';
-import { normalizeEmailAddress } from '../shared/intake/emailAddress';
-import { problems } from '../shared/problem';
+import { withoutRedeemUrl } from '../shared/core/invitationRecord';
+import { normalizeEmailAddress } from '../shared/core/emailAddress';
+import { problems } from '../shared/core/problem';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { stringifyForSpreadsheets } from '../shared/batches/spreadsheetCsv';
-import { withoutRedeemUrl } from '../shared/invitationRecord';
+import { withoutRedeemUrl } from '../shared/core/invitationRecord';
 import { defineHttp } from './runtime/defineFunction';
 import { csvResponseIfAsked, jsonResponse, parseOrProblem } from './runtime/http';
 

@@ -1,7 +1,7 @@
-import { redriveRequestSchema } from '../shared/batches/batchRedrive';
+import { redriveRequestSchema } from '../shared/intake/batchRedrive';
 import { z } from 'zod';
 import { batchIdSchema } from '../shared/intake/submission';
-import { problems } from '../shared/problem';
+import { problems } from '../shared/core/problem';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, parseOrProblem, readRawBody } from './runtime/http';
 

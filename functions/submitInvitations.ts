@@ -1,7 +1,7 @@
 import type { SubmissionResult } from '../shared/intake/intake';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, readRawBody, requestOrigin } from './runtime/http';
-import { SIGNATURE_HEADER } from '../shared/intake/webhookSignature';
+import { SIGNATURE_HEADER } from '../shared/core/webhookSignature';
 import { CLIENT_HEADER, sourceFromClientHeader } from '../shared/batches/batchSource';
 import { callerIdentity } from './runtime/callerRoles';
 

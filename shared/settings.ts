@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoDurationMs } from './lifecycle/isoDuration';
+import { isoDurationMs } from './core/isoDuration';
 
 /**
  * Every setting the app reads, parsed once at start-up. A missing or malformed value stops the
@@ -40,7 +40,7 @@ const ncrontab = (defaultSchedule: string) =>
     .regex(/^\S+( \S+){5}$/, `expected an NCRONTAB expression of six fields such as "${defaultSchedule}"`)
     .default(defaultSchedule);
 
-/** An ISO 8601 duration of days, hours, minutes and seconds (lifecycle/isoDuration.ts), in ms; empty: off. */
+/** An ISO 8601 duration of days, hours, minutes and seconds (core/isoDuration.ts), in ms; empty: off. */
 const optionalDuration = (example: string) =>
   optionalText.transform((value, context) => {
     if (value === undefined) return undefined;

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { problems, type RequestProblem } from '../../shared/problem';
+import { problems, type RequestProblem } from '../../shared/core/problem';
 import type { z } from 'zod';
 import { describeIssues, MAX_BODY_BYTES } from '../../shared/intake/submission';
 

@@ -1,4 +1,4 @@
-import { normalizeEmailAddress } from '../../shared/intake/emailAddress';
+import { normalizeEmailAddress } from '../../shared/core/emailAddress';
 import { uuidFrom } from './emulatorHttp';
 import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
 

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { mapWithConcurrency } from '../concurrency';
-import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationStatus, type ListedInvitationRecord } from '../invitationRecord';
+import { mapWithConcurrency } from '../core/concurrency';
+import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationStatus, type ListedInvitationRecord } from '../core/invitationRecord';
 import type { InvitationStore } from '../storage/invitationStore';
-import { problems } from '../problem';
+import { problems } from '../core/problem';
 import { stringifyForSpreadsheets } from './spreadsheetCsv';
-import type { RejectedItem } from '../intake/submission';
+import type { RejectedItem } from '../core/submissionItems';
 import { noCounts, type BatchLedger, type BatchPerson, type BatchSummary as LedgerSummary } from './batchLedger';
 import type { BatchIndex } from './batchIndex';
 import type { BatchSource } from './batchSource';

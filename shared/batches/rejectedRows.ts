@@ -1,7 +1,7 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { mapWithConcurrency } from '../concurrency';
-import type { RejectedItem } from '../intake/submission';
+import { mapWithConcurrency } from '../core/concurrency';
+import type { RejectedItem } from '../core/submissionItems';
 import { batchPartition, META_ROW } from './batchLedger';
 
 /**

@@ -1,6 +1,6 @@
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
-import { isWellFormedText } from '../storage/tableLimits';
+import { isWellFormedText } from './tableLimits';
 
 /**
  * The characters Graph forbids in `invitedUserEmailAddress`, exactly as the User.Invite.All

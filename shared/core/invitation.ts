@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { emailAddressSchema } from './intake/emailAddress';
-import { isWellFormedText, MAX_KEY_CHARACTERS, MAX_PROPERTY_CHARACTERS } from './storage/tableLimits';
+import { emailAddressSchema } from './emailAddress';
+import { isWellFormedText, MAX_KEY_CHARACTERS, MAX_PROPERTY_CHARACTERS } from './tableLimits';
 
 /**
  * One invitation as callers submit it: the body of Graph's create invitation (v1.0) plus our own

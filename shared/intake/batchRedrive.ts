@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { recordIdSchema, type InvitationStatus } from '../invitationRecord';
-import type { Intake, SubmissionResult } from '../intake/intake';
-import { MAX_ITEMS_PER_SUBMISSION, type AcceptedItem, type RejectedItem } from '../intake/submission';
-import { problems } from '../problem';
+import { recordIdSchema, type InvitationStatus } from '../core/invitationRecord';
+import type { Intake, SubmissionResult } from './intake';
+import type { AcceptedItem, RejectedItem } from '../core/submissionItems';
+import { MAX_ITEMS_PER_SUBMISSION } from './submission';
+import { problems } from '../core/problem';
 import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
-import type { BatchLedger } from './batchLedger';
+import type { BatchLedger } from '../batches/batchLedger';
 
 /**
  * POST /api/batches/{batchId}/redrive: a batch's Failed and DeadLettered people queued again, each

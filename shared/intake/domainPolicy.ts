@@ -1,5 +1,5 @@
-import { isAllowedHost } from '../allowedHosts';
-import { emailDomain } from './emailAddress';
+import { isAllowedHost } from '../core/allowedHosts';
+import { emailDomain } from '../core/emailAddress';
 
 /**
  * INVITE_ALLOWED_DOMAINS / INVITE_BLOCKED_DOMAINS: which partners' domains may be invited.

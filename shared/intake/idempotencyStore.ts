@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { RestError, type TableClient } from '@azure/data-tables';
-import { problems } from '../problem';
-import { MAX_PROPERTY_CHARACTERS } from '../storage/tableLimits';
+import { problems } from '../core/problem';
+import { MAX_PROPERTY_CHARACTERS } from '../core/tableLimits';
 
 /**
  * Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field"): the same key

@@ -2,15 +2,16 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { BatchBook, SubmissionEntry } from '../batches/batchBook';
 import type { PlacedPerson } from '../batches/batchLedger';
 import type { BatchSource } from '../batches/batchSource';
-import { createLimiter, settleWithConcurrency } from '../concurrency';
+import { createLimiter, settleWithConcurrency } from '../core/concurrency';
 import { applyInvitationPolicy, type InvitationPolicy } from './invitationPolicy';
 import type { InvitationQueue } from '../storage/invitationQueue';
-import type { InvitationStatus } from '../invitationRecord';
-import { deliveryWarning } from '../invitation';
+import type { InvitationStatus } from '../core/invitationRecord';
+import { deliveryWarning } from '../core/invitation';
 import type { AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from '../storage/invitationStore';
-import { problems, RequestProblem } from '../problem';
-import { parseSubmission, type RejectedItem, type Submission } from './submission';
-import { verifySignature } from './webhookSignature';
+import { problems, RequestProblem } from '../core/problem';
+import type { RejectedItem } from '../core/submissionItems';
+import { parseSubmission, type Submission } from './submission';
+import { verifySignature } from '../core/webhookSignature';
 import type { IdempotencyStore } from './idempotencyStore';
 
 /**

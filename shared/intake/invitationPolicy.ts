@@ -1,7 +1,7 @@
-import { isAllowedHost } from '../allowedHosts';
-import type { Invitation } from '../invitation';
+import { isAllowedHost } from '../core/allowedHosts';
+import type { Invitation } from '../core/invitation';
 import { callbackHostProblem, domainPolicyProblem, type DomainPolicy } from './domainPolicy';
-import type { ItemError } from './submission';
+import type { ItemError } from '../core/submissionItems';
 
 /**
  * What a caller may ask of the app, as the operator's settings grant it. Holding a key lets a

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { BulkInviteCsvError, parseBulkInviteCsv } from './bulkInviteCsv';
 import { canonicalizePropertyNames } from './canonicalPropertyNames';
-import { invitationSchema, type Invitation } from '../invitation';
-import { problems } from '../problem';
+import { invitationSchema } from '../core/invitation';
+import { problems } from '../core/problem';
+import type { AcceptedItem, ItemError, RejectedItem } from '../core/submissionItems';
 
 /**
  * Turns a POST /api/invitations body (JSON or the portal's CSV) into validated invitations and
@@ -16,23 +17,6 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export const batchIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "-" or "_"');
 
-export interface ItemError {
-  path: string;
-  message: string;
-}
-export interface AcceptedItem {
-  index: number;
-  line?: number;
-  /** Prefix of the item's error paths: `invitations[3].` in a batch, '' otherwise. */
-  pathPrefix: string;
-  invitation: Invitation;
-}
-export interface RejectedItem {
-  index: number;
-  /** For CSV: the line of the file where the row starts. */
-  line?: number;
-  errors: ItemError[];
-}
 export interface Submission {
   batchId?: string;
   accepted: AcceptedItem[];

@@ -1,17 +1,17 @@
+import type { Log } from '../core/log';
 import { createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { QueueClient } from '@azure/storage-queue';
 import pRetry from 'p-retry';
 import { z } from 'zod';
-import { hostKeyOf, isAllowedHost } from '../allowedHosts';
-import { maskEmailAddress } from '../intake/emailAddress';
-import { signBody, SIGNATURE_HEADER } from '../intake/webhookSignature';
-import type { Invitation } from '../invitation';
-import { FINAL_STATUSES, type InvitationStatus } from '../invitationRecord';
+import { hostKeyOf, isAllowedHost } from '../core/allowedHosts';
+import { maskEmailAddress } from '../core/emailAddress';
+import { signBody, SIGNATURE_HEADER } from '../core/webhookSignature';
+import type { Invitation } from '../core/invitation';
+import { FINAL_STATUSES, type InvitationStatus } from '../core/invitationRecord';
 import { encodeQueueMessage } from '../storage/invitationQueue';
 import type { RecordEntity } from '../storage/recordEntity';
-import type { WorkerLog } from '../worker/invitationWorker';
 import { externalOnlyLookup, isInternalAddress } from './receiverAddress';
 import type { PauseState } from '../graph/sendingPause';
 
@@ -165,7 +165,7 @@ export class InvitationEvents {
    * The events queue's handler: one POST. A refusal or a failure queues the event again after a
    * doubling wait (so the message in hand is done), or moves it to poison after the last attempt.
    */
-  async deliver(rawMessage: unknown, log: WorkerLog): Promise<'delivered' | 'retrying' | 'poisoned'> {
+  async deliver(rawMessage: unknown, log: Log): Promise<'delivered' | 'retrying' | 'poisoned'> {
     const message = deliveryMessageSchema.parse(rawMessage);
     const { event, target, attempt } = message;
     const body = JSON.stringify(event);

@@ -1,6 +1,6 @@
 import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
 import { GraphCallError } from '../graph/graphCallError';
-import { problems, RequestProblem } from '../problem';
+import { problems, RequestProblem } from '../core/problem';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStore } from '../storage/invitationStore';
 import { NO_CLAIM, type RecordEntity } from '../storage/recordEntity';

@@ -2,7 +2,7 @@ import { GraphCallError } from '../graph/graphCallError';
 import { MAX_BATCH_REQUESTS, type GraphDirectoryClient, type GuestRead } from '../graph/graphDirectoryClient';
 import { WaitBeyondDeadlineError, type GraphPacer } from '../graph/graphPacer';
 import { pacedWrite } from '../graph/pacedWrite';
-import type { ExpiredAction } from '../invitationRecord';
+import type { ExpiredAction } from '../core/invitationRecord';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
 import { NO_CLAIM, type RecordEntity } from '../storage/recordEntity';

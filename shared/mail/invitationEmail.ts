@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Invitation } from '../invitation';
+import type { Invitation } from '../core/invitation';
 import { wordsFor } from './emailTemplates';
 
 /**

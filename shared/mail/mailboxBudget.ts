@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { createLimiter } from '../concurrency';
+import { createLimiter } from '../core/concurrency';
 import { takeFromRollingWindow, takeFromSlidingWindow } from '../storage/tableCounter';
 
 /**

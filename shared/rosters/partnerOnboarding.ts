@@ -1,3 +1,4 @@
+import type { Log } from '../core/log';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
@@ -5,7 +6,8 @@ import { RestError } from '@azure/storage-blob';
 import { emptyResultsCsv, type BatchReports } from '../batches/batchReports';
 import { QueueUnavailableError, StorageUnavailableError, type Intake } from '../intake/intake';
 import { stringifyForSpreadsheets } from '../batches/spreadsheetCsv';
-import { validateItems, type RejectedItem } from '../intake/submission';
+import type { RejectedItem } from '../core/submissionItems';
+import { validateItems } from '../intake/submission';
 import { type RosterProgressStore, type RosterProgress } from './rosterProgress';
 import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
 
@@ -59,11 +61,6 @@ export interface PartnerOnboardingOptions {
   chunkSize?: number;
 }
 
-export interface OnboardingLog {
-  info(message: string): void;
-  warn(message: string): void;
-}
-
 export interface OnboardingRun {
   recorded: string[];
   resumedLater: string[];
@@ -92,7 +89,7 @@ export class PartnerOnboarding {
     private readonly options: PartnerOnboardingOptions,
   ) {}
 
-  async run(log: OnboardingLog): Promise<OnboardingRun> {
+  async run(log: Pick<Log, 'info' | 'warn'>): Promise<OnboardingRun> {
     const deadline = Date.now() + this.options.budgetMs;
     const container = this.container();
     await container.createIfNotExists();
@@ -138,7 +135,7 @@ export class PartnerOnboarding {
     container: ContainerClient,
     blob: BlobItem,
     deadline: number,
-    log: OnboardingLog,
+    log: Pick<Log, 'info' | 'warn'>,
   ): Promise<'recorded' | 'resumedLater' | 'failed'> {
     try {
       return await this.record(container, blob, deadline, log);
@@ -156,7 +153,7 @@ export class PartnerOnboarding {
     container: ContainerClient,
     blob: BlobItem,
     deadline: number,
-    log: OnboardingLog,
+    log: Pick<Log, 'info' | 'warn'>,
   ): Promise<'recorded' | 'resumedLater' | 'failed'> {
     const etag = quoted(blob.properties.etag!);
     const format = rosterFormat(blob.name);
@@ -260,7 +257,7 @@ export class PartnerOnboarding {
     return true;
   }
 
-  private async fail(container: ContainerClient, blob: BlobItem, reason: string, log: OnboardingLog): Promise<void> {
+  private async fail(container: ContainerClient, blob: BlobItem, reason: string, log: Pick<Log, 'info' | 'warn'>): Promise<void> {
     const errorText = `${reason}\n`;
     await container.getBlockBlobClient(`${FAILED}${blob.name}.error.txt`).upload(errorText, Buffer.byteLength(errorText), {
       blobHTTPHeaders: { blobContentType: 'text/plain; charset=utf-8' },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { MAX_KEY_CHARACTERS } from '../storage/tableLimits';
+import { MAX_KEY_CHARACTERS } from '../core/tableLimits';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 

@@ -1,7 +1,7 @@
 import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
-import { mapWithConcurrency } from '../concurrency';
-import { problems } from '../problem';
-import type { Invitation } from '../invitation';
+import { mapWithConcurrency } from '../core/concurrency';
+import { problems } from '../core/problem';
+import type { Invitation } from '../core/invitation';
 import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
 import type { CallerResendBudget } from './callerResendBudget';
 import {
@@ -12,7 +12,7 @@ import {
   INVITED_STATUSES,
   type InvitationRecord,
   type InvitationStatus,
-} from '../invitationRecord';
+} from '../core/invitationRecord';
 
 /**
  * Records in Table storage (batches have their own rows: see batches/batchLedger.ts):

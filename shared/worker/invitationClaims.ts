@@ -1,4 +1,4 @@
-import { FINAL_STATUSES, type InvitationLifecycle, type InvitationOutcome, type InvitationRecord } from '../invitationRecord';
+import { FINAL_STATUSES, type InvitationLifecycle, type InvitationOutcome, type InvitationRecord } from '../core/invitationRecord';
 import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
 import { errorColumns, NO_CLAIM, outcomeColumns, recordFromEntity, type RecordEntity } from '../storage/recordEntity';
 

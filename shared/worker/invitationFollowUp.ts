@@ -1,16 +1,16 @@
+import type { Log } from '../core/log';
 import pRetry, { AbortError } from 'p-retry';
 import type { CredentialCircuit } from '../graph/credentialCircuit';
 import { WaitBeyondDeadlineError, type GraphPacer } from '../graph/graphPacer';
 import { GraphCallError } from '../graph/graphCallError';
 import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
 import { pacedWrite } from '../graph/pacedWrite';
-import { maskEmailAddress } from '../intake/emailAddress';
-import type { GroupOutcome, InvitationOutcome, InvitationRecord } from '../invitationRecord';
+import { maskEmailAddress } from '../core/emailAddress';
+import type { GroupOutcome, InvitationOutcome, InvitationRecord } from '../core/invitationRecord';
 import { renderInvitationEmail, toMimeMessage, type Branding } from '../mail/invitationEmail';
 import type { MailboxBudget } from '../mail/mailboxBudget';
 import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
 import { groupsColumns, type RecordEntity } from '../storage/recordEntity';
-import type { WorkerLog } from './invitationWorker';
 
 /**
  * What an invitation still needs once Graph has created it, each never a reason to call
@@ -99,7 +99,7 @@ export class InvitationFollowUp {
   }
 
   /** Does what is pending for the person, and records each outcome; steps that wait for the app's sign-in stay Pending. */
-  async complete(id: string, log: WorkerLog): Promise<FollowUpResult> {
+  async complete(id: string, log: Log): Promise<FollowUpResult> {
     const stored = await this.store.getById(id);
     if (!stored || !InvitationFollowUp.hasPendingWork(stored.record)) return {};
     if (this.signInWaitMs() > 0) return { waitMs: this.signInWaitMs() };

@@ -1,9 +1,10 @@
+import type { Log } from '../core/log';
 import pRetry from 'p-retry';
-import { maskEmailAddress } from '../intake/emailAddress';
-import { toGraphInvitationRequest } from '../invitation';
+import { maskEmailAddress } from '../core/emailAddress';
+import { toGraphInvitationRequest } from '../core/invitation';
 import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
 import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from '../storage/invitationQueue';
-import { invitationErrorSchema, type InvitationError, type InvitationRecord } from '../invitationRecord';
+import { invitationErrorSchema, type InvitationError, type InvitationRecord } from '../core/invitationRecord';
 import { GraphCallError, mayHaveActed } from '../graph/graphCallError';
 import type { InvitationSender } from '../graph/invitationSender';
 import type { HealthBoard } from '../healthBoard';
@@ -18,12 +19,6 @@ import type { SponsorCheck } from './sponsorCheck';
  * - it throws TransientInvitationError: the host delivers it again after visibilityTimeout, and
  *   moves it to `invitations-poison` at maxDequeueCount (then recordDeadLetter runs).
  */
-
-export interface WorkerLog {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
 
 export interface WorkerOptions {
   /** How long one invocation may keep trying before it hands the message back to the queue. */
@@ -65,7 +60,7 @@ export class InvitationWorker {
     private readonly options: WorkerOptions,
   ) {}
 
-  async process(rawMessage: unknown, invocationId: string, log: WorkerLog): Promise<ProcessResult> {
+  async process(rawMessage: unknown, invocationId: string, log: Log): Promise<ProcessResult> {
     const started = Date.now();
     const message = invitationMessageSchema.safeParse(rawMessage);
     if (!message.success) {
@@ -256,7 +251,7 @@ export class InvitationWorker {
   }
 
   /** The follow-up steps; those waiting for the app's sign-in come back with the message, handed back with a delay. */
-  private async completeFollowUp(message: InvitationMessage, log: WorkerLog): Promise<void> {
+  private async completeFollowUp(message: InvitationMessage, log: Log): Promise<void> {
     const { waitMs } = await this.options.followUp.complete(message.id, log);
     if (waitMs) await this.queue.send({ ...message, deferrals: 0, followUpOnly: true }, waitMs / 1000);
   }
@@ -266,7 +261,7 @@ export class InvitationWorker {
    * when its lease has ended, when the claim can be taken over. So a message is deferred a bounded
    * number of times per lease, and never loops.
    */
-  private async deferWhileHeld(message: InvitationMessage, leaseUntil: number, log: WorkerLog): Promise<ProcessResult> {
+  private async deferWhileHeld(message: InvitationMessage, leaseUntil: number, log: Log): Promise<ProcessResult> {
     const deferrals = (message.deferrals ?? 0) + 1;
     const untilClaimable = leaseUntil - Date.now() + LEASE_MARGIN_MS;
     const waitMs = deferrals <= QUICK_DEFERRALS ? Math.min(untilClaimable, MAX_DEFER_MS) : untilClaimable;
@@ -296,7 +291,7 @@ export class InvitationWorker {
   }
 
   /** The poison queue's message: the person is DeadLettered with the last error we saw. */
-  async deadLetter(rawMessage: unknown, log: WorkerLog): Promise<void> {
+  async deadLetter(rawMessage: unknown, log: Log): Promise<void> {
     const message = invitationMessageSchema.safeParse(rawMessage);
     if (!message.success) {
       log.error('A poison message that is not an invitation message was dropped.');

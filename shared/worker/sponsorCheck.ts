@@ -1,6 +1,6 @@
 import { GraphCallError } from '../graph/graphCallError';
 import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
-import type { InvitationError } from '../invitationRecord';
+import type { InvitationError } from '../core/invitationRecord';
 
 /**
  * A sponsor speaks for the guest inside the organisation, and Graph sets `invitedUserSponsors`

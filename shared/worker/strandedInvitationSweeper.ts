@@ -1,4 +1,4 @@
-import { mapWithConcurrency } from '../concurrency';
+import { mapWithConcurrency } from '../core/concurrency';
 import type { InvitationQueue } from '../storage/invitationQueue';
 import type { InvitationStore } from '../storage/invitationStore';
 import type { BatchBook } from '../batches/batchBook';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { getInvitation } from '../../functions/getInvitation';
 import { runLifecycle } from '../../functions/runLifecycle';
 import type { CoreRegistration } from '../../local/functionsCore';
-import { recordIdForEmail } from '../../shared/invitationRecord';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { loadSettings, SettingsError } from '../../shared/settings';
 import { createTestDependencies, invitationFor, invokeHttp, queueLength, submit, tableRowCount } from '../support/harness';
 

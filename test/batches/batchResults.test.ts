@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { mapWithConcurrency } from '../../shared/concurrency';
+import { mapWithConcurrency } from '../../shared/core/concurrency';
 import { clearQueue, createTestDependencies, invitationFor, submit, writeRecord } from '../support/harness';
 
 /** finalResultsCsv: what partner onboarding asks on every run for every roster still in progress. */

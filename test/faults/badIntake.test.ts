@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { FORBIDDEN_EMAIL_CHARACTERS } from '../../shared/intake/emailAddress';
+import { FORBIDDEN_EMAIL_CHARACTERS } from '../../shared/core/emailAddress';
 import { MAX_BODY_BYTES } from '../../shared/intake/submission';
-import { signBody } from '../../shared/intake/webhookSignature';
+import { signBody } from '../../shared/core/webhookSignature';
 import { createTestDependencies, queueLength, submit, tableRowCount } from '../support/harness';
 
 /**

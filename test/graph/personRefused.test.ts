@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { getHealth } from '../../functions/getHealth';
 import { MAIL_SEND, USER_INVITE_ALL } from '../../local/graphEmulator/graphEmulator';
 import { CredentialCircuit } from '../../shared/graph/credentialCircuit';
-import { recordIdForEmail } from '../../shared/invitationRecord';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { createTestDependencies, invitationFor, invokeHttp, submit, writeRecord } from '../support/harness';
 import { startEmulatedTenant, waitFor } from '../support/graphEmulator';
 import { startPipeline, startWorker, waitForStatus } from '../support/pipeline';

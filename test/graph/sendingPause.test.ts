@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { recordIdForEmail, type InvitationStatus } from '../../shared/invitationRecord';
+import { recordIdForEmail, type InvitationStatus } from '../../shared/core/invitationRecord';
 import { invitationFor } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';
 import { startEventDelivery, startEventReceiver } from '../support/eventReceiver';

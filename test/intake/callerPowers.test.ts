@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { recordIdForEmail } from '../../shared/invitationRecord';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { clearQueue, createTestDependencies, invitationFor, queueLength, submit, tableRowCount, writeRecord } from '../support/harness';
 
 /**

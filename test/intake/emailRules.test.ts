@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { FORBIDDEN_EMAIL_CHARACTERS } from '../../shared/intake/emailAddress';
+import { FORBIDDEN_EMAIL_CHARACTERS } from '../../shared/core/emailAddress';
 import { clearQueue, createTestDependencies, invitationFor, queueLength, submit, tableRowCount } from '../support/harness';
 
 describe('email addresses follow the User.Invite.All rules', () => {

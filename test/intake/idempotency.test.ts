@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import type { InvitationStatus } from '../../shared/invitationRecord';
+import type { InvitationStatus } from '../../shared/core/invitationRecord';
 import { clearQueue, createTestDependencies, invitationFor, queueLength, queuedMessages, submit } from '../support/harness';
 
 let deps: AppDependencies;

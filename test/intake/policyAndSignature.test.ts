@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { signBody } from '../../shared/intake/webhookSignature';
+import { signBody } from '../../shared/core/webhookSignature';
 import { clearQueue, createTestDependencies, invitationFor, queueLength, submit, tableRowCount } from '../support/harness';
 
 describe('domain policy', () => {

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { verifySignature } from '../../shared/intake/webhookSignature';
+import { verifySignature } from '../../shared/core/webhookSignature';
 import { InvitationEvents, eventOf, invitationEventSchema } from '../../shared/lifecycle/invitationEvents';
 import { isInternalAddress } from '../../shared/lifecycle/receiverAddress';
-import { recordIdForEmail } from '../../shared/invitationRecord';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { loadSettings, SettingsError } from '../../shared/settings';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';

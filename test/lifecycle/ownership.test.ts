@@ -7,7 +7,7 @@ import {
   USER_READ_ALL,
   USER_READ_WRITE_ALL,
 } from '../../local/graphEmulator/graphEmulator';
-import { recordIdForEmail } from '../../shared/invitationRecord';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { invitationFor, invokeHttp, submit, writeRecord } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';
 import { startPipeline, waitForStatus } from '../support/pipeline';

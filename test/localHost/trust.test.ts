@@ -8,7 +8,7 @@ import { GraphEmulator } from '../../local/graphEmulator/graphEmulator';
 import { ensureLocalCertificate } from '../../local/graphEmulator/localCertificate';
 import { decideLocalTrust, TRUST_BUNDLE_FILE } from '../../local/trustLocalCertificate';
 import { createAppDependencies, DEFAULT_RESOURCE_NAMES } from '../../shared/appDependencies';
-import { recordIdForEmail } from '../../shared/invitationRecord';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { loadSettings } from '../../shared/settings';
 import { invitationFor } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invitationSchema } from '../../shared/invitation';
+import { invitationSchema } from '../../shared/core/invitation';
 import { renderInvitationEmail } from '../../shared/mail/invitationEmail';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { invitationSchema } from '../../shared/invitation';
+import { invitationSchema } from '../../shared/core/invitation';
 import { renderInvitationEmail, toMimeMessage } from '../../shared/mail/invitationEmail';
 import { EMAIL_WORDS } from '../../shared/mail/emailTemplates';
 

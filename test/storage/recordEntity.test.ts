@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { invitationOutcomeSchema, type InvitationRecord } from '../../shared/invitationRecord';
+import { invitationOutcomeSchema, type InvitationRecord } from '../../shared/core/invitationRecord';
 import {
   errorColumns,
   NO_CLAIM,

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { invitationSchema } from '../../shared/invitation';
+import { invitationSchema } from '../../shared/core/invitation';
 import { canonicalizePropertyNames } from '../../shared/intake/canonicalPropertyNames';
-import { recordIdForEmail } from '../../shared/invitationRecord';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import {
   createTestDependencies,
   invitationFor,

@@ -7,8 +7,8 @@ import { freePort } from '../../local/azurite';
 import { LocalFunctionHost } from '../../local/functionHost';
 import { storageAccountFromSettings } from '../../shared/storage/storageAccount';
 import type { AppDependencies } from '../../shared/appDependencies';
-import type { InvitationRecord, InvitationStatus } from '../../shared/invitationRecord';
-import { FINAL_STATUSES } from '../../shared/invitationRecord';
+import type { InvitationRecord, InvitationStatus } from '../../shared/core/invitationRecord';
+import { FINAL_STATUSES } from '../../shared/core/invitationRecord';
 import { createTestDependencies } from './harness';
 import { startEmulatedTenant, waitFor } from './graphEmulator';
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { getBatch } from '../../functions/getBatch';
 import { GROUP_MEMBER_READ_WRITE_ALL, MAIL_SEND, USER_INVITE_ALL, USER_READ_ALL } from '../../local/graphEmulator/graphEmulator';
-import { recordIdForEmail } from '../../shared/invitationRecord';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { invitationFor, invokeHttp, submit, MESSAGE_POWERS } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';
 import { startPipeline, waitForStatus } from '../support/pipeline';

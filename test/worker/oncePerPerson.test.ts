@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { decodeQueueMessage } from '../../shared/storage/invitationQueue';
-import { signBody } from '../../shared/intake/webhookSignature';
+import { signBody } from '../../shared/core/webhookSignature';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';
 import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, startWorker, waitForStatus } from '../support/pipeline';

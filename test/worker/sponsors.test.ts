@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { USER_INVITE_ALL, USER_READ_ALL } from '../../local/graphEmulator/graphEmulator';
-import { recordIdForEmail } from '../../shared/invitationRecord';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { invitationFor, submit } from '../support/harness';
 import { startPipeline, waitForStatus } from '../support/pipeline';
 

@@ -5,7 +5,7 @@ import type { AppDependencies } from '../../shared/appDependencies';
 import { InvitationStore } from '../../shared/storage/invitationStore';
 import { encodeQueueMessage } from '../../shared/storage/invitationQueue';
 import { StrandedInvitationSweeper } from '../../shared/worker/strandedInvitationSweeper';
-import { invitationSchema } from '../../shared/invitation';
+import { invitationSchema } from '../../shared/core/invitation';
 import { createTestDependencies, invitationFor, queuedMessages } from '../support/harness';
 import type { EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, startPipeline, waitForStatus } from '../support/pipeline';
