@@ -54,12 +54,15 @@ export function developmentConnectionString(ports: AzuritePorts, host = '127.0.0
  * it even when that process is SIGKILLed (a killed test run or benchmark left Azurite running,
  * holding ports and CPU). The guard holds the read end of a pipe whose write end only we hold:
  * when we die, it reads end-of-file and kills Azurite. Both run in their own process group, which
- * stop() signals as a whole. The guard starts Azurite with azuriteQueueSweep.cjs loaded first
- * (its queue's sweep of deleted messages otherwise holds Azurite for seconds once a minute).
+ * stop() signals as a whole. The guard starts Azurite with our two patches loaded first:
+ * azuriteQueueSweep.cjs (its queue's sweep of deleted messages otherwise holds Azurite for seconds
+ * once a minute) and azuriteTableBatch.cjs (a line separator in an entity's JSON failed its transaction).
  */
+const AZURITE_PATCHES = ['azuriteQueueSweep.cjs', 'azuriteTableBatch.cjs'];
+
 const azuriteGuard = () => `
 const { spawn } = require('node:child_process');
-const azurite = spawn(process.execPath, ['--require', ${JSON.stringify(path.join(appRoot(), 'local', 'azuriteQueueSweep.cjs'))}, ...process.argv.slice(1)], { stdio: ['ignore', 'ignore', 'inherit'] });
+const azurite = spawn(process.execPath, [${AZURITE_PATCHES.map((patch) => `'--require', ${JSON.stringify(path.join(appRoot(), 'local', patch))}`).join(', ')}, ...process.argv.slice(1)], { stdio: ['ignore', 'ignore', 'inherit'] });
 const kill = () => azurite.kill('SIGKILL');
 process.stdin.on('end', kill).on('error', kill).resume();
 // stop() signals the whole group, so Azurite has its SIGTERM already; a second one would kill it

@@ -52,7 +52,11 @@ const acceptableText = (maxLength: number) =>
   fc.oneof(
     fc.string({ maxLength: Math.min(maxLength, 60) }),
     fc.string({ unit: 'binary', maxLength: Math.min(maxLength, 200) }).map((text) => text.replace(/\p{Cc}/gu, '')),
-    fc.string({ unit: fc.constantFrom('中', '文', '𝔘', 'é', 'ß', '%', '|', '#', '?', '/'), maxLength: Math.min(maxLength, 50) }),
+    // U+2028 and U+2029 are valid raw in JSON, and broke Azurite's transactions (local/azuriteTableBatch.cjs).
+    fc.string({
+      unit: fc.constantFrom('中', '文', '𝔘', 'é', 'ß', '%', '|', '#', '?', '/', '\u2028', '\u2029'),
+      maxLength: Math.min(maxLength, 50),
+    }),
   );
 
 /** Invitations the schema accepts, pushed towards what storage finds hard (astral, CJK, key-unsafe characters, long messages). */
