@@ -38,6 +38,21 @@ module.exports = {
     },
     ...sharedFloorRules,
     {
+      name: 'a-capability-offers-through-its-index',
+      comment:
+        'A capability folder of shared/ says what it offers in its index.ts; other folders use that, not its files (tests may look inside).',
+      severity: 'error',
+      from: { path: '^shared/([^/]+)/' },
+      to: { path: '^shared/[^/]+/', pathNot: ['^shared/$1/', '/index\\.ts$'] },
+    },
+    {
+      name: 'the-app-uses-capabilities-through-their-index',
+      comment: 'The functions, the wiring, the local host, the CLI and the benchmarks use a capability through its index.ts.',
+      severity: 'error',
+      from: { path: '^(functions|cli|local|bench|scripts|dashboard)/|^shared/[^/]+\\.ts$' },
+      to: { path: '^shared/[^/]+/', pathNot: '/index\\.ts$' },
+    },
+    {
       name: 'shared-is-the-domain',
       comment: 'shared/ is free of the Functions runtime and of everything built on it: the functions, the local host, the CLI, the tests.',
       severity: 'error',

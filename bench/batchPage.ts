@@ -5,7 +5,7 @@ import { submitInvitations } from '../functions/submitInvitations';
 import type { HttpFunctionDefinition } from '../functions/runtime/defineFunction';
 import { startAzurite } from '../local/azurite';
 import { createAppDependencies, type AppDependencies } from '../shared/appDependencies';
-import { mapWithConcurrency } from '../shared/core/concurrency';
+import { mapWithConcurrency } from '../shared/core';
 import { loadSettings } from '../shared/settings';
 import { median, round, timed } from './measure';
 

@@ -6,10 +6,9 @@ import { LocalFunctionHost } from '../local/functionHost';
 import type { LocalCertificate } from '../local/graphEmulator/localCertificate';
 import { readQueueTriggerSettings } from '../local/hostJson';
 import { createAppDependencies } from '../shared/appDependencies';
-import { graphCaller, graphEndpoints } from '../shared/graph/graphCaller';
-import { GraphInvitationsClient } from '../shared/graph/graphInvitationsClient';
+import { graphCaller, graphEndpoints, GraphInvitationsClient } from '../shared/graph';
 import { loadSettings } from '../shared/settings';
-import { storageAccountFromSettings } from '../shared/storage/storageAccount';
+import { storageAccountFromSettings } from '../shared/storage';
 import { startBenchTenant } from './benchTenant';
 import { median, percentile, round } from './measure';
 

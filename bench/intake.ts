@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { submitInvitations } from '../functions/submitInvitations';
-import { mapWithConcurrency } from '../shared/core/concurrency';
+import { mapWithConcurrency } from '../shared/core';
 import { createAppDependencies } from '../shared/appDependencies';
-import { encodeQueueMessage } from '../shared/storage/invitationQueue';
+import { encodeQueueMessage, storageAccountFromSettings, type StorageAccount } from '../shared/storage';
 import { loadSettings, type Settings } from '../shared/settings';
-import { storageAccountFromSettings, type StorageAccount } from '../shared/storage/storageAccount';
 import { median, round, timed } from './measure';
 
 /**

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseBulkInviteCsv } from '../shared/intake/bulkInviteCsv';
+import { parseBulkInviteCsv } from '../shared/intake';
 
 /** A file the CLI submits: the portal's bulk-invite CSV, or JSON (`{"invitations": [...]}` or an array). */
 export interface FileInvitation {

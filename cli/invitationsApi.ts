@@ -1,8 +1,6 @@
-import { signBody, SIGNATURE_HEADER } from '../shared/core/webhookSignature';
-import { CLIENT_HEADER } from '../shared/batches/batchSource';
-import type { SubmittedItem } from '../shared/intake/intake';
-import type { RejectedItem } from '../shared/core/submissionItems';
-import type { InvitationStatus } from '../shared/core/invitationRecord';
+import { signBody, SIGNATURE_HEADER, type RejectedItem, type InvitationStatus } from '../shared/core';
+import { CLIENT_HEADER } from '../shared/batches';
+import type { SubmittedItem } from '../shared/intake';
 
 /** The intake API as the CLI calls it (see README "HTTP API"). */
 export interface ApiOptions {

@@ -3,8 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { batchIdSchema, MAX_ITEMS_PER_SUBMISSION } from '../shared/intake/submission';
-import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus } from '../shared/core/invitationRecord';
+import { batchIdSchema, MAX_ITEMS_PER_SUBMISSION } from '../shared/intake';
+import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus } from '../shared/core';
 import { InvitationsApi, type ApiOptions, type BatchCounts, type SendingState } from './invitationsApi';
 import { readInvitationFile } from './invitationFile';
 

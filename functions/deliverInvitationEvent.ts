@@ -1,4 +1,4 @@
-import { EVENTS_QUEUE } from '../shared/lifecycle/invitationEvents';
+import { EVENTS_QUEUE } from '../shared/lifecycle';
 import { defineQueue } from './runtime/defineFunction';
 
 /** Queue trigger on `invitation-events`: one status change POSTed to its caller (shared/lifecycle/invitationEvents.ts). */

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { withoutRedeemUrl } from '../shared/core/invitationRecord';
-import { normalizeEmailAddress } from '../shared/core/emailAddress';
-import { problems } from '../shared/core/problem';
+import { withoutRedeemUrl, normalizeEmailAddress, problems } from '../shared/core';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
 

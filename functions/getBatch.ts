@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/batches/batchReports';
-import { batchIdSchema } from '../shared/intake/submission';
-import { invitationStatusSchema } from '../shared/core/invitationRecord';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/batches';
+import { batchIdSchema } from '../shared/intake';
+import { invitationStatusSchema } from '../shared/core';
 import { defineHttp } from './runtime/defineFunction';
 import { csvResponseIfAsked, parseOrProblem } from './runtime/http';
 

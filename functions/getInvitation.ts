@@ -1,4 +1,4 @@
-import { withoutRedeemUrl } from '../shared/core/invitationRecord';
+import { withoutRedeemUrl } from '../shared/core';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
 

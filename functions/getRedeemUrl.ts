@@ -1,4 +1,4 @@
-import { problems } from '../shared/core/problem';
+import { problems } from '../shared/core';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
 

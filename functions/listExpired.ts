@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { stringifyForSpreadsheets } from '../shared/batches/spreadsheetCsv';
-import { withoutRedeemUrl } from '../shared/core/invitationRecord';
+import { stringifyForSpreadsheets } from '../shared/batches';
+import { withoutRedeemUrl } from '../shared/core';
 import { defineHttp } from './runtime/defineFunction';
 import { csvResponseIfAsked, jsonResponse, parseOrProblem } from './runtime/http';
 

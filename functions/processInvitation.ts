@@ -1,4 +1,4 @@
-import { INVITATIONS_QUEUE } from '../shared/storage/invitationQueue';
+import { INVITATIONS_QUEUE } from '../shared/storage';
 import { defineQueue } from './runtime/defineFunction';
 
 /** Queue trigger on `invitations`: one person to Graph and back to a recorded outcome. */

@@ -1,4 +1,4 @@
-import { INVITATIONS_QUEUE, poisonQueueName } from '../shared/storage/invitationQueue';
+import { INVITATIONS_QUEUE, poisonQueueName } from '../shared/storage';
 import { defineQueue } from './runtime/defineFunction';
 
 /** Queue trigger on `invitations-poison`: the host gave up on a message; the person is DeadLettered. */

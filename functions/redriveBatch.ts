@@ -1,7 +1,6 @@
-import { redriveRequestSchema } from '../shared/intake/batchRedrive';
 import { z } from 'zod';
-import { batchIdSchema } from '../shared/intake/submission';
-import { problems } from '../shared/core/problem';
+import { redriveRequestSchema, batchIdSchema } from '../shared/intake';
+import { problems } from '../shared/core';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, parseOrProblem, readRawBody } from './runtime/http';
 

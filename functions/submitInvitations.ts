@@ -1,8 +1,8 @@
-import type { SubmissionResult } from '../shared/intake/intake';
+import type { SubmissionResult } from '../shared/intake';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, readRawBody, requestOrigin } from './runtime/http';
-import { SIGNATURE_HEADER } from '../shared/core/webhookSignature';
-import { CLIENT_HEADER, sourceFromClientHeader } from '../shared/batches/batchSource';
+import { SIGNATURE_HEADER } from '../shared/core';
+import { CLIENT_HEADER, sourceFromClientHeader } from '../shared/batches';
 import { callerIdentity } from './runtime/callerRoles';
 
 /** POST /api/invitations: one invitation, a JSON batch, or the portal's bulk-invite CSV. */

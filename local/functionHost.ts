@@ -10,7 +10,7 @@ import type {
   TimerFunctionDefinition,
 } from '../functions/runtime/defineFunction';
 import type { AppDependencies } from '../shared/appDependencies';
-import type { StorageAccount } from '../shared/storage/storageAccount';
+import type { StorageAccount } from '../shared/storage';
 import { QueueListener, type QueueTriggerSettings } from './queueListener';
 
 /**

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     // Required only now: the functions must register after functions-core is in place, with the settings applied.
     const { appFunctions } = require('../functions/index') as typeof import('../functions/index');
     const { appDependencies } = require('../shared/appDependencies') as typeof import('../shared/appDependencies');
-    const { storageAccountFromSettings } = require('../shared/storage/storageAccount') as typeof import('../shared/storage/storageAccount');
+    const { storageAccountFromSettings } = require('../shared/storage') as typeof import('../shared/storage');
     const deps = await appDependencies();
     if (!graph) log(`Graph: ${deps.settings.GRAPH_ENDPOINT} as the configured app (real invitations are sent).`);
 

@@ -1,42 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import pRetry from 'p-retry';
-import { BatchBook } from './batches/batchBook';
-import { BatchIndex } from './batches/batchIndex';
-import { BatchLedger } from './batches/batchLedger';
-import { BatchRedrive } from './intake/batchRedrive';
-import { RejectedRows } from './batches/rejectedRows';
-import { BatchReports } from './batches/batchReports';
-import { Intake } from './intake/intake';
-import { graphCaller, graphEndpoints } from './graph/graphCaller';
-import { GraphInvitationsClient } from './graph/graphInvitationsClient';
-import { GraphPacer } from './graph/graphPacer';
-import { CredentialCircuit } from './graph/credentialCircuit';
-import { RateShares } from './graph/rateShares';
+import { BatchBook, BatchIndex, BatchLedger, RejectedRows, BatchReports } from './batches';
+import { BatchRedrive, Intake, IdempotencyStore } from './intake';
+import {
+  graphCaller,
+  graphEndpoints,
+  GraphInvitationsClient,
+  GraphPacer,
+  CredentialCircuit,
+  RateShares,
+  InvitationSender,
+  GraphDirectoryClient,
+  GuestLookup,
+  ReadBudget,
+  SendingPause,
+} from './graph';
 import { HealthBoard } from './healthBoard';
-import { IdempotencyStore } from './intake/idempotencyStore';
-import { InvitationSender } from './graph/invitationSender';
-import { InvitationClaims } from './worker/invitationClaims';
-import { INVITATIONS_QUEUE, InvitationQueue, poisonQueueName } from './storage/invitationQueue';
-import { InvitationWorker } from './worker/invitationWorker';
-import { PartnerOnboarding, ROSTERS_CONTAINER } from './rosters/partnerOnboarding';
-import { RosterProgressStore } from './rosters/rosterProgress';
-import { INVITATIONS_TABLE, InvitationStore } from './storage/invitationStore';
-import { CallerResendBudget } from './storage/callerResendBudget';
+import { InvitationClaims, InvitationWorker, StrandedInvitationSweeper, InvitationFollowUp, SponsorCheck } from './worker';
+import {
+  INVITATIONS_QUEUE,
+  InvitationQueue,
+  poisonQueueName,
+  INVITATIONS_TABLE,
+  InvitationStore,
+  CallerResendBudget,
+  storageAccountFromSettings,
+  type StorageAccount,
+} from './storage';
+import { PartnerOnboarding, ROSTERS_CONTAINER, RosterProgressStore } from './rosters';
 import { loadSettings, type Settings } from './settings';
-import { FINAL_STATUSES } from './core/invitationRecord';
-import { storageAccountFromSettings, type StorageAccount } from './storage/storageAccount';
-import { StrandedInvitationSweeper } from './worker/strandedInvitationSweeper';
-import { GraphDirectoryClient } from './graph/graphDirectoryClient';
-import { GuestLookup } from './graph/guestLookup';
-import { ReadBudget } from './graph/readBudget';
-import { EVENTS_QUEUE, InvitationEvents } from './lifecycle/invitationEvents';
-import { RedemptionTracker } from './lifecycle/redemptionTracker';
-import { ExpiryPolicyMemory } from './lifecycle/expiryPolicyMemory';
-import { RedemptionReset } from './lifecycle/redemptionReset';
-import { InvitationFollowUp } from './worker/invitationFollowUp';
-import { SponsorCheck } from './worker/sponsorCheck';
-import { SendingPause } from './graph/sendingPause';
-import { MailboxBudget } from './mail/mailboxBudget';
+import { FINAL_STATUSES } from './core';
+import { EVENTS_QUEUE, InvitationEvents, RedemptionTracker, ExpiryPolicyMemory, RedemptionReset } from './lifecycle';
+import { MailboxBudget } from './mail';
 
 /**
  * Everything a handler needs, created once per process and passed in: handlers never construct

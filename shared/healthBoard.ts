@@ -1,7 +1,6 @@
 import { odata, type TableClient } from '@azure/data-tables';
-import type { CredentialState } from './graph/credentialCircuit';
-import type { InvitationQueue } from './storage/invitationQueue';
-import type { PauseState, SendingPause } from './graph/sendingPause';
+import type { CredentialState, PauseState, SendingPause } from './graph';
+import type { InvitationQueue } from './storage';
 
 /**
  * What GET /api/health reports, shared between instances through the app's own table: each

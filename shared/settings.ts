@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoDurationMs } from './core/isoDuration';
+import { isoDurationMs } from './core';
 
 /**
  * Every setting the app reads, parsed once at start-up. A missing or malformed value stops the

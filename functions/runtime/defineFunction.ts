@@ -8,7 +8,7 @@ import {
   type TimerHandler,
 } from '@azure/functions';
 import { appDependencies, type AppDependencies } from '../../shared/appDependencies';
-import { RequestProblem } from '../../shared/core/problem';
+import { RequestProblem } from '../../shared/core';
 import { problemResponse, refuseSimpleCrossSitePost } from './http';
 import { registeredAuthLevel, requireCallerRole, type AuthLevel, type CallerRole } from './callerRoles';
 

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { problems, type RequestProblem } from '../../shared/core/problem';
 import type { z } from 'zod';
-import { describeIssues, MAX_BODY_BYTES } from '../../shared/intake/submission';
+import { problems, type RequestProblem } from '../../shared/core';
+import { describeIssues, MAX_BODY_BYTES } from '../../shared/intake';
 
 /** HTTP ↔ domain translation shared by the HTTP functions. */
 

@@ -1,4 +1,4 @@
-import { normalizeEmailAddress } from '../../shared/core/emailAddress';
+import { normalizeEmailAddress } from '../../shared/core';
 import { uuidFrom } from './emulatorHttp';
 import { WriteBudget, type WriteBudgetOptions } from './writeBudget';
 

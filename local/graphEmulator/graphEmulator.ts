@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { emailAddressProblem, emailDomain, normalizeEmailAddress } from '../../shared/core/emailAddress';
+import { emailAddressProblem, emailDomain, normalizeEmailAddress } from '../../shared/core';
 import { headerValue, readBody, sendJson } from './emulatorHttp';
 import { EmulatedDirectory, DEFAULT_READ_BUDGET, USER_READ_WRITE_ALL, type DirectoryAnswer } from './directory';
 import { EmulatedEntra, USER_INVITE_ALL, type EmulatedApp } from './entra';

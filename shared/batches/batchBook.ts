@@ -1,4 +1,4 @@
-import type { RejectedItem } from '../core/submissionItems';
+import type { RejectedItem } from '../core';
 import type { BatchIndex } from './batchIndex';
 import type { BatchSource } from './batchSource';
 import type { BatchLedger, PlacedPerson } from './batchLedger';

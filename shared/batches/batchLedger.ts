@@ -1,6 +1,6 @@
 import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
-import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationRecord, type ListedInvitationRecord } from '../core/invitationRecord';
+import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationRecord, type ListedInvitationRecord } from '../core';
 import { batchSourceSchema, type BatchSource } from './batchSource';
 import { GroupCommit } from './groupCommit';
 

@@ -1,10 +1,15 @@
 import { z } from 'zod';
-import { mapWithConcurrency } from '../core/concurrency';
-import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationStatus, type ListedInvitationRecord } from '../core/invitationRecord';
-import type { InvitationStore } from '../storage/invitationStore';
-import { problems } from '../core/problem';
+import {
+  mapWithConcurrency,
+  INVITATION_STATUSES,
+  withoutRedeemUrl,
+  type InvitationStatus,
+  type ListedInvitationRecord,
+  problems,
+  type RejectedItem,
+} from '../core';
+import type { InvitationStore } from '../storage';
 import { stringifyForSpreadsheets } from './spreadsheetCsv';
-import type { RejectedItem } from '../core/submissionItems';
 import { noCounts, type BatchLedger, type BatchPerson, type BatchSummary as LedgerSummary } from './batchLedger';
 import type { BatchIndex } from './batchIndex';
 import type { BatchSource } from './batchSource';

@@ -1,7 +1,6 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { mapWithConcurrency } from '../core/concurrency';
-import type { RejectedItem } from '../core/submissionItems';
+import { mapWithConcurrency, type RejectedItem } from '../core';
 import { batchPartition, META_ROW } from './batchLedger';
 
 /**

@@ -1,6 +1,6 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { z } from 'zod';
-import type { GraphInvitationRequest } from '../core/invitation';
+import type { GraphInvitationRequest } from '../core';
 import { fetchGraph, graphCallErrorFromResponse, tokenRequestError } from './graphCallError';
 import type { GraphCaller, GraphEndpoints } from './graphCaller';
 import type { Guest } from './graphDirectoryClient';

@@ -1,5 +1,5 @@
 import pRetry, { AbortError } from 'p-retry';
-import type { GraphInvitationRequest } from '../core/invitation';
+import type { GraphInvitationRequest } from '../core';
 import type { CredentialCircuit } from './credentialCircuit';
 import { GraphCallError, mayHaveActed, TOKEN_ENDPOINT_UNAVAILABLE } from './graphCallError';
 import { GuestLookupError, type GuestLookup } from './guestLookup';

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { recordIdSchema, type InvitationStatus } from '../core/invitationRecord';
+import { recordIdSchema, type InvitationStatus, type AcceptedItem, type RejectedItem, problems } from '../core';
 import type { Intake, SubmissionResult } from './intake';
-import type { AcceptedItem, RejectedItem } from '../core/submissionItems';
 import { MAX_ITEMS_PER_SUBMISSION } from './submission';
-import { problems } from '../core/problem';
-import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
-import type { BatchLedger } from '../batches/batchLedger';
+import type { InvitationStore, StoredRecord } from '../storage';
+import type { BatchLedger } from '../batches';
 
 /**
  * POST /api/batches/{batchId}/redrive: a batch's Failed and DeadLettered people queued again, each

@@ -1,5 +1,4 @@
-import { isAllowedHost } from '../core/allowedHosts';
-import { emailDomain } from '../core/emailAddress';
+import { isAllowedHost, emailDomain } from '../core';
 
 /**
  * INVITE_ALLOWED_DOMAINS / INVITE_BLOCKED_DOMAINS: which partners' domains may be invited.

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { RestError, type TableClient } from '@azure/data-tables';
-import { problems } from '../core/problem';
-import { MAX_PROPERTY_CHARACTERS } from '../core/tableLimits';
+import { problems, MAX_PROPERTY_CHARACTERS } from '../core';
 
 /**
  * Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field"): the same key

@@ -1,17 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { BatchBook, SubmissionEntry } from '../batches/batchBook';
-import type { PlacedPerson } from '../batches/batchLedger';
-import type { BatchSource } from '../batches/batchSource';
-import { createLimiter, settleWithConcurrency } from '../core/concurrency';
+import type { BatchBook, SubmissionEntry, PlacedPerson, BatchSource } from '../batches';
+import {
+  createLimiter,
+  settleWithConcurrency,
+  type InvitationStatus,
+  deliveryWarning,
+  problems,
+  RequestProblem,
+  type RejectedItem,
+  verifySignature,
+} from '../core';
 import { applyInvitationPolicy, type InvitationPolicy } from './invitationPolicy';
-import type { InvitationQueue } from '../storage/invitationQueue';
-import type { InvitationStatus } from '../core/invitationRecord';
-import { deliveryWarning } from '../core/invitation';
-import type { AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from '../storage/invitationStore';
-import { problems, RequestProblem } from '../core/problem';
-import type { RejectedItem } from '../core/submissionItems';
+import type { InvitationQueue, AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from '../storage';
 import { parseSubmission, type Submission } from './submission';
-import { verifySignature } from '../core/webhookSignature';
 import type { IdempotencyStore } from './idempotencyStore';
 
 /**

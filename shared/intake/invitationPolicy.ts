@@ -1,7 +1,5 @@
-import { isAllowedHost } from '../core/allowedHosts';
-import type { Invitation } from '../core/invitation';
+import { isAllowedHost, type Invitation, type ItemError } from '../core';
 import { callbackHostProblem, domainPolicyProblem, type DomainPolicy } from './domainPolicy';
-import type { ItemError } from '../core/submissionItems';
 
 /**
  * What a caller may ask of the app, as the operator's settings grant it. Holding a key lets a

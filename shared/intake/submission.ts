@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import { BulkInviteCsvError, parseBulkInviteCsv } from './bulkInviteCsv';
 import { canonicalizePropertyNames } from './canonicalPropertyNames';
-import { invitationSchema } from '../core/invitation';
-import { problems } from '../core/problem';
-import type { AcceptedItem, ItemError, RejectedItem } from '../core/submissionItems';
+import { invitationSchema, problems, type AcceptedItem, type ItemError, type RejectedItem } from '../core';
 
 /**
  * Turns a POST /api/invitations body (JSON or the portal's CSV) into validated invitations and

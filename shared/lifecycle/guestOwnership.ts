@@ -1,5 +1,5 @@
-import type { Guest } from '../graph/graphDirectoryClient';
-import type { InvitationRecord } from '../core/invitationRecord';
+import type { Guest } from '../graph';
+import type { InvitationRecord } from '../core';
 
 /**
  * Whether a user in the directory is the guest this app's own invitation created for the person:

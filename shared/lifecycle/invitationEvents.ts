@@ -1,19 +1,23 @@
-import type { Log } from '../core/log';
 import { createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { QueueClient } from '@azure/storage-queue';
 import pRetry from 'p-retry';
 import { z } from 'zod';
-import { hostKeyOf, isAllowedHost } from '../core/allowedHosts';
-import { maskEmailAddress } from '../core/emailAddress';
-import { signBody, SIGNATURE_HEADER } from '../core/webhookSignature';
-import type { Invitation } from '../core/invitation';
-import { FINAL_STATUSES, type InvitationStatus } from '../core/invitationRecord';
-import { encodeQueueMessage } from '../storage/invitationQueue';
-import type { RecordEntity } from '../storage/recordEntity';
+import {
+  type Log,
+  hostKeyOf,
+  isAllowedHost,
+  maskEmailAddress,
+  signBody,
+  SIGNATURE_HEADER,
+  type Invitation,
+  FINAL_STATUSES,
+  type InvitationStatus,
+} from '../core';
+import { encodeQueueMessage, type RecordEntity } from '../storage';
 import { externalOnlyLookup, isInternalAddress } from './receiverAddress';
-import type { PauseState } from '../graph/sendingPause';
+import type { PauseState } from '../graph';
 
 /**
  * Tells the caller what became of each person: every status change below is POSTed to the

@@ -1,9 +1,6 @@
-import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
-import { GraphCallError } from '../graph/graphCallError';
-import { problems, RequestProblem } from '../core/problem';
-import type { InvitationQueue } from '../storage/invitationQueue';
-import type { InvitationStore } from '../storage/invitationStore';
-import { NO_CLAIM, type RecordEntity } from '../storage/recordEntity';
+import { type GraphDirectoryClient, GraphCallError } from '../graph';
+import { problems, RequestProblem } from '../core';
+import { type InvitationQueue, type InvitationStore, NO_CLAIM, type RecordEntity } from '../storage';
 import { isOwnGuest } from './guestOwnership';
 
 /**

@@ -1,11 +1,14 @@
-import { GraphCallError } from '../graph/graphCallError';
-import { MAX_BATCH_REQUESTS, type GraphDirectoryClient, type GuestRead } from '../graph/graphDirectoryClient';
-import { WaitBeyondDeadlineError, type GraphPacer } from '../graph/graphPacer';
-import { pacedWrite } from '../graph/pacedWrite';
-import type { ExpiredAction } from '../core/invitationRecord';
-import type { InvitationQueue } from '../storage/invitationQueue';
-import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
-import { NO_CLAIM, type RecordEntity } from '../storage/recordEntity';
+import {
+  GraphCallError,
+  MAX_BATCH_REQUESTS,
+  type GraphDirectoryClient,
+  type GuestRead,
+  WaitBeyondDeadlineError,
+  type GraphPacer,
+  pacedWrite,
+} from '../graph';
+import type { ExpiredAction } from '../core';
+import { type InvitationQueue, type InvitationStore, type StoredRecord, NO_CLAIM, type RecordEntity } from '../storage';
 import type { ExpiryPolicyMemory } from './expiryPolicyMemory';
 import { isOwnGuest } from './guestOwnership';
 

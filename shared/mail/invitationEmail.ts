@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Invitation } from '../core/invitation';
+import type { Invitation } from '../core';
 import { wordsFor } from './emailTemplates';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { createLimiter } from '../core/concurrency';
-import { takeFromRollingWindow, takeFromSlidingWindow } from '../storage/tableCounter';
+import { createLimiter } from '../core';
+import { takeFromRollingWindow, takeFromSlidingWindow } from '../storage';
 
 /**
  * What one sending mailbox may send (INVITE_DELIVERY=mail), shared by every instance through the

@@ -1,13 +1,10 @@
-import type { Log } from '../core/log';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
 import { RestError } from '@azure/storage-blob';
-import { emptyResultsCsv, type BatchReports } from '../batches/batchReports';
-import { QueueUnavailableError, StorageUnavailableError, type Intake } from '../intake/intake';
-import { stringifyForSpreadsheets } from '../batches/spreadsheetCsv';
-import type { RejectedItem } from '../core/submissionItems';
-import { validateItems } from '../intake/submission';
+import type { Log, RejectedItem } from '../core';
+import { emptyResultsCsv, type BatchReports, stringifyForSpreadsheets } from '../batches';
+import { QueueUnavailableError, StorageUnavailableError, type Intake, validateItems } from '../intake';
 import { type RosterProgressStore, type RosterProgress } from './rosterProgress';
 import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { MAX_KEY_CHARACTERS } from '../core/tableLimits';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { MAX_KEY_CHARACTERS } from '../core';
 
 /**
  * How far a roster has come, kept in the Invitations table (PartitionKey `roster`) rather than on

@@ -4,7 +4,7 @@ import { chain } from 'stream-chain';
 import { parser } from 'stream-json';
 import { pick } from 'stream-json/filters/Pick';
 import { streamArray } from 'stream-json/streamers/StreamArray';
-import { BULK_INVITE_CSV_OPTIONS, BulkInviteCsvError, createBulkInviteRowReader, type CsvRecord } from '../intake/bulkInviteCsv';
+import { BULK_INVITE_CSV_OPTIONS, BulkInviteCsvError, createBulkInviteRowReader, type CsvRecord } from '../intake';
 
 /**
  * A roster's rows, read as a stream so that a 50,000-row file never sits in memory whole: the

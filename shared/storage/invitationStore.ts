@@ -1,10 +1,8 @@
 import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
-import { mapWithConcurrency } from '../core/concurrency';
-import { problems } from '../core/problem';
-import type { Invitation } from '../core/invitation';
-import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
-import type { CallerResendBudget } from './callerResendBudget';
 import {
+  mapWithConcurrency,
+  problems,
+  type Invitation,
   recordIdForEmail,
   recordIdSchema,
   RETRYABLE_STATUSES,
@@ -12,7 +10,9 @@ import {
   INVITED_STATUSES,
   type InvitationRecord,
   type InvitationStatus,
-} from '../core/invitationRecord';
+} from '../core';
+import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
+import type { CallerResendBudget } from './callerResendBudget';
 
 /**
  * Records in Table storage (batches have their own rows: see batches/batchLedger.ts):

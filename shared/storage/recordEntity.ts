@@ -8,7 +8,7 @@ import {
   type InvitationError,
   type InvitationOutcome,
   type InvitationRecord,
-} from '../core/invitationRecord';
+} from '../core';
 
 /**
  * A record as one Table row: the one mapping between the two. The row holds the record's fields

@@ -1,6 +1,13 @@
-import { FINAL_STATUSES, type InvitationLifecycle, type InvitationOutcome, type InvitationRecord } from '../core/invitationRecord';
-import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
-import { errorColumns, NO_CLAIM, outcomeColumns, recordFromEntity, type RecordEntity } from '../storage/recordEntity';
+import { FINAL_STATUSES, type InvitationLifecycle, type InvitationOutcome, type InvitationRecord } from '../core';
+import {
+  type InvitationStore,
+  type StoredRecord,
+  errorColumns,
+  NO_CLAIM,
+  outcomeColumns,
+  recordFromEntity,
+  type RecordEntity,
+} from '../storage';
 
 /**
  * The worker's hold on a person while it calls Graph. Claiming moves the record to Processing with

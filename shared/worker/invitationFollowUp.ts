@@ -1,16 +1,15 @@
-import type { Log } from '../core/log';
 import pRetry, { AbortError } from 'p-retry';
-import type { CredentialCircuit } from '../graph/credentialCircuit';
-import { WaitBeyondDeadlineError, type GraphPacer } from '../graph/graphPacer';
-import { GraphCallError } from '../graph/graphCallError';
-import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
-import { pacedWrite } from '../graph/pacedWrite';
-import { maskEmailAddress } from '../core/emailAddress';
-import type { GroupOutcome, InvitationOutcome, InvitationRecord } from '../core/invitationRecord';
-import { renderInvitationEmail, toMimeMessage, type Branding } from '../mail/invitationEmail';
-import type { MailboxBudget } from '../mail/mailboxBudget';
-import type { InvitationStore, StoredRecord } from '../storage/invitationStore';
-import { groupsColumns, type RecordEntity } from '../storage/recordEntity';
+import { type Log, maskEmailAddress, type GroupOutcome, type InvitationOutcome, type InvitationRecord } from '../core';
+import {
+  type CredentialCircuit,
+  WaitBeyondDeadlineError,
+  type GraphPacer,
+  GraphCallError,
+  type GraphDirectoryClient,
+  pacedWrite,
+} from '../graph';
+import { renderInvitationEmail, toMimeMessage, type Branding, type MailboxBudget } from '../mail';
+import { type InvitationStore, type StoredRecord, groupsColumns, type RecordEntity } from '../storage';
 
 /**
  * What an invitation still needs once Graph has created it, each never a reason to call

@@ -1,15 +1,18 @@
-import type { Log } from '../core/log';
 import pRetry from 'p-retry';
-import { maskEmailAddress } from '../core/emailAddress';
-import { toGraphInvitationRequest } from '../core/invitation';
+import {
+  type Log,
+  maskEmailAddress,
+  toGraphInvitationRequest,
+  invitationErrorSchema,
+  type InvitationError,
+  type InvitationRecord,
+} from '../core';
 import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
-import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from '../storage/invitationQueue';
-import { invitationErrorSchema, type InvitationError, type InvitationRecord } from '../core/invitationRecord';
-import { GraphCallError, mayHaveActed } from '../graph/graphCallError';
-import type { InvitationSender } from '../graph/invitationSender';
+import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from '../storage';
+import { GraphCallError, mayHaveActed, type InvitationSender } from '../graph';
 import type { HealthBoard } from '../healthBoard';
 import { InvitationFollowUp } from './invitationFollowUp';
-import { isOwnGuest } from '../lifecycle/guestOwnership';
+import { isOwnGuest } from '../lifecycle';
 import type { SponsorCheck } from './sponsorCheck';
 
 /**

@@ -1,6 +1,5 @@
-import { GraphCallError } from '../graph/graphCallError';
-import type { GraphDirectoryClient } from '../graph/graphDirectoryClient';
-import type { InvitationError } from '../core/invitationRecord';
+import { GraphCallError, type GraphDirectoryClient } from '../graph';
+import type { InvitationError } from '../core';
 
 /**
  * A sponsor speaks for the guest inside the organisation, and Graph sets `invitedUserSponsors`

@@ -1,7 +1,6 @@
-import { mapWithConcurrency } from '../core/concurrency';
-import type { InvitationQueue } from '../storage/invitationQueue';
-import type { InvitationStore } from '../storage/invitationStore';
-import type { BatchBook } from '../batches/batchBook';
+import { mapWithConcurrency } from '../core';
+import type { InvitationQueue, InvitationStore } from '../storage';
+import type { BatchBook } from '../batches';
 
 /**
  * The intake writes a person's record before their queue message. A process killed between the

@@ -68,11 +68,25 @@ describe('the architecture rules', () => {
     expect(exitCode).not.toBe(0);
   });
 
-  it('let imports run down the floors', () => {
+  it('refuse a capability’s files used from outside it, where its index.ts says what it offers', () => {
     const { exitCode, output } = cruise({
-      'shared/worker/invitationWorker.ts': "import { Invitation } from '../core/invitation';\nexport const w = Invitation;\n",
+      'shared/graph/graphPacer.ts': 'export class GraphPacer {}\n',
+      'shared/graph/index.ts': "export { GraphPacer } from './graphPacer';\n",
+      'shared/worker/invitationWorker.ts': "import { GraphPacer } from '../graph/graphPacer';\nexport const w = GraphPacer;\n",
+      'functions/processInvitation.ts': "import { GraphPacer } from '../shared/graph/graphPacer';\nexport const p = GraphPacer;\n",
+    });
+    expect(output).toContain('a-capability-offers-through-its-index');
+    expect(output).toContain('the-app-uses-capabilities-through-their-index');
+    expect(exitCode).not.toBe(0);
+  });
+
+  it('let imports run down the floors, through each capability’s index', () => {
+    const { exitCode, output } = cruise({
+      'shared/worker/invitationWorker.ts': "import { Invitation } from '../core';\nexport const w = Invitation;\n",
+      'shared/worker/index.ts': "export { w } from './invitationWorker';\n",
       'shared/core/invitation.ts': 'export class Invitation {}\n',
-      'functions/processInvitation.ts': "import { w } from '../shared/worker/invitationWorker';\nexport const p = w;\n",
+      'shared/core/index.ts': "export { Invitation } from './invitation';\n",
+      'functions/processInvitation.ts': "import { w } from '../shared/worker';\nexport const p = w;\n",
     });
     expect(output).toContain('no dependency violations');
     expect(exitCode).toBe(0);

@@ -1,0 +1,17 @@
+/**
+ * A submission in: JSON or the portal's CSV parsed and validated, the operator's policy applied,
+ * idempotency, and the admission that writes records and batch rows and queues one message per
+ * person; a batch's redrive is a submission again.
+ */
+
+export { BatchRedrive, redriveRequestSchema } from './batchRedrive';
+export {
+  BULK_INVITE_CSV_OPTIONS,
+  BulkInviteCsvError,
+  createBulkInviteRowReader,
+  parseBulkInviteCsv,
+  type CsvRecord,
+} from './bulkInviteCsv';
+export { IdempotencyStore } from './idempotencyStore';
+export { Intake, QueueUnavailableError, StorageUnavailableError, type SubmissionResult, type SubmittedItem } from './intake';
+export { MAX_BODY_BYTES, MAX_ITEMS_PER_SUBMISSION, batchIdSchema, describeIssues, validateItems } from './submission';

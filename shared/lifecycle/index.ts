@@ -1,0 +1,11 @@
+/**
+ * After the invitation: the redemption tracker (accepted, reminders, expiry), which guests this
+ * app owns, an operator's redemption reset, and the events told to callers (CloudEvents, signed,
+ * to addresses checked at delivery).
+ */
+
+export { ExpiryPolicyMemory } from './expiryPolicyMemory';
+export { isOwnGuest } from './guestOwnership';
+export { EVENTS_QUEUE, InvitationEvents } from './invitationEvents';
+export { RedemptionReset } from './redemptionReset';
+export { RedemptionTracker } from './redemptionTracker';

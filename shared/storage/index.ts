@@ -1,0 +1,26 @@
+/**
+ * Table storage and the queue: the record's row and its one mapping, the store (admission,
+ * compare-and-swap writes, lookups), the invitations queue and its message, shared counters, the
+ * storage account (a connection string or a managed identity).
+ */
+
+export { CallerResendBudget } from './callerResendBudget';
+export {
+  INVITATIONS_QUEUE,
+  InvitationQueue,
+  encodeQueueMessage,
+  invitationMessageSchema,
+  poisonQueueName,
+  type InvitationMessage,
+} from './invitationQueue';
+export {
+  INVITATIONS_TABLE,
+  InvitationStore,
+  type AdmissionCandidate,
+  type AdmissionResult,
+  type RecordedAdmission,
+  type StoredRecord,
+} from './invitationStore';
+export { NO_CLAIM, errorColumns, groupsColumns, outcomeColumns, recordFromEntity, type RecordEntity } from './recordEntity';
+export { storageAccountFromSettings, type StorageAccount } from './storageAccount';
+export { takeFromRollingWindow, takeFromSlidingWindow } from './tableCounter';
