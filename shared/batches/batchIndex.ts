@@ -1,7 +1,8 @@
-import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { batchPartition, META_ROW } from './batchLedger';
 import { batchSourceSchema, type BatchSource } from './batchSource';
+import { isConflict, isNotFound, isPreconditionFailed } from '../storage';
 
 /**
  * Which batches exist, newest first, for GET /api/batches. A batch's source and creation time are
@@ -38,7 +39,7 @@ export class BatchIndex {
         await this.table.createEntity({ ...key, ...wanted });
         break;
       } catch (error) {
-        if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+        if (!isConflict(error)) throw error;
       }
       // The batch row exists: registered already, or made by the ledger (a worker, the counts) first.
       const row = registrationSchema.parse(await this.table.getEntity(key.partitionKey, key.rowKey));
@@ -50,7 +51,7 @@ export class BatchIndex {
         await this.table.updateEntity({ ...key, ...wanted }, 'Merge', { etag: row.etag });
         break;
       } catch (error) {
-        if (!(error instanceof RestError && [404, 412].includes(error.statusCode ?? 0))) throw error;
+        if (!(isNotFound(error) || isPreconditionFailed(error))) throw error;
       }
     }
     await this.table.upsertEntity(

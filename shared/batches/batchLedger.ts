@@ -1,8 +1,9 @@
-import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationRecord, type ListedInvitationRecord } from '../core';
 import { batchSourceSchema, type BatchSource } from './batchSource';
 import { GroupCommit } from './groupCommit';
+import { isLostRace, isNotFound } from '../storage';
 
 /**
  * A batch's people and their counts, readable in two point reads whatever the batch's size. In the
@@ -134,7 +135,7 @@ export class BatchLedger {
         else await this.table.createEntity(row);
         return first;
       } catch (error) {
-        if (!(error instanceof RestError && [404, 409, 412].includes(error.statusCode ?? 0))) throw error;
+        if (!(isNotFound(error) || isLostRace(error))) throw error;
       }
     }
   }
@@ -338,7 +339,7 @@ export class BatchLedger {
       await this.table.submitTransaction(actions);
       return 'done';
     } catch (error) {
-      if (error instanceof RestError && [404, 409, 412].includes(error.statusCode ?? 0)) return 'conflict';
+      if (isNotFound(error) || isLostRace(error)) return 'conflict';
       throw error;
     }
   }
@@ -356,7 +357,7 @@ export class BatchLedger {
     try {
       return await this.table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }

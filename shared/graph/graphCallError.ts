@@ -17,20 +17,38 @@ export type GraphFailureKind = 'throttled' | 'transient' | 'unauthorized' | 'cre
 /** The code of a transient token failure: Entra did not answer in time or answered 5xx. */
 export const TOKEN_ENDPOINT_UNAVAILABLE = 'TokenEndpointUnavailable';
 
+export interface GraphCallErrorOptions {
+  kind: GraphFailureKind;
+  /** Graph's error code (`Request_ResourceNotFound`, `TooManyRequests` …), or ours where Graph gave none. */
+  code: string;
+  httpStatus?: number | undefined;
+  /** Graph's request-id: what Microsoft support asks for. */
+  graphRequestId?: string | undefined;
+  /** From Retry-After (seconds, fractional allowed), in ms. */
+  retryAfterMs?: number | undefined;
+  /** Where it failed: getting a token (Graph was not called) or calling Graph. @default 'graph' */
+  stage?: 'token' | 'graph';
+  cause?: unknown;
+}
+
+/** A message and an options object, as core-rest-pipeline's RestError takes them. */
 export class GraphCallError extends Error {
   override readonly name = 'GraphCallError';
-  constructor(
-    readonly kind: GraphFailureKind,
-    readonly code: string,
-    message: string,
-    readonly httpStatus?: number,
-    readonly graphRequestId?: string,
-    /** From Retry-After (seconds, fractional allowed), in ms. */
-    readonly retryAfterMs?: number,
-    /** Where it failed: getting a token (Graph was not called) or calling Graph. */
-    readonly stage: 'token' | 'graph' = 'graph',
-  ) {
-    super(message);
+  readonly kind: GraphFailureKind;
+  readonly code: string;
+  readonly httpStatus?: number;
+  readonly graphRequestId?: string;
+  readonly retryAfterMs?: number;
+  readonly stage: 'token' | 'graph';
+
+  constructor(message: string, { kind, code, httpStatus, graphRequestId, retryAfterMs, stage = 'graph', cause }: GraphCallErrorOptions) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.kind = kind;
+    this.code = code;
+    if (httpStatus !== undefined) this.httpStatus = httpStatus;
+    if (graphRequestId !== undefined) this.graphRequestId = graphRequestId;
+    if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
+    this.stage = stage;
   }
 }
 
@@ -100,15 +118,12 @@ export function tokenRequestError(error: unknown, scope: string): GraphCallError
   const configuration =
     CONFIGURATION_OAUTH_ERRORS.test(message) || (aadsts !== undefined && CONFIGURATION_AADSTS.has(aadsts)) || unknownIdentity;
   const code = aadsts ? `AADSTS${aadsts}` : (oauthError ?? (configuration ? 'TokenRequestRefused' : TOKEN_ENDPOINT_UNAVAILABLE));
-  return new GraphCallError(
-    configuration ? 'credential' : 'transient',
-    configuration ? code : TOKEN_ENDPOINT_UNAVAILABLE,
-    `Could not get a token for ${scope}: ${message}`,
-    undefined,
-    undefined,
-    undefined,
-    'token',
-  );
+  return new GraphCallError(`Could not get a token for ${scope}: ${message}`, {
+    kind: configuration ? 'credential' : 'transient',
+    code: configuration ? code : TOKEN_ENDPOINT_UNAVAILABLE,
+    stage: 'token',
+    cause: error,
+  });
 }
 
 /**
@@ -121,9 +136,8 @@ export async function fetchGraph(url: string, init: RequestInit, timeoutMs: numb
   } catch (error) {
     const timedOut = error instanceof Error && error.name === 'TimeoutError';
     throw new GraphCallError(
-      'transient',
-      timedOut ? 'Timeout' : 'NetworkError',
       timedOut ? `Graph did not answer within ${Math.ceil(timeoutMs)} ms.` : `Graph could not be reached: ${errorText(error)}`,
+      { kind: 'transient', code: timedOut ? 'Timeout' : 'NetworkError', cause: error },
     );
   }
 }
@@ -166,14 +180,13 @@ export function graphCallErrorFrom(
   const requestId = header('request-id') ?? body?.error.innerError?.['request-id'] ?? body?.error.innererror?.['request-id'] ?? undefined;
   const code = body?.error.code ?? `Http${status}`;
   const message = body?.error.message ?? (statusText || `Graph answered ${status}`);
-  return new GraphCallError(
-    failureKindOf(status, code, message),
+  return new GraphCallError(message, {
+    kind: failureKindOf(status, code, message),
     code,
-    message,
-    status,
-    requestId,
-    parseRetryAfterMs(header('retry-after') ?? null),
-  );
+    httpStatus: status,
+    graphRequestId: requestId,
+    retryAfterMs: parseRetryAfterMs(header('retry-after') ?? null),
+  });
 }
 
 /**

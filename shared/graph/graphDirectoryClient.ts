@@ -71,7 +71,8 @@ export class GraphDirectoryClient {
       url: `/users/${encodeURIComponent(id)}?$select=${GUEST_FIELDS}`,
     }));
     const answer = batchAnswerSchema.safeParse(await this.call('POST', '/$batch', { requests }));
-    if (!answer.success) throw new GraphCallError('transient', 'InvalidBatchAnswer', 'Graph answered $batch with an unexpected body.');
+    if (!answer.success)
+      throw new GraphCallError('Graph answered $batch with an unexpected body.', { kind: 'transient', code: 'InvalidBatchAnswer' });
     const reads = new Map<string, GuestRead>();
     for (const response of answer.data.responses) {
       const userId = userIds[Number(response.id)];
@@ -107,7 +108,7 @@ export class GraphDirectoryClient {
     await this.reads?.take(1);
     const answer = z.object({ value: z.array(guestSchema) }).safeParse(await this.call('GET', `/users?${query}`));
     if (!answer.success)
-      throw new GraphCallError('transient', 'InvalidListAnswer', 'Graph answered the user lookup with an unexpected body.');
+      throw new GraphCallError('Graph answered the user lookup with an unexpected body.', { kind: 'transient', code: 'InvalidListAnswer' });
     return answer.data.value[0];
   }
 

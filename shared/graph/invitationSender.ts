@@ -131,7 +131,15 @@ export class InvitationSender {
             if (error.kind === 'unauthorized') {
               // One fresh token (a revoked or stale one); a second 401 is the app's permission.
               if (refreshedAfter401)
-                throw new AbortError(new GraphCallError('credential', error.code, error.message, error.httpStatus, error.graphRequestId));
+                throw new AbortError(
+                  new GraphCallError(error.message, {
+                    kind: 'credential',
+                    code: error.code,
+                    httpStatus: error.httpStatus,
+                    graphRequestId: error.graphRequestId,
+                    cause: error,
+                  }),
+                );
               refreshedAfter401 = true;
               this.client.refreshCredential();
             }
@@ -203,15 +211,14 @@ export class InvitationSender {
     const reason =
       error ??
       (state.state === 'failing'
-        ? new GraphCallError('credential', state.code, state.message)
-        : new GraphCallError('credential', 'CredentialCircuitOpen', 'The app could not sign in to Graph a moment ago.'));
-    const withAdvice = new GraphCallError(
-      'credential',
-      reason.code,
-      `${reason.message}${advice}`,
-      reason.httpStatus,
-      reason.graphRequestId,
-    );
+        ? new GraphCallError(state.message, { kind: 'credential', code: state.code })
+        : new GraphCallError('The app could not sign in to Graph a moment ago.', { kind: 'credential', code: 'CredentialCircuitOpen' }));
+    const withAdvice = new GraphCallError(`${reason.message}${advice}`, {
+      kind: 'credential',
+      code: reason.code,
+      httpStatus: reason.httpStatus,
+      graphRequestId: reason.graphRequestId,
+    });
     const announcement = this.circuit.takeAnnouncement();
     return {
       kind: 'suspended',

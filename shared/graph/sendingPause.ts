@@ -1,5 +1,6 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+import { type TableClient } from '@azure/data-tables';
 import { tenantRefusalOf, type GraphCallError, type TenantRefusal } from './graphCallError';
+import { isNotFound, isPreconditionFailed } from '../storage';
 
 /**
  * A pause of all sending to Graph's /invitations, shared by every instance through the app's table
@@ -119,7 +120,7 @@ export class SendingPause {
       await this.table.updateEntity(toRow({ ...row.state, nextProbeAt }), 'Replace', { etag: row.etag });
       return true;
     } catch (error) {
-      if (error instanceof RestError && (error.statusCode === 412 || error.statusCode === 404)) return false;
+      if (isPreconditionFailed(error) || isNotFound(error)) return false;
       throw error;
     }
   }
@@ -166,7 +167,7 @@ export class SendingPause {
       const { partitionKey: _p, rowKey, etag, timestamp: _t, ...fields } = await this.table.getEntity<PauseRow>(PARTITION, kind);
       return { state: { ...(fields as Omit<PauseState, 'kind'>), kind: rowKey }, etag };
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }
@@ -175,7 +176,7 @@ export class SendingPause {
     try {
       await this.table.deleteEntity(PARTITION, kind);
     } catch (error) {
-      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+      if (!isNotFound(error)) throw error;
     }
   }
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { RestError, type TableClient } from '@azure/data-tables';
+import { type TableClient } from '@azure/data-tables';
 import { problems, MAX_PROPERTY_CHARACTERS } from '../core';
+import { isConflict, isNotFound } from '../storage';
 
 /**
  * Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field"): the same key
@@ -50,7 +51,7 @@ export class IdempotencyStore {
         });
         claimed.push(key);
       } catch (error) {
-        if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+        if (!isConflict(error)) throw error;
         const row = await this.read(key, true);
         if (row && Date.now() - Date.parse(row.createdAt) < IDEMPOTENCY_WINDOW_MS) {
           await this.release(claimed);
@@ -101,7 +102,7 @@ export class IdempotencyStore {
       const row = await this.table.getEntity<KeyRow>(PARTITION, rowKey(key));
       return evenExpired || Date.now() - Date.parse(row.createdAt) < IDEMPOTENCY_WINDOW_MS ? row : undefined;
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }

@@ -1,4 +1,5 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+import { type TableClient } from '@azure/data-tables';
+import { isNotFound } from '../storage';
 
 /**
  * The expiry policy (EXPIRE_AFTER with EXPIRED_ACTION) the scheduled tracker has already reported
@@ -20,7 +21,7 @@ export class ExpiryPolicyMemory {
       const row = await this.table.getEntity<{ policy?: string }>(PARTITION, ROW);
       return row.policy === policy;
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return false;
+      if (isNotFound(error)) return false;
       throw error;
     }
   }

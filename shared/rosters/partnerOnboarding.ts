@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
-import { RestError } from '@azure/storage-blob';
 import type { Log, RejectedItem } from '../core';
 import { emptyResultsCsv, type BatchReports, stringifyForSpreadsheets } from '../batches';
 import { QueueUnavailableError, StorageUnavailableError, type Intake, validateItems } from '../intake';
 import { type RosterProgressStore, type RosterProgress } from './rosterProgress';
 import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
+import { isConflict, isNotFound, isOutage, isPreconditionFailed } from '../storage';
 
 /**
  * Scheduled partner onboarding: every new roster in the `partner-rosters` container goes through
@@ -305,7 +305,7 @@ async function appendRejections(container: ContainerClient, rosterName: string, 
     await blob.create({ conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
     await blob.appendBlock(header, Buffer.byteLength(header));
   } catch (error) {
-    if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+    if (!isConflict(error)) throw error;
   }
   const rows = stringifyForSpreadsheets(
     rejected.flatMap((item) => item.errors.map((error) => [item.index + 1, item.line ?? '', error.path, error.message])),
@@ -315,15 +315,14 @@ async function appendRejections(container: ContainerClient, rosterName: string, 
 
 /** Copy, then delete the source only if it is still the version we read. */
 function isBlobChanged(error: unknown): boolean {
-  return error instanceof RestError && (error.statusCode === 412 || error.statusCode === 404);
+  return isPreconditionFailed(error) || isNotFound(error);
 }
 
 function isStorageOutage(error: unknown): boolean {
   // The intake wraps whatever storage said; a refusal (4xx) of something of this roster's, such as its name, is not an outage.
   if (error instanceof StorageUnavailableError) return isStorageOutage(error.cause) || !(error.cause instanceof Error);
   if (error instanceof QueueUnavailableError) return true;
-  const status = (error as { statusCode?: unknown })?.statusCode;
-  return (error as Error)?.name === 'RestError' && (typeof status !== 'number' || status >= 500);
+  return isOutage(error);
 }
 
 /** What a roster that cannot be recorded is told: storage's own words when the intake wrapped them. */

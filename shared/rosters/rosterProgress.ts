@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { MAX_KEY_CHARACTERS } from '../core';
+import { isNotFound } from '../storage';
 
 /**
  * How far a roster has come, kept in the Invitations table (PartitionKey `roster`) rather than on
@@ -39,7 +40,7 @@ export class RosterProgressStore {
     try {
       return rosterProgressSchema.parse(await this.table.getEntity(PARTITION, rowKey(name)));
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }
@@ -53,7 +54,7 @@ export class RosterProgressStore {
 
   async delete(name: string): Promise<void> {
     await this.table.deleteEntity(PARTITION, rowKey(name)).catch((error: unknown) => {
-      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+      if (!isNotFound(error)) throw error;
     });
   }
 

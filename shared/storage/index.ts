@@ -24,3 +24,4 @@ export {
 export { NO_CLAIM, errorColumns, groupsColumns, outcomeColumns, recordFromEntity, type RecordEntity } from './recordEntity';
 export { storageAccountFromSettings, type StorageAccount } from './storageAccount';
 export { takeFromRollingWindow, takeFromSlidingWindow } from './tableCounter';
+export { isConflict, isLostRace, isNotFound, isOutage, isPreconditionFailed, isRefusal } from './errors';

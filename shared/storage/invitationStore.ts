@@ -1,4 +1,4 @@
-import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+import { odata, type RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import {
   mapWithConcurrency,
   problems,
@@ -13,6 +13,7 @@ import {
 } from '../core';
 import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
 import type { CallerResendBudget } from './callerResendBudget';
+import { isConflict, isNotFound, isPreconditionFailed, isRefusal } from './errors';
 
 /**
  * Records in Table storage (batches have their own rows: see batches/batchLedger.ts):
@@ -132,7 +133,7 @@ export class InvitationStore {
     try {
       await this.table.createTable();
     } catch (error) {
-      if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+      if (!isConflict(error)) throw error;
     }
   }
 
@@ -181,7 +182,7 @@ export class InvitationStore {
           await this.table.submitTransaction(createActions(entity));
           return { record: recordFromEntity(entity), admission: 'created', batchPosition: entity.batchPosition };
         } catch (error) {
-          if (error instanceof RestError && error.statusCode === 409) continue; // created meanwhile: decide again
+          if (isConflict(error)) continue; // created meanwhile: decide again
           if (isRefusal(error)) return { admission: 'refused', reason: refusalReason(error) };
           throw error;
         }
@@ -203,7 +204,7 @@ export class InvitationStore {
       try {
         await this.table.updateEntity(toTableEntity(entity), 'Replace', { etag: existing.etag });
       } catch (error) {
-        if (error instanceof RestError && error.statusCode === 412) continue; // someone else changed it: decide again
+        if (isPreconditionFailed(error)) continue; // someone else changed it: decide again
         if (isRefusal(error)) return { admission: 'refused', reason: refusalReason(error) };
         throw error;
       }
@@ -297,7 +298,7 @@ export class InvitationStore {
     try {
       return (await this.table.updateEntity(toTableEntity(entity), 'Replace', etag ? { etag } : {})).etag ?? '';
     } catch (error) {
-      if (etag && error instanceof RestError && error.statusCode === 412) return undefined;
+      if (etag && isPreconditionFailed(error)) return undefined;
       throw error;
     }
   }
@@ -307,7 +308,7 @@ export class InvitationStore {
       const entity = await this.table.getEntity<RecordEntity>(recordPartition(id), id);
       return toStoredRecord(entity);
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }
@@ -391,11 +392,6 @@ export class InvitationStore {
       ...queuedAttemptProperties(batchId, candidate.invitation, now, candidate.batchPosition, candidate.warning),
     };
   }
-}
-
-/** A 4xx from storage: it will refuse the same write again (a 409 or 412 is a race, decided by the caller). */
-function isRefusal(error: unknown): error is RestError {
-  return error instanceof RestError && error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500;
 }
 
 function refusalReason(error: RestError): string {

@@ -1,4 +1,5 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+import { type TableClient } from '@azure/data-tables';
+import { isLostRace, isNotFound } from './errors';
 
 /**
  * A counter shared by every instance: one Table row, added to with a compare-and-swap, so that
@@ -17,7 +18,7 @@ export async function takeFromCounter(
       const entity = await table.getEntity<{ count: number }>(key.partitionKey, key.rowKey);
       row = { count: entity.count, etag: entity.etag };
     } catch (error) {
-      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+      if (!isNotFound(error)) throw error;
     }
     if ((row?.count ?? 0) + amount > limit) return false;
     try {
@@ -26,7 +27,7 @@ export async function takeFromCounter(
       return true;
     } catch (error) {
       // Another taker counted meanwhile: read again.
-      if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) continue;
+      if (isLostRace(error)) continue;
       throw error;
     }
   }
@@ -51,7 +52,7 @@ export async function takeFromSlidingWindow(
       const entity = await table.getEntity<{ times: string }>(key.partitionKey, key.rowKey);
       row = { times: JSON.parse(entity.times) as number[], etag: entity.etag };
     } catch (error) {
-      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+      if (!isNotFound(error)) throw error;
     }
     const recent = (row?.times ?? []).filter((time) => time > now - windowMs);
     if (recent.length >= limit) return { ok: false, roomAt: recent[recent.length - limit]! + windowMs };
@@ -61,7 +62,7 @@ export async function takeFromSlidingWindow(
       else await table.createEntity({ ...key, times });
       return { ok: true };
     } catch (error) {
-      if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) continue;
+      if (isLostRace(error)) continue;
       throw error;
     }
   }
@@ -91,7 +92,7 @@ export async function takeFromRollingWindow(
       const entity = await table.getEntity<{ counts: string }>(key.partitionKey, key.rowKey);
       row = { counts: JSON.parse(entity.counts) as Record<string, number>, etag: entity.etag };
     } catch (error) {
-      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+      if (!isNotFound(error)) throw error;
     }
     const counts = Object.entries(row?.counts ?? {})
       .map(([at, count]) => [Number(at), count] as const)
@@ -117,7 +118,7 @@ export async function takeFromRollingWindow(
       else await table.createEntity(entity);
       return { ok: true };
     } catch (error) {
-      if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) continue;
+      if (isLostRace(error)) continue;
       throw error;
     }
   }
