@@ -5,8 +5,6 @@ import {
   type Invitation,
   recordIdForEmail,
   recordIdSchema,
-  RETRYABLE_STATUSES,
-  FINAL_STATUSES,
   INVITED_STATUSES,
   type InvitationRecord,
   type InvitationStatus,
@@ -14,6 +12,7 @@ import {
 import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
 import type { CallerResendBudget } from './callerResendBudget';
 import { isConflict, isNotFound, isPreconditionFailed, isRefusal } from './errors';
+import { keptFromEarlierSubmissions, shouldQueueAgain } from './admissionRules';
 
 /**
  * Records in Table storage (batches have their own rows: see batches/batchLedger.ts):
@@ -397,38 +396,6 @@ export class InvitationStore {
 function refusalReason(error: RestError): string {
   const code = error.code ?? `HTTP ${error.statusCode}`;
   return `storage refused its record (${code}: ${error.message.split('\n')[0]!.slice(0, 200)})`;
-}
-
-/** The intake rule: a live record answers as a duplicate; a failed one, or one asked for again, is queued again. */
-function shouldQueueAgain(existing: StoredRecord, invitation: Invitation, now: Date, staleAfterMs: number): boolean {
-  const { status, queuedAt } = existing.record;
-  if (RETRYABLE_STATUSES.has(status)) return true;
-  // A record left Queued with no message (the intake failed between the two writes): queue it again.
-  if (status === 'Queued' && now.getTime() - Date.parse(queuedAt) > staleAfterMs) return true;
-  // Asking on purpose re-invites a finished person; one still in flight will be invited anyway.
-  return FINAL_STATUSES.has(status) && invitation.resend;
-}
-
-/**
- * What a later submission of a person may not change. The callbackUrl stays the one of the
- * submission that created the person, so no other caller can redirect their events. Once a guest
- * exists, the cc, the groups and the message stay as first submitted: a resend sends the same
- * invitation again, and cannot send someone else's redemption link to a cc of its own choosing or
- * add an existing guest to other groups.
- */
-function keptFromEarlierSubmissions(existing: StoredRecord, submitted: Invitation): Invitation {
-  const earlier = existing.invitation;
-  const { callbackUrl: _callback, ...changeable } = submitted;
-  const callback = earlier.callbackUrl ? { callbackUrl: earlier.callbackUrl } : {};
-  if (!INVITED_STATUSES.has(existing.record.status)) return { ...changeable, ...callback };
-  const { groups: _groups, invitedUserMessageInfo: _message, messageTemplate: _template, ...rest } = changeable;
-  return {
-    ...rest,
-    ...callback,
-    ...(earlier.groups ? { groups: earlier.groups } : {}),
-    ...(earlier.invitedUserMessageInfo ? { invitedUserMessageInfo: earlier.invitedUserMessageInfo } : {}),
-    ...(earlier.messageTemplate ? { messageTemplate: earlier.messageTemplate } : {}),
-  };
 }
 
 function toStoredRecord(entity: TableEntityResult<RecordEntity>): StoredRecord {

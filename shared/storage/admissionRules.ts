@@ -1,0 +1,43 @@
+import { FINAL_STATUSES, INVITED_STATUSES, RETRYABLE_STATUSES, type Invitation, type InvitationRecord } from '../core';
+
+/**
+ * What a submission of a person the app already has decides (invitationStore.ts admits it under the
+ * record's ETag): whether the person is queued again, and what the new submission may change.
+ */
+
+export interface KnownPerson {
+  record: Pick<InvitationRecord, 'status' | 'queuedAt'>;
+  invitation: Invitation;
+}
+
+/** The intake rule: a live record answers as a duplicate; a failed one, or one asked for again, is queued again. */
+export function shouldQueueAgain(existing: KnownPerson, invitation: Invitation, now: Date, staleAfterMs: number): boolean {
+  const { status, queuedAt } = existing.record;
+  if (RETRYABLE_STATUSES.has(status)) return true;
+  // A record left Queued with no message (the intake failed between the two writes): queue it again.
+  if (status === 'Queued' && now.getTime() - Date.parse(queuedAt) > staleAfterMs) return true;
+  // Asking on purpose re-invites a finished person; one still in flight will be invited anyway.
+  return FINAL_STATUSES.has(status) && invitation.resend;
+}
+
+/**
+ * What a later submission of a person may not change. The callbackUrl stays the one of the
+ * submission that created the person, so no other caller can redirect their events. Once a guest
+ * exists, the cc, the groups and the message stay as first submitted: a resend sends the same
+ * invitation again, and cannot send someone else's redemption link to a cc of its own choosing or
+ * add an existing guest to other groups.
+ */
+export function keptFromEarlierSubmissions(existing: KnownPerson, submitted: Invitation): Invitation {
+  const earlier = existing.invitation;
+  const { callbackUrl: _callback, ...changeable } = submitted;
+  const callback = earlier.callbackUrl ? { callbackUrl: earlier.callbackUrl } : {};
+  if (!INVITED_STATUSES.has(existing.record.status)) return { ...changeable, ...callback };
+  const { groups: _groups, invitedUserMessageInfo: _message, messageTemplate: _template, ...rest } = changeable;
+  return {
+    ...rest,
+    ...callback,
+    ...(earlier.groups ? { groups: earlier.groups } : {}),
+    ...(earlier.invitedUserMessageInfo ? { invitedUserMessageInfo: earlier.invitedUserMessageInfo } : {}),
+    ...(earlier.messageTemplate ? { messageTemplate: earlier.messageTemplate } : {}),
+  };
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { INVITATION_STATUSES, invitationSchema, type InvitationStatus } from '../../shared/core';
+import { keptFromEarlierSubmissions, shouldQueueAgain } from '../../shared/storage/admissionRules';
+
+/** A person submitted again (shared/storage/admissionRules.ts): queued again or a duplicate, and what the new submission may change. */
+describe('a person submitted again', () => {
+  const now = new Date('2026-12-02T12:00:00Z');
+  const STALE_MS = 15 * 60_000;
+  const invitation = (extra: Record<string, unknown> = {}) =>
+    invitationSchema.parse({ invitedUserEmailAddress: 'ada@fabrikam.com', inviteRedirectUrl: 'https://myapps.microsoft.com', ...extra });
+  const known = (status: InvitationStatus, queuedAt = now.toISOString(), extra: Record<string, unknown> = {}) => ({
+    record: { status, queuedAt },
+    invitation: invitation(extra),
+  });
+
+  const expected: Record<InvitationStatus, { plain: boolean; resend: boolean }> = {
+    Queued: { plain: false, resend: false }, // in flight: invited anyway
+    Processing: { plain: false, resend: false },
+    Invited: { plain: false, resend: true }, // a duplicate, unless a resend is asked for on purpose
+    Accepted: { plain: false, resend: true },
+    Expired: { plain: true, resend: true }, // a new attempt
+    Removed: { plain: true, resend: true },
+    Failed: { plain: true, resend: true },
+    DeadLettered: { plain: true, resend: true },
+  };
+
+  it.each(INVITATION_STATUSES)('%s: queued again as the rules say', (status) => {
+    expect(shouldQueueAgain(known(status), invitation(), now, STALE_MS)).toBe(expected[status].plain);
+    expect(shouldQueueAgain(known(status), invitation({ resend: true }), now, STALE_MS)).toBe(expected[status].resend);
+  });
+
+  it('queues again a person left Queued past the stale time (the intake failed between the record and the message)', () => {
+    const justQueued = new Date(now.getTime() - STALE_MS).toISOString();
+    const longAgo = new Date(now.getTime() - STALE_MS - 1).toISOString();
+    expect(shouldQueueAgain(known('Queued', justQueued), invitation(), now, STALE_MS)).toBe(false);
+    expect(shouldQueueAgain(known('Queued', longAgo), invitation(), now, STALE_MS)).toBe(true);
+    expect(shouldQueueAgain(known('Processing', longAgo), invitation(), now, STALE_MS)).toBe(false);
+  });
+
+  it('keeps the creating submission’s callbackUrl, whoever submits later', () => {
+    const first = known('Failed', undefined, { callbackUrl: 'https://hr.contoso.com/events' });
+    const later = keptFromEarlierSubmissions(
+      first,
+      invitation({ callbackUrl: 'https://attacker.example/events', invitedUserDisplayName: 'Ada' }),
+    );
+    expect(later).toMatchObject({ callbackUrl: 'https://hr.contoso.com/events', invitedUserDisplayName: 'Ada' });
+    const none = keptFromEarlierSubmissions(known('Failed'), invitation({ callbackUrl: 'https://attacker.example/events' }));
+    expect(none.callbackUrl).toBeUndefined();
+  });
+
+  it('keeps the cc, the groups and the message once a guest exists; before that, the new ones count', () => {
+    const message = { customizedMessageBody: 'Welcome.', ccRecipients: [{ emailAddress: { address: 'cc@fabrikam.com' } }] };
+    const firstGroups = ['6b4a1c2d-3e5f-4a6b-8c7d-9e0f1a2b3c4d'];
+    const otherGroups = ['00000000-0000-4000-8000-000000000001'];
+    const resubmitted = invitation({ groups: otherGroups, invitedUserMessageInfo: { customizedMessageBody: 'Other.' }, resend: true });
+    const invited = keptFromEarlierSubmissions(
+      known('Invited', undefined, { groups: firstGroups, invitedUserMessageInfo: message }),
+      resubmitted,
+    );
+    expect(invited).toMatchObject({ groups: firstGroups, invitedUserMessageInfo: message, resend: true });
+    const failed = keptFromEarlierSubmissions(
+      known('Failed', undefined, { groups: firstGroups, invitedUserMessageInfo: message }),
+      resubmitted,
+    );
+    expect(failed).toMatchObject({ groups: otherGroups, invitedUserMessageInfo: { customizedMessageBody: 'Other.' } });
+  });
+});
