@@ -73,7 +73,7 @@ async function once(certificate: LocalCertificate, backlog: number): Promise<{ i
 }
 
 export async function benchHostMemory(certificate: LocalCertificate, { backlog = 5_000, runs = 3 } = {}): Promise<HostMemoryBenchResult> {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(appRoot(), 'tsconfig.build.json')], {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(appRoot(), 'tsconfig.local.json')], {
     stdio: 'inherit',
   });
   const measured: { idle: number; peak: number }[] = [];

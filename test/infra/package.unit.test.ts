@@ -72,8 +72,27 @@ describe('the deployment package (.funcignore, azure.yaml)', () => {
     }
   });
 
-  it('leaves out tests, benchmarks, docs and local data', () => {
-    expect(inPackage.filter((file) => /^(test|bench|docs|examples|infra|scripts|\.ci)\//.test(file))).toEqual([]);
+  it('leaves out tests, benchmarks, docs, local data and the development tooling (local host, emulator, Azurite launcher)', () => {
+    expect(inPackage.filter((file) => /^(test|bench|docs|examples|infra|scripts|local|\.ci)\//.test(file))).toEqual([]);
     expect(inPackage).not.toContain('local.settings.sample.json');
+  });
+
+  it('compiles only what it deploys (functions/, shared/, the dashboard page), with no devDependency but the compiler and its types', () => {
+    const inputs = execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--listFilesOnly'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean)
+      .map((file) => path.relative(ROOT, file).split(path.sep).join('/'));
+    const ours = inputs.filter((file) => !file.startsWith('node_modules/'));
+    expect(ours.length).toBeGreaterThan(50);
+    expect(ours.filter((file) => !/^(functions|shared|dashboard)\//.test(file))).toEqual([]);
+    for (const file of ours) expect(inPackage, file).toContain(file);
+    const devDependencies = Object.keys(
+      JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).devDependencies as Record<string, string>,
+    );
+    const packagesUsed = new Set(inputs.map((file) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1]).filter(Boolean));
+    expect(devDependencies.filter((name) => packagesUsed.has(name)).sort()).toEqual(['@types/node', '@types/stream-json', 'typescript']);
   });
 });
