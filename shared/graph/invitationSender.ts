@@ -53,9 +53,12 @@ class PausedError extends Error {
   override readonly name = 'PausedError';
 }
 
+/** What the sender needs of the invitations client: a token, the call, a fresh credential. */
+export type InvitationsCaller = Pick<GraphInvitationsClient, 'token' | 'createInvitation' | 'refreshCredential'>;
+
 export class InvitationSender {
   constructor(
-    private readonly client: GraphInvitationsClient,
+    private readonly client: InvitationsCaller,
     private readonly pacer: GraphPacer,
     private readonly circuit: CredentialCircuit,
     /** Looks a person up before a call that could be a second invitation; none: always call. */
