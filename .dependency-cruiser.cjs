@@ -11,6 +11,7 @@ const SHARED_FLOORS = [
   'batches', // the batch ledger and its reports
   'intake', // validation, policy, admission: a submission becomes records, batch rows and messages
   'lifecycle', // after the invitation: redemption, reminders, expiry, events and callbacks
+  'records', // what follows a record's every change: its batch's copy and its caller's event
   'healthBoard.ts',
   'worker', // the queue's consumer: claim, invite, follow up
   'rosters', // partners' roster files

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import pRetry from 'p-retry';
 import { BatchBook, BatchIndex, BatchLedger, RejectedRows, BatchReports } from './batches';
 import { BatchRedrive, Intake, IdempotencyStore } from './intake';
 import {
@@ -23,15 +22,16 @@ import {
   poisonQueueName,
   INVITATIONS_TABLE,
   InvitationStore,
+  readRecord,
   CallerResendBudget,
   storageAccountFromSettings,
   type StorageAccount,
 } from './storage';
 import { PartnerOnboarding, ROSTERS_CONTAINER, RosterProgressStore } from './rosters';
 import { loadSettings, type Settings } from './settings';
-import { FINAL_STATUSES } from './core';
 import { EVENTS_QUEUE, InvitationEvents, RedemptionTracker, ExpiryPolicyMemory, RedemptionReset } from './lifecycle';
 import { MailboxBudget } from './mail';
+import { RecordChanges } from './records';
 
 /**
  * Everything a handler needs, created once per process and passed in: handlers never construct
@@ -75,9 +75,6 @@ export interface ResourceNames {
 
 // A probe is one token request; Entra answers in well under a second when it answers at all.
 const PROBE_TIMEOUT_MS = 10_000;
-// A final status's batch copy is synced again this many times (after 0.5, 1, 2 and 4 s), each time
-// after the storage SDK's own retries, before its writer hears of the failure.
-const FINAL_COPY_RETRIES = 4;
 
 export const DEFAULT_RESOURCE_NAMES: ResourceNames = { queueName: INVITATIONS_QUEUE, tableName: INVITATIONS_TABLE };
 
@@ -97,37 +94,17 @@ export async function createAppDependencies(
     maxAttempts: settings.NOTIFY_MAX_ATTEMPTS,
     firstRetryMs: settings.NOTIFY_FIRST_RETRY_SECONDS * 1000,
   });
-  const store: InvitationStore = new InvitationStore(table, {
+  // Every write of a record is followed by its batch's copy and its caller's event (records/recordChanges.ts).
+  // The ledger reads records straight from the table, so the store it follows needs no forward reference.
+  const ledger = new BatchLedger(table, async (id) => {
+    const stored = await readRecord(table, id);
+    return stored && { record: stored.record, batchPosition: stored.entity.batchPosition };
+  });
+  const store = new InvitationStore(table, {
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
     resendMaxPerDay: settings.INVITE_RESEND_MAX_PER_DAY,
     callerResends: new CallerResendBudget(table, settings.INVITE_RESEND_MAX_PER_CALLER_PER_DAY),
-    afterChange: async ({ batchId, recordId, batchPosition, entity, announce }) => {
-      const lag = (what: string, error: unknown) => console.warn(`Invitation ${recordId}: ${what} lags (${String(error).split('\n')[0]}).`);
-      // A final status must reach the batch: nothing syncs its copy again unless the person changes.
-      // So the sync is retried for a while (the redemption tracker, which will not read the person
-      // again, left the copy behind after one failure), and then its writer hears of the failure
-      // (the worker retries through a storage outage; a failed message is delivered again and
-      // reconfirms). The steps in between (Queued, Processing) are caught up by the sweep.
-      const final = entity !== undefined && FINAL_STATUSES.has(entity.status);
-      const syncCopy = (position: number) =>
-        pRetry(() => ledger.sync(batchId, recordId, position), { retries: final ? FINAL_COPY_RETRIES : 0, minTimeout: 500 }).catch(
-          (error: unknown) => {
-            if (final) throw error;
-            lag(`its copy in batch ${batchId}`, error);
-          },
-        );
-      await Promise.all([
-        batchPosition === undefined ? undefined : syncCopy(batchPosition),
-        // An event is delivered again when its person's message is (the claim reconfirms a final record).
-        entity && announce !== false
-          ? events.announce(entity).catch((error: unknown) => lag(`the event of its ${entity.status}`, error))
-          : undefined,
-      ]);
-    },
-  });
-  const ledger = new BatchLedger(table, async (id) => {
-    const stored = await store.getById(id);
-    return stored && { record: stored.record, batchPosition: stored.entity.batchPosition };
+    changes: new RecordChanges(ledger, events),
   });
   const batches = new BatchBook(new BatchIndex(table), ledger, new RejectedRows(table));
   const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));

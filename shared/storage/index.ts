@@ -16,8 +16,11 @@ export {
 export {
   INVITATIONS_TABLE,
   InvitationStore,
+  readRecord,
   type AdmissionCandidate,
   type AdmissionResult,
+  type RecordChange,
+  type RecordChangeFollower,
   type RecordedAdmission,
   type StoredRecord,
 } from './invitationStore';

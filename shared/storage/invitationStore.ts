@@ -72,6 +72,11 @@ export interface RecordChange {
   announce?: boolean;
 }
 
+/** What follows a record's change (records/recordChanges.ts, or a test's own). */
+export interface RecordChangeFollower {
+  follow(change: RecordChange): Promise<unknown>;
+}
+
 /** Properties of a new attempt: whatever the previous one left (outcome, error, claim) is cleared. */
 function queuedAttemptProperties(
   batchId: string,
@@ -102,11 +107,12 @@ export interface InvitationStoreOptions {
    */
   queuedStaleAfterMs: number;
   /**
-   * Called after each change of a record this store makes on its own (replace, withdraw), with the
-   * batch whose copy of the person may have to follow (batchLedger.ts). The intake tells the batch
-   * of its admissions itself, with their place in the submission.
+   * What follows each change of a record this store makes on its own (replace, withdraw,
+   * reconfirm): its copy in its batch and its caller's event (records/recordChanges.ts). A write
+   * returns once they have run. The intake tells the batch of its admissions itself, with their
+   * place in the submission.
    */
-  afterChange?: (change: RecordChange) => Promise<unknown>;
+  changes?: RecordChangeFollower;
   /** INVITE_RESEND_MAX_PER_DAY: how often one person may be emailed again in 24 hours. @default 3 */
   resendMaxPerDay?: number;
   /** INVITE_RESEND_MAX_PER_CALLER_PER_DAY: how many people one caller may have invited again in a day (none: no limit). */
@@ -256,7 +262,7 @@ export class InvitationStore {
     else if (admission === 'requeued' && previous) await this.table.updateEntity(toTableEntity(previous), 'Replace');
     else return;
     // The withdrawn attempt's place in its batch: its copy there counts no more (or again as before).
-    await this.options.afterChange?.({ batchId: record.batchId, recordId: record.id, batchPosition });
+    await this.options.changes?.follow({ batchId: record.batchId, recordId: record.id, batchPosition });
   }
 
   /**
@@ -264,7 +270,7 @@ export class InvitationStore {
    * them (a crash between the writes).
    */
   async reconfirm({ entity }: StoredRecord): Promise<void> {
-    await this.options.afterChange?.({ batchId: entity.batchId, recordId: entity.id, batchPosition: entity.batchPosition, entity });
+    await this.options.changes?.follow({ batchId: entity.batchId, recordId: entity.id, batchPosition: entity.batchPosition, entity });
   }
 
   /**
@@ -274,7 +280,7 @@ export class InvitationStore {
   async replace(entity: RecordEntity, etag?: string, { announce = true }: { announce?: boolean } = {}): Promise<string | undefined> {
     const written = await this.writeRow(entity, etag);
     if (written === undefined) return undefined;
-    await this.options.afterChange?.({
+    await this.options.changes?.follow({
       batchId: entity.batchId,
       recordId: entity.id,
       batchPosition: entity.batchPosition,
@@ -303,13 +309,7 @@ export class InvitationStore {
   }
 
   async getById(id: string): Promise<StoredRecord | undefined> {
-    try {
-      const entity = await this.table.getEntity<RecordEntity>(recordPartition(id), id);
-      return toStoredRecord(entity);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    return readRecord(this.table, id);
   }
 
   /** The record an API caller names by id, or the 404 problem (for an id that is no invitation id, too). */
@@ -396,6 +396,16 @@ export class InvitationStore {
 function refusalReason(error: RestError): string {
   const code = error.code ?? `HTTP ${error.statusCode}`;
   return `storage refused its record (${code}: ${error.message.split('\n')[0]!.slice(0, 200)})`;
+}
+
+/** One record by id, straight from the table: for readers that need no store (the batch ledger). */
+export async function readRecord(table: TableClient, id: string): Promise<StoredRecord | undefined> {
+  try {
+    return toStoredRecord(await table.getEntity<RecordEntity>(recordPartition(id), id));
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 function toStoredRecord(entity: TableEntityResult<RecordEntity>): StoredRecord {

@@ -2,7 +2,7 @@ import type { TableClient } from '@azure/data-tables';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { BatchLedger, noCounts, type BatchCounts } from '../../shared/batches/batchLedger';
-import { InvitationStore } from '../../shared/storage/invitationStore';
+import { InvitationStore, readRecord } from '../../shared/storage/invitationStore';
 import type { RecordEntity } from '../../shared/storage/recordEntity';
 import { clearQueue, createTestDependencies, invitationFor, submit, writeRecord } from '../support/harness';
 import { dependenciesBehindFaultProxy } from '../support/storageFaultProxy';
@@ -80,15 +80,14 @@ function crashingProcess(crashAt: number, when: 'before' | 'after') {
 
 /** A process of the app on `table`: its own store and ledger. */
 function processOn(table: TableClient) {
-  const store: InvitationStore = new InvitationStore(table, {
-    queuedStaleAfterMs: 600_000,
-    afterChange: ({ batchId, recordId, batchPosition }) => ledger.sync(batchId, recordId, batchPosition!),
-  });
   const ledger = new BatchLedger(table, async (id) => {
-    const stored = await store.getById(id);
+    const stored = await readRecord(table, id);
     return stored && { record: stored.record, batchPosition: stored.entity.batchPosition };
   });
-  return store;
+  return new InvitationStore(table, {
+    queuedStaleAfterMs: 600_000,
+    changes: { follow: ({ batchId, recordId, batchPosition }) => ledger.sync(batchId, recordId, batchPosition!) },
+  });
 }
 
 async function truthOf(batchId: string, ids: readonly string[]): Promise<BatchCounts> {
