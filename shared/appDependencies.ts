@@ -83,6 +83,47 @@ export async function createAppDependencies(
   names: ResourceNames = DEFAULT_RESOURCE_NAMES,
   storage: StorageAccount = storageAccountFromSettings(settings),
 ): Promise<AppDependencies> {
+  const records = await recordsFrom(settings, names, storage);
+  const { store, queue, ledger, batches, events } = records;
+  const intake = intakeFrom(settings, records);
+  const graph = graphFrom(settings, records);
+  const batchReports = new BatchReports(store, ledger, batches.rejectedRows, batches.index);
+  return {
+    settings,
+    store,
+    queue,
+    events,
+    batches,
+    intake,
+    batchReports,
+    batchRedrive: new BatchRedrive(store, ledger, intake),
+    worker: workerFrom(settings, records, graph),
+    strandedSweeper: new StrandedInvitationSweeper(store, queue, batches, { strandedAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000 }),
+    partnerOnboarding: new PartnerOnboarding(
+      () => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER),
+      intake,
+      batchReports,
+      new RosterProgressStore(store.table),
+      { budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000 },
+    ),
+    redemptionTracker: trackerFrom(settings, records, graph),
+    redemptionReset: new RedemptionReset(store, queue, graph.directory),
+    sendingPause: graph.sendingPause,
+    health: graph.health,
+    credentialCircuit: graph.credentialCircuit,
+    rateShares: graph.rateShares,
+  };
+}
+
+type Records = Awaited<ReturnType<typeof recordsFrom>>;
+type Graph = ReturnType<typeof graphFrom>;
+
+/**
+ * The table, the queues and what keeps them: the store, whose every write of a record is followed
+ * by its batch's copy and its caller's event (records/recordChanges.ts). The ledger reads records
+ * straight from the table, so nothing here refers to the store before it exists.
+ */
+async function recordsFrom(settings: Settings, names: ResourceNames, storage: StorageAccount) {
   const table = storage.tableClient(names.tableName);
   const eventsQueueName = names.eventsQueueName ?? (names.queueName === INVITATIONS_QUEUE ? EVENTS_QUEUE : `${names.queueName}-events`);
   const events = new InvitationEvents(storage.queueClient(eventsQueueName), storage.queueClient(poisonQueueName(eventsQueueName)), {
@@ -94,8 +135,6 @@ export async function createAppDependencies(
     maxAttempts: settings.NOTIFY_MAX_ATTEMPTS,
     firstRetryMs: settings.NOTIFY_FIRST_RETRY_SECONDS * 1000,
   });
-  // Every write of a record is followed by its batch's copy and its caller's event (records/recordChanges.ts).
-  // The ledger reads records straight from the table, so the store it follows needs no forward reference.
   const ledger = new BatchLedger(table, async (id) => {
     const stored = await readRecord(table, id);
     return stored && { record: stored.record, batchPosition: stored.entity.batchPosition };
@@ -109,7 +148,12 @@ export async function createAppDependencies(
   const batches = new BatchBook(new BatchIndex(table), ledger, new RejectedRows(table));
   const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));
   await Promise.all([store.ensureTable(), queue.ensureQueues(), events.ensureQueues()]);
-  const intake = new Intake(store, batches, queue, {
+  return { table, events, ledger, store, batches, queue };
+}
+
+/** Submissions in: the operator's policy, the intake's signature and idempotency. */
+function intakeFrom(settings: Settings, { store, batches, queue }: Records): Intake {
+  return new Intake(store, batches, queue, {
     policy: {
       domains: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
       allowedGroups: settings.INVITE_ALLOWED_GROUPS,
@@ -125,11 +169,18 @@ export async function createAppDependencies(
     hmacToleranceSeconds: settings.INTAKE_HMAC_TOLERANCE_SECONDS,
     idempotency: new IdempotencyStore(store.table),
   });
-  const claims = new InvitationClaims(store, { leaseMs: settings.CLAIM_LEASE_SECONDS * 1000 });
-  const graphClient = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
+}
+
+/**
+ * Graph for this process: one credential, the sign-in circuit, the pacer within this instance's
+ * share of the app's budget (agreed among the busy instances in the table), the read budget, the
+ * lookup, the tenant's and the operator's pause, and the sender that uses them all.
+ */
+function graphFrom(settings: Settings, { table, events }: Records) {
   // One id for this instance in every shared row (health, budget shares): Azure gives each instance one.
   const instanceId = process.env.WEBSITE_INSTANCE_ID || randomUUID();
-  const health = new HealthBoard(store.table, instanceId);
+  const health = new HealthBoard(table, instanceId);
+  const graphClient = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
   const credentialCircuit = new CredentialCircuit({
     probe: () => graphClient.probeToken(PROBE_TIMEOUT_MS),
     probeIntervalMs: settings.GRAPH_SIGNIN_PROBE_SECONDS * 1000,
@@ -139,9 +190,10 @@ export async function createAppDependencies(
       health.reportCredential(state);
     },
   });
-  // One budget for the app: the pacer adapts within this instance's share, which the busy instances agree on in the table.
-  const pacer = new GraphPacer({ maxWritesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND, onDemand: () => rateShares.start() });
-  const rateShares = new RateShares({ table: store.table, pacer, instanceId });
+  const pacer = new GraphPacer({ maxWritesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND });
+  const rateShares = new RateShares({ table, pacer, instanceId });
+  // The share heartbeat starts when this process first wants to write.
+  pacer.onDemand(() => rateShares.start());
   const directory = new GraphDirectoryClient(
     graphEndpoints(settings),
     (timeoutMs) => graphClient.token(timeoutMs),
@@ -152,12 +204,17 @@ export async function createAppDependencies(
       `Graph refused to look people up (${error.code}): without User.Read.All (Application) a crash mid-call can still cost a second invitation (docs/deploy.md).`,
     ),
   );
-  const sendingPause = new SendingPause(store.table, {
+  const sendingPause = new SendingPause(table, {
     probeIntervalMs: settings.TENANT_PAUSE_PROBE_MINUTES * 60_000,
     ...(settings.GRAPH_TENANT_ID ? { tenantId: settings.GRAPH_TENANT_ID } : {}),
     onChange: (change, state) => events.announcePause(change, state),
   });
   const sender = new InvitationSender(graphClient, pacer, credentialCircuit, lookup, sendingPause);
+  return { health, credentialCircuit, pacer, rateShares, directory, sendingPause, sender };
+}
+
+/** The queue's consumer: claims, the sender, and the follow-up (our own email, the group adds, the sponsors' check). */
+function workerFrom(settings: Settings, { store, queue }: Records, { health, credentialCircuit, pacer, directory, sender }: Graph) {
   const followUp = new InvitationFollowUp(store, directory, {
     circuit: credentialCircuit,
     pacer,
@@ -173,26 +230,17 @@ export async function createAppDependencies(
       ...(settings.INVITE_BRAND_COLOR ? { color: settings.INVITE_BRAND_COLOR } : {}),
     },
   });
-  const worker = new InvitationWorker(claims, sender, queue, {
+  return new InvitationWorker(new InvitationClaims(store, { leaseMs: settings.CLAIM_LEASE_SECONDS * 1000 }), sender, queue, {
     invocationBudgetMs: settings.WORKER_INVOCATION_BUDGET_SECONDS * 1000,
     health,
     followUp,
     sponsors: new SponsorCheck(directory),
   });
-  const batchReports = new BatchReports(store, ledger, batches.rejectedRows, batches.index);
-  const partnerOnboarding = new PartnerOnboarding(
-    () => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER),
-    intake,
-    batchReports,
-    new RosterProgressStore(store.table),
-    {
-      budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
-    },
-  );
-  const strandedSweeper = new StrandedInvitationSweeper(store, queue, batches, {
-    strandedAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
-  });
-  const redemptionTracker = new RedemptionTracker(store, queue, directory, pacer, {
+}
+
+/** Who accepted, reminders and expiry, within the write budget the invitations use. */
+function trackerFrom(settings: Settings, { store, queue }: Records, { directory, pacer }: Graph): RedemptionTracker {
+  return new RedemptionTracker(store, queue, directory, pacer, {
     policy: {
       ...(settings.REMINDER_AFTER !== undefined ? { reminderAfterMs: settings.REMINDER_AFTER } : {}),
       reminderMax: settings.REMINDER_MAX,
@@ -203,25 +251,6 @@ export async function createAppDependencies(
     // A timer run, like partnerOnboarding's: it stops cleanly well inside the Functions timeout.
     budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
   });
-  return {
-    settings,
-    store,
-    redemptionTracker,
-    redemptionReset: new RedemptionReset(store, queue, directory),
-    sendingPause,
-    events,
-    queue,
-    intake,
-    batchReports,
-    batches,
-    batchRedrive: new BatchRedrive(store, ledger, intake),
-    worker,
-    partnerOnboarding,
-    strandedSweeper,
-    health,
-    credentialCircuit,
-    rateShares,
-  };
 }
 
 let processDependencies: Promise<AppDependencies> | undefined;

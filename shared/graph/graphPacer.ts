@@ -31,8 +31,6 @@ export interface GraphPacerOptions {
   maxWritesPerSecond: number;
   /** @default Date.now */
   now?: () => number;
-  /** Told whenever a call asks for a turn (starts the share heartbeat: rateShares.ts). */
-  onDemand?: () => void;
   /**
    * The rate to start at, in writes per second: a process that has just started does not yet know
    * how many others share the budget, so it starts low and grows quickly (a slow start).
@@ -102,6 +100,7 @@ export class GraphPacer {
   /** When a call last waited for its turn: whether this process wants more than it gets. */
   lastDemandAt = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
+  private readonly demandListeners: (() => void)[] = [];
 
   constructor(private readonly options: GraphPacerOptions) {
     this.now = options.now ?? Date.now;
@@ -150,11 +149,16 @@ export class GraphPacer {
     });
   }
 
+  /** Tells `listener` whenever a call asks for a turn (rateShares.ts starts its heartbeat so). */
+  onDemand(listener: () => void): void {
+    this.demandListeners.push(listener);
+  }
+
   /** Notes that a call wants a turn (for the share heartbeat, rateShares.ts); returns the time. */
   noteDemand(): number {
     const now = this.now();
     this.lastDemandAt = now;
-    this.options.onDemand?.();
+    for (const listener of this.demandListeners) listener();
     return now;
   }
 
