@@ -41,17 +41,18 @@ const readOnly = (name: string) => refused(`is read-only: Graph sets ${name}, re
 const OPERATOR_ONLY =
   'is not accepted from callers: an operator resets a redemption of a guest this app invited with POST /api/invitations/{id}/reset-redemption (admin key)';
 
-/** Where the guest lands after redeeming: https only (an http page could be swapped on the way). */
-const absoluteHttpsUrl = text()
-  .max(MAX_URL)
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return url.protocol === 'https:' && url.hostname.length > 0 && url.username === '' && url.password === '';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute https URL without credentials, such as https://myapps.microsoft.com');
+/** An absolute https URL without credentials (an http page could be swapped on the way); `example` shows one in the message. */
+const absoluteHttpsUrl = (example: string) =>
+  text()
+    .max(MAX_URL)
+    .refine((value) => {
+      try {
+        const url = new URL(value);
+        return url.protocol === 'https:' && url.hostname.length > 0 && url.username === '' && url.password === '';
+      } catch {
+        return false;
+      }
+    }, `must be an absolute https URL without credentials, such as ${example}`);
 
 /** ISO 639 / BCP 47 tag such as en-US; Intl rejects what is not a well-formed tag. */
 const languageTag = text().refine((tag) => {
@@ -98,7 +99,8 @@ const messageInfoSchema = z.strictObject({
 export const invitationSchema = z
   .strictObject({
     invitedUserEmailAddress: emailAddressSchema,
-    inviteRedirectUrl: absoluteHttpsUrl,
+    // Where the guest lands after redeeming.
+    inviteRedirectUrl: absoluteHttpsUrl('https://myapps.microsoft.com'),
     invitedUserDisplayName: lineOfText().trim().min(1).max(MAX_DISPLAY_NAME).optional(),
     invitedUserType: caseInsensitiveEnum(['Guest', 'Member']).default('Guest'),
     sendInvitationMessage: z.boolean().default(false),
@@ -136,17 +138,7 @@ export const invitationSchema = z
      * Where this person's status changes are POSTed (lifecycle/invitationEvents.ts): https only,
      * and only to a host in CALLBACK_ALLOWED_HOSTS (checked by the intake, which knows the setting).
      */
-    callbackUrl: text()
-      .max(MAX_URL)
-      .refine((value) => {
-        try {
-          const url = new URL(value);
-          return url.protocol === 'https:' && url.hostname.length > 0 && url.username === '' && url.password === '';
-        } catch {
-          return false;
-        }
-      }, 'must be an absolute https URL without credentials, such as https://hr.contoso.com/hooks/invitations')
-      .optional(),
+    callbackUrl: absoluteHttpsUrl('https://hr.contoso.com/hooks/invitations').optional(),
     id: readOnly('id'),
     status: readOnly('status'),
     inviteRedeemUrl: readOnly('inviteRedeemUrl'),
