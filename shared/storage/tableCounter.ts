@@ -2,105 +2,100 @@ import { type TableClient } from '@azure/data-tables';
 import { isLostRace, isNotFound } from './errors';
 
 /**
- * A counter shared by every instance: one Table row, added to with a compare-and-swap, so that
- * concurrent takers never pass the limit together (the resend budgets, the mailbox's budget).
- * Whether `amount` more fits under `limit`; when it does, it is counted.
+ * Counters shared by every instance (the resend budgets, the mailbox's budget): each is one Table
+ * row moved with a compare-and-swap, so that concurrent takers never pass the limit together.
  */
-export async function takeFromCounter(
+
+type RowKey = { partitionKey: string; rowKey: string };
+type Decision<Row, Answer> = { answer: Answer; write?: Row };
+/** Now, or when there will be room. */
+export type Turn = { ok: true } | { ok: false; roomAt: number };
+
+/**
+ * Reads the row (or finds none), lets `decide` say what to answer and what the row becomes, and
+ * writes that under the ETag it read (or creates the row). When another writer got there first
+ * (409, 412), it reads again and decides again. A decision without `write` changes nothing.
+ */
+async function swapRow<Row extends object, Answer>(
   table: TableClient,
-  key: { partitionKey: string; rowKey: string },
-  amount: number,
-  limit: number,
-): Promise<boolean> {
+  key: RowKey,
+  decide: (row: Row | undefined) => Decision<Row, Answer>,
+): Promise<Answer> {
   for (;;) {
-    let row: { count: number; etag: string } | undefined;
+    let current: { row: Row; etag: string } | undefined;
     try {
-      const entity = await table.getEntity<{ count: number }>(key.partitionKey, key.rowKey);
-      row = { count: entity.count, etag: entity.etag };
+      const entity = await table.getEntity<Row>(key.partitionKey, key.rowKey);
+      current = { row: entity, etag: entity.etag };
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    if ((row?.count ?? 0) + amount > limit) return false;
+    const { answer, write } = decide(current?.row);
+    if (!write) return answer;
     try {
-      if (row) await table.updateEntity({ ...key, count: row.count + amount }, 'Replace', { etag: row.etag });
-      else await table.createEntity({ ...key, count: amount });
-      return true;
+      if (current) await table.updateEntity({ ...key, ...write }, 'Replace', { etag: current.etag });
+      else await table.createEntity({ ...key, ...write });
+      return answer;
     } catch (error) {
-      // Another taker counted meanwhile: read again.
       if (isLostRace(error)) continue;
       throw error;
     }
   }
 }
 
+/** Whether `amount` more fits under `limit` in the counter; when it does, it is counted. */
+export async function takeFromCounter(table: TableClient, key: RowKey, amount: number, limit: number): Promise<boolean> {
+  return swapRow<{ count: number }, boolean>(table, key, (row) => {
+    const count = (row?.count ?? 0) + amount;
+    return count > limit ? { answer: false } : { answer: true, write: { count } };
+  });
+}
+
 /**
- * A sliding window shared by every instance: the row keeps the times of the last takes within
- * `windowMs` (as JSON; `limit` is kept small), moved with a compare-and-swap. Never more than
- * `limit` in any window, however it is cut (a count per calendar minute allows twice that across
- * a minute's edge). Now when there is room, or when the oldest take leaves the window.
+ * A sliding window: the row keeps the times of the last takes within `windowMs` (as JSON; `limit`
+ * is kept small). Never more than `limit` in any window, however it is cut (a count per calendar
+ * minute allows twice that across a minute's edge). Now when there is room, or when the oldest
+ * take leaves the window.
  */
 export async function takeFromSlidingWindow(
   table: TableClient,
-  key: { partitionKey: string; rowKey: string },
+  key: RowKey,
   limit: number,
   windowMs: number,
   now = Date.now(),
-): Promise<{ ok: true } | { ok: false; roomAt: number }> {
-  for (;;) {
-    let row: { times: number[]; etag: string } | undefined;
-    try {
-      const entity = await table.getEntity<{ times: string }>(key.partitionKey, key.rowKey);
-      row = { times: JSON.parse(entity.times) as number[], etag: entity.etag };
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    const recent = (row?.times ?? []).filter((time) => time > now - windowMs);
-    if (recent.length >= limit) return { ok: false, roomAt: recent[recent.length - limit]! + windowMs };
-    const times = JSON.stringify([...recent, now]);
-    try {
-      if (row) await table.updateEntity({ ...key, times }, 'Replace', { etag: row.etag });
-      else await table.createEntity({ ...key, times });
-      return { ok: true };
-    } catch (error) {
-      if (isLostRace(error)) continue;
-      throw error;
-    }
-  }
+): Promise<Turn> {
+  return swapRow<{ times: string }, Turn>(table, key, (row) => {
+    const recent = (row ? (JSON.parse(row.times) as number[]) : []).filter((time) => time > now - windowMs);
+    if (recent.length >= limit) return { answer: { ok: false, roomAt: recent[recent.length - limit]! + windowMs } };
+    return { answer: { ok: true }, write: { times: JSON.stringify([...recent, now]) } };
+  });
 }
 
 /**
- * A rolling window too long to keep each take (a day of a mailbox's recipients): one row holds a
- * count per `bucketMs` (as JSON), moved with a compare-and-swap. A bucket is counted until the
- * window has passed its end, so the window never lets more than `limit` through, however it is
- * cut, and may hold back up to one bucket longer than the exact window would (a count per UTC day
- * let a whole day's limit through on each side of midnight). Now when `amount` fits, or when
- * enough of the oldest buckets have left the window.
+ * A rolling window too long to keep each take (a day of a mailbox's recipients): the row holds a
+ * count per `bucketMs` (as JSON). A bucket is counted until the window has passed its end, so the
+ * window never lets more than `limit` through, however it is cut, and may hold back up to one
+ * bucket longer than the exact window would (a count per UTC day let a whole day's limit through on
+ * each side of midnight). Now when `amount` fits, or when enough of the oldest buckets have left
+ * the window.
  */
 export async function takeFromRollingWindow(
   table: TableClient,
-  key: { partitionKey: string; rowKey: string },
+  key: RowKey,
   { amount, limit, windowMs, bucketMs }: { amount: number; limit: number; windowMs: number; bucketMs: number },
   now = Date.now(),
-): Promise<{ ok: true } | { ok: false; roomAt: number }> {
+): Promise<Turn> {
   const bucket = Math.floor(now / bucketMs);
   // A bucket that ended longer than the window ago no longer counts.
   const oldest = bucket - Math.ceil(windowMs / bucketMs);
   const leavesAt = (counted: number) => (counted + 1) * bucketMs + windowMs;
-  for (;;) {
-    let row: { counts: Record<string, number>; etag: string } | undefined;
-    try {
-      const entity = await table.getEntity<{ counts: string }>(key.partitionKey, key.rowKey);
-      row = { counts: JSON.parse(entity.counts) as Record<string, number>, etag: entity.etag };
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    const counts = Object.entries(row?.counts ?? {})
+  return swapRow<{ counts: string }, Turn>(table, key, (row) => {
+    const counts = Object.entries(row ? (JSON.parse(row.counts) as Record<string, number>) : {})
       .map(([at, count]) => [Number(at), count] as const)
       .filter(([at]) => at >= oldest)
       .sort(([a], [b]) => a - b);
     let used = counts.reduce((sum, [, count]) => sum + count, 0);
     if (used + amount > limit) {
-      if (amount > limit) return { ok: false, roomAt: now + windowMs };
+      if (amount > limit) return { answer: { ok: false, roomAt: now + windowMs } };
       // Room comes when enough of the oldest buckets have left the window.
       let roomAt = now;
       for (const [at, count] of counts) {
@@ -108,18 +103,10 @@ export async function takeFromRollingWindow(
         used -= count;
         roomAt = leavesAt(at);
       }
-      return { ok: false, roomAt };
+      return { answer: { ok: false, roomAt } };
     }
     const kept = Object.fromEntries(counts.map(([at, count]) => [String(at), count]));
     kept[String(bucket)] = (kept[String(bucket)] ?? 0) + amount;
-    const entity = { ...key, counts: JSON.stringify(kept) };
-    try {
-      if (row) await table.updateEntity(entity, 'Replace', { etag: row.etag });
-      else await table.createEntity(entity);
-      return { ok: true };
-    } catch (error) {
-      if (isLostRace(error)) continue;
-      throw error;
-    }
-  }
+    return { answer: { ok: true }, write: { counts: JSON.stringify(kept) } };
+  });
 }
