@@ -9,7 +9,7 @@ import { isLostRace, isNotFound } from './errors';
 type RowKey = { partitionKey: string; rowKey: string };
 type Decision<Row, Answer> = { answer: Answer; write?: Row };
 /** Now, or when there will be room. */
-export type Turn = { ok: true } | { ok: false; roomAt: number };
+type Turn = { ok: true } | { ok: false; roomAt: number };
 
 /**
  * Reads the row (or finds none), lets `decide` say what to answer and what the row becomes, and
