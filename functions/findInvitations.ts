@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { withoutRedeemUrl, normalizeEmailAddress, problems } from '../shared/core';
+import { withoutRedeemUrl, normalizeEmailAddress } from '../shared/core';
+import { problems } from './runtime/problems';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
 

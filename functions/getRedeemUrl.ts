@@ -1,4 +1,4 @@
-import { problems } from '../shared/core';
+import { problems } from './runtime/problems';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse } from './runtime/http';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineHttp } from './runtime/defineFunction';
 import { callerIdentity } from './runtime/callerRoles';
 import { jsonResponse, parseOrProblem, readRawBody } from './runtime/http';
-import { problems } from '../shared/core';
+import { problems } from './runtime/problems';
 
 const pauseRequestSchema = z.strictObject({
   reason: z.string().trim().min(1, 'must say why sending pauses').max(500),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { redriveRequestSchema, batchIdSchema } from '../shared/intake';
-import { problems } from '../shared/core';
+import { problems } from './runtime/problems';
 import { defineHttp } from './runtime/defineFunction';
 import { jsonResponse, parseOrProblem, readRawBody } from './runtime/http';
 
@@ -22,7 +22,7 @@ export const redriveBatch = defineHttp({
     } catch {
       throw problems.invalidRequest('The body is not JSON: send nothing, or {"ids": ["<invitation id>", ...]}.');
     }
-    const { httpStatus, ...answer } = await deps.batchRedrive.redrive(batchId, parseOrProblem(redriveRequestSchema, body));
-    return jsonResponse(httpStatus, answer);
+    const answer = await deps.batchRedrive.redrive(batchId, parseOrProblem(redriveRequestSchema, body));
+    return jsonResponse(answer.items.length > 0 ? 202 : 400, answer);
   },
 });

@@ -25,13 +25,15 @@ export const submitInvitations = defineHttp({
   },
 });
 
-function submissionResponse({ httpStatus, batchId, items, rejected, replayed }: SubmissionResult & { replayed?: true }, origin: string) {
+/** 202 with the batch to poll when anyone was accepted; 400 with every rejection when nobody was. */
+function submissionResponse({ batchId, items, rejected, replayed }: SubmissionResult & { replayed?: true }, origin: string) {
+  const accepted = items.length > 0;
   const batchUrl = `${origin}/api/batches/${batchId}`;
   const body = {
     batchId,
     items: items.map((item) => ({ ...item, statusUrl: `${origin}/api/invitations/${item.id}` })),
     rejected,
   };
-  const headers = { ...(httpStatus === 202 ? { location: batchUrl } : {}), ...(replayed ? { 'idempotent-replayed': 'true' } : {}) };
-  return jsonResponse(httpStatus, body, headers);
+  const headers = { ...(accepted ? { location: batchUrl } : {}), ...(replayed ? { 'idempotent-replayed': 'true' } : {}) };
+  return jsonResponse(accepted ? 202 : 400, body, headers);
 }

@@ -1,6 +1,6 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
-import { RequestProblem } from '../../shared/core';
+import { RequestProblem } from './problems';
 import { settingsSchema } from '../../shared/settings';
 
 /**

@@ -8,7 +8,7 @@ import {
   type TimerHandler,
 } from '@azure/functions';
 import { appDependencies, type AppDependencies } from '../../shared/appDependencies';
-import { RequestProblem } from '../../shared/core';
+import { problemFor, problems } from './problems';
 import { problemResponse, refuseSimpleCrossSitePost } from './http';
 import { registeredAuthLevel, requireCallerRole, type AuthLevel, type CallerRole } from './callerRoles';
 
@@ -87,7 +87,8 @@ export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinitio
 
 /**
  * What every route checks first (the caller's app role with API_CALLER_AUTH=entra, a POST's
- * Content-Type); then a RequestProblem becomes its 4xx problem response, anything else is ours: logged, 500.
+ * Content-Type); then a failure the domain names (or the edge's own RequestProblem) becomes its
+ * problem response (problems.ts), anything else is ours: logged, 500.
  */
 function answerProblems(handler: HttpHandler, deps: AppDependencies, callerRole: CallerRole | undefined): HttpHandler {
   return async (request: HttpRequest, context: InvocationContext) => {
@@ -96,11 +97,10 @@ function answerProblems(handler: HttpHandler, deps: AppDependencies, callerRole:
       refuseSimpleCrossSitePost(request);
       return await handler(request, context);
     } catch (error) {
-      if (error instanceof RequestProblem) return problemResponse(error);
+      const problem = problemFor(error);
+      if (problem) return problemResponse(problem);
       context.error(`Unexpected failure in ${context.functionName}: ${(error as Error).message}`);
-      return problemResponse(
-        new RequestProblem(500, 'internal-error', 'Internal error', 'The request failed on our side; it is safe to retry.'),
-      );
+      return problemResponse(problems.internal());
     }
   };
 }

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
-import { problems, type RequestProblem } from '../../shared/core';
+import { problems, type RequestProblem } from './problems';
 import { describeIssues, MAX_BODY_BYTES } from '../../shared/intake';
 
 /** HTTP ↔ domain translation shared by the HTTP functions. */

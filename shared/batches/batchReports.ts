@@ -5,7 +5,8 @@ import {
   withoutRedeemUrl,
   type InvitationStatus,
   type ListedInvitationRecord,
-  problems,
+  NotFound,
+  InvalidRequest,
   type RejectedItem,
 } from '../core';
 import type { InvitationStore } from '../storage';
@@ -108,7 +109,7 @@ export class BatchReports {
         ? this.ledger.peopleCountedAs(batchId, status, { pageSize, ...(cursor.place !== undefined ? { after: cursor.place } : {}) })
         : this.ledger.peopleAt(batchId, offset, pageSize).then((people) => ({ people, after: undefined })),
     ]);
-    if (!stored) throw problems.notFound(`No batch ${batchId}.`);
+    if (!stored) throw new NotFound(`No batch ${batchId}.`);
     const summary = summaryOf(batchId, stored);
     const people = summary.duplicates + Object.values(summary.counts).reduce((sum, count) => sum + count, 0);
     const next: Continuation | false = status
@@ -136,7 +137,7 @@ export class BatchReports {
 
   async resultsCsv(batchId: string): Promise<string> {
     const stored = await this.ledger.summary(batchId);
-    if (!stored) throw problems.notFound(`No batch ${batchId}.`);
+    if (!stored) throw new NotFound(`No batch ${batchId}.`);
     const [people, rejected] = await Promise.all([
       this.ledger.all(batchId),
       stored.hasRejected ? this.rejectedRows.read(batchId) : Promise.resolve([]),
@@ -195,13 +196,13 @@ function encodeContinuation(next: Continuation): string {
   return Buffer.from(JSON.stringify(next), 'utf8').toString('base64url');
 }
 
-const notThisQuery = () => problems.invalidRequest('continuationToken is not one this API handed out for this query.');
+const notThisQuery = () => new InvalidRequest('continuationToken is not one this API handed out for this query.');
 
 function decodeContinuation(token: string): Continuation {
   try {
     return continuationSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
   } catch {
-    throw problems.invalidRequest('continuationToken is not one this API handed out.');
+    throw new InvalidRequest('continuationToken is not one this API handed out.');
   }
 }
 

@@ -2,7 +2,7 @@
  * The ground floor: what every capability shares and nothing else imports from above. The
  * invitation and the record (their schemas are the single source of truth), email addresses
  * (checked, normalised, masked for logs), a submission's items, Table storage's limits, ISO 8601
- * durations, RFC 9457 problems, webhook signatures, bounded concurrency and the log.
+ * durations, the failures the domain names (the edge says them in HTTP), webhook signatures, bounded concurrency and the log.
  */
 
 export { hostKeyOf, isAllowedHost } from './allowedHosts';
@@ -31,9 +31,18 @@ export {
   type InvitationStatus,
   type ListedInvitationRecord,
 } from './invitationRecord';
+export {
+  BadSignature,
+  Conflict,
+  type ConflictReason,
+  type Dependency,
+  InvalidRequest,
+  type InvalidReason,
+  NotFound,
+  Unavailable,
+} from './failures';
 export { isoDurationMs } from './isoDuration';
 export { type Log } from './log';
-export { RequestProblem, problems } from './problem';
 export { type AcceptedItem, type ItemError, type RejectedItem } from './submissionItems';
 export { MAX_KEY_CHARACTERS, MAX_PROPERTY_CHARACTERS } from './tableLimits';
 export { SIGNATURE_HEADER, signBody, verifySignature } from './webhookSignature';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { recordIdSchema, type InvitationStatus, type AcceptedItem, type RejectedItem, problems } from '../core';
+import { recordIdSchema, type InvitationStatus, type AcceptedItem, type RejectedItem, InvalidRequest } from '../core';
 import type { Intake, SubmissionResult } from './intake';
 import { MAX_ITEMS_PER_SUBMISSION } from './submission';
 import type { InvitationStore, StoredRecord } from '../storage';
@@ -44,7 +44,7 @@ export class BatchRedrive {
           (place) => place.recordId,
         );
     const chosen = ids ?? failed.slice(0, MAX_ITEMS_PER_SUBMISSION);
-    if (chosen.length === 0) throw problems.invalidRequest(`Batch ${batchId} has no Failed or DeadLettered people to submit again.`);
+    if (chosen.length === 0) throw new InvalidRequest(`Batch ${batchId} has no Failed or DeadLettered people to submit again.`);
     const accepted: AcceptedItem[] = [];
     const notRedriven: RejectedItem[] = [];
     for (const [index, id] of chosen.entries()) {
@@ -54,7 +54,7 @@ export class BatchRedrive {
       else notRedriven.push({ index, errors: [{ path: `ids[${index}]`, message: refusal ?? '' }] });
     }
     const remaining = Math.max(0, failed.length - chosen.length);
-    if (accepted.length === 0) return { httpStatus: 400, batchId, items: [], rejected: notRedriven, remaining };
+    if (accepted.length === 0) return { batchId, items: [], rejected: notRedriven, remaining };
     // The ids refused here are no rows of the batch: they are answered, not kept in its results.
     const result = await this.intake.admit(batchId, { accepted, rejected: [] }, `redrive-${randomUUID()}`, { source: { kind: 'api' } });
     return { ...result, rejected: [...result.rejected, ...notRedriven].sort((a, b) => a.index - b.index), remaining };

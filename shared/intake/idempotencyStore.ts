@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type TableClient } from '@azure/data-tables';
-import { problems, MAX_PROPERTY_CHARACTERS } from '../core';
+import { Conflict, MAX_PROPERTY_CHARACTERS } from '../core';
 import { isConflict, isNotFound } from '../storage';
 
 /**
@@ -109,10 +109,10 @@ export class IdempotencyStore {
 
   private answerOf<T>(row: KeyRow, requestHash: string): T {
     if (row.requestHash !== requestHash) {
-      throw problems.idempotencyKeyReused('This Idempotency-Key was first used with a different body; use a new key for a new request.');
+      throw new Conflict('This Idempotency-Key was first used with a different body; use a new key for a new request.', 'key-reused');
     }
     if (row.state !== 'done') {
-      throw problems.conflict('A request with this Idempotency-Key (or signature) is still being processed; retry in a moment.');
+      throw new Conflict('A request with this Idempotency-Key (or signature) is still being processed; retry in a moment.', 'in-progress');
     }
     const packed = Array.from({ length: row.parts ?? 1 }, (_, i) => row[`answer${i}`] ?? '').join('');
     return JSON.parse(gunzipSync(Buffer.from(packed, 'base64')).toString('utf8')) as T;

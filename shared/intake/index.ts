@@ -13,5 +13,6 @@ export {
   type CsvRecord,
 } from './bulkInviteCsv';
 export { IdempotencyStore } from './idempotencyStore';
-export { Intake, QueueUnavailableError, StorageUnavailableError, type SubmissionResult, type SubmittedItem } from './intake';
+export { Intake, type SubmissionResult } from './intake';
+export { type SubmittedItem } from './submissionScreening';
 export { MAX_BODY_BYTES, MAX_ITEMS_PER_SUBMISSION, batchIdSchema, describeIssues, validateItems } from './submission';

@@ -1,16 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { BatchBook, SubmissionEntry, PlacedPerson, BatchSource } from '../batches';
-import {
-  createLimiter,
-  settleWithConcurrency,
-  type InvitationStatus,
-  deliveryWarning,
-  problems,
-  RequestProblem,
-  type RejectedItem,
-  verifySignature,
-} from '../core';
-import { applyInvitationPolicy, type InvitationPolicy } from './invitationPolicy';
+import type { BatchBook, SubmissionEntry, BatchSource } from '../batches';
+import { createLimiter, settleWithConcurrency, BadSignature, Unavailable, type RejectedItem, verifySignature } from '../core';
+import type { InvitationPolicy } from './invitationPolicy';
+import { answerAdmissions, screenSubmission, type SubmittedItem } from './submissionScreening';
 import type { InvitationQueue, AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from '../storage';
 import { parseSubmission, type Submission } from './submission';
 import type { IdempotencyStore } from './idempotencyStore';
@@ -59,25 +51,20 @@ export interface SubmissionRequest {
   caller?: string;
 }
 
-export interface SubmittedItem {
-  index: number;
-  id: string;
-  email: string;
-  status: InvitationStatus;
-  duplicate: boolean;
-  /** What the caller should know, such as a custom message Graph will leave out. */
-  warnings?: string[];
-}
-
 export interface SubmissionResult {
-  /** 202 when at least one item was accepted, 400 when none was. */
-  httpStatus: 202 | 400;
   batchId: string;
+  /** Who was accepted; none when every item was rejected. */
   items: SubmittedItem[];
   rejected: RejectedItem[];
 }
 
 const PARALLEL_SENDS = 16;
+
+/** A message sent for a recorded person, or the error that kept it from the queue. */
+interface QueueSend {
+  admission: RecordedAdmission;
+  error?: unknown;
+}
 
 export class Intake {
   constructor(
@@ -95,7 +82,7 @@ export class Intake {
         secrets: this.options.hmacSecrets,
         toleranceSeconds: this.options.hmacToleranceSeconds,
       });
-      if ('problem' in verified) throw problems.unauthorized(verified.problem);
+      if ('problem' in verified) throw new BadSignature(verified.problem);
       // A replayed signed request is the same request: answered again, never acted on twice.
       keys.push(`signature:${verified.timestamp}.${verified.signature}`);
     }
@@ -136,52 +123,40 @@ export class Intake {
     submissionKey: string,
     { source, keepRejectedWhenNoneAccepted = false, caller = source.kind }: AdmitSubmissionOptions,
   ): Promise<SubmissionResult> {
-    const rejected = [...submission.rejected];
-
-    // The same person twice in one submission: the later items answer as duplicates of the first.
-    const firstByEmail = new Map<string, number>();
-    const candidates: AdmissionCandidate[] = [];
-    // `repeat`: a later item naming a person already among the candidates.
-    const itemsToAdmit: { index: number; email: string; candidate: number; repeat: boolean }[] = [];
-    for (const { index, line, pathPrefix, invitation: submitted } of submission.accepted) {
-      const verdict = applyInvitationPolicy(submitted, this.options.policy);
-      if (verdict.errors) {
-        const errors = verdict.errors.map((error) => ({ path: `${pathPrefix}${error.path}`, message: error.message }));
-        rejected.push({ index, ...(line ? { line } : {}), errors });
-        continue;
-      }
-      const { invitation } = verdict;
-      const email = invitation.invitedUserEmailAddress;
-      const first = firstByEmail.get(email);
-      if (first !== undefined) {
-        itemsToAdmit.push({ index, email, candidate: first, repeat: true });
-      } else {
-        firstByEmail.set(email, candidates.length);
-        itemsToAdmit.push({ index, email, candidate: candidates.length, repeat: false });
-        const warning = deliveryWarning(invitation, this.options.inviteDelivery ?? 'graph');
-        candidates.push({ email, invitation, ...(warning ? { warning } : {}) });
-      }
-    }
-    rejected.sort((a, b) => a.index - b.index);
-    if (candidates.length === 0) {
+    const screened = screenSubmission(submission, this.options.policy, this.options.inviteDelivery ?? 'graph');
+    if (screened.candidates.length === 0) {
+      const { rejected } = screened;
       if (keepRejectedWhenNoneAccepted) await this.recordInBatch({ batchId, source, submissionKey, people: [], rejected });
-      return { httpStatus: 400, batchId, items: [], rejected };
+      return { batchId, items: [], rejected };
     }
+    await this.reservePlaces(batchId, screened.candidates);
+    const { admissions, sends } = await this.recordAndQueue(batchId, screened.candidates, caller);
+    const { items, rejected, people } = answerAdmissions(batchId, submission.accepted, screened, admissions);
+    await this.recordBatchOnceQueued(sends, { batchId, source, submissionKey, people, rejected });
+    return { batchId, items, rejected };
+  }
 
-    // Each person's place in the batch is reserved before their record is written, so that the
-    // record knows where the batch keeps its copy (batchLedger.ts).
+  /**
+   * Each person's place in the batch is reserved before their record is written, so that the
+   * record knows where the batch keeps its copy (batchLedger.ts).
+   */
+  private async reservePlaces(batchId: string, candidates: AdmissionCandidate[]): Promise<void> {
     let firstPlace: number;
     try {
       firstPlace = await this.batches.reservePlaces(batchId, candidates.length);
     } catch (error) {
-      throw new StorageUnavailableError(error);
+      throw storageUnavailable(error);
     }
     for (const [position, candidate] of candidates.entries()) candidate.batchPosition = firstPlace + position;
+  }
 
-    // Records are written before their messages, so no message lacks its record; each group's
-    // messages go out as soon as its transaction commits, while the other groups are still written.
+  /**
+   * Records are written before their messages, so no message lacks its record; each group's
+   * messages go out as soon as its transaction commits, while the other groups are still written.
+   */
+  private async recordAndQueue(batchId: string, candidates: AdmissionCandidate[], caller: string) {
     const limit = createLimiter(PARALLEL_SENDS);
-    const sends: Promise<{ admission: RecordedAdmission; error?: unknown }>[] = [];
+    const sends: Promise<QueueSend>[] = [];
     const queueRecorded = (recorded: AdmissionResult[]) => {
       for (const admission of recorded) {
         if (admission.admission === 'duplicate' || admission.admission === 'refused') continue;
@@ -194,82 +169,34 @@ export class Intake {
         );
       }
     };
-    let admissions: AdmissionResult[];
     try {
-      admissions = await this.store.admit(batchId, candidates, { onRecorded: queueRecorded, caller });
+      const admissions = await this.store.admit(batchId, candidates, { onRecorded: queueRecorded, caller });
+      return { admissions, sends };
     } catch (error) {
       // Storage failed part-way: every record written so far is being queued; wait for that, so the
       // caller's retry of this exact request finds each person either queued once or not written.
       await this.withdrawUnsent(await Promise.all(sends));
-      throw new StorageUnavailableError(error);
+      throw storageUnavailable(error);
     }
+  }
 
-    // A person storage refused is rejected alone, like an invalid item; the others go on.
-    for (const { index, candidate } of itemsToAdmit) {
-      const admission = admissions[candidate]!;
-      if (admission.admission !== 'refused') continue;
-      const { line, pathPrefix } = submission.accepted.find((item) => item.index === index)!;
-      rejected.push({
-        index,
-        ...(line ? { line } : {}),
-        errors: [{ path: pathPrefix.replace(/\.$/, '') || '(body)', message: admission.reason }],
-      });
-    }
-    rejected.sort((a, b) => a.index - b.index);
-    // In submission order: the accepted items come in it, and rejections only remove some.
-    const items: SubmittedItem[] = itemsToAdmit.flatMap(({ index, email, candidate, repeat }) => {
-      const admission = admissions[candidate]!;
-      if (admission.admission === 'refused') return [];
-      return [
-        {
-          index,
-          id: admission.record.id,
-          email,
-          status: admission.record.status,
-          duplicate: repeat || admission.admission === 'duplicate',
-          ...(admission.record.warning ? { warnings: [admission.record.warning] } : {}),
-        },
-      ];
-    });
-    // A copy for each person at their place: a duplicate of another batch's person at the place
-    // reserved for them; a person this batch already had keeps the place they have.
-    const people: PlacedPerson[] = itemsToAdmit.flatMap(({ index, candidate, repeat }): PlacedPerson[] => {
-      const admission = admissions[candidate]!;
-      if (repeat || admission.admission === 'refused') return [];
-      if (admission.admission === 'duplicate') {
-        if (admission.record.batchId === batchId) return [];
-        return [{ record: admission.record, index, position: candidates[candidate]!.batchPosition!, queuedHere: false }];
-      }
-      return [
-        {
-          record: admission.record,
-          index,
-          position: admission.batchPosition!,
-          queuedHere: true,
-          requeued: admission.admission === 'requeued',
-        },
-      ];
-    });
+  /**
+   * The batch's rows are written while the messages go out; if either fails, the people whose
+   * message was not sent are withdrawn, so that the caller's retry queues exactly them (the retry
+   * rewrites this submission's batch rows under the same key).
+   */
+  private async recordBatchOnceQueued(sends: Promise<QueueSend>[], entry: SubmissionEntry): Promise<void> {
     const [sent, batchError] = await Promise.all([
       Promise.all(sends),
-      this.batches.recordSubmission({ batchId, source, submissionKey, people, rejected }).then(
+      this.batches.recordSubmission(entry).then(
         () => undefined,
         (error: unknown) => error ?? new Error('batch write failed'),
       ),
     ]);
-    if (batchError !== undefined) {
-      // The people are queued; the retry rewrites this submission's batch rows under the same key.
-      await this.withdrawUnsent(sent);
-      throw new StorageUnavailableError(batchError);
-    }
-
     const unsent = sent.filter((send) => send.error !== undefined);
-    if (unsent.length > 0) {
-      await this.withdrawUnsent(sent);
-      throw new QueueUnavailableError(unsent.length, unsent[0]!.error);
-    }
-    if (items.length === 0) return { httpStatus: 400, batchId, items, rejected };
-    return { httpStatus: 202, batchId, items, rejected };
+    if (batchError === undefined && unsent.length === 0) return;
+    await this.withdrawUnsent(sent);
+    throw batchError !== undefined ? storageUnavailable(batchError) : queueUnavailable(unsent.length, unsent[0]!.error);
   }
 
   /** A part of a batch whose every row was rejected (a roster's chunk): its rows still belong in the batch's results. */
@@ -277,43 +204,31 @@ export class Intake {
     try {
       await this.batches.recordSubmission(entry);
     } catch (error) {
-      throw new StorageUnavailableError(error);
+      throw storageUnavailable(error);
     }
   }
 
   /** Undoes the admissions whose message could not be sent, so that a retry queues those people. */
-  private async withdrawUnsent(sent: readonly { admission: RecordedAdmission; error?: unknown }[]): Promise<void> {
+  private async withdrawUnsent(sent: readonly QueueSend[]): Promise<void> {
     const unsent = sent.filter((send) => send.error !== undefined);
     await settleWithConcurrency(unsent, PARALLEL_SENDS, ({ admission }) => this.store.withdraw(admission));
   }
 }
 
 /**
- * Storage is unavailable (5xx, a network failure): a problem of ours, not the caller's. Whatever
+ * Storage is unavailable (5xx, a network failure): a failure of ours, not the caller's. Whatever
  * was recorded was queued, so the same request, sent again, is safe: people already recorded
  * answer as duplicates, the others are recorded then.
  */
-export class StorageUnavailableError extends RequestProblem {
-  constructor(cause: unknown) {
-    super(
-      503,
-      'storage-unavailable',
-      'Storage is unavailable',
-      'The invitations could not all be recorded; nothing was lost: submit the same request again.',
-    );
-    this.cause = cause;
-  }
+export function storageUnavailable(cause: unknown): Unavailable {
+  return new Unavailable('The invitations could not all be recorded; nothing was lost: submit the same request again.', 'storage', {
+    cause,
+  });
 }
 
-/** Storage is down: a 503 (a problem of ours, not the caller's), which the caller retries safely. */
-export class QueueUnavailableError extends RequestProblem {
-  constructor(unsent: number, cause: unknown) {
-    super(
-      503,
-      'queue-unavailable',
-      'The invitation queue is unavailable',
-      `${unsent} invitation(s) could not be queued; nothing was lost: submit the same request again.`,
-    );
-    this.cause = cause;
-  }
+/** The queue is down: the people recorded but not queued were withdrawn, so the same request, sent again, queues them. */
+function queueUnavailable(unsent: number, cause: unknown): Unavailable {
+  return new Unavailable(`${unsent} invitation(s) could not be queued; nothing was lost: submit the same request again.`, 'queue', {
+    cause,
+  });
 }

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { BulkInviteCsvError, parseBulkInviteCsv } from './bulkInviteCsv';
 import { canonicalizePropertyNames } from './canonicalPropertyNames';
-import { invitationSchema, problems, type AcceptedItem, type ItemError, type RejectedItem } from '../core';
+import { InvalidRequest, invitationSchema, type AcceptedItem, type ItemError, type RejectedItem } from '../core';
 
 /**
  * Turns a POST /api/invitations body (JSON or the portal's CSV) into validated invitations and
  * per-item rejections. Whole-request problems (malformed, too large, wrong media type) throw a
- * RequestProblem; a bad item only rejects that item.
+ * InvalidRequest (with its reason); a bad item only rejects that item.
  */
 
 export const MAX_ITEMS_PER_SUBMISSION = 1_000;
@@ -31,14 +31,15 @@ export interface RawItem {
 
 export function parseSubmission(contentType: string | undefined, body: Uint8Array): Submission {
   if (body.byteLength > MAX_BODY_BYTES) {
-    throw problems.bodyTooLarge(`The body is ${body.byteLength} bytes; at most ${MAX_BODY_BYTES} bytes are accepted.`);
+    throw new InvalidRequest(`The body is ${body.byteLength} bytes; at most ${MAX_BODY_BYTES} bytes are accepted.`, 'too-large');
   }
   const mediaType = parseMediaType(contentType);
   const text = decodeUtf8(body);
   const { batchId, items } = mediaType === 'text/csv' ? readCsv(text) : readJson(text);
   if (items.length > MAX_ITEMS_PER_SUBMISSION) {
-    throw problems.bodyTooLarge(
+    throw new InvalidRequest(
       `The submission has ${items.length} invitations; at most ${MAX_ITEMS_PER_SUBMISSION} are accepted per request (split it, keeping one batchId).`,
+      'too-large',
     );
   }
   return { ...(batchId ? { batchId } : {}), ...validateItems(items) };
@@ -64,12 +65,13 @@ function parseMediaType(contentType: string | undefined): 'application/json' | '
     ?.slice('charset='.length)
     .replace(/"/g, '');
   if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-    throw problems.unsupportedMediaType(`Only UTF-8 is accepted; the request says charset=${charset}.`);
+    throw new InvalidRequest(`Only UTF-8 is accepted; the request says charset=${charset}.`, 'unsupported-type');
   }
   if (essence === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(essence)) return 'application/json';
   if (essence === 'text/csv') return 'text/csv';
-  throw problems.unsupportedMediaType(
+  throw new InvalidRequest(
     `Content-Type "${contentType ?? '(none)'}" is not accepted: send application/json or text/csv (the Entra bulk invite file).`,
+    'unsupported-type',
   );
 }
 
@@ -77,7 +79,7 @@ function decodeUtf8(body: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(body);
   } catch {
-    throw problems.malformedBody('The body is not valid UTF-8.');
+    throw new InvalidRequest('The body is not valid UTF-8.', 'malformed');
   }
 }
 
@@ -86,10 +88,10 @@ function readJson(text: string): { batchId?: string; items: RawItem[] } {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw problems.malformedBody(`The body is not valid JSON: ${(error as Error).message}.`);
+    throw new InvalidRequest(`The body is not valid JSON: ${(error as Error).message}.`, 'malformed');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw problems.invalidRequest('The body must be one invitation object or {"invitations": [...], "batchId"?: "..."}.');
+    throw new InvalidRequest('The body must be one invitation object or {"invitations": [...], "batchId"?: "..."}.');
   }
   const envelopeKey = Object.keys(value).find((key) => key.toLowerCase() === 'invitations');
   if (!envelopeKey) return { items: [{ index: 0, pathPrefix: '', value }] };
@@ -99,15 +101,15 @@ function readJson(text: string): { batchId?: string; items: RawItem[] } {
     (key) => !['invitations', 'batchid'].includes(key.toLowerCase()) && !key.startsWith('@odata.'),
   );
   if (unknownKeys.length > 0) {
-    throw problems.invalidRequest(`Unknown property "${unknownKeys[0]}" beside "invitations": only "batchId" may accompany it.`);
+    throw new InvalidRequest(`Unknown property "${unknownKeys[0]}" beside "invitations": only "batchId" may accompany it.`);
   }
   const invitations = envelope[envelopeKey];
-  if (!Array.isArray(invitations)) throw problems.invalidRequest('"invitations" must be an array of invitation objects.');
+  if (!Array.isArray(invitations)) throw new InvalidRequest('"invitations" must be an array of invitation objects.');
   const batchIdKey = Object.keys(envelope).find((key) => key.toLowerCase() === 'batchid');
   let batchId: string | undefined;
   if (batchIdKey) {
     const parsed = batchIdSchema.safeParse(envelope[batchIdKey]);
-    if (!parsed.success) throw problems.invalidRequest(`"batchId" ${parsed.error.issues[0]?.message ?? 'is invalid'}.`);
+    if (!parsed.success) throw new InvalidRequest(`"batchId" ${parsed.error.issues[0]?.message ?? 'is invalid'}.`);
     batchId = parsed.data;
   }
   const items = invitations.map((item, index) => ({ index, pathPrefix: `invitations[${index}].`, value: item }));
@@ -120,7 +122,7 @@ function readCsv(text: string): { batchId?: string; items: RawItem[] } {
       items: parseBulkInviteCsv(text).map((row, index) => ({ index, line: row.line, pathPrefix: '', value: row.invitation })),
     };
   } catch (error) {
-    if (error instanceof BulkInviteCsvError) throw problems.malformedBody(error.message);
+    if (error instanceof BulkInviteCsvError) throw new InvalidRequest(error.message, 'malformed');
     throw error;
   }
 }

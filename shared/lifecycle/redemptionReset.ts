@@ -1,5 +1,5 @@
 import { type GraphDirectoryClient, GraphCallError } from '../graph';
-import { problems, RequestProblem } from '../core';
+import { Conflict, Unavailable } from '../core';
 import { type InvitationQueue, type InvitationStore, NO_CLAIM, type RecordEntity } from '../storage';
 import { isOwnGuest } from './guestOwnership';
 
@@ -32,17 +32,16 @@ export class RedemptionReset {
       const stored = await this.store.getNamed(id);
       const { record } = stored;
       if (!RESETTABLE.has(record.status))
-        throw problems.conflict(
+        throw new Conflict(
           `Invitation ${record.id} is ${record.status}: only a person this app invited (Invited, Accepted, Expired) is reset.`,
         );
       const userId = record.ownedUserId ?? record.invitedUserId;
-      if (!userId)
-        throw problems.conflict(`Invitation ${record.id} does not know its guest's id (Graph's answer was lost): nothing is reset.`);
+      if (!userId) throw new Conflict(`Invitation ${record.id} does not know its guest's id (Graph's answer was lost): nothing is reset.`);
       const read = await this.readGuest(userId);
-      if (read.kind === 'deleted') throw problems.conflict(`The guest of invitation ${record.id} no longer exists: nothing is reset.`);
-      if (read.kind === 'failed') throw new ResetUnavailableError(read.error);
+      if (read.kind === 'deleted') throw new Conflict(`The guest of invitation ${record.id} no longer exists: nothing is reset.`);
+      if (read.kind === 'failed') throw guestUnreadable(read.error);
       if (!isOwnGuest(read.guest, record))
-        throw problems.conflict(
+        throw new Conflict(
           `The user of invitation ${record.id} was not created by this app's invitation (a member, or a guest who was there before): the app resets only guests it created.`,
         );
       const now = new Date().toISOString();
@@ -73,17 +72,14 @@ export class RedemptionReset {
   }
 }
 
-/** Graph could not say whose guest it is (no User.Read.All, throttled, down): nothing is reset. */
-export class ResetUnavailableError extends RequestProblem {
-  constructor(cause: GraphCallError) {
-    super(
-      cause.httpStatus === 403 || cause.kind === 'credential' ? 409 : 503,
-      'guest-unreadable',
-      'The guest could not be read',
-      `The app must read the guest to know it created it, and Graph refused (${cause.code}): ${
-        cause.httpStatus === 403 || cause.kind === 'credential' ? 'grant User.Read.All (Application)' : 'try again later'
-      }. Nothing was reset.`,
-    );
-    this.cause = cause;
-  }
+/**
+ * Graph could not say whose guest it is, so nothing is reset: without User.Read.All that lasts
+ * until an admin grants it (a conflict with the app's grants), otherwise try again later.
+ */
+function guestUnreadable(cause: GraphCallError): Error {
+  const lacksPermission = cause.httpStatus === 403 || cause.kind === 'credential';
+  const message = `The app must read the guest to know it created it, and Graph refused (${cause.code}): ${
+    lacksPermission ? 'grant User.Read.All (Application)' : 'try again later'
+  }. Nothing was reset.`;
+  return lacksPermission ? new Conflict(message, 'guest-unreadable', { cause }) : new Unavailable(message, 'guest-read', { cause });
 }

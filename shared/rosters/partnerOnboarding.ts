@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
-import type { Log, RejectedItem } from '../core';
+import { type Log, type RejectedItem, Unavailable } from '../core';
 import { emptyResultsCsv, type BatchReports, stringifyForSpreadsheets } from '../batches';
-import { QueueUnavailableError, StorageUnavailableError, type Intake, validateItems } from '../intake';
+import { type Intake, validateItems } from '../intake';
 import { type RosterProgressStore, type RosterProgress } from './rosterProgress';
 import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
 import { isConflict, isNotFound, isOutage, isPreconditionFailed } from '../storage';
@@ -320,14 +320,15 @@ function isBlobChanged(error: unknown): boolean {
 
 function isStorageOutage(error: unknown): boolean {
   // The intake wraps whatever storage said; a refusal (4xx) of something of this roster's, such as its name, is not an outage.
-  if (error instanceof StorageUnavailableError) return isStorageOutage(error.cause) || !(error.cause instanceof Error);
-  if (error instanceof QueueUnavailableError) return true;
+  if (error instanceof Unavailable && error.dependency === 'storage')
+    return isStorageOutage(error.cause) || !(error.cause instanceof Error);
+  if (error instanceof Unavailable && error.dependency === 'queue') return true;
   return isOutage(error);
 }
 
 /** What a roster that cannot be recorded is told: storage's own words when the intake wrapped them. */
 function reasonOf(error: unknown): string {
-  const cause = error instanceof StorageUnavailableError && error.cause instanceof Error ? error.cause : error;
+  const cause = error instanceof Unavailable && error.dependency === 'storage' && error.cause instanceof Error ? error.cause : error;
   return (cause as Error).message;
 }
 

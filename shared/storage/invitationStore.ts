@@ -1,7 +1,7 @@
 import { odata, type RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import {
   mapWithConcurrency,
-  problems,
+  NotFound,
   type Invitation,
   recordIdForEmail,
   recordIdSchema,
@@ -312,11 +312,11 @@ export class InvitationStore {
     return readRecord(this.table, id);
   }
 
-  /** The record an API caller names by id, or the 404 problem (for an id that is no invitation id, too). */
+  /** The record an API caller names by id, or NotFound (for an id that is no invitation id, too). */
   async getNamed(id: string): Promise<StoredRecord> {
     const valid = recordIdSchema.safeParse(id);
     const stored = valid.success ? await this.getById(valid.data) : undefined;
-    if (!stored) throw problems.notFound(`No invitation ${id}.`);
+    if (!stored) throw new NotFound(`No invitation ${id}.`);
     return stored;
   }
 

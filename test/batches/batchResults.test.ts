@@ -2,6 +2,7 @@ import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { mapWithConcurrency } from '../../shared/core/concurrency';
+import { NotFound } from '../../shared/core';
 import { clearQueue, createTestDependencies, invitationFor, submit, writeRecord } from '../support/harness';
 
 /** finalResultsCsv: what partner onboarding asks on every run for every roster still in progress. */
@@ -81,6 +82,6 @@ describe('every row of a submission accounted for', () => {
       invitations: [{ invitedUserEmailAddress: 'nope', inviteRedirectUrl: 'https://myapps.microsoft.com' }],
     });
     expect(response.status).toBe(400);
-    await expect(deps.batchReports.report('all-rejected')).rejects.toMatchObject({ status: 404 });
+    await expect(deps.batchReports.report('all-rejected')).rejects.toBeInstanceOf(NotFound);
   });
 });
