@@ -12,7 +12,7 @@ export { GraphDirectoryClient, MAX_BATCH_REQUESTS, type Guest, type GuestRead } 
 export { GraphInvitationsClient } from './graphInvitationsClient';
 export { GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
 export { GuestLookup } from './guestLookup';
-export { InvitationSender } from './invitationSender';
+export { InvitationSender, type SendOutcome } from './invitationSender';
 export { pacedWrite } from './pacedWrite';
 export { RateShares } from './rateShares';
 export { ReadBudget } from './readBudget';

@@ -1,16 +1,20 @@
-import pRetry, { AbortError } from 'p-retry';
+import pRetry from 'p-retry';
 import type { GraphInvitationRequest } from '../core';
 import type { CredentialCircuit } from './credentialCircuit';
-import { GraphCallError, mayHaveActed, TOKEN_ENDPOINT_UNAVAILABLE } from './graphCallError';
+import { GraphCallError, TOKEN_ENDPOINT_UNAVAILABLE } from './graphCallError';
 import { GuestLookupError, type GuestLookup } from './guestLookup';
-import type { GraphInvitationsClient, InvitationCreated } from './graphInvitationsClient';
+import type { InvitationCreated } from './graphInvitationsClient';
 import { type GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
+import { CALL_TIMEOUT_MS, CircuitOpenError, InvitationAttempt, type InvitationsCaller, PausedError } from './invitationAttempt';
+
+export type { InvitationsCaller } from './invitationAttempt';
 import type { PauseState, SendingPause } from './sendingPause';
 
 /**
  * Gets one invitation through Graph within an invocation's deadline: paced, retried with p-retry
  * where a retry is safe and useful, and given up on at once where it is not. Nothing after a 201
- * is ever retried: the client returns once Graph has answered 201, whatever the body held.
+ * is ever retried: the client returns once Graph has answered 201, whatever the body held. Each
+ * try is the attempt's (invitationAttempt.ts); this decides what the attempt as a whole comes to.
  */
 
 export type SendOutcome =
@@ -31,8 +35,6 @@ export type SendOutcome =
 const RETRIES = 5;
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 8_000;
-// The longest one token request or Graph call may take; always cut to `mustEndBy`.
-const CALL_TIMEOUT_MS = 30_000;
 
 // Without Retry-After a 429 still pauses the process for this long.
 const DEFAULT_THROTTLE_PAUSE_MS = 1_000;
@@ -44,17 +46,6 @@ export interface SendOptions {
    */
   mayHaveReachedGraph?: boolean;
 }
-
-class CircuitOpenError extends Error {
-  override readonly name = 'CircuitOpenError';
-}
-
-class PausedError extends Error {
-  override readonly name = 'PausedError';
-}
-
-/** What the sender needs of the invitations client: a token, the call, a fresh credential. */
-export type InvitationsCaller = Pick<GraphInvitationsClient, 'token' | 'createInvitation' | 'refreshCredential'>;
 
 export class InvitationSender {
   constructor(
@@ -77,130 +68,64 @@ export class InvitationSender {
     mustEndBy = deadline + CALL_TIMEOUT_MS,
     { mayHaveReachedGraph = false }: SendOptions = {},
   ): Promise<SendOutcome> {
-    let calls = 0;
-    let lookFirst = mayHaveReachedGraph;
-    let notBefore = 0; // a 503/504's own Retry-After applies to this invitation's next try
-    let refreshedAfter401 = false;
-    let lastError: GraphCallError | undefined;
     // While paused, only the probe goes: one invitation per TENANT_PAUSE_PROBE_MINUTES for the whole app.
     const pausedBefore = await this.pause?.current();
     const probing = pausedBefore?.kind === 'tenant' && (await this.pause!.takeProbe());
-    if (pausedBefore && !probing) return this.paused(pausedBefore, calls);
+    if (pausedBefore && !probing) return this.paused(pausedBefore, 0);
+    const context = { client: this.client, pacer: this.pacer, circuit: this.circuit, lookup: this.lookup, pause: this.pause };
+    const attempt = new InvitationAttempt(request, context, { deadline, mustEndBy, probing, mayHaveReachedGraph });
     try {
-      const created = await pRetry(
-        async () => {
-          if (this.circuit.openForMs > 0) throw new AbortError(new CircuitOpenError());
-          if (notBefore > deadline) throw new AbortError(new WaitBeyondDeadlineError(notBefore - Date.now()));
-          await sleepUntil(notBefore);
-          const timeLeft = () => {
-            const ms = Math.min(CALL_TIMEOUT_MS, mustEndBy - Date.now());
-            if (ms <= 0) throw new AbortError(new WaitBeyondDeadlineError(0));
-            return ms;
-          };
-          if (lookFirst && this.lookup) {
-            const found = await this.lookup.find(request.invitedUserEmailAddress);
-            if (found) return { invitedUserId: found.id, foundByLookup: true as const, foundUser: found };
-            lookFirst = false; // not there: this call cannot be a second invitation
-          }
-          try {
-            // The token first, then the turn: a turn taken while a token is fetched is spent late, in
-            // a burst with every call that waited for the same token, and past any pause a 429 set meanwhile.
-            const token = await this.client.token(timeLeft());
-            try {
-              await this.pacer.acquire(deadline);
-            } catch (error) {
-              throw new AbortError(error as Error);
-            }
-            // A pause met by another call of this process while this one waited for its turn.
-            if (!probing && this.pause?.known) throw new AbortError(new PausedError());
-            const created = await this.client.createInvitation(request, timeLeft(), token);
-            calls += 1;
-            return created;
-          } catch (error) {
-            if (!(error instanceof GraphCallError)) throw error;
-            if (error.stage === 'graph') calls += 1;
-            if (error.stage === 'graph' && mayHaveActed(error)) lookFirst = true;
-            lastError = error;
-            if (error.kind === 'throttled') {
-              this.pacer.throttled(error.retryAfterMs);
-              // The throttled call itself waits for its own Retry-After; the others only slow down.
-              if (error.retryAfterMs !== undefined) notBefore = Date.now() + error.retryAfterMs;
-            }
-            if (error.kind === 'transient' && error.retryAfterMs !== undefined) notBefore = Date.now() + error.retryAfterMs;
-            // MSAL remembers a 5xx from the token endpoint and refuses that credential's requests for up
-            // to 60 s without asking again: a retry needs a new credential to really ask Entra.
-            if (error.code === TOKEN_ENDPOINT_UNAVAILABLE) this.client.refreshCredential();
-            if (error.kind === 'permanent' || error.kind === 'credential' || error.kind === 'tenant') throw new AbortError(error);
-            if (error.kind === 'unauthorized') {
-              // One fresh token (a revoked or stale one); a second 401 is the app's permission.
-              if (refreshedAfter401)
-                throw new AbortError(
-                  new GraphCallError(error.message, {
-                    kind: 'credential',
-                    code: error.code,
-                    httpStatus: error.httpStatus,
-                    graphRequestId: error.graphRequestId,
-                    cause: error,
-                  }),
-                );
-              refreshedAfter401 = true;
-              this.client.refreshCredential();
-            }
-            throw error;
-          }
-        },
-        {
-          retries: RETRIES,
-          minTimeout: MIN_BACKOFF_MS,
-          maxTimeout: MAX_BACKOFF_MS,
-          factor: 2,
-          randomize: true,
-          maxRetryTime: Math.max(0, deadline - Date.now()),
-          // A 429 waits in the pacer for its Retry-After; it never uses up a retry.
-          shouldConsumeRetry: ({ error }) => !(error instanceof GraphCallError && error.kind === 'throttled'),
-        },
-      );
+      const created = await pRetry(() => attempt.tryOnce(), {
+        retries: RETRIES,
+        minTimeout: MIN_BACKOFF_MS,
+        maxTimeout: MAX_BACKOFF_MS,
+        factor: 2,
+        randomize: true,
+        maxRetryTime: Math.max(0, deadline - Date.now()),
+        // A 429 waits in the pacer for its Retry-After; it never uses up a retry.
+        shouldConsumeRetry: ({ error }) => !(error instanceof GraphCallError && error.kind === 'throttled'),
+      });
       if (!created.foundByLookup) this.pacer.accepted(created.throttleLimitPercentage);
       if (probing) await this.pause!.probeAccepted();
-      return { kind: 'invited', created, calls };
+      return { kind: 'invited', created, calls: attempt.calls };
     } catch (caught) {
-      if (caught instanceof GuestLookupError) return { kind: 'unavailable', error: caught.failure, calls };
-      // Out of time waiting for a turn after a Graph failure: that failure is the outcome (the queue
-      // retries it, counting a dequeue); without one it is only the budget (handed back free).
-      const error = caught instanceof WaitBeyondDeadlineError && lastError?.kind === 'transient' ? lastError : caught;
-      if (error instanceof WaitBeyondDeadlineError) {
-        return {
-          kind: 'throttled',
-          waitMs: Math.max(error.waitMs, DEFAULT_THROTTLE_PAUSE_MS),
-          calls,
-          ...(lastError ? { error: lastError } : {}),
-        };
-      }
-      if (error instanceof CircuitOpenError) return this.suspended(calls, lastError);
-      if (error instanceof PausedError) return this.paused(this.pause!.known!, calls);
-      // About the tenant, not the person: everyone stops, nobody is failed (sendingPause.ts).
-      if (error instanceof GraphCallError && error.kind === 'tenant' && this.pause)
-        return this.paused(await this.pause.refusedByTenant(error), calls, error);
-      if (!(error instanceof GraphCallError)) throw error;
-      if (error.kind === 'permanent') return { kind: 'refused', error, calls };
-      // A 403 while a fresh token carries the role: Graph refused this person, not the app. Failing
-      // them alone keeps one such person from holding every other invitation (and health) hostage.
-      if (
-        error.kind === 'credential' &&
-        error.stage === 'graph' &&
-        error.httpStatus === 403 &&
-        (await this.circuit.tokenGrantsInvitations())
-      )
-        return { kind: 'refused', error, calls };
-      // The app's sign-in, not the person: an operator's fix, or Entra's outage, waits in the circuit.
-      if (error.kind === 'credential' || (error.kind === 'transient' && error.code === TOKEN_ENDPOINT_UNAVAILABLE)) {
-        this.circuit.open(error);
-        return this.suspended(calls, error);
-      }
-      if (error.kind === 'throttled')
-        return { kind: 'throttled', waitMs: Math.max(this.pacer.pausedForMs, DEFAULT_THROTTLE_PAUSE_MS), calls, error };
-      return { kind: 'unavailable', error, calls };
+      return this.outcomeOfFailure(caught, attempt);
     }
+  }
+
+  /** What an attempt that did not end in an invitation comes to: whose fault, and when to try again. */
+  private async outcomeOfFailure(caught: unknown, { calls, lastError }: InvitationAttempt): Promise<SendOutcome> {
+    if (caught instanceof GuestLookupError) return { kind: 'unavailable', error: caught.failure, calls };
+    // Out of time waiting for a turn after a Graph failure: that failure is the outcome (the queue
+    // retries it, counting a dequeue); without one it is only the budget (handed back free).
+    const error = caught instanceof WaitBeyondDeadlineError && lastError?.kind === 'transient' ? lastError : caught;
+    if (error instanceof WaitBeyondDeadlineError) {
+      return {
+        kind: 'throttled',
+        waitMs: Math.max(error.waitMs, DEFAULT_THROTTLE_PAUSE_MS),
+        calls,
+        ...(lastError ? { error: lastError } : {}),
+      };
+    }
+    if (error instanceof CircuitOpenError) return this.suspended(calls, lastError);
+    if (error instanceof PausedError) return this.paused(this.pause!.known!, calls);
+    // About the tenant, not the person: everyone stops, nobody is failed (sendingPause.ts).
+    if (error instanceof GraphCallError && error.kind === 'tenant' && this.pause)
+      return this.paused(await this.pause.refusedByTenant(error), calls, error);
+    if (!(error instanceof GraphCallError)) throw error;
+    if (error.kind === 'permanent') return { kind: 'refused', error, calls };
+    // A 403 while a fresh token carries the role: Graph refused this person, not the app. Failing
+    // them alone keeps one such person from holding every other invitation (and health) hostage.
+    if (error.kind === 'credential' && error.stage === 'graph' && error.httpStatus === 403 && (await this.circuit.tokenGrantsInvitations()))
+      return { kind: 'refused', error, calls };
+    // The app's sign-in, not the person: an operator's fix, or Entra's outage, waits in the circuit.
+    if (error.kind === 'credential' || (error.kind === 'transient' && error.code === TOKEN_ENDPOINT_UNAVAILABLE)) {
+      this.circuit.open(error);
+      return this.suspended(calls, error);
+    }
+    if (error.kind === 'throttled')
+      return { kind: 'throttled', waitMs: Math.max(this.pacer.pausedForMs, DEFAULT_THROTTLE_PAUSE_MS), calls, error };
+    return { kind: 'unavailable', error, calls };
   }
 
   private paused(pause: PauseState, calls: number, error?: GraphCallError): SendOutcome {
@@ -231,9 +156,4 @@ export class InvitationSender {
       ...(announcement ? { announcement } : {}),
     };
   }
-}
-
-function sleepUntil(time: number): Promise<void> {
-  const ms = time - Date.now();
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }

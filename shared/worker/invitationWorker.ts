@@ -8,8 +8,9 @@ import {
   type InvitationRecord,
 } from '../core';
 import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
+import { claimedInvitation, type ClaimedInvitation } from './claimedInvitation';
 import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from '../storage';
-import { GraphCallError, mayHaveActed, type InvitationSender } from '../graph';
+import { GraphCallError, mayHaveActed, type InvitationSender, type SendOutcome } from '../graph';
 import type { HealthBoard } from '../healthBoard';
 import { InvitationFollowUp } from './invitationFollowUp';
 import { isOwnGuest } from '../lifecycle';
@@ -86,160 +87,165 @@ export class InvitationWorker {
       case 'held':
         return this.deferWhileHeld(message.data, claim.leaseUntil, log);
       case 'claimed':
-        break;
+        return this.invite(claimedInvitation(message.data, claim.claim, started), log);
     }
+  }
 
-    const { stored } = claim.claim;
-    const who = `${id} (${maskEmailAddress(stored.record.email)})`;
-    if (claim.claim.tookOver) log.warn(`Invitation ${who}: took over a claim whose lease expired.`);
+  /** Sends the claimed person's invitation (a first one, a reminder or a reset) and records what Graph said. */
+  private async invite(job: ClaimedInvitation, log: Log): Promise<ProcessResult> {
+    const { claim, purpose, who } = job;
+    const { stored } = claim;
+    if (claim.tookOver) log.warn(`Invitation ${who}: took over a claim whose lease expired.`);
     const leaseUntil = Date.parse(stored.entity.leaseUntil!);
     // Calls end well inside the lease, leaving its last part to write the outcome.
-    const mustEndBy = leaseUntil - (leaseUntil - started) * LEASE_KEPT_FOR_RECORDING;
-    // A reminder is Graph's invitation sent again to the existing guest, with its email this time.
-    const reminder = stored.entity.reminderDue === true;
-    // An operator's reset of the guest this app created (lifecycle/redemptionReset.ts): the same
-    // user object is redeemed again; like a reminder, it never creates anyone, so it is never looked up.
-    const reset = stored.entity.resetRedemptionDue === true && stored.record.ownedUserId !== undefined;
+    const mustEndBy = leaseUntil - (leaseUntil - job.started) * LEASE_KEPT_FOR_RECORDING;
     const request = {
       ...toGraphInvitationRequest(stored.invitation),
-      ...(reset ? { resetRedemption: true, invitedUser: { id: stored.record.ownedUserId! } } : {}),
+      ...(purpose === 'reset' ? { resetRedemption: true, invitedUser: { id: stored.record.ownedUserId! } } : {}),
     };
-    // With INVITE_DELIVERY=mail Graph sends nothing, and we send ours once it has answered.
-    const emailWanted = reminder || request.sendInvitationMessage;
-    const previousError = stored.record.error;
-    if (!reminder && !reset && request.invitedUserSponsors && this.options.sponsors) {
+    if (purpose === 'invitation' && request.invitedUserSponsors && this.options.sponsors) {
       const refusal = await this.checkSponsors(
         request.invitedUserSponsors.map((sponsor) => sponsor.id),
-        claim.claim,
-        id,
+        claim,
+        stored.record.id,
       );
       if (refusal) {
-        const record = await this.recordOutcome(claim.claim, { status: 'Failed', calls: 0, error: refusal, lifecycle: {} });
+        const record = await this.recordOutcome(claim, { status: 'Failed', calls: 0, error: refusal, lifecycle: {} });
         log.warn(`Invitation ${who}: Failed ${describe(record)}: ${refusal.message}, not invited.`);
         return 'failed';
       }
     }
+    const previousError = stored.record.error;
     const outcome = await this.sender.send(
-      { ...request, sendInvitationMessage: this.options.followUp.graphSendsEmail(emailWanted) },
-      started + this.options.invocationBudgetMs,
+      { ...request, sendInvitationMessage: this.options.followUp.graphSendsEmail(job.emailWanted) },
+      job.started + this.options.invocationBudgetMs,
       mustEndBy,
-      // The guest of a reminder exists already: a lookup would find them and send nothing.
+      // The guest of a reminder or a reset exists already: a lookup would find them and send nothing.
       {
-        mayHaveReachedGraph: !reminder && !reset && (claim.claim.tookOver || (previousError !== undefined && mayHaveActed(previousError))),
+        mayHaveReachedGraph: purpose === 'invitation' && (claim.tookOver || (previousError !== undefined && mayHaveActed(previousError))),
       },
     );
-    const now = new Date().toISOString();
-    const elapsed = () => `${Date.now() - started} ms`;
-    const handBack = { ...message.data, deferrals: 0 };
-
     switch (outcome.kind) {
-      case 'invited': {
-        const { created } = outcome;
-        if (created.foundUser?.userType === 'Member') {
-          // The address belongs to a member of this tenant: Graph would refuse the invitation, and
-          // the member is never recorded as a guest of ours.
-          const record = await this.recordOutcome(claim.claim, {
-            status: 'Failed',
-            calls: outcome.calls,
-            error: {
-              code: 'AlreadyInDirectory',
-              message: `A member of this tenant (object id ${created.foundUser.id}) has this address: it is not invited as a guest.`,
-            },
-            lifecycle: { reminderDue: undefined },
-          });
-          log.warn(`Invitation ${who}: Failed ${describe(record)}: a member has this address, ${elapsed()}.`);
-          return 'failed';
-        }
-        const lifecycle = reset
-          ? { resetRedemptionDue: undefined, redemptionResetAt: now, externalUserState: 'PendingAcceptance', acceptedAt: undefined }
-          : reminder
-            ? { remindersSent: (stored.record.remindersSent ?? 0) + 1, lastRemindedAt: now, reminderDue: undefined }
-            : { invitedAt: now };
-        const pendingWork = this.options.followUp.pendingWork(stored, { emailWanted, reminder: reminder || reset });
-        // Whether the guest is ours is settled where its creation time is known (lifecycle/guestOwnership.ts):
-        // now for a guest the lookup found, on the tracker's first read otherwise.
-        const attempt = reminder || reset ? {} : { attemptQueuedAt: stored.record.queuedAt };
-        const owned =
-          created.foundUser && isOwnGuest(created.foundUser, { ...stored.record, ...attempt, invitedUserId: created.foundUser.id })
-            ? { ownedUserId: created.foundUser.id }
-            : {};
-        await this.recordOutcome(claim.claim, {
-          ...created,
-          ...pendingWork,
-          ...attempt,
-          status: 'Invited',
-          calls: outcome.calls,
-          lifecycle,
-          fields: owned,
-        });
-        const missing = created.detailsMissing
-          ? ' (Graph answered 201 but its body was lost: details missing, not called again)'
-          : created.foundByLookup
-            ? ' (an earlier call had reached Graph: the lookup found the guest, no second invitation)'
-            : reset
-              ? ' (redemption reset by an operator)'
-              : reminder
-                ? ` (reminder ${(stored.record.remindersSent ?? 0) + 1})`
-                : '';
-        const line = `Invitation ${who}: Invited${missing}, graphRequestId=${created.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`;
-        if (created.detailsMissing) log.warn(line);
-        else log.info(line);
-        // Only when there is something to do: most invitations need no further storage call.
-        if (Object.keys(pendingWork).length > 0) await this.completeFollowUp(message.data, log);
-        return 'invited';
-      }
-      case 'refused': {
-        const record = await this.recordOutcome(claim.claim, {
-          status: 'Failed',
-          calls: outcome.calls,
-          error: errorOf(outcome.error),
-          lifecycle: { reminderDue: undefined, resetRedemptionDue: undefined },
-        });
-        log.warn(
-          `Invitation ${who}: Failed ${describe(record)}, graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}.`,
-        );
-        return 'failed';
-      }
+      case 'invited':
+        if (outcome.created.foundUser?.userType === 'Member') return this.onMemberFound(job, outcome, log);
+        return this.onInvited(job, outcome, log);
+      case 'refused':
+        return this.onRefused(job, outcome, log);
       case 'throttled':
-      case 'suspended': {
-        // Neither is a failure of the message: hand it back with a delay instead of burning a dequeue.
-        await this.handBack(claim.claim, outcome, handBack);
-        if (outcome.kind === 'suspended' && outcome.announcement) log.error(outcome.announcement);
-        const why = outcome.kind === 'throttled' ? 'throttled' : `waiting for Graph sign-in (${outcome.error.code})`;
-        log.info(`Invitation ${who}: ${why}; queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${elapsed()}.`);
-        return 'deferred';
-      }
-      case 'paused': {
-        // Nobody is failed for a pause: the person stays Queued (the refused one with Graph's
-        // answer), and the message comes back when the pause may have ended. No dequeue is burned.
-        await this.handBack(claim.claim, outcome, handBack);
-        const line = `Invitation ${who}: sending is paused (${outcome.pause.kind}${outcome.pause.code ? `, ${outcome.pause.code}` : ''}); queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${elapsed()}.`;
-        if (outcome.error) log.error(`${line} ${outcome.pause.reason}`);
-        else log.info(line);
-        return 'deferred';
-      }
-      case 'unavailable': {
-        await this.claims.record(claim.claim, { status: 'Queued', calls: outcome.calls, error: errorOf(outcome.error) });
-        log.warn(
-          `Invitation ${who}: Graph unavailable (${outcome.error.code}), graphRequestId=${outcome.error.graphRequestId ?? '-'}, ${outcome.calls} call(s), ${elapsed()}; the queue will retry.`,
-        );
-        throw new TransientInvitationError(`Graph did not accept invitation ${id} yet: ${outcome.error.code}.`);
-      }
+      case 'suspended':
+        return this.onWaiting(job, outcome, log);
+      case 'paused':
+        return this.onPaused(job, outcome, log);
+      case 'unavailable':
+        return this.onUnavailable(job, outcome, log);
     }
+  }
+
+  /**
+   * The lookup found a member of this tenant with the address: Graph would refuse the invitation,
+   * and the member is never recorded as a guest of ours.
+   */
+  private async onMemberFound(job: ClaimedInvitation, { created, calls }: Sent<'invited'>, log: Log): Promise<ProcessResult> {
+    const record = await this.recordOutcome(job.claim, {
+      status: 'Failed',
+      calls,
+      error: {
+        code: 'AlreadyInDirectory',
+        message: `A member of this tenant (object id ${created.foundUser!.id}) has this address: it is not invited as a guest.`,
+      },
+      lifecycle: { reminderDue: undefined },
+    });
+    log.warn(`Invitation ${job.who}: Failed ${describe(record)}: a member has this address, ${job.elapsed()}.`);
+    return 'failed';
+  }
+
+  private async onInvited(job: ClaimedInvitation, { created, calls }: Sent<'invited'>, log: Log): Promise<ProcessResult> {
+    const { purpose, claim } = job;
+    const { stored } = claim;
+    const now = new Date().toISOString();
+    const reminderNumber = (stored.record.remindersSent ?? 0) + 1;
+    const lifecycle = {
+      invitation: { invitedAt: now },
+      reminder: { remindersSent: reminderNumber, lastRemindedAt: now, reminderDue: undefined },
+      reset: { resetRedemptionDue: undefined, redemptionResetAt: now, externalUserState: 'PendingAcceptance', acceptedAt: undefined },
+    }[purpose];
+    const pendingWork = this.options.followUp.pendingWork(stored, { emailWanted: job.emailWanted, reminder: purpose !== 'invitation' });
+    // Whether the guest is ours is settled where its creation time is known (lifecycle/guestOwnership.ts):
+    // now for a guest the lookup found, on the tracker's first read otherwise.
+    const attempt = purpose === 'invitation' ? { attemptQueuedAt: stored.record.queuedAt } : {};
+    const owned =
+      created.foundUser && isOwnGuest(created.foundUser, { ...stored.record, ...attempt, invitedUserId: created.foundUser.id })
+        ? { ownedUserId: created.foundUser.id }
+        : {};
+    await this.recordOutcome(claim, { ...created, ...pendingWork, ...attempt, status: 'Invited', calls, lifecycle, fields: owned });
+    const how = created.detailsMissing
+      ? ' (Graph answered 201 but its body was lost: details missing, not called again)'
+      : created.foundByLookup
+        ? ' (an earlier call had reached Graph: the lookup found the guest, no second invitation)'
+        : { invitation: '', reminder: ` (reminder ${reminderNumber})`, reset: ' (redemption reset by an operator)' }[purpose];
+    const line = `Invitation ${job.who}: Invited${how}, graphRequestId=${created.graphRequestId ?? '-'}, ${calls} call(s), ${job.elapsed()}.`;
+    if (created.detailsMissing) log.warn(line);
+    else log.info(line);
+    // Only when there is something to do: most invitations need no further storage call.
+    if (Object.keys(pendingWork).length > 0) await this.completeFollowUp(job.message, log);
+    return 'invited';
+  }
+
+  private async onRefused(job: ClaimedInvitation, { error, calls }: Sent<'refused'>, log: Log): Promise<ProcessResult> {
+    const record = await this.recordOutcome(job.claim, {
+      status: 'Failed',
+      calls,
+      error: errorOf(error),
+      lifecycle: { reminderDue: undefined, resetRedemptionDue: undefined },
+    });
+    log.warn(
+      `Invitation ${job.who}: Failed ${describe(record)}, graphRequestId=${error.graphRequestId ?? '-'}, ${calls} call(s), ${job.elapsed()}.`,
+    );
+    return 'failed';
+  }
+
+  /** Throttled, or waiting for the app's sign-in: neither is a failure of the message, which comes back later without burning a dequeue. */
+  private async onWaiting(job: ClaimedInvitation, outcome: Sent<'throttled' | 'suspended'>, log: Log): Promise<ProcessResult> {
+    await this.handBack(job, outcome);
+    if (outcome.kind === 'suspended' && outcome.announcement) log.error(outcome.announcement);
+    const why = outcome.kind === 'throttled' ? 'throttled' : `waiting for Graph sign-in (${outcome.error.code})`;
+    log.info(`Invitation ${job.who}: ${why}; queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${job.elapsed()}.`);
+    return 'deferred';
+  }
+
+  /**
+   * Nobody is failed for a pause: the person stays Queued (the refused one with Graph's answer),
+   * and the message comes back when the pause may have ended. No dequeue is burned.
+   */
+  private async onPaused(job: ClaimedInvitation, outcome: Sent<'paused'>, log: Log): Promise<ProcessResult> {
+    await this.handBack(job, outcome);
+    const { pause } = outcome;
+    const line = `Invitation ${job.who}: sending is paused (${pause.kind}${pause.code ? `, ${pause.code}` : ''}); queued again to run in ${Math.ceil(outcome.waitMs / 1000)} s, ${job.elapsed()}.`;
+    if (outcome.error) log.error(`${line} ${pause.reason}`);
+    else log.info(line);
+    return 'deferred';
+  }
+
+  /** Still failing after the sender's retries: the queue delivers the message again, counting a dequeue. */
+  private async onUnavailable(job: ClaimedInvitation, { error, calls }: Sent<'unavailable'>, log: Log): Promise<never> {
+    await this.claims.record(job.claim, { status: 'Queued', calls, error: errorOf(error) });
+    log.warn(
+      `Invitation ${job.who}: Graph unavailable (${error.code}), graphRequestId=${error.graphRequestId ?? '-'}, ${calls} call(s), ${job.elapsed()}; the queue will retry.`,
+    );
+    throw new TransientInvitationError(`Graph did not accept invitation ${job.claim.stored.record.id} yet: ${error.code}.`);
   }
 
   /** The person Queued again (with the error that held them, if any), and their message back after `waitMs`. */
   private async handBack(
-    claim: Claim,
+    job: ClaimedInvitation,
     outcome: { calls: number; waitMs: number; error?: GraphCallError | undefined },
-    message: InvitationMessage,
   ): Promise<void> {
-    await this.claims.record(claim, {
+    await this.claims.record(job.claim, {
       status: 'Queued',
       calls: outcome.calls,
       ...(outcome.error ? { error: errorOf(outcome.error) } : {}),
     });
-    await this.queue.send(message, outcome.waitMs / 1000);
+    await this.queue.send({ ...job.message, deferrals: 0 }, outcome.waitMs / 1000);
   }
 
   /** The sponsors' refusal, if any; a read that failed for a while hands the person back to the queue. */
@@ -305,6 +311,9 @@ export class InvitationWorker {
     else log.error(`Invitation ${record.id} (${maskEmailAddress(record.email)}): ${record.status} ${describe(record)}.`);
   }
 }
+
+/** What the sender's outcome of one kind holds. */
+type Sent<Kind extends SendOutcome['kind']> = Extract<SendOutcome, { kind: Kind }>;
 
 /** The error as a record keeps it: a GraphCallError's own fields (code, message, HTTP status, request id). */
 function errorOf(error: GraphCallError): InvitationError {
