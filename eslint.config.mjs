@@ -29,6 +29,26 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off', '@typescript-eslint/consistent-type-imports': 'off' },
   },
   {
+    // The domain never holds the table itself: each module is handed the rows of its kind
+    // (shared/storage/tableLayout.ts), so one file says which row is whose.
+    files: ['shared/**/*.ts'],
+    ignores: ['shared/storage/tableLayout.ts', 'shared/storage/storageAccount.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@azure/data-tables',
+              importNames: ['TableClient'],
+              message: 'Take the PartitionRows of your kind of row from the TableLayout (shared/storage/tableLayout.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The dashboard's script runs in the browser, as it is written (no build step).
     files: ['dashboard/**/*.js'],
     languageOptions: { globals: { ...globals.browser }, sourceType: 'script' },

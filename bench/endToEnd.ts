@@ -96,6 +96,8 @@ export async function benchEndToEnd(
   } finally {
     await host.stop();
     await emulator.stop();
-    await Promise.all([deps.queue.queue.delete(), deps.queue.poisonQueue.delete(), deps.store.table.deleteTable()]).catch(() => undefined);
+    await Promise.all([deps.queue.queue.delete(), deps.queue.poisonQueue.delete(), deps.store.layout.client.deleteTable()]).catch(
+      () => undefined,
+    );
   }
 }

@@ -99,6 +99,6 @@ async function answerBatch(settings: Settings, storage: StorageAccount, suffix: 
   if (answered.value.status !== 202) throw new Error(`Intake answered ${answered.value.status}`);
   await deps.queue.queue.delete();
   await deps.queue.poisonQueue.delete();
-  await deps.store.table.deleteTable();
+  await deps.store.layout.client.deleteTable();
   return answered.ms;
 }

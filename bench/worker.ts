@@ -215,7 +215,7 @@ async function runPipeline(
   listener.start();
   while (emulator.calls.filter((call) => call.status === 201).length < items) await new Promise((resolve) => setTimeout(resolve, 250));
   await listener.stop();
-  await Promise.all([deps.queue.queue.delete(), deps.queue.poisonQueue.delete(), deps.store.table.deleteTable()]);
+  await Promise.all([deps.queue.queue.delete(), deps.queue.poisonQueue.delete(), deps.store.layout.client.deleteTable()]);
 
   const accepted = emulator.calls
     .filter((call) => call.status === 201)

@@ -25,6 +25,7 @@ import {
   readRecord,
   CallerResendBudget,
   storageAccountFromSettings,
+  TableLayout,
   type StorageAccount,
 } from './storage';
 import { PartnerOnboarding, ROSTERS_CONTAINER, RosterProgressStore } from './rosters';
@@ -103,7 +104,7 @@ export async function createAppDependencies(
       () => storage.containerClient(names.rostersContainer ?? ROSTERS_CONTAINER),
       intake,
       batchReports,
-      new RosterProgressStore(store.table),
+      new RosterProgressStore(records.layout.rows('roster')),
       { budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000 },
     ),
     redemptionTracker: trackerFrom(settings, records, graph),
@@ -124,7 +125,7 @@ type Graph = ReturnType<typeof graphFrom>;
  * straight from the table, so nothing here refers to the store before it exists.
  */
 async function recordsFrom(settings: Settings, names: ResourceNames, storage: StorageAccount) {
-  const table = storage.tableClient(names.tableName);
+  const layout = new TableLayout(storage.tableClient(names.tableName));
   const eventsQueueName = names.eventsQueueName ?? (names.queueName === INVITATIONS_QUEUE ? EVENTS_QUEUE : `${names.queueName}-events`);
   const events = new InvitationEvents(storage.queueClient(eventsQueueName), storage.queueClient(poisonQueueName(eventsQueueName)), {
     ...(settings.NOTIFY_URL ? { notifyUrl: settings.NOTIFY_URL } : {}),
@@ -135,24 +136,24 @@ async function recordsFrom(settings: Settings, names: ResourceNames, storage: St
     maxAttempts: settings.NOTIFY_MAX_ATTEMPTS,
     firstRetryMs: settings.NOTIFY_FIRST_RETRY_SECONDS * 1000,
   });
-  const ledger = new BatchLedger(table, async (id) => {
-    const stored = await readRecord(table, id);
+  const ledger = new BatchLedger(layout, async (id) => {
+    const stored = await readRecord(layout, id);
     return stored && { record: stored.record, batchPosition: stored.entity.batchPosition };
   });
-  const store = new InvitationStore(table, {
+  const store = new InvitationStore(layout, {
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
     resendMaxPerDay: settings.INVITE_RESEND_MAX_PER_DAY,
-    callerResends: new CallerResendBudget(table, settings.INVITE_RESEND_MAX_PER_CALLER_PER_DAY),
+    callerResends: new CallerResendBudget(layout.rows('resends'), settings.INVITE_RESEND_MAX_PER_CALLER_PER_DAY),
     changes: new RecordChanges(ledger, events),
   });
-  const batches = new BatchBook(new BatchIndex(table), ledger, new RejectedRows(table));
+  const batches = new BatchBook(new BatchIndex(layout), ledger, new RejectedRows(layout));
   const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));
   await Promise.all([store.ensureTable(), queue.ensureQueues(), events.ensureQueues()]);
-  return { table, events, ledger, store, batches, queue };
+  return { layout, events, ledger, store, batches, queue };
 }
 
 /** Submissions in: the operator's policy, the intake's signature and idempotency. */
-function intakeFrom(settings: Settings, { store, batches, queue }: Records): Intake {
+function intakeFrom(settings: Settings, { layout, store, batches, queue }: Records): Intake {
   return new Intake(store, batches, queue, {
     policy: {
       domains: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
@@ -167,7 +168,7 @@ function intakeFrom(settings: Settings, { store, batches, queue }: Records): Int
     inviteDelivery: settings.INVITE_DELIVERY,
     hmacSecrets: settings.INTAKE_HMAC_SECRET,
     hmacToleranceSeconds: settings.INTAKE_HMAC_TOLERANCE_SECONDS,
-    idempotency: new IdempotencyStore(store.table),
+    idempotency: new IdempotencyStore(layout.rows('idempotency')),
   });
 }
 
@@ -176,10 +177,10 @@ function intakeFrom(settings: Settings, { store, batches, queue }: Records): Int
  * share of the app's budget (agreed among the busy instances in the table), the read budget, the
  * lookup, the tenant's and the operator's pause, and the sender that uses them all.
  */
-function graphFrom(settings: Settings, { table, events }: Records) {
+function graphFrom(settings: Settings, { layout, events }: Records) {
   // One id for this instance in every shared row (health, budget shares): Azure gives each instance one.
   const instanceId = process.env.WEBSITE_INSTANCE_ID || randomUUID();
-  const health = new HealthBoard(table, instanceId);
+  const health = new HealthBoard(layout.rows('health'), instanceId);
   const graphClient = new GraphInvitationsClient(graphEndpoints(settings), graphCaller(settings));
   const credentialCircuit = new CredentialCircuit({
     probe: () => graphClient.probeToken(PROBE_TIMEOUT_MS),
@@ -191,7 +192,7 @@ function graphFrom(settings: Settings, { table, events }: Records) {
     },
   });
   const pacer = new GraphPacer({ maxWritesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND });
-  const rateShares = new RateShares({ table, pacer, instanceId });
+  const rateShares = new RateShares({ rows: layout.rows('rateShares'), pacer, instanceId });
   // The share heartbeat starts when this process first wants to write.
   pacer.onDemand(() => rateShares.start());
   const directory = new GraphDirectoryClient(
@@ -204,7 +205,7 @@ function graphFrom(settings: Settings, { table, events }: Records) {
       `Graph refused to look people up (${error.code}): without User.Read.All (Application) a crash mid-call can still cost a second invitation (docs/deploy.md).`,
     ),
   );
-  const sendingPause = new SendingPause(table, {
+  const sendingPause = new SendingPause(layout.rows('pause'), {
     probeIntervalMs: settings.TENANT_PAUSE_PROBE_MINUTES * 60_000,
     ...(settings.GRAPH_TENANT_ID ? { tenantId: settings.GRAPH_TENANT_ID } : {}),
     onChange: (change, state) => events.announcePause(change, state),
@@ -214,11 +215,11 @@ function graphFrom(settings: Settings, { table, events }: Records) {
 }
 
 /** The queue's consumer: claims, the sender, and the follow-up (our own email, the group adds, the sponsors' check). */
-function workerFrom(settings: Settings, { store, queue }: Records, { health, credentialCircuit, pacer, directory, sender }: Graph) {
+function workerFrom(settings: Settings, { layout, store, queue }: Records, { health, credentialCircuit, pacer, directory, sender }: Graph) {
   const followUp = new InvitationFollowUp(store, directory, {
     circuit: credentialCircuit,
     pacer,
-    mailbox: new MailboxBudget(store.table, {
+    mailbox: new MailboxBudget(layout.rows('mailbox'), {
       perMinute: settings.MAIL_MAX_PER_MINUTE,
       recipientsPerDay: settings.MAIL_MAX_RECIPIENTS_PER_DAY,
     }),
@@ -239,7 +240,7 @@ function workerFrom(settings: Settings, { store, queue }: Records, { health, cre
 }
 
 /** Who accepted, reminders and expiry, within the write budget the invitations use. */
-function trackerFrom(settings: Settings, { store, queue }: Records, { directory, pacer }: Graph): RedemptionTracker {
+function trackerFrom(settings: Settings, { layout, store, queue }: Records, { directory, pacer }: Graph): RedemptionTracker {
   return new RedemptionTracker(store, queue, directory, pacer, {
     policy: {
       ...(settings.REMINDER_AFTER !== undefined ? { reminderAfterMs: settings.REMINDER_AFTER } : {}),
@@ -247,7 +248,7 @@ function trackerFrom(settings: Settings, { store, queue }: Records, { directory,
       ...(settings.EXPIRE_AFTER !== undefined ? { expireAfterMs: settings.EXPIRE_AFTER } : {}),
       expiredAction: settings.EXPIRED_ACTION,
     },
-    policyMemory: new ExpiryPolicyMemory(store.table),
+    policyMemory: new ExpiryPolicyMemory(layout.rows('lifecycle')),
     // A timer run, like partnerOnboarding's: it stops cleanly well inside the Functions timeout.
     budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
   });

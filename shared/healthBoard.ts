@@ -1,6 +1,5 @@
-import { odata, type TableClient } from '@azure/data-tables';
 import type { CredentialState, PauseState, SendingPause } from './graph';
-import type { InvitationQueue } from './storage';
+import type { InvitationQueue, PartitionRows } from './storage';
 
 /**
  * What GET /api/health reports, shared between instances through the app's own table: each
@@ -9,7 +8,6 @@ import type { InvitationQueue } from './storage';
  * by different instances, so the answer is read from the rows, not from this process.
  */
 
-const HEALTH_PARTITION = 'health';
 // A row not refreshed for this long belongs to an instance that is gone: its state no longer counts.
 // A failing instance refreshes its row with every announcement (once a minute).
 const STALE_AFTER_MS = 5 * 60_000;
@@ -36,7 +34,8 @@ export class HealthBoard {
   private lastOutcomeWrittenAt = 0;
 
   constructor(
-    private readonly table: TableClient,
+    /** The `health` rows (storage/tableLayout.ts). */
+    private readonly board: PartitionRows,
     /** This instance's id (WEBSITE_INSTANCE_ID on Azure), shared with its other rows. */
     private readonly instanceId: string,
   ) {}
@@ -81,14 +80,12 @@ export class HealthBoard {
   }
 
   private async write(properties: Omit<HealthRow, 'rowKey' | 'reportedAt'>): Promise<void> {
-    const entity = { partitionKey: HEALTH_PARTITION, rowKey: this.instanceId, reportedAt: new Date().toISOString(), ...properties };
-    await this.table.upsertEntity(entity, 'Merge').catch(() => undefined);
+    await this.board.upsert(this.instanceId, { reportedAt: new Date().toISOString(), ...properties }, 'Merge').catch(() => undefined);
   }
 
   private async rows(): Promise<HealthRow[]> {
     const rows: HealthRow[] = [];
-    const filter = odata`PartitionKey eq ${HEALTH_PARTITION}`;
-    for await (const row of this.table.listEntities<HealthRow>({ queryOptions: { filter } })) rows.push(row);
+    for await (const row of this.board.list<HealthRow>()) rows.push(row);
     return rows;
   }
 }

@@ -1,8 +1,7 @@
-import { odata, type TableClient } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
 import { z } from 'zod';
-import { batchPartition, META_ROW } from './batchLedger';
 import { batchSourceSchema, type BatchSource } from './batchSource';
-import { isConflict, isNotFound, isPreconditionFailed } from '../storage';
+import { BATCH_META_ROW, isConflict, isNotFound, isPreconditionFailed, type TableLayout } from '../storage';
 
 /**
  * Which batches exist, newest first, for GET /api/batches. A batch's source and creation time are
@@ -19,7 +18,6 @@ export interface BatchEntry {
   createdAt: string;
 }
 
-const LISTING_PARTITION = 'batches';
 // Inverted milliseconds: ascending row keys are the newest batches first (until the year 2286).
 const invertedTime = (iso: string) => String(9_999_999_999_999 - Date.parse(iso)).padStart(13, '0');
 
@@ -27,45 +25,44 @@ const registrationSchema = z.object({ etag: z.string(), createdAt: z.string().op
 const listingSchema = z.object({ rowKey: z.string(), batchId: z.string(), createdAt: z.string(), source: z.string() });
 
 export class BatchIndex {
-  constructor(private readonly table: TableClient) {}
+  constructor(private readonly layout: TableLayout) {}
 
   /** Registers the batch (once: its first submission's source and time stay), and its listing row. */
   async open(batchId: string, source: BatchSource, createdAt: string): Promise<void> {
     const wanted = { createdAt, source: JSON.stringify(source) };
-    const key = { partitionKey: batchPartition(batchId), rowKey: META_ROW };
+    const batchRows = this.layout.batchRows(batchId);
     let registered = wanted;
     for (;;) {
       try {
-        await this.table.createEntity({ ...key, ...wanted });
+        await batchRows.create(BATCH_META_ROW, wanted);
         break;
       } catch (error) {
         if (!isConflict(error)) throw error;
       }
       // The batch row exists: registered already, or made by the ledger (a worker, the counts) first.
-      const row = registrationSchema.parse(await this.table.getEntity(key.partitionKey, key.rowKey));
+      const row = registrationSchema.parse(await batchRows.get(BATCH_META_ROW));
       if (row.createdAt && row.source) {
         registered = { createdAt: row.createdAt, source: row.source };
         break;
       }
       try {
-        await this.table.updateEntity({ ...key, ...wanted }, 'Merge', { etag: row.etag });
+        await batchRows.update(BATCH_META_ROW, wanted, 'Merge', row.etag);
         break;
       } catch (error) {
         if (!(isNotFound(error) || isPreconditionFailed(error))) throw error;
       }
     }
-    await this.table.upsertEntity(
-      { partitionKey: LISTING_PARTITION, rowKey: `${invertedTime(registered.createdAt)}|${batchId}`, batchId, ...registered },
-      'Replace',
-    );
+    await this.layout
+      .rows('batchListing')
+      .upsert(`${invertedTime(registered.createdAt)}|${batchId}`, { batchId, ...registered }, 'Replace');
   }
 
   /** Up to `pageSize` batches, newest first, after the listing key `after` (from the previous page). */
   async list({ pageSize, after }: { pageSize: number; after?: string }): Promise<{ batches: BatchEntry[]; after?: string }> {
-    const filter = after ? odata`PartitionKey eq ${LISTING_PARTITION} and RowKey gt ${after}` : odata`PartitionKey eq ${LISTING_PARTITION}`;
+    const listing = this.layout.rows('batchListing').list(after ? odata`RowKey gt ${after}` : undefined);
     const batches: BatchEntry[] = [];
     let last: string | undefined;
-    for await (const page of this.table.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: pageSize + 1 })) {
+    for await (const page of listing.byPage({ maxPageSize: pageSize + 1 })) {
       for (const entity of page) {
         if (batches.length === pageSize) return { batches, after: last! };
         const row = listingSchema.parse(entity);

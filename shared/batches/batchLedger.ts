@@ -1,9 +1,9 @@
-import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { odata, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import { INVITATION_STATUSES, withoutRedeemUrl, type InvitationRecord, type ListedInvitationRecord } from '../core';
 import { batchSourceSchema, type BatchSource } from './batchSource';
 import { GroupCommit } from './groupCommit';
-import { isLostRace, isNotFound } from '../storage';
+import { BATCH_META_ROW, isLostRace, isNotFound, type TableLayout } from '../storage';
 
 /**
  * A batch's people and their counts, readable in two point reads whatever the batch's size. In the
@@ -38,7 +38,6 @@ export const noCounts = (): BatchCounts => Object.fromEntries(COUNT_KEYS.map((ke
 const WITHDRAWN = 'Withdrawn';
 type CountedAs = CountKey | typeof WITHDRAWN;
 
-export const META_ROW = 'meta';
 const PEOPLE_PER_PAGE_ROW = 100;
 /** An entity-group transaction takes 100 actions: page rows and the batch row. */
 const PAGE_ROWS_PER_TRANSACTION = 98;
@@ -47,7 +46,6 @@ const MAX_SYNC_GROUP = 100;
 /** A copied error message is cut to this, so that a page row of 100 copies stays far below an entity's 1 MiB. */
 const MAX_COPIED_MESSAGE = 2_000;
 
-export const batchPartition = (batchId: string) => `b|${batchId}`;
 const pageRowKey = (pageRow: number) => `g|${String(pageRow).padStart(6, '0')}`;
 const slotName = (position: number) => `s${String(position % PEOPLE_PER_PAGE_ROW).padStart(2, '0')}`;
 const countColumn = (key: CountKey) => `n${key}`;
@@ -120,7 +118,7 @@ export interface BatchSummary {
 
 export class BatchLedger {
   constructor(
-    private readonly table: TableClient,
+    private readonly layout: TableLayout,
     private readonly readRecord: (id: string) => Promise<PlacedRecord | undefined>,
   ) {}
 
@@ -129,10 +127,11 @@ export class BatchLedger {
     for (;;) {
       const meta = await this.readMeta(batchId);
       const first = meta?.people ?? 0;
-      const row = { partitionKey: batchPartition(batchId), rowKey: META_ROW, people: first + count };
+      const rows = this.layout.batchRows(batchId);
+      const reserved = { people: first + count };
       try {
-        if (meta) await this.table.updateEntity(row, 'Merge', { etag: meta.etag });
-        else await this.table.createEntity(row);
+        if (meta) await rows.update(BATCH_META_ROW, reserved, 'Merge', meta.etag);
+        else await rows.create(BATCH_META_ROW, reserved);
         return first;
       } catch (error) {
         if (!(isNotFound(error) || isLostRace(error))) throw error;
@@ -290,8 +289,8 @@ export class BatchLedger {
 
   /** Every filled place from `from` on, in order. */
   private async *slots(batchId: string, from = 0): AsyncGenerator<{ position: number; slot: Slot }> {
-    const filter = odata`PartitionKey eq ${batchPartition(batchId)} and RowKey ge ${pageRowKey(Math.floor(from / PEOPLE_PER_PAGE_ROW))} and RowKey lt ${'g|~'}`;
-    for await (const page of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+    const filter = odata`RowKey ge ${pageRowKey(Math.floor(from / PEOPLE_PER_PAGE_ROW))} and RowKey lt ${'g|~'}`;
+    for await (const page of this.layout.batchRows(batchId).list<Record<string, unknown>>(filter)) {
       const first = Number(String(page.rowKey).slice(2)) * PEOPLE_PER_PAGE_ROW;
       for (let position = Math.max(first, from); position < first + PEOPLE_PER_PAGE_ROW; position += 1) {
         const slot = slotIn(page, position);
@@ -313,7 +312,8 @@ export class BatchLedger {
     meta: MetaRow | undefined,
   ): Promise<'done' | 'conflict'> {
     if (changes.length === 0) return 'done';
-    const partitionKey = batchPartition(batchId);
+    const partition = this.layout.batchRows(batchId);
+    const { partitionKey } = partition;
     const delta = new Map<CountKey, number>();
     const move = (key: CountedAs, by: number) => key !== WITHDRAWN && delta.set(key, (delta.get(key) ?? 0) + by);
     const slots = new Map<number, Record<string, string>>();
@@ -332,11 +332,11 @@ export class BatchLedger {
       [...delta].filter(([, by]) => by !== 0).map(([key, by]) => [countColumn(key), numberIn(meta, countColumn(key)) + by]),
     );
     if (Object.keys(counts).length > 0) {
-      const batchRow = { partitionKey, rowKey: META_ROW, ...counts };
+      const batchRow = { partitionKey, rowKey: BATCH_META_ROW, ...counts };
       actions.push(meta ? ['update', batchRow, 'Merge', { etag: meta.etag }] : ['create', batchRow]);
     }
     try {
-      await this.table.submitTransaction(actions);
+      await partition.transact(actions);
       return 'done';
     } catch (error) {
       if (isNotFound(error) || isLostRace(error)) return 'conflict';
@@ -345,21 +345,12 @@ export class BatchLedger {
   }
 
   private async readPage(batchId: string, row: number): Promise<PageRow | undefined> {
-    return (await this.readEntity(batchPartition(batchId), pageRowKey(row))) as PageRow | undefined;
+    return (await this.layout.batchRows(batchId).find(pageRowKey(row))) as PageRow | undefined;
   }
 
   private async readMeta(batchId: string): Promise<MetaRow | undefined> {
-    const entity = await this.readEntity(batchPartition(batchId), META_ROW);
+    const entity = await this.layout.batchRows(batchId).find(BATCH_META_ROW);
     return entity ? metaRowSchema.parse(entity) : undefined;
-  }
-
-  private async readEntity(partitionKey: string, rowKey: string): Promise<Record<string, unknown> | undefined> {
-    try {
-      return await this.table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
   }
 }
 

@@ -1,7 +1,7 @@
-import { odata, type TableClient } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
 import { z } from 'zod';
 import { mapWithConcurrency, type RejectedItem } from '../core';
-import { batchPartition, META_ROW } from './batchLedger';
+import { BATCH_META_ROW, type TableLayout } from '../storage';
 
 /**
  * The rows a batch's submissions rejected, kept so that the batch's results account for every row
@@ -24,7 +24,7 @@ const packedRejectedSchema = z.array(z.tuple([z.number().int(), z.number().int()
 const chunkEntitySchema = z.object({ rowKey: z.string(), submittedAt: z.string(), rejected: z.string() });
 
 export class RejectedRows {
-  constructor(private readonly table: TableClient) {}
+  constructor(private readonly layout: TableLayout) {}
 
   /** Keeps a submission's rejected rows in its batch; the same submission key rewrites the same rows. */
   async add(batchId: string, submissionKey: string, rejected: readonly RejectedItem[], submittedAt: string): Promise<void> {
@@ -36,25 +36,18 @@ export class RejectedRows {
         reasonsOf(item).map((error) => [error.path.slice(0, MAX_REASON_CHARACTERS), error.message.slice(0, MAX_REASON_CHARACTERS)]),
       ]),
     );
+    const batchRows = this.layout.batchRows(batchId);
     await mapWithConcurrency(packed, PARALLEL_WRITES, (chunk, position) =>
-      this.table.upsertEntity(
-        {
-          partitionKey: batchPartition(batchId),
-          rowKey: `r|${submissionKey}-${String(position).padStart(5, '0')}`,
-          submittedAt,
-          rejected: chunk,
-        },
-        'Replace',
-      ),
+      batchRows.upsert(`r|${submissionKey}-${String(position).padStart(5, '0')}`, { submittedAt, rejected: chunk }, 'Replace'),
     );
-    await this.table.upsertEntity({ partitionKey: batchPartition(batchId), rowKey: META_ROW, hasRejected: true }, 'Merge');
+    await batchRows.upsert(BATCH_META_ROW, { hasRejected: true }, 'Merge');
   }
 
   /** The batch's rejected rows, in submission order. */
   async read(batchId: string): Promise<RejectedItem[]> {
     const chunks: { submittedAt: string; rowKey: string; rejected: RejectedItem[] }[] = [];
-    const filter = odata`PartitionKey eq ${batchPartition(batchId)} and RowKey ge ${'r|'} and RowKey lt ${'r|~'}`;
-    for await (const entity of this.table.listEntities({ queryOptions: { filter, select: ['RowKey', 'submittedAt', 'rejected'] } })) {
+    const filter = odata`RowKey ge ${'r|'} and RowKey lt ${'r|~'}`;
+    for await (const entity of this.layout.batchRows(batchId).list(filter, { select: ['RowKey', 'submittedAt', 'rejected'] })) {
       const { rowKey, submittedAt, rejected } = chunkEntitySchema.parse(entity);
       chunks.push({
         rowKey,

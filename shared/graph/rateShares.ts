@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { odata, type TableClient } from '@azure/data-tables';
+import type { PartitionRows } from '../storage';
 import type { GraphPacer } from './graphPacer';
 
 /**
@@ -21,7 +21,8 @@ import type { GraphPacer } from './graphPacer';
  */
 
 export interface RateSharesOptions {
-  table: TableClient;
+  /** The `pacer` rows (storage/tableLayout.ts). */
+  rows: PartitionRows;
   pacer: GraphPacer;
   /** @default WEBSITE_INSTANCE_ID (one per Azure instance), or a new id per process */
   instanceId?: string;
@@ -29,7 +30,6 @@ export interface RateSharesOptions {
   heartbeatMs?: number;
 }
 
-const PARTITION = 'pacer';
 // A row not rewritten for this many heartbeats belongs to an instance that is gone (an idle one
 // still beats, saying it is not busy; a busy one on a loaded machine may miss a beat or two: it
 // must not look gone).
@@ -79,10 +79,9 @@ export class RateShares {
   async beat(): Promise<number> {
     const { pacer } = this.options;
     const busy = Date.now() - pacer.lastDemandAt < IDLE_AFTER_MS;
-    await this.options.table.upsertEntity({ partitionKey: PARTITION, rowKey: this.instanceId, busy }, 'Replace');
+    await this.options.rows.upsert(this.instanceId, { busy }, 'Replace');
     const rows: ShareRow[] = [];
-    for await (const row of this.options.table.listEntities<ShareRow>({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` } }))
-      rows.push(row);
+    for await (const row of this.options.rows.list<ShareRow>()) rows.push(row);
     const newest = Math.max(...rows.map((row) => Date.parse(row.timestamp ?? '') || 0));
     const live = rows.filter((row) => newest - (Date.parse(row.timestamp ?? '') || 0) <= STALE_HEARTBEATS * this.heartbeatMs);
     const busyIds = live.filter((row) => row.busy || row.rowKey === this.instanceId).map((row) => row.rowKey);

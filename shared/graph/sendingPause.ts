@@ -1,6 +1,5 @@
-import { type TableClient } from '@azure/data-tables';
 import { tenantRefusalOf, type GraphCallError, type TenantRefusal } from './graphCallError';
-import { isNotFound, isPreconditionFailed } from '../storage';
+import { isNotFound, isPreconditionFailed, type PartitionRows } from '../storage';
 
 /**
  * A pause of all sending to Graph's /invitations, shared by every instance through the app's table
@@ -31,9 +30,8 @@ export interface PauseState {
   nextProbeAt?: string;
 }
 
-type PauseRow = Omit<PauseState, 'kind'> & { partitionKey: string; rowKey: PauseState['kind'] };
+type PauseRow = Omit<PauseState, 'kind'>;
 
-const PARTITION = 'pause';
 // A pause read from the table holds for this long in each process: one read per instance every few
 // seconds, while the instance that met the refusal knows at once.
 const DEFAULT_CACHE_MS = 2_000;
@@ -56,7 +54,8 @@ export class SendingPause {
   private cached: { at: number; state: PauseState | undefined } | undefined;
 
   constructor(
-    private readonly table: TableClient,
+    /** The `pause` rows (storage/tableLayout.ts). */
+    private readonly rows: PartitionRows,
     private readonly options: SendingPauseOptions,
   ) {}
 
@@ -106,7 +105,7 @@ export class SendingPause {
         };
     // Known here at once: the calls behind this one never go.
     this.cached = { at: Date.now(), state: this.cached?.state?.kind === 'operator' ? this.cached.state : state };
-    await this.table.upsertEntity(toRow(state), 'Merge');
+    await this.rows.upsert(state.kind, fieldsOf(state), 'Merge');
     if (!existing) await this.tell('paused', state);
     return state;
   }
@@ -117,7 +116,7 @@ export class SendingPause {
     if (!row || Date.parse(row.state.nextProbeAt ?? '') > Date.now()) return false;
     const nextProbeAt = new Date(Date.now() + this.options.probeIntervalMs).toISOString();
     try {
-      await this.table.updateEntity(toRow({ ...row.state, nextProbeAt }), 'Replace', { etag: row.etag });
+      await this.rows.update('tenant', fieldsOf({ ...row.state, nextProbeAt }), 'Replace', row.etag);
       return true;
     } catch (error) {
       if (isPreconditionFailed(error) || isNotFound(error)) return false;
@@ -138,7 +137,7 @@ export class SendingPause {
   async pauseByOperator(reason: string, by: string): Promise<PauseState> {
     const existing = await this.read('operator');
     const state: PauseState = { kind: 'operator', reason, by, since: existing?.since ?? new Date().toISOString() };
-    await this.table.upsertEntity(toRow(state), 'Replace');
+    await this.rows.upsert(state.kind, fieldsOf(state), 'Replace');
     this.cached = { at: Date.now(), state };
     if (!existing) await this.tell('paused', state);
     return state;
@@ -163,27 +162,24 @@ export class SendingPause {
   }
 
   private async readRow(kind: PauseState['kind']): Promise<{ state: PauseState; etag: string } | undefined> {
-    try {
-      const { partitionKey: _p, rowKey, etag, timestamp: _t, ...fields } = await this.table.getEntity<PauseRow>(PARTITION, kind);
-      return { state: { ...(fields as Omit<PauseState, 'kind'>), kind: rowKey }, etag };
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    const row = await this.rows.find<PauseRow>(kind);
+    if (!row) return undefined;
+    const { partitionKey: _p, rowKey: _r, etag, timestamp: _t, ...fields } = row;
+    return { state: { ...(fields as Omit<PauseState, 'kind'>), kind }, etag };
   }
 
   private async remove(kind: PauseState['kind']): Promise<void> {
     try {
-      await this.table.deleteEntity(PARTITION, kind);
+      await this.rows.delete(kind);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
   }
 }
 
-function toRow({ kind, ...fields }: PauseState): PauseRow {
-  const defined = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Omit<PauseState, 'kind'>;
-  return { partitionKey: PARTITION, rowKey: kind, ...defined };
+/** The row's fields: the state without its kind (the row key) and without what is undefined. */
+function fieldsOf({ kind: _kind, ...fields }: PauseState): PauseRow {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as PauseRow;
 }
 
 /** What the refusal means and what ends it, for the health answer and the event. */

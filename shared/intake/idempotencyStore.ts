@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { type TableClient } from '@azure/data-tables';
 import { Conflict, MAX_PROPERTY_CHARACTERS } from '../core';
-import { isConflict, isNotFound } from '../storage';
+import { isConflict, isNotFound, type PartitionRows } from '../storage';
 
 /**
  * Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field"): the same key
@@ -14,7 +13,6 @@ import { isConflict, isNotFound } from '../storage';
  * as many properties as it needs.
  */
 
-const PARTITION = 'idem';
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 const ANSWER_PART_CHARACTERS = MAX_PROPERTY_CHARACTERS - 1_024;
 
@@ -27,7 +25,8 @@ interface KeyRow {
 }
 
 export class IdempotencyStore {
-  constructor(private readonly table: TableClient) {}
+  /** @param rows the `idem` rows (storage/tableLayout.ts) */
+  constructor(private readonly rows: PartitionRows) {}
 
   /**
    * Claims `keys` for this request: the earlier answer when one of them already has one, or
@@ -42,13 +41,7 @@ export class IdempotencyStore {
     const claimed: string[] = [];
     for (const key of keys) {
       try {
-        await this.table.createEntity({
-          partitionKey: PARTITION,
-          rowKey: rowKey(key),
-          requestHash,
-          state: 'running',
-          createdAt: new Date().toISOString(),
-        });
+        await this.rows.create(rowKey(key), { requestHash, state: 'running', createdAt: new Date().toISOString() });
         claimed.push(key);
       } catch (error) {
         if (!isConflict(error)) throw error;
@@ -58,10 +51,7 @@ export class IdempotencyStore {
           return { replay: this.answerOf<T>(row, requestHash) };
         }
         // An expired row: this request takes the key over.
-        await this.table.upsertEntity(
-          { partitionKey: PARTITION, rowKey: rowKey(key), requestHash, state: 'running', createdAt: new Date().toISOString() },
-          'Replace',
-        );
+        await this.rows.upsert(rowKey(key), { requestHash, state: 'running', createdAt: new Date().toISOString() }, 'Replace');
         claimed.push(key);
       }
     }
@@ -77,16 +67,9 @@ export class IdempotencyStore {
       Array.from({ length: parts }, (_, i) => [`answer${i}`, packed.slice(i * ANSWER_PART_CHARACTERS, (i + 1) * ANSWER_PART_CHARACTERS)]),
     );
     for (const key of keys) {
-      await this.table.upsertEntity(
-        {
-          partitionKey: PARTITION,
-          rowKey: rowKey(key),
-          requestHash,
-          state: 'done',
-          createdAt: new Date().toISOString(),
-          parts,
-          ...answerProperties,
-        },
+      await this.rows.upsert(
+        rowKey(key),
+        { requestHash, state: 'done', createdAt: new Date().toISOString(), parts, ...answerProperties },
         'Replace',
       );
     }
@@ -94,12 +77,12 @@ export class IdempotencyStore {
 
   /** Frees the keys of a request that failed on our side, so that its retry runs. */
   async release(keys: readonly string[]): Promise<void> {
-    for (const key of keys) await this.table.deleteEntity(PARTITION, rowKey(key)).catch(() => undefined);
+    for (const key of keys) await this.rows.delete(rowKey(key)).catch(() => undefined);
   }
 
   private async read(key: string, evenExpired = false): Promise<KeyRow | undefined> {
     try {
-      const row = await this.table.getEntity<KeyRow>(PARTITION, rowKey(key));
+      const row = await this.rows.get<KeyRow>(rowKey(key));
       return evenExpired || Date.now() - Date.parse(row.createdAt) < IDEMPOTENCY_WINDOW_MS ? row : undefined;
     } catch (error) {
       if (isNotFound(error)) return undefined;

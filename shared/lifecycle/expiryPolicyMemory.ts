@@ -1,5 +1,4 @@
-import { type TableClient } from '@azure/data-tables';
-import { isNotFound } from '../storage';
+import type { PartitionRows } from '../storage';
 
 /**
  * The expiry policy (EXPIRE_AFTER with EXPIRED_ACTION) the scheduled tracker has already reported
@@ -9,24 +8,18 @@ import { isNotFound } from '../storage';
  * who would go (in the run's log and GET /api/expired after a dry run) before anyone is deleted.
  */
 
-const PARTITION = 'lifecycle';
 const ROW = 'expiry-policy';
 
 export class ExpiryPolicyMemory {
-  constructor(private readonly table: TableClient) {}
+  /** @param rows the `lifecycle` rows (storage/tableLayout.ts) */
+  constructor(private readonly rows: PartitionRows) {}
 
   /** Whether the timer has run under this policy before. */
   async hasSeen(policy: string): Promise<boolean> {
-    try {
-      const row = await this.table.getEntity<{ policy?: string }>(PARTITION, ROW);
-      return row.policy === policy;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
+    return (await this.rows.find<{ policy?: string }>(ROW))?.policy === policy;
   }
 
   async remember(policy: string): Promise<void> {
-    await this.table.upsertEntity({ partitionKey: PARTITION, rowKey: ROW, policy, seenAt: new Date().toISOString() }, 'Replace');
+    await this.rows.upsert(ROW, { policy, seenAt: new Date().toISOString() }, 'Replace');
   }
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { TableClient } from '@azure/data-tables';
 import { createLimiter } from '../core';
-import { takeFromRollingWindow, takeFromSlidingWindow } from '../storage';
+import { type PartitionRows, takeFromRollingWindow, takeFromSlidingWindow } from '../storage';
 
 /**
  * What one sending mailbox may send (INVITE_DELIVERY=mail), shared by every instance through the
@@ -22,7 +21,6 @@ export interface MailboxBudgetOptions {
 
 export type MailTurn = { ok: true } | { ok: false; retryAt: number; why: string };
 
-const PARTITION = 'mailbox';
 // Outlook's limit of concurrent requests per app and mailbox.
 const CONCURRENT_REQUESTS = 4;
 const MINUTE_MS = 60_000;
@@ -36,7 +34,8 @@ export class MailboxBudget {
   private readonly inFlight = createLimiter(CONCURRENT_REQUESTS);
 
   constructor(
-    private readonly table: TableClient,
+    /** The `mailbox` rows (storage/tableLayout.ts). */
+    private readonly rows: PartitionRows,
     private readonly options: MailboxBudgetOptions,
   ) {}
 
@@ -44,8 +43,8 @@ export class MailboxBudget {
   async send(sender: string, recipients: number, send: () => Promise<void>, now = new Date()): Promise<MailTurn> {
     const mailbox = createHash('sha256').update(sender.toLowerCase()).digest('hex').slice(0, 32);
     const turn = await takeFromSlidingWindow(
-      this.table,
-      { partitionKey: PARTITION, rowKey: `${mailbox}|minute` },
+      this.rows,
+      `${mailbox}|minute`,
       this.options.perMinute,
       MINUTE_MS + CLOCK_MARGIN_MS,
       now.getTime(),
@@ -58,8 +57,8 @@ export class MailboxBudget {
         why: `the mailbox's ${this.options.perMinute} messages a minute (MAIL_MAX_PER_MINUTE)`,
       };
     const day = await takeFromRollingWindow(
-      this.table,
-      { partitionKey: PARTITION, rowKey: `${mailbox}|day` },
+      this.rows,
+      `${mailbox}|day`,
       { amount: recipients, limit: this.options.recipientsPerDay, windowMs: DAY_MS, bucketMs: HOUR_MS },
       now.getTime(),
     );

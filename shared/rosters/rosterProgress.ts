@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { odata, type TableClient } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
 import { z } from 'zod';
 import { MAX_KEY_CHARACTERS } from '../core';
-import { isNotFound } from '../storage';
+import { isNotFound, type PartitionRows } from '../storage';
 
 /**
  * How far a roster has come, kept in the Invitations table (PartitionKey `roster`) rather than on
@@ -25,7 +25,6 @@ export const rosterProgressSchema = z.object({
 });
 export type RosterProgress = z.infer<typeof rosterProgressSchema>;
 
-const PARTITION = 'roster';
 // A blob name may be 1,024 characters, far more once encoded than a RowKey holds: long ones are hashed.
 const rowKey = (name: string) => {
   const encoded = encodeURIComponent(name);
@@ -34,32 +33,26 @@ const rowKey = (name: string) => {
 };
 
 export class RosterProgressStore {
-  constructor(private readonly table: TableClient) {}
+  /** @param rows the `roster` rows (storage/tableLayout.ts) */
+  constructor(private readonly rows: PartitionRows) {}
 
   async get(name: string): Promise<RosterProgress | undefined> {
-    try {
-      return rosterProgressSchema.parse(await this.table.getEntity(PARTITION, rowKey(name)));
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    const row = await this.rows.find(rowKey(name));
+    return row && rosterProgressSchema.parse(row);
   }
 
   async save(progress: RosterProgress): Promise<void> {
-    await this.table.upsertEntity(
-      { partitionKey: PARTITION, rowKey: rowKey(progress.name), ...progress, updatedAt: new Date().toISOString() },
-      'Replace',
-    );
+    await this.rows.upsert(rowKey(progress.name), { ...progress, updatedAt: new Date().toISOString() }, 'Replace');
   }
 
   async delete(name: string): Promise<void> {
-    await this.table.deleteEntity(PARTITION, rowKey(name)).catch((error: unknown) => {
+    await this.rows.delete(rowKey(name)).catch((error: unknown) => {
       if (!isNotFound(error)) throw error;
     });
   }
 
   async *awaitingResults(): AsyncGenerator<RosterProgress> {
-    const rows = this.table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION} and status eq ${'recorded'}` } });
+    const rows = this.rows.list(odata`status eq ${'recorded'}`);
     for await (const row of rows) yield rosterProgressSchema.parse(row);
   }
 }

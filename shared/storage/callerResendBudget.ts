@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { TableClient } from '@azure/data-tables';
 import { takeFromCounter } from './tableCounter';
+import type { PartitionRows } from './tableLayout';
 
 /**
  * How many people one caller may have invited again today (INVITE_RESEND_MAX_PER_CALLER_PER_DAY):
@@ -11,17 +11,16 @@ import { takeFromCounter } from './tableCounter';
  * not say which key was used, so all key holders share one budget.
  */
 
-const PARTITION = 'resends';
-
 export class CallerResendBudget {
   constructor(
-    private readonly table: TableClient,
+    /** The `resends` rows (tableLayout.ts). */
+    private readonly rows: PartitionRows,
     private readonly maxPerDay: number,
   ) {}
 
   /** Takes one resend for `caller` today: false when the day's budget is spent. */
   async take(caller: string, now: Date): Promise<boolean> {
     const rowKey = `${createHash('sha256').update(caller).digest('hex').slice(0, 32)}|${now.toISOString().slice(0, 10)}`;
-    return takeFromCounter(this.table, { partitionKey: PARTITION, rowKey }, 1, this.maxPerDay);
+    return takeFromCounter(this.rows, rowKey, 1, this.maxPerDay);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Table storage and the queue: the record's row and its one mapping, the store (admission,
  * compare-and-swap writes, lookups), the invitations queue and its message, shared counters, the
- * storage account (a connection string or a managed identity).
+ * storage account (a connection string or a managed identity), and the table's layout: every kind
+ * of row and the handle on its rows.
  */
 
 export { CallerResendBudget } from './callerResendBudget';
@@ -27,4 +28,15 @@ export {
 export { NO_CLAIM, errorColumns, groupsColumns, outcomeColumns, recordFromEntity, type RecordEntity } from './recordEntity';
 export { storageAccountFromSettings, type StorageAccount } from './storageAccount';
 export { takeFromRollingWindow, takeFromSlidingWindow } from './tableCounter';
+export {
+  BATCH_META_ROW,
+  FIXED_PARTITION_NAMES,
+  PartitionRows,
+  TABLE_LAYOUT,
+  TableLayout,
+  batchPartition,
+  type FixedRowKind,
+  type RowFields,
+  type RowKindLayout,
+} from './tableLayout';
 export { isConflict, isLostRace, isNotFound, isOutage, isPreconditionFailed, isRefusal } from './errors';

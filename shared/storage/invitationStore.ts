@@ -1,4 +1,4 @@
-import { odata, type RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+import { odata, type RestError, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import {
   mapWithConcurrency,
   NotFound,
@@ -11,8 +11,9 @@ import {
 } from '../core';
 import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
 import type { CallerResendBudget } from './callerResendBudget';
-import { isConflict, isNotFound, isPreconditionFailed, isRefusal } from './errors';
+import { isConflict, isPreconditionFailed, isRefusal } from './errors';
 import { keptFromEarlierSubmissions, shouldQueueAgain } from './admissionRules';
+import { recordPartition, type TableLayout } from './tableLayout';
 
 /**
  * Records in Table storage (batches have their own rows: see batches/batchLedger.ts):
@@ -24,12 +25,10 @@ import { keptFromEarlierSubmissions, shouldQueueAgain } from './admissionRules';
  */
 
 export const INVITATIONS_TABLE = 'Invitations';
-const RECORD_PARTITIONS = '0123456789abcdef'.split('');
 const MAX_TRANSACTION_ACTIONS = 100; // Table storage's limit per entity-group transaction
 const MAX_TRANSACTION_BYTES = 3 * 1024 * 1024; // below the 4 MiB payload limit, with room for the envelope
 const PARALLEL_TABLE_CALLS = 16;
 
-const recordPartition = (id: string) => `r${id[0]}`;
 const externalIdPrefix = (externalId: string) => `x|${encodeURIComponent(externalId)}|`;
 
 export interface StoredRecord {
@@ -130,16 +129,12 @@ export interface AdmitOptions {
 
 export class InvitationStore {
   constructor(
-    readonly table: TableClient,
+    readonly layout: TableLayout,
     private readonly options: InvitationStoreOptions,
   ) {}
 
   async ensureTable(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
+    await this.layout.ensureTable();
   }
 
   /**
@@ -159,7 +154,7 @@ export class InvitationStore {
     const groups = groupIntoTransactions(entities.map((entity, position) => ({ entity, position })));
     await mapWithConcurrency(groups, PARALLEL_TABLE_CALLS, async (group) => {
       try {
-        await this.table.submitTransaction(group.flatMap(({ entity }) => createActions(entity)));
+        await this.layout.recordRows(group[0]!.entity.id).transact(group.flatMap(({ entity }) => createActions(entity)));
         for (const { entity, position } of group)
           results[position] = { record: recordFromEntity(entity), admission: 'created', batchPosition: entity.batchPosition };
       } catch (error) {
@@ -184,7 +179,7 @@ export class InvitationStore {
       if (!existing) {
         const entity = this.newRecordEntity(batchId, candidate, now.toISOString());
         try {
-          await this.table.submitTransaction(createActions(entity));
+          await this.layout.recordRows(entity.id).transact(createActions(entity));
           return { record: recordFromEntity(entity), admission: 'created', batchPosition: entity.batchPosition };
         } catch (error) {
           if (isConflict(error)) continue; // created meanwhile: decide again
@@ -207,13 +202,13 @@ export class InvitationStore {
         ...resend.fields,
       };
       try {
-        await this.table.updateEntity(toTableEntity(entity), 'Replace', { etag: existing.etag });
+        await this.layout.recordRows(entity.id).update(entity.id, toTableEntity(entity), 'Replace', existing.etag);
       } catch (error) {
         if (isPreconditionFailed(error)) continue; // someone else changed it: decide again
         if (isRefusal(error)) return { admission: 'refused', reason: refusalReason(error) };
         throw error;
       }
-      if (entity.externalId) await this.table.upsertEntity(externalIdEntity(entity), 'Replace');
+      if (entity.externalId) await this.layout.recordRows(entity.id).upsert(externalIdRowKey(entity), { recordId: entity.id }, 'Replace');
       return { record: recordFromEntity(entity), admission: 'requeued', previous: existing.entity, batchPosition };
     }
   }
@@ -258,8 +253,9 @@ export class InvitationStore {
    * the person (a record left Queued without a message would wait for QUEUED_STALE_AFTER_SECONDS).
    */
   async withdraw({ record, admission, previous, batchPosition }: RecordedAdmission): Promise<void> {
-    if (admission === 'created') await this.table.deleteEntity(recordPartition(record.id), record.id);
-    else if (admission === 'requeued' && previous) await this.table.updateEntity(toTableEntity(previous), 'Replace');
+    const rows = this.layout.recordRows(record.id);
+    if (admission === 'created') await rows.delete(record.id);
+    else if (admission === 'requeued' && previous) await rows.update(record.id, toTableEntity(previous), 'Replace');
     else return;
     // The withdrawn attempt's place in its batch: its copy there counts no more (or again as before).
     await this.options.changes?.follow({ batchId: record.batchId, recordId: record.id, batchPosition });
@@ -301,7 +297,7 @@ export class InvitationStore {
   /** The row written: its new ETag, or undefined when an ETag was given and the row had changed (412). */
   private async writeRow(entity: RecordEntity, etag?: string): Promise<string | undefined> {
     try {
-      return (await this.table.updateEntity(toTableEntity(entity), 'Replace', etag ? { etag } : {})).etag ?? '';
+      return await this.layout.recordRows(entity.id).update(entity.id, toTableEntity(entity), 'Replace', etag);
     } catch (error) {
       if (etag && isPreconditionFailed(error)) return undefined;
       throw error;
@@ -309,7 +305,7 @@ export class InvitationStore {
   }
 
   async getById(id: string): Promise<StoredRecord | undefined> {
-    return readRecord(this.table, id);
+    return readRecord(this.layout, id);
   }
 
   /** The record an API caller names by id, or NotFound (for an id that is no invitation id, too). */
@@ -327,10 +323,9 @@ export class InvitationStore {
 
   async findByExternalId(externalId: string): Promise<InvitationRecord[]> {
     const prefix = externalIdPrefix(externalId);
-    const rows = await this.listInEveryRecordPartition<{ recordId: string }>(
-      (partition) => odata`PartitionKey eq ${partition} and RowKey ge ${prefix} and RowKey lt ${`${prefix}~`}`,
-      ['recordId'],
-    );
+    const rows = await this.listInEveryRecordPartition<{ recordId: string }>(odata`RowKey ge ${prefix} and RowKey lt ${`${prefix}~`}`, [
+      'recordId',
+    ]);
     const records = await mapWithConcurrency(rows, PARALLEL_TABLE_CALLS, (row) => this.getById(row.recordId));
     // An index row outlives a change of externalId on a later submission: trust the record.
     return records.flatMap((stored) => (stored && stored.record.externalId === externalId ? [stored.record] : []));
@@ -342,7 +337,7 @@ export class InvitationStore {
    * strandedInvitationSweeper.ts), not for every request.
    */
   async queuedUntouchedSince(before: string): Promise<StoredRecord[]> {
-    return this.recordsWhere((partition) => odata`PartitionKey eq ${partition} and status eq 'Queued' and updatedAt lt ${before}`);
+    return this.recordsWhere(odata`status eq 'Queued' and updatedAt lt ${before}`);
   }
 
   /**
@@ -350,33 +345,25 @@ export class InvitationStore {
    * still accept). A filtered scan of the record partitions, for the tracker's timer.
    */
   async awaitingAcceptance(): Promise<StoredRecord[]> {
-    return this.recordsWhere(
-      (partition) => odata`PartitionKey eq ${partition} and (status eq 'Invited' or (status eq 'Expired' and expiredAction eq 'reported'))`,
-    );
+    return this.recordsWhere(odata`(status eq 'Invited' or (status eq 'Expired' and expiredAction eq 'reported'))`);
   }
 
   /** Every record in one status: a filtered scan of the record partitions (GET /api/expired). */
   async withStatus(status: InvitationStatus): Promise<StoredRecord[]> {
-    return this.recordsWhere((partition) => odata`PartitionKey eq ${partition} and status eq ${status}`);
+    return this.recordsWhere(odata`status eq ${status}`);
   }
 
   /** The records a filter selects in every record partition. */
-  private async recordsWhere(filterFor: (partition: string) => string): Promise<StoredRecord[]> {
-    return (await this.listInEveryRecordPartition<RecordEntity>(filterFor)).map(toStoredRecord);
+  private async recordsWhere(filter: string): Promise<StoredRecord[]> {
+    return (await this.listInEveryRecordPartition<RecordEntity>(filter)).map(toStoredRecord);
   }
 
   /** One query per record partition, 16 in parallel: the rows of all of them. */
-  private async listInEveryRecordPartition<T extends object>(
-    filterFor: (partition: string) => string,
-    select?: string[],
-  ): Promise<TableEntityResult<T>[]> {
-    const found = await mapWithConcurrency(RECORD_PARTITIONS, PARALLEL_TABLE_CALLS, async (digit) => {
-      const rows: TableEntityResult<T>[] = [];
-      for await (const row of this.table.listEntities<T>({
-        queryOptions: { filter: filterFor(`r${digit}`), ...(select ? { select } : {}) },
-      }))
-        rows.push(row);
-      return rows;
+  private async listInEveryRecordPartition<T extends object>(filter: string, select?: string[]): Promise<TableEntityResult<T>[]> {
+    const found = await mapWithConcurrency(this.layout.allRecordRows(), PARALLEL_TABLE_CALLS, async (rows) => {
+      const listed: TableEntityResult<T>[] = [];
+      for await (const row of rows.list<T>(filter, select ? { select } : {})) listed.push(row);
+      return listed;
     });
     return found.flat();
   }
@@ -399,13 +386,9 @@ function refusalReason(error: RestError): string {
 }
 
 /** One record by id, straight from the table: for readers that need no store (the batch ledger). */
-export async function readRecord(table: TableClient, id: string): Promise<StoredRecord | undefined> {
-  try {
-    return toStoredRecord(await table.getEntity<RecordEntity>(recordPartition(id), id));
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
+export async function readRecord(layout: TableLayout, id: string): Promise<StoredRecord | undefined> {
+  const entity = await layout.recordRows(id).find<RecordEntity>(id);
+  return entity && toStoredRecord(entity);
 }
 
 function toStoredRecord(entity: TableEntityResult<RecordEntity>): StoredRecord {
@@ -424,8 +407,10 @@ export function toTableEntity(entity: RecordEntity) {
   return { partitionKey: recordPartition(entity.id), rowKey: entity.id, ...properties };
 }
 
+const externalIdRowKey = (entity: RecordEntity) => `${externalIdPrefix(entity.externalId!)}${entity.id}`;
+
 function externalIdEntity(entity: RecordEntity) {
-  return { partitionKey: recordPartition(entity.id), rowKey: `${externalIdPrefix(entity.externalId!)}${entity.id}`, recordId: entity.id };
+  return { partitionKey: recordPartition(entity.id), rowKey: externalIdRowKey(entity), recordId: entity.id };
 }
 
 function createActions(entity: RecordEntity): TransactionAction[] {

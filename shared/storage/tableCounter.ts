@@ -1,12 +1,11 @@
-import { type TableClient } from '@azure/data-tables';
-import { isLostRace, isNotFound } from './errors';
+import { isLostRace } from './errors';
+import type { PartitionRows } from './tableLayout';
 
 /**
  * Counters shared by every instance (the resend budgets, the mailbox's budget): each is one Table
  * row moved with a compare-and-swap, so that concurrent takers never pass the limit together.
  */
 
-type RowKey = { partitionKey: string; rowKey: string };
 type Decision<Row, Answer> = { answer: Answer; write?: Row };
 /** Now, or when there will be room. */
 type Turn = { ok: true } | { ok: false; roomAt: number };
@@ -17,23 +16,17 @@ type Turn = { ok: true } | { ok: false; roomAt: number };
  * (409, 412), it reads again and decides again. A decision without `write` changes nothing.
  */
 async function swapRow<Row extends object, Answer>(
-  table: TableClient,
-  key: RowKey,
+  rows: PartitionRows,
+  rowKey: string,
   decide: (row: Row | undefined) => Decision<Row, Answer>,
 ): Promise<Answer> {
   for (;;) {
-    let current: { row: Row; etag: string } | undefined;
-    try {
-      const entity = await table.getEntity<Row>(key.partitionKey, key.rowKey);
-      current = { row: entity, etag: entity.etag };
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    const { answer, write } = decide(current?.row);
+    const current = await rows.find<Row>(rowKey);
+    const { answer, write } = decide(current);
     if (!write) return answer;
     try {
-      if (current) await table.updateEntity({ ...key, ...write }, 'Replace', { etag: current.etag });
-      else await table.createEntity({ ...key, ...write });
+      if (current) await rows.update(rowKey, write, 'Replace', current.etag);
+      else await rows.create(rowKey, write);
       return answer;
     } catch (error) {
       if (isLostRace(error)) continue;
@@ -43,8 +36,8 @@ async function swapRow<Row extends object, Answer>(
 }
 
 /** Whether `amount` more fits under `limit` in the counter; when it does, it is counted. */
-export async function takeFromCounter(table: TableClient, key: RowKey, amount: number, limit: number): Promise<boolean> {
-  return swapRow<{ count: number }, boolean>(table, key, (row) => {
+export async function takeFromCounter(rows: PartitionRows, rowKey: string, amount: number, limit: number): Promise<boolean> {
+  return swapRow<{ count: number }, boolean>(rows, rowKey, (row) => {
     const count = (row?.count ?? 0) + amount;
     return count > limit ? { answer: false } : { answer: true, write: { count } };
   });
@@ -57,13 +50,13 @@ export async function takeFromCounter(table: TableClient, key: RowKey, amount: n
  * take leaves the window.
  */
 export async function takeFromSlidingWindow(
-  table: TableClient,
-  key: RowKey,
+  rows: PartitionRows,
+  rowKey: string,
   limit: number,
   windowMs: number,
   now = Date.now(),
 ): Promise<Turn> {
-  return swapRow<{ times: string }, Turn>(table, key, (row) => {
+  return swapRow<{ times: string }, Turn>(rows, rowKey, (row) => {
     const recent = (row ? (JSON.parse(row.times) as number[]) : []).filter((time) => time > now - windowMs);
     if (recent.length >= limit) return { answer: { ok: false, roomAt: recent[recent.length - limit]! + windowMs } };
     return { answer: { ok: true }, write: { times: JSON.stringify([...recent, now]) } };
@@ -79,8 +72,8 @@ export async function takeFromSlidingWindow(
  * the window.
  */
 export async function takeFromRollingWindow(
-  table: TableClient,
-  key: RowKey,
+  rows: PartitionRows,
+  rowKey: string,
   { amount, limit, windowMs, bucketMs }: { amount: number; limit: number; windowMs: number; bucketMs: number },
   now = Date.now(),
 ): Promise<Turn> {
@@ -88,7 +81,7 @@ export async function takeFromRollingWindow(
   // A bucket that ended longer than the window ago no longer counts.
   const oldest = bucket - Math.ceil(windowMs / bucketMs);
   const leavesAt = (counted: number) => (counted + 1) * bucketMs + windowMs;
-  return swapRow<{ counts: string }, Turn>(table, key, (row) => {
+  return swapRow<{ counts: string }, Turn>(rows, rowKey, (row) => {
     const counts = Object.entries(row ? (JSON.parse(row.counts) as Record<string, number>) : {})
       .map(([at, count]) => [Number(at), count] as const)
       .filter(([at]) => at >= oldest)

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { BatchLedger, noCounts, type BatchCounts } from '../../shared/batches/batchLedger';
 import { InvitationStore, readRecord } from '../../shared/storage/invitationStore';
+import { TableLayout } from '../../shared/storage/tableLayout';
 import type { RecordEntity } from '../../shared/storage/recordEntity';
 import { clearQueue, createTestDependencies, invitationFor, submit, writeRecord } from '../support/harness';
 import { dependenciesBehindFaultProxy } from '../support/storageFaultProxy';
@@ -75,16 +76,17 @@ function countingTable(table: TableClient) {
 
 /** A process of the app on that table: its store and ledger, with no swallowing of the crash. */
 function crashingProcess(crashAt: number, when: 'before' | 'after') {
-  return processOn(crashingTable(deps.store.table, crashAt, when));
+  return processOn(crashingTable(deps.store.layout.client, crashAt, when));
 }
 
 /** A process of the app on `table`: its own store and ledger. */
 function processOn(table: TableClient) {
-  const ledger = new BatchLedger(table, async (id) => {
-    const stored = await readRecord(table, id);
+  const layout = new TableLayout(table);
+  const ledger = new BatchLedger(layout, async (id) => {
+    const stored = await readRecord(layout, id);
     return stored && { record: stored.record, batchPosition: stored.entity.batchPosition };
   });
-  return new InvitationStore(table, {
+  return new InvitationStore(layout, {
     queuedStaleAfterMs: 600_000,
     changes: { follow: ({ batchId, recordId, batchPosition }) => ledger.sync(batchId, recordId, batchPosition!) },
   });
@@ -182,7 +184,7 @@ describe('batch counts', () => {
     });
     const ids: string[] = response.json.items.map((item: { id: string }) => item.id);
     await clearQueue(deps);
-    const processes = [countingTable(deps.store.table), countingTable(deps.store.table)].map((counted) => ({
+    const processes = [countingTable(deps.store.layout.client), countingTable(deps.store.layout.client)].map((counted) => ({
       ...counted,
       store: processOn(counted.table),
     }));
@@ -249,8 +251,8 @@ describe('batch counts', () => {
     await submit(deps, { batchId: 'no-scan', invitations: Array.from({ length: 300 }, (_, i) => invitationFor(`ns${i}@fabrikam.com`)) });
     await clearQueue(deps);
     const records = vi.spyOn(deps.store, 'getById');
-    const queries = vi.spyOn(deps.store.table, 'listEntities');
-    const points = vi.spyOn(deps.store.table, 'getEntity');
+    const queries = vi.spyOn(deps.store.layout.client, 'listEntities');
+    const points = vi.spyOn(deps.store.layout.client, 'getEntity');
     const first = await deps.batchReports.report('no-scan', { pageSize: 100 });
     expect(first.total).toBe(300);
     expect(first.items.map((item) => item.email)).toEqual(Array.from({ length: 100 }, (_, i) => `ns${i}@fabrikam.com`));

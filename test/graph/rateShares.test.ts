@@ -2,6 +2,7 @@ import { TableClient } from '@azure/data-tables';
 import { describe, expect, inject, it } from 'vitest';
 import { GraphPacer } from '../../shared/graph/graphPacer';
 import { RateShares, shareOf } from '../../shared/graph/rateShares';
+import { TableLayout } from '../../shared/storage/tableLayout';
 import { uniqueResourceNames } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';
 
@@ -17,7 +18,7 @@ async function freshTable(): Promise<TableClient> {
 
 function instance(table: TableClient, name: string, heartbeatMs = 300) {
   const pacer = new GraphPacer({ maxWritesPerSecond: 20 });
-  const shares = new RateShares({ table, pacer, instanceId: name, heartbeatMs });
+  const shares = new RateShares({ rows: new TableLayout(table).rows('rateShares'), pacer, instanceId: name, heartbeatMs });
   return { pacer, shares, demand: () => pacer.noteDemand() };
 }
 

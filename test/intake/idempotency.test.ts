@@ -13,7 +13,7 @@ beforeEach(async () => {
 
 /** Stands in for the worker's outcome, which a later issue's tests drive for real. */
 async function setStatus(id: string, status: InvitationStatus, extra: Record<string, unknown> = {}) {
-  await deps.store.table.updateEntity({ partitionKey: `r${id[0]}`, rowKey: id, status, ...extra }, 'Merge');
+  await deps.store.layout.client.updateEntity({ partitionKey: `r${id[0]}`, rowKey: id, status, ...extra }, 'Merge');
 }
 
 describe('a person is queued once', () => {

@@ -112,10 +112,16 @@ describe('scheduled partner onboarding', () => {
     const emails = Array.from({ length: 7 }, (_, i) => `resume${i}@fabrikam.com`);
     await upload('resume.json', JSON.stringify({ invitations: emails.map((email) => invitationFor(email)) }));
     // A run with no time to spare records one chunk (of 2 rows) and stops, as a run cut short by the Functions timeout would.
-    const shortRuns = new PartnerOnboarding(() => container, deps.intake, deps.batchReports, new RosterProgressStore(deps.store.table), {
-      budgetMs: 0,
-      chunkSize: 2,
-    });
+    const shortRuns = new PartnerOnboarding(
+      () => container,
+      deps.intake,
+      deps.batchReports,
+      new RosterProgressStore(deps.store.layout.rows('roster')),
+      {
+        budgetMs: 0,
+        chunkSize: 2,
+      },
+    );
     const first = await shortRuns.run(log);
     expect(first.resumedLater).toEqual(['resume.json']);
     expect(await exists('resume.json')).toBe(true);
@@ -136,7 +142,7 @@ describe('scheduled partner onboarding', () => {
   it('queues nobody twice when a chunk is recorded again, as after a crash before its progress was saved', async () => {
     const emails = ['crash1@fabrikam.com', 'crash2@fabrikam.com'];
     const etag = await upload('crash.json', JSON.stringify({ invitations: emails.map((email) => invitationFor(email)) }));
-    const progress = new RosterProgressStore(deps.store.table);
+    const progress = new RosterProgressStore(deps.store.layout.rows('roster'));
     await deps.partnerOnboarding.run(log);
     // Put the roster back and forget its progress past row 0: the next run records the same rows again.
     await container.getBlobClient('processed/crash.json').delete();

@@ -92,7 +92,7 @@ describe('the schema bounds every string by what storage and Graph accept', () =
           expect(response.status).toBe(400);
         }
         await deps.queue.queue.clearMessages();
-        await deps.store.table
+        await deps.store.layout.client
           .deleteEntity(`r${recordIdForEmail('generated@fabrikam.com')[0]}`, recordIdForEmail('generated@fabrikam.com'))
           .catch(() => undefined);
       }),

@@ -6,25 +6,26 @@ import { createTestDependencies } from '../support/harness';
 describe('shared counters', () => {
   it('never lets more than the limit through in any sliding window, across a minute’s edge too', async () => {
     const { store } = await createTestDependencies();
-    const key = { partitionKey: 'mailbox', rowKey: 'edge|minute' };
+    const rows = store.layout.rows('mailbox');
+    const key = 'edge|minute';
     const minute = 60_000;
     const start = Math.ceil(Date.now() / minute) * minute;
     // Three sent late in one calendar minute...
     for (const at of [start - 3_000, start - 2_000, start - 1_000])
-      expect(await takeFromSlidingWindow(store.table, key, 3, minute, at)).toEqual({ ok: true });
+      expect(await takeFromSlidingWindow(rows, key, 3, minute, at)).toEqual({ ok: true });
     // ...leave no room early in the next: a count per calendar minute would have let three more through.
-    expect(await takeFromSlidingWindow(store.table, key, 3, minute, start + 1_000)).toEqual({ ok: false, roomAt: start - 3_000 + minute });
-    expect(await takeFromSlidingWindow(store.table, key, 3, minute, start + minute - 3_000)).toEqual({ ok: true });
+    expect(await takeFromSlidingWindow(rows, key, 3, minute, start + 1_000)).toEqual({ ok: false, roomAt: start - 3_000 + minute });
+    expect(await takeFromSlidingWindow(rows, key, 3, minute, start + minute - 3_000)).toEqual({ ok: true });
   });
 
   it('keeps a rolling day by the hour: no more than the limit in any 24 hours, across midnight too', async () => {
     const { store } = await createTestDependencies();
-    const key = { partitionKey: 'mailbox', rowKey: 'rolling|day' };
+    const rows = store.layout.rows('mailbox');
+    const key = 'rolling|day';
     const hour = 3_600_000;
     const day = 24 * hour;
     const midnight = Math.ceil(Date.now() / day) * day;
-    const take = (amount: number, at: number) =>
-      takeFromRollingWindow(store.table, key, { amount, limit: 10, windowMs: day, bucketMs: hour }, at);
+    const take = (amount: number, at: number) => takeFromRollingWindow(rows, key, { amount, limit: 10, windowMs: day, bucketMs: hour }, at);
     // Six recipients at 22:10, four at 23:30: the day's ten...
     expect(await take(6, midnight - 110 * 60_000)).toEqual({ ok: true });
     expect(await take(4, midnight - 30 * 60_000)).toEqual({ ok: true });
@@ -39,9 +40,10 @@ describe('shared counters', () => {
 
   it('counts concurrent takers once each, and stops at the limit', async () => {
     const { store } = await createTestDependencies();
-    const key = { partitionKey: 'resends', rowKey: 'concurrent' };
-    const taken = await Promise.all(Array.from({ length: 12 }, () => takeFromCounter(store.table, key, 1, 8)));
+    const rows = store.layout.rows('resends');
+    const key = 'concurrent';
+    const taken = await Promise.all(Array.from({ length: 12 }, () => takeFromCounter(rows, key, 1, 8)));
     expect(taken.filter(Boolean)).toHaveLength(8);
-    expect((await store.table.getEntity<{ count: number }>(key.partitionKey, key.rowKey)).count).toBe(8);
+    expect((await rows.get<{ count: number }>(key)).count).toBe(8);
   });
 });

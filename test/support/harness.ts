@@ -101,7 +101,7 @@ export async function queueLength(deps: AppDependencies): Promise<number> {
 /** How many rows the test's table holds (records, index and batch rows alike). */
 export async function tableRowCount(deps: AppDependencies): Promise<number> {
   let count = 0;
-  for await (const _ of deps.store.table.listEntities({ queryOptions: { select: ['RowKey'] } })) count += 1;
+  for await (const _ of deps.store.layout.client.listEntities({ queryOptions: { select: ['RowKey'] } })) count += 1;
   return count;
 }
 

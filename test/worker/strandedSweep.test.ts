@@ -24,7 +24,7 @@ async function recordWithoutMessage(deps: AppDependencies, email: string, change
   const [admission] = await deps.store.admit('stranded', [{ email, invitation: invitationSchema.parse(invitationFor(email)) }]);
   expect(admission?.admission).toBe('created');
   const id = (admission as { record: { id: string } }).record.id;
-  await deps.store.table.updateEntity(
+  await deps.store.layout.client.updateEntity(
     { partitionKey: `r${id[0]}`, rowKey: id, updatedAt: HOUR_AGO(), queuedAt: HOUR_AGO(), ...changes },
     'Merge',
   );
@@ -110,13 +110,13 @@ describe('what the sweep leaves alone', () => {
     const racing = new (class extends InvitationStore {
       override async queuedUntouchedSince(before: string) {
         const found = await super.queuedUntouchedSince(before);
-        await deps.store.table.updateEntity(
+        await deps.store.layout.client.updateEntity(
           { partitionKey: `r${id[0]}`, rowKey: id, status: 'Processing', updatedAt: new Date().toISOString() },
           'Merge',
         );
         return found;
       }
-    })(deps.store.table, { queuedStaleAfterMs: deps.settings.QUEUED_STALE_AFTER_SECONDS * 1000 });
+    })(deps.store.layout, { queuedStaleAfterMs: deps.settings.QUEUED_STALE_AFTER_SECONDS * 1000 });
     const sweeper = new StrandedInvitationSweeper(racing, deps.queue, deps.batches, { strandedAfterMs: 600_000 });
     expect(await sweeper.sweep()).toMatchObject({ waitingMessages: 0, requeued: 0, leftForNextSweep: 0 });
     expect(await queuedMessages(deps)).toEqual([]);
