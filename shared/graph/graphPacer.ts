@@ -32,6 +32,12 @@ export interface GraphPacerOptions {
   /** @default Date.now */
   now?: () => number;
   /**
+   * What wakes the pacer when the next turn falls due. A simulation on a fake clock
+   * (test/support/pacingSimulation.ts) gives its own, and so runs this very loop.
+   * @default setTimeout and clearTimeout
+   */
+  timer?: PacerTimer;
+  /**
    * The rate to start at, in writes per second: a process that has just started does not yet know
    * how many others share the budget, so it starts low and grows quickly (a slow start).
    * @default a quarter of maxWritesPerSecond
@@ -70,6 +76,16 @@ const INITIAL_SHARE = 0.25;
 // at; later than that (the process stalled), the time is lost rather than made up in a burst.
 const LATE_TOLERANCE = 0.25;
 
+export interface PacerTimer {
+  set(callback: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+const REAL_TIMER: PacerTimer = {
+  set: (callback, ms) => setTimeout(callback, ms),
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+};
+
 interface WaitingCall {
   since: number;
   deadline: number;
@@ -93,17 +109,19 @@ export class GraphPacer {
   private lastTurnDueAt = Number.NEGATIVE_INFINITY;
   private pausedUntil = 0;
   private readonly waiting: WaitingCall[] = [];
-  private turnTimer: NodeJS.Timeout | undefined;
+  private turnTimer: unknown;
   /** When Graph accepted our calls, over the last MAX_MEASURE_MS: the capacity it grants us, measured. */
   private readonly recentAccepts: number[] = [];
   private firstAcceptAt: number | undefined;
   /** When a call last waited for its turn: whether this process wants more than it gets. */
   lastDemandAt = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
+  private readonly timer: PacerTimer;
   private readonly demandListeners: (() => void)[] = [];
 
   constructor(private readonly options: GraphPacerOptions) {
     this.now = options.now ?? Date.now;
+    this.timer = options.timer ?? REAL_TIMER;
     this.rate = Math.min(options.initialRate ?? options.maxWritesPerSecond * INITIAL_SHARE, options.maxWritesPerSecond);
   }
 
@@ -173,7 +191,7 @@ export class GraphPacer {
   }
 
   /** Takes the turn due now (turnDueAt(now) <= now) for a call that has waited since `since`. */
-  takeTurn(now: number, since = now): void {
+  private takeTurn(now: number, since: number): void {
     // Paced from when the turn was due, so ordinary timer lateness does not slow the rate; from when
     // the call came, if it came after (no burst after idling); within LATE_TOLERANCE of now, so a
     // stalled process does not make up the lost time in a burst.
@@ -182,7 +200,7 @@ export class GraphPacer {
 
   /** Hands out the turns that are due, and sets a timer for the next one. Called whenever the rate may have changed. */
   private dispatch(): void {
-    clearTimeout(this.turnTimer);
+    this.timer.clear(this.turnTimer);
     this.turnTimer = undefined;
     const now = this.now();
     for (let call = this.waiting[0]; call; call = this.waiting[0]) {
@@ -191,7 +209,7 @@ export class GraphPacer {
         this.waiting.shift();
         call.reject(new WaitBeyondDeadlineError(due - now));
       } else if (due > now) {
-        this.turnTimer = setTimeout(() => this.dispatch(), due - now);
+        this.turnTimer = this.timer.set(() => this.dispatch(), due - now);
         return;
       } else {
         this.waiting.shift();

@@ -23,16 +23,16 @@ describe('the adaptive pacer converges on the capacity Graph grants', () => {
       durationMs: 120_000,
       measuredMs: 60_000,
     },
-  ])('holds at least 95% of $name, with at most 1% of calls answered 429', ({ budget, durationMs, measuredMs }) => {
-    const { calls } = simulatePacing({ budget, processes: 1, maxWritesPerSecond: 20, durationMs });
+  ])('holds at least 95% of $name, with at most 1% of calls answered 429', async ({ budget, durationMs, measuredMs }) => {
+    const { calls } = await simulatePacing({ budget, processes: 1, maxWritesPerSecond: 20, durationMs });
     const { rate, throttledShare } = rateBetween(calls, durationMs - measuredMs, durationMs);
     expect(rate / 20).toBeGreaterThanOrEqual(0.95);
     expect(throttledShare).toBeLessThanOrEqual(0.01);
   });
 
-  it('settles on what another app leaves within 10 s of it taking 10/s of 20/s', () => {
+  it('settles on what another app leaves within 10 s of it taking 10/s of 20/s', async () => {
     const change = 60_000;
-    const { calls } = simulatePacing({
+    const { calls } = await simulatePacing({
       budget: { limit: 20, windowMs: 1_000, otherApp: { writesPerSecond: 10, from: change } },
       processes: 1,
       maxWritesPerSecond: 20,
@@ -170,13 +170,25 @@ describe("the pacer's rules", () => {
     expect(pacer.rate).toBeLessThanOrEqual(3);
   });
 
-  it('keeps its pace through a timer a little late, and loses a stall rather than make it up in a burst', () => {
-    const { pacer } = at();
-    pacer.takeTurn(0);
+  it('keeps its pace through a timer a little late, and loses a stall rather than make it up in a burst', async () => {
+    // The pacer's own timer, fired when the test says: late by 2 ms, then after a 200 ms stall.
+    const clock = { now: 0 };
+    let wake: (() => void) | undefined;
+    const timer = { set: (callback: () => void) => (wake = callback), clear: () => (wake = undefined) };
+    const pacer = new GraphPacer({ maxWritesPerSecond: 20, initialRate: 20, now: () => clock.now, timer });
+    const turns: number[] = [];
+    for (let call = 0; call < 5; call += 1) void pacer.acquire(Number.POSITIVE_INFINITY).then(() => turns.push(clock.now));
+    await Promise.resolve();
+    expect(turns).toEqual([0]);
     expect(pacer.turnDueAt(0)).toBe(50);
-    pacer.takeTurn(52, 0); // waiting since 0, its timer 2 ms late: the next turn is still due on the beat
+    clock.now = 52; // waiting since 0, its timer 2 ms late: the next turn is still due on the beat
+    wake!();
+    await Promise.resolve();
     expect(pacer.turnDueAt(52)).toBe(100);
-    pacer.takeTurn(300, 0); // the process stalled for 200 ms: no turns due at 150, 200, 250 all at once
+    clock.now = 300; // the process stalled for 200 ms: no turns due at 150, 200, 250 all at once
+    wake!();
+    await Promise.resolve();
+    expect(turns).toEqual([0, 52, 300]);
     expect(pacer.turnDueAt(300)).toBeGreaterThan(325);
   });
 
@@ -238,16 +250,21 @@ describe('calls waiting for their turns', () => {
 });
 
 describe('two pacers sharing one budget', () => {
-  it('split it fairly without shares, and hold at least 90% of it with at most 2% of calls answered 429', () => {
-    const { calls } = simulatePacing({ budget: { limit: 20, windowMs: 1_000 }, processes: 2, maxWritesPerSecond: 20, durationMs: 180_000 });
+  it('split it fairly without shares, and hold at least 90% of it with at most 2% of calls answered 429', async () => {
+    const { calls } = await simulatePacing({
+      budget: { limit: 20, windowMs: 1_000 },
+      processes: 2,
+      maxWritesPerSecond: 20,
+      durationMs: 180_000,
+    });
     const total = rateBetween(calls, 60_000, 180_000);
     expect(total.rate / 20).toBeGreaterThanOrEqual(0.9);
     expect(total.throttledShare).toBeLessThanOrEqual(0.02);
     for (const process of [0, 1]) expect(rateBetween(calls, 60_000, 180_000, process).rate).toBeGreaterThanOrEqual(0.5 * 10);
   });
 
-  it('with equal shares of the ceiling, hardly meet a 429 at all, from the start', () => {
-    const { calls } = simulatePacing({
+  it('with equal shares of the ceiling, hardly meet a 429 at all, from the start', async () => {
+    const { calls } = await simulatePacing({
       budget: { limit: 20, windowMs: 1_000 },
       processes: 2,
       maxWritesPerSecond: 20,
@@ -263,8 +280,8 @@ describe('two pacers sharing one budget', () => {
 describe('eight pacers out of step on a strict 20-per-second window', () => {
   // Processes started apart call out of step: with shares of 2.5/s each, some one-second windows
   // hold 24 calls. Whole-number shares (rateShares.ts, shareOf) fill every window exactly.
-  const run = (share: (rank: number) => number, stalls?: SimulationOptions['stalls']) => {
-    const { calls } = simulatePacing({
+  const run = async (share: (rank: number) => number, stalls?: SimulationOptions['stalls']) => {
+    const { calls } = await simulatePacing({
       budget: { limit: 20, windowMs: 1_000 },
       processes: 8,
       maxWritesPerSecond: 20,
@@ -276,24 +293,25 @@ describe('eight pacers out of step on a strict 20-per-second window', () => {
     return { calls, total: rateBetween(calls, 20_000, 120_000) };
   };
 
-  it('hold at least 95% of it with at most 1% of calls answered 429, with whole-number shares, none starved', () => {
-    const { calls, total } = run((rank) => shareOf(rank, 8, 20));
+  it('hold at least 95% of it with at most 1% of calls answered 429, with whole-number shares, none starved', async () => {
+    const { calls, total } = await run((rank) => shareOf(rank, 8, 20));
     expect(total.rate / 20).toBeGreaterThanOrEqual(0.95);
     expect(total.throttledShare).toBeLessThanOrEqual(0.01);
     for (let process = 0; process < 8; process += 1)
       expect(rateBetween(calls, 20_000, 120_000, process).rate).toBeGreaterThanOrEqual(0.5 * 2.5);
   });
 
-  it("hold 95% with at most 1% of calls answered 429 on a loaded machine too, where a process's timers fire late and bunched", () => {
+  it("hold 95% with at most 1% of calls answered 429 on a loaded machine too, where a process's timers fire late and bunched", async () => {
     // Each process stalls about every 300 ms for about 10 ms, as eight processes sharing two cores
     // do: a turn that fell due in a stall is taken at its end. (1.1% of calls answered 429 when each
     // pacer forgot its limit at the ceiling every 30 s; 1.5% with turns booked ahead.)
-    const { total } = run((rank) => shareOf(rank, 8, 20), { meanEveryMs: 300, meanLengthMs: 10, seed: 1 });
+    const { total } = await run((rank) => shareOf(rank, 8, 20), { meanEveryMs: 300, meanLengthMs: 10, seed: 1 });
     expect(total.rate / 20).toBeGreaterThanOrEqual(0.95);
     expect(total.throttledShare).toBeLessThanOrEqual(0.01);
   });
 
-  it('meet more 429s with equal shares of 2.5/s (why shares are whole numbers)', () => {
-    expect(run(() => 1 / 8).total.throttledShare).toBeGreaterThan(run((rank) => shareOf(rank, 8, 20)).total.throttledShare * 2);
+  it('meet more 429s with equal shares of 2.5/s (why shares are whole numbers)', async () => {
+    const [equal, wholeNumbers] = [await run(() => 1 / 8), await run((rank) => shareOf(rank, 8, 20))];
+    expect(equal.total.throttledShare).toBeGreaterThan(wholeNumbers.total.throttledShare * 2);
   });
 });

@@ -1,4 +1,4 @@
-import { GraphPacer } from '../../shared/graph/graphPacer';
+import { GraphPacer, type PacerTimer } from '../../shared/graph/graphPacer';
 import { WriteBudget, type WriteBudgetOptions } from '../../local/graphEmulator/writeBudget';
 
 /**
@@ -6,8 +6,9 @@ import { WriteBudget, type WriteBudgetOptions } from '../../local/graphEmulator/
  * each process has its own GraphPacer and `callers` invocations in flight; every call arrives at
  * Graph at its turn, is answered `latencyMs` later (201, or 429 with a whole-second Retry-After and
  * x-ms-throttle-limit-percentage above 80%, as the emulator answers), and the caller then takes
- * its next person (or retries the throttled one after Retry-After). Deterministic and instant:
- * minutes of pacing are checked in milliseconds.
+ * its next person (or retries the throttled one after Retry-After). Each process runs the pacer's
+ * own loop (acquire, its turns and its timer) on the fake clock, so what is simulated is the code
+ * that runs. Deterministic and fast: minutes of pacing are checked in milliseconds.
  */
 
 export interface SimulationOptions {
@@ -38,24 +39,18 @@ export interface SimulatedCall {
   accepted: boolean;
 }
 
-export function simulatePacing(options: SimulationOptions): { calls: SimulatedCall[]; pacers: GraphPacer[] } {
+export async function simulatePacing(options: SimulationOptions): Promise<{ calls: SimulatedCall[]; pacers: GraphPacer[] }> {
   let now = 0;
   const budget = new WriteBudget(options.budget);
   const latency = options.latencyMs ?? 300;
-  const pacers = Array.from({ length: options.processes }, (_, process) => {
-    const pacer = new GraphPacer({ maxWritesPerSecond: options.maxWritesPerSecond, now: () => now });
-    const share = typeof options.share === 'number' ? options.share : options.share?.[process];
-    if (share !== undefined) pacer.setShare(share);
-    return pacer;
-  });
   const late = stallsOf(options);
-  const calls: SimulatedCall[] = [];
   type Event = {
     at: number;
     process: number;
-    kind: 'ready' | 'turn' | 'arrive' | 'answer';
-    /** For a turn: which of the process's timers this is; a timer set again replaces it. */
-    timer?: number;
+    kind: 'ready' | 'timer' | 'arrive' | 'answer';
+    /** For a timer: what the pacer asked to run, unless it cleared it since. */
+    wake?: () => void;
+    cleared?: boolean;
     call?: SimulatedCall;
     retryAfterMs?: number;
     usedShare?: number;
@@ -64,23 +59,23 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
   const schedule = (event: Event) => {
     const index = events.findIndex((other) => other.at > event.at);
     events.splice(index < 0 ? events.length : index, 0, event);
+    return event;
   };
-  // Each process's calls waiting for a turn (since when), and its one turn timer, as GraphPacer.acquire keeps them.
-  const waiting = pacers.map(() => [] as number[]);
-  const timers = pacers.map(() => 0);
-  const dispatch = (process: number) => {
-    const pacer = pacers[process]!;
-    timers[process] = timers[process]! + 1;
-    while (waiting[process]!.length > 0) {
-      const due = pacer.turnDueAt(now);
-      if (due > now) {
-        schedule({ at: late(process, due), process, kind: 'turn', timer: timers[process] });
-        return;
-      }
-      pacer.takeTurn(now, waiting[process]!.shift());
-      schedule({ at: now, process, kind: 'arrive' });
-    }
-  };
+  // Each pacer's own loop runs (GraphPacer.acquire and its dispatch); its timer is an event on the
+  // fake clock, which a stalled process runs late.
+  const timerOf = (process: number): PacerTimer => ({
+    set: (wake, ms) => schedule({ at: late(process, now + ms), process, kind: 'timer', wake }),
+    clear: (event) => {
+      if (event) (event as Event).cleared = true;
+    },
+  });
+  const pacers = Array.from({ length: options.processes }, (_, process) => {
+    const pacer = new GraphPacer({ maxWritesPerSecond: options.maxWritesPerSecond, now: () => now, timer: timerOf(process) });
+    const share = typeof options.share === 'number' ? options.share : options.share?.[process];
+    if (share !== undefined) pacer.setShare(share);
+    return pacer;
+  });
+  const calls: SimulatedCall[] = [];
   for (let process = 0; process < options.processes; process += 1) {
     for (let caller = 0; caller < (options.callers ?? 8); caller += 1)
       schedule({ at: options.staggerMs ? (process * options.staggerMs) % 1000 : 0, process, kind: 'ready' });
@@ -91,15 +86,11 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
     if (now > options.durationMs) break;
     const pacer = pacers[event.process]!;
     if (event.kind === 'ready') {
-      waiting[event.process]!.push(now);
-      dispatch(event.process);
-      continue;
-    }
-    if (event.kind === 'turn') {
-      if (event.timer === timers[event.process]) dispatch(event.process);
-      continue;
-    }
-    if (event.kind === 'arrive') {
+      // The call goes to Graph when the pacer gives it its turn, at the time of that turn.
+      void pacer.acquire(Number.POSITIVE_INFINITY).then(() => schedule({ at: now, process: event.process, kind: 'arrive' }));
+    } else if (event.kind === 'timer') {
+      if (!event.cleared) event.wake!();
+    } else if (event.kind === 'arrive') {
       const answer = budget.take(now);
       const call = { at: now, process: event.process, accepted: answer.ok };
       calls.push(call);
@@ -110,9 +101,7 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
         call,
         ...(answer.ok ? { usedShare: answer.usedShare } : { retryAfterMs: Math.ceil(answer.retryAfterMs / 1000) * 1000 }),
       });
-      continue;
-    }
-    if (event.call!.accepted) {
+    } else if (event.call!.accepted) {
       const share = event.usedShare!;
       pacer.accepted(share > 0.8 ? Math.round(share * 10) / 10 : undefined);
       schedule({ at: now, process: event.process, kind: 'ready' });
@@ -120,8 +109,9 @@ export function simulatePacing(options: SimulationOptions): { calls: SimulatedCa
       pacer.throttled(event.retryAfterMs);
       schedule({ at: late(event.process, now + event.retryAfterMs!), process: event.process, kind: 'ready' });
     }
-    // The rate may have changed: the pacer hands out turns again.
-    dispatch(event.process);
+    // The turns handed out in this event resolve their calls' promises: let them schedule their calls
+    // before the clock moves on.
+    await Promise.resolve();
   }
   return { calls, pacers };
 }
