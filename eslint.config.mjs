@@ -7,7 +7,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.azurite/', '.local/', 'coverage/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', '.deploy/', '.azurite/', '.local/', 'coverage/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

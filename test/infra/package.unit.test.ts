@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BUILD_TOOLS, STAGED_PATHS, stagedLock, stagedManifest } from '../../scripts/packageForAzure.mjs';
 
 /**
  * What azd uploads for a remote build: the repository's files less what .funcignore names (gitignore
@@ -94,5 +95,41 @@ describe('the deployment package (.funcignore, azure.yaml)', () => {
     );
     const packagesUsed = new Set(inputs.map((file) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1]).filter(Boolean));
     expect(devDependencies.filter((name) => packagesUsed.has(name)).sort()).toEqual(['@types/node', '@types/stream-json', 'typescript']);
+    // ...which are exactly the build tools the staged package keeps (scripts/packageForAzure.mjs).
+    expect([...BUILD_TOOLS].sort()).toEqual(['@types/node', '@types/stream-json', 'typescript']);
+    // And the staged folder holds every file the build compiles.
+    for (const file of ours)
+      expect(
+        STAGED_PATHS.some((staged) => file === staged || file.startsWith(`${staged}/`)),
+        file,
+      ).toBe(true);
+  });
+});
+
+describe('the staged package azd uploads (npm run package, azure.yaml dist: .deploy)', () => {
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8'));
+  const staged = stagedManifest(manifest);
+  const stagedPackages = Object.keys(stagedLock(lock, staged).packages);
+
+  it('is the folder azd uploads, built remotely', () => {
+    const azureYaml = readFileSync(path.join(ROOT, 'azure.yaml'), 'utf8');
+    expect(azureYaml).toMatch(/^\s+dist: \.deploy$/m);
+    expect(manifest.scripts.package).toBe('node scripts/packageForAzure.mjs');
+  });
+
+  it('asks the remote build for the compiler and its types, and for none of the development tooling', () => {
+    expect(Object.keys(staged.devDependencies).sort()).toEqual([...BUILD_TOOLS].sort());
+    expect(staged.dependencies).toEqual(manifest.dependencies);
+    expect(staged.scripts).toEqual({ build: manifest.scripts.build });
+    for (const tooling of ['node', 'azurite', 'playwright-core', 'vitest', 'vite', 'tsx', 'eslint', 'dependency-cruiser', 'selfsigned'])
+      expect(stagedPackages, tooling).not.toContain(`node_modules/${tooling}`);
+  });
+
+  it('locks every package the app and the build reach, at the versions the repository locks', () => {
+    for (const name of [...Object.keys(manifest.dependencies), ...BUILD_TOOLS]) expect(stagedPackages).toContain(`node_modules/${name}`);
+    for (const key of stagedPackages.filter(Boolean)) expect(lock.packages[key], key).toBeDefined();
+    // A fraction of the repository's: the tooling's hundreds of packages stay behind.
+    expect(stagedPackages.length).toBeLessThan(Object.keys(lock.packages).length / 4);
   });
 });
