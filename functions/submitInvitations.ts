@@ -32,7 +32,8 @@ function submissionResponse({ batchId, items, rejected, replayed }: SubmissionRe
   const body = {
     batchId,
     items: items.map((item) => ({ ...item, statusUrl: `${origin}/api/invitations/${item.id}` })),
-    rejected,
+    // The caller has what it sent: a rejection says where and why. What a row held is kept for the results files.
+    rejected: rejected.map(({ submitted: _submitted, ...rejection }) => rejection),
   };
   const headers = { ...(accepted ? { location: batchUrl } : {}), ...(replayed ? { 'idempotent-replayed': 'true' } : {}) };
   return jsonResponse(accepted ? 202 : 400, body, headers);

@@ -79,6 +79,9 @@ export const RESULTS_CSV_COLUMNS = [
   'emailStatus',
   'groups',
   'warning',
+  // What a rejected row held (its address is in `email`), so that it can be fixed from this file alone.
+  'displayName',
+  'submitted',
 ] as const;
 
 /** The results CSV of a batch with no row at all (a roster with a heading and nothing under it). */
@@ -228,6 +231,9 @@ function resultsCsvOf(items: readonly BatchReportItem[], rejected: readonly Reje
   }));
   const rejectedRows = rejected.map((item) => ({
     row: item.index + 1,
+    email: item.submitted?.email ?? '',
+    displayName: item.submitted?.displayName ?? '',
+    submitted: item.submitted?.raw ?? '',
     status: 'Rejected',
     errorCode: 'InvalidRow',
     errorMessage: item.errors.map((error) => `${error.path}: ${error.message}`).join('; '),

@@ -1,7 +1,7 @@
 import { odata } from '@azure/data-tables';
 import { z } from 'zod';
-import { mapWithConcurrency, type RejectedItem } from '../core';
-import { BATCH_META_ROW, type TableLayout } from '../storage';
+import { mapWithConcurrency, type RejectedItem, type SubmittedValues } from '../core';
+import { BATCH_META_ROW, isRefusal, type TableLayout } from '../storage';
 
 /**
  * The rows a batch's submissions rejected, kept so that the batch's results account for every row
@@ -20,7 +20,14 @@ const PARALLEL_WRITES = 8;
 const MAX_REASON_CHARACTERS = 500;
 const MAX_REASONS = 20;
 
-const packedRejectedSchema = z.array(z.tuple([z.number().int(), z.number().int().nullable(), z.array(z.tuple([z.string(), z.string()]))]));
+// What a row held (SubmittedValues), packed as [email, displayName, raw]; absent in rows kept before it was.
+const packedSubmittedSchema = z.tuple([z.string().nullable(), z.string().nullable(), z.string().nullable()]);
+const packedRejectedSchema = z.array(
+  z.union([
+    z.tuple([z.number().int(), z.number().int().nullable(), z.array(z.tuple([z.string(), z.string()])), packedSubmittedSchema]),
+    z.tuple([z.number().int(), z.number().int().nullable(), z.array(z.tuple([z.string(), z.string()]))]),
+  ]),
+);
 const chunkEntitySchema = z.object({ rowKey: z.string(), submittedAt: z.string(), rejected: z.string() });
 
 export class RejectedRows {
@@ -29,11 +36,31 @@ export class RejectedRows {
   /** Keeps a submission's rejected rows in its batch; the same submission key rewrites the same rows. */
   async add(batchId: string, submissionKey: string, rejected: readonly RejectedItem[], submittedAt: string): Promise<void> {
     if (rejected.length === 0) return;
+    try {
+      await this.write(batchId, submissionKey, rejected, submittedAt, { withValues: true });
+    } catch (error) {
+      if (!isRefusal(error)) throw error;
+      // What made storage refuse a row's record may be in what the row held: the rows are kept
+      // with their reasons alone rather than not at all.
+      await this.write(batchId, submissionKey, rejected, submittedAt, { withValues: false });
+    }
+  }
+
+  private async write(
+    batchId: string,
+    submissionKey: string,
+    rejected: readonly RejectedItem[],
+    submittedAt: string,
+    { withValues }: { withValues: boolean },
+  ): Promise<void> {
     const packed = packIntoChunks(
       rejected.map((item) => [
         item.index,
         item.line ?? null,
         reasonsOf(item).map((error) => [error.path.slice(0, MAX_REASON_CHARACTERS), error.message.slice(0, MAX_REASON_CHARACTERS)]),
+        ...(withValues && item.submitted
+          ? [[item.submitted.email ?? null, item.submitted.displayName ?? null, item.submitted.raw ?? null]]
+          : []),
       ]),
     );
     const batchRows = this.layout.batchRows(batchId);
@@ -52,16 +79,21 @@ export class RejectedRows {
       chunks.push({
         rowKey,
         submittedAt,
-        rejected: packedRejectedSchema.parse(JSON.parse(rejected)).map(([index, line, errors]) => ({
+        rejected: packedRejectedSchema.parse(JSON.parse(rejected)).map(([index, line, errors, submitted]) => ({
           index,
           ...(line !== null ? { line } : {}),
           errors: errors.map(([path, message]) => ({ path, message })),
+          ...(submitted ? { submitted: submittedOf(submitted) } : {}),
         })),
       });
     }
     chunks.sort((a, b) => a.submittedAt.localeCompare(b.submittedAt) || a.rowKey.localeCompare(b.rowKey));
     return chunks.flatMap((chunk) => chunk.rejected);
   }
+}
+
+function submittedOf([email, displayName, raw]: z.infer<typeof packedSubmittedSchema>): SubmittedValues {
+  return { ...(email !== null ? { email } : {}), ...(displayName !== null ? { displayName } : {}), ...(raw !== null ? { raw } : {}) };
 }
 
 /** A row's reasons, at most MAX_REASONS of them (a row of 200 unknown properties has 200), so that any row fits in a chunk. */

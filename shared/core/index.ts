@@ -43,6 +43,6 @@ export {
 } from './failures';
 export { isoDurationMs } from './isoDuration';
 export { type Log } from './log';
-export { type AcceptedItem, type ItemError, type RejectedItem } from './submissionItems';
+export { type AcceptedItem, type ItemError, type RejectedItem, type SubmittedValues, submittedValuesOf } from './submissionItems';
 export { MAX_KEY_CHARACTERS, MAX_PROPERTY_CHARACTERS } from './tableLimits';
 export { SIGNATURE_HEADER, signBody, verifySignature } from './webhookSignature';

@@ -73,6 +73,13 @@ export interface CsvInvitationRow {
   /** 1-based line of the file where the row starts (quoted newlines make rows span lines). */
   line: number;
   invitation: RawInvitation;
+  /** The row as the file had it: its cells, comma-separated, quoted where CSV needs quotes. */
+  raw: string;
+}
+
+/** Cells as one CSV line (RFC 4180 quoting): how a rejected row is shown as it was written. */
+function csvLine(cells: readonly string[]): string {
+  return cells.map((cell) => (/[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell)).join(',');
 }
 
 export class BulkInviteCsvError extends Error {
@@ -126,7 +133,7 @@ export function createBulkInviteRowReader(): { read(record: CsvRecord): CsvInvit
         const trimmed = cell.trim();
         if (trimmed !== '') writers[column]?.(invitation, trimmed);
       });
-      return { line, invitation };
+      return { line, invitation, raw: csvLine(record) };
     },
     finish() {
       if (recordsSeen === 0)

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BulkInviteCsvError, parseBulkInviteCsv } from './bulkInviteCsv';
 import { canonicalizePropertyNames } from './canonicalPropertyNames';
-import { InvalidRequest, invitationSchema, type AcceptedItem, type ItemError, type RejectedItem } from '../core';
+import { InvalidRequest, invitationSchema, submittedValuesOf, type AcceptedItem, type ItemError, type RejectedItem } from '../core';
 
 /**
  * Turns a POST /api/invitations body (JSON or the portal's CSV) into validated invitations and
@@ -27,6 +27,8 @@ export interface RawItem {
   /** Prefix of every error path: `invitations[3].` for a batch, '' for a single object or a CSV row. */
   pathPrefix: string;
   value: unknown;
+  /** For CSV: the row as the file had it, kept with the row if it is rejected. */
+  raw?: string;
 }
 
 export function parseSubmission(contentType: string | undefined, body: Uint8Array): Submission {
@@ -50,10 +52,15 @@ export function validateItems(items: readonly RawItem[]): Pick<Submission, 'acce
   const accepted: AcceptedItem[] = [];
   const rejected: RejectedItem[] = [];
   for (const item of items) {
-    const parsed = invitationSchema.safeParse(canonicalizePropertyNames(item.value, invitationSchema));
+    const value = canonicalizePropertyNames(item.value, invitationSchema);
+    const parsed = invitationSchema.safeParse(value);
     const position = { index: item.index, ...(item.line ? { line: item.line } : {}) };
-    if (parsed.success) accepted.push({ ...position, pathPrefix: item.pathPrefix, invitation: parsed.data });
-    else rejected.push({ ...position, errors: describeIssues(parsed.error, item.pathPrefix) });
+    if (parsed.success)
+      accepted.push({ ...position, pathPrefix: item.pathPrefix, invitation: parsed.data, ...(item.raw ? { raw: item.raw } : {}) });
+    else {
+      const submitted = submittedValuesOf(value, item.raw);
+      rejected.push({ ...position, errors: describeIssues(parsed.error, item.pathPrefix), ...(submitted ? { submitted } : {}) });
+    }
   }
   return { accepted, rejected };
 }
@@ -119,7 +126,7 @@ function readJson(text: string): { batchId?: string; items: RawItem[] } {
 function readCsv(text: string): { batchId?: string; items: RawItem[] } {
   try {
     return {
-      items: parseBulkInviteCsv(text).map((row, index) => ({ index, line: row.line, pathPrefix: '', value: row.invitation })),
+      items: parseBulkInviteCsv(text).map((row, index) => ({ index, line: row.line, pathPrefix: '', value: row.invitation, raw: row.raw })),
     };
   } catch (error) {
     if (error instanceof BulkInviteCsvError) throw new InvalidRequest(error.message, 'malformed');

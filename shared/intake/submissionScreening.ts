@@ -1,5 +1,5 @@
 import type { PlacedPerson } from '../batches';
-import { deliveryWarning, type AcceptedItem, type InvitationStatus, type RejectedItem } from '../core';
+import { deliveryWarning, submittedValuesOf, type AcceptedItem, type InvitationStatus, type RejectedItem } from '../core';
 import { applyInvitationPolicy, type InvitationPolicy } from './invitationPolicy';
 import type { AdmissionCandidate, AdmissionResult } from '../storage';
 
@@ -46,11 +46,12 @@ export function screenSubmission(
   const candidateByEmail = new Map<string, number>();
   const candidates: AdmissionCandidate[] = [];
   const items: ScreenedItem[] = [];
-  for (const { index, line, pathPrefix, invitation: submitted } of submission.accepted) {
+  for (const item of submission.accepted) {
+    const { index, pathPrefix, invitation: submitted } = item;
     const verdict = applyInvitationPolicy(submitted, policy);
     if (verdict.errors) {
       const errors = verdict.errors.map((error) => ({ path: `${pathPrefix}${error.path}`, message: error.message }));
-      rejected.push({ index, ...(line ? { line } : {}), errors });
+      rejected.push(rejectedAlone(item, errors));
       continue;
     }
     const { invitation } = verdict;
@@ -89,12 +90,8 @@ export function answerAdmissions(
   for (const { index, candidate } of screened.items) {
     const admission = admissions[candidate]!;
     if (admission.admission !== 'refused') continue;
-    const { line, pathPrefix } = accepted.find((item) => item.index === index)!;
-    rejected.push({
-      index,
-      ...(line ? { line } : {}),
-      errors: [{ path: pathPrefix.replace(/\.$/, '') || '(body)', message: admission.reason }],
-    });
+    const item = accepted.find((candidate) => candidate.index === index)!;
+    rejected.push(rejectedAlone(item, [{ path: item.pathPrefix.replace(/\.$/, '') || '(body)', message: admission.reason }]));
   }
   // In submission order: the screened items come in it, and refusals only remove some.
   const items = screened.items.flatMap(({ index, email, candidate, repeat }): SubmittedItem[] => {
@@ -120,3 +117,9 @@ export function answerAdmissions(
 }
 
 const byIndex = (a: { index: number }, b: { index: number }) => a.index - b.index;
+
+/** A valid item rejected alone (by the policy, or by storage), with what it held. */
+function rejectedAlone({ index, line, invitation, raw }: AcceptedItem, errors: RejectedItem['errors']): RejectedItem {
+  const submitted = submittedValuesOf(invitation, raw);
+  return { index, ...(line ? { line } : {}), errors, ...(submitted ? { submitted } : {}) };
+}

@@ -230,6 +230,7 @@ export class PartnerOnboarding {
       ...(row.line ? { line: row.line } : {}),
       pathPrefix: '',
       value: withDefaults(row.value, defaults),
+      ...(row.raw ? { raw: row.raw } : {}),
     }));
     // Keyed by its first row: a chunk recorded again after a crash rewrites its own batch rows.
     const submissionKey = `rows-${String(chunk[0]!.row).padStart(10, '0')}`;
@@ -300,7 +301,7 @@ function withValueAt(target: unknown, [name, ...rest]: string[], value: unknown)
 
 async function appendRejections(container: ContainerClient, rosterName: string, rejected: readonly RejectedItem[]): Promise<void> {
   const blob = container.getAppendBlobClient(`${RESULTS}${rosterName}-rejected.csv`);
-  const header = stringifyForSpreadsheets([['row', 'line', 'path', 'message']]);
+  const header = stringifyForSpreadsheets([['row', 'line', 'path', 'message', 'email', 'displayName', 'submitted']]);
   try {
     await blob.create({ conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
     await blob.appendBlock(header, Buffer.byteLength(header));
@@ -308,7 +309,17 @@ async function appendRejections(container: ContainerClient, rosterName: string, 
     if (!isConflict(error)) throw error;
   }
   const rows = stringifyForSpreadsheets(
-    rejected.flatMap((item) => item.errors.map((error) => [item.index + 1, item.line ?? '', error.path, error.message])),
+    rejected.flatMap((item) =>
+      item.errors.map((error) => [
+        item.index + 1,
+        item.line ?? '',
+        error.path,
+        error.message,
+        item.submitted?.email ?? '',
+        item.submitted?.displayName ?? '',
+        item.submitted?.raw ?? '',
+      ]),
+    ),
   );
   await blob.appendBlock(rows, Buffer.byteLength(rows));
 }

@@ -20,6 +20,8 @@ export interface RosterRow {
   line?: number;
   /** The invitation as written (validated later, like any submission). */
   value: unknown;
+  /** For CSV: the row as the file had it. */
+  raw?: string;
 }
 
 export class RosterFormatError extends Error {
@@ -43,7 +45,7 @@ async function* readCsvRows(stream: Readable): AsyncGenerator<RosterRow> {
   try {
     for await (const record of records as AsyncIterable<CsvRecord>) {
       const parsed = reader.read(record);
-      if (parsed) yield { row: row++, line: parsed.line, value: parsed.invitation };
+      if (parsed) yield { row: row++, line: parsed.line, value: parsed.invitation, raw: parsed.raw };
     }
     reader.finish();
   } catch (error) {

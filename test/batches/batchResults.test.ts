@@ -48,12 +48,12 @@ describe('the results of a batch once it is final', () => {
 });
 
 describe('every row of a submission accounted for', () => {
-  it('lists a rejected row in the batch report and its results CSV, with status Rejected and its reasons, and records nothing for it', async () => {
+  it('lists a rejected row in the batch report and its results CSV, with status Rejected, its reasons and what it held, and records nothing for it', async () => {
     const response = await submit(deps, {
       batchId: 'accounted',
       invitations: [
         invitationFor('first@fabrikam.com'),
-        { invitedUserEmailAddress: 'not an address', inviteRedirectUrl: 'https://myapps.microsoft.com' },
+        { invitedUserEmailAddress: 'not an address', invitedUserDisplayName: 'Nobody', inviteRedirectUrl: 'https://myapps.microsoft.com' },
         invitationFor('third@fabrikam.com'),
       ],
     });
@@ -62,7 +62,13 @@ describe('every row of a submission accounted for', () => {
 
     const report = await deps.batchReports.report('accounted');
     expect(report.total).toBe(2);
-    expect(report.rejected).toEqual([{ index: 1, errors: [expect.objectContaining({ path: 'invitations[1].invitedUserEmailAddress' })] }]);
+    expect(report.rejected).toEqual([
+      {
+        index: 1,
+        errors: [expect.objectContaining({ path: 'invitations[1].invitedUserEmailAddress' })],
+        submitted: { email: 'not an address', displayName: 'Nobody' },
+      },
+    ]);
 
     const rows = parse(await deps.batchReports.resultsCsv('accounted'), { columns: true }) as Array<Record<string, string>>;
     expect(rows.map((row) => [row.row, row.status])).toEqual([
@@ -71,7 +77,8 @@ describe('every row of a submission accounted for', () => {
       ['2', 'Rejected'],
     ]);
     expect(rows[2]!.errorMessage).toContain('invitations[1].invitedUserEmailAddress');
-    expect(rows[2]!.email).toBe('');
+    // What the row held, so that it can be fixed from the results file alone.
+    expect(rows[2]).toMatchObject({ email: 'not an address', displayName: 'Nobody' });
     // Never a person: no record for it, and nothing queued (the queue was cleared of the two people only).
     expect(await deps.store.findByEmail('not an address')).toEqual([]);
   });

@@ -77,8 +77,8 @@ describe('npx entra-invite', () => {
       ['ava.jones@fabrikam.com', 'Invited'],
       ['ben.miller@fabrikam.com', 'Invited'],
       ['chloe.martin@northwind.example', 'Invited'],
-      // The row the intake rejected is in the results too.
-      ['', 'Rejected'],
+      // The row the intake rejected is in the results too, with the address it held.
+      ['dan+test@fabrikam.com', 'Rejected'],
     ]);
   });
 

@@ -83,7 +83,13 @@ describe('answering once storage has answered', () => {
       [3, 'a', true],
       [4, 'd', true],
     ]);
-    expect(answer.rejected).toEqual([{ index: 1, errors: [{ path: 'invitations[1]', message: 'too long for a table' }] }]);
+    expect(answer.rejected).toEqual([
+      {
+        index: 1,
+        errors: [{ path: 'invitations[1]', message: 'too long for a table' }],
+        submitted: { email: 'bob@contoso.com' }, // what the row held, for the results files
+      },
+    ]);
     expect(answer.people.map(({ record: { id }, index, position, queuedHere }) => [id, index, position, queuedHere])).toEqual([
       ['a', 0, 10, true],
       ['c', 2, 12, false], // another batch's person, copied at the place reserved here

@@ -78,7 +78,18 @@ describe('scheduled partner onboarding', () => {
     expect(await exists('processed/week47.csv')).toBe(true);
 
     const rejected = parse(await text('results/week47.csv-rejected.csv'), { columns: true });
-    expect(rejected).toEqual([{ row: '2', line: '5', path: 'invitedUserEmailAddress', message: expect.stringContaining("'#'") }]);
+    // With what the row held: the address, and the row as the file had it.
+    expect(rejected).toEqual([
+      {
+        row: '2',
+        line: '5',
+        path: 'invitedUserEmailAddress',
+        message: expect.stringContaining("'#'"),
+        email: 'bad#row@fabrikam.com',
+        displayName: '',
+        submitted: `bad#row@fabrikam.com,${REDIRECT},false,`,
+      },
+    ]);
 
     await runUntilResults('week47.csv');
     const results: Record<string, string>[] = parse(await text('results/week47.csv-results.csv'), { columns: true });
@@ -87,9 +98,10 @@ describe('scheduled partner onboarding', () => {
       ['1', 'new1@fabrikam.com', 'Invited'],
       ['3', 'already@fabrikam.com', 'Invited'],
       ['4', 'new2@fabrikam.com', 'Invited'],
-      ['2', '', 'Rejected'],
+      ['2', 'bad#row@fabrikam.com', 'Rejected'],
     ]);
     expect(results[3]!.errorMessage).toContain("'#'");
+    expect(results[3]!.submitted).toBe(`bad#row@fabrikam.com,${REDIRECT},false,`);
     const report = await deps.batchReports.report(rosterBatchId('week47.csv', etag));
     expect(report.items.find((item) => item.email === 'already@fabrikam.com')?.duplicate).toBe(true);
     // The batch's counts, kept by the worker as it went, agree with the results file.
