@@ -8,12 +8,14 @@ export interface FileInvitation {
   /** For CSV: the line where the row starts. */
   line?: number;
   invitation: unknown;
+  /** For CSV: the row as the file has it. */
+  raw?: string;
 }
 
 export function readInvitationFile(file: string): FileInvitation[] {
   const text = readFileSync(file, 'utf8');
   if (/\.csv$/i.test(file))
-    return parseBulkInviteCsv(text).map((row, index) => ({ row: index + 1, line: row.line, invitation: row.invitation }));
+    return parseBulkInviteCsv(text).map((row, index) => ({ row: index + 1, line: row.line, invitation: row.invitation, raw: row.raw }));
   const parsed: unknown = JSON.parse(text);
   const invitations = Array.isArray(parsed) ? parsed : (parsed as { invitations?: unknown }).invitations;
   if (!Array.isArray(invitations)) throw new Error(`${file} must hold {"invitations": [...]} or an array of invitations.`);

@@ -1,6 +1,6 @@
 import { signBody, SIGNATURE_HEADER, type RejectedItem, type InvitationStatus } from '../shared/core';
 import { CLIENT_HEADER } from '../shared/batches';
-import type { SubmittedItem } from '../shared/intake';
+import type { InvitationPlan, SubmittedItem } from '../shared/intake';
 
 /** The intake API as the CLI calls it (see README "HTTP API"). */
 export interface ApiOptions {
@@ -50,6 +50,22 @@ export class InvitationsApi {
     const answer = (await response.json()) as Partial<SubmitAnswer>;
     if (!answer.items || !answer.rejected) throw await apiError(response);
     return answer as SubmitAnswer;
+  }
+
+  /** POST /api/invitations?dryRun=true: what submitting these would do, with nothing written. */
+  async plan(invitations: unknown[]): Promise<InvitationPlan> {
+    const body = JSON.stringify({ invitations });
+    const response = await this.fetch('/api/invitations?dryRun=true', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        [CLIENT_HEADER]: 'cli',
+        ...(this.options.hmacSecret ? { [SIGNATURE_HEADER]: signBody(this.options.hmacSecret.split(',')[0]!.trim(), body) } : {}),
+      },
+      body,
+    });
+    if (response.status !== 200) throw await apiError(response);
+    return (await response.json()) as InvitationPlan;
   }
 
   async batch(batchId: string): Promise<BatchCounts> {

@@ -3,13 +3,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { batchIdSchema, MAX_ITEMS_PER_SUBMISSION } from '../shared/intake';
+import { batchIdSchema, MAX_ITEMS_PER_SUBMISSION, planCsv, type InvitationPlan } from '../shared/intake';
 import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus } from '../shared/core';
 import { InvitationsApi, type ApiOptions, type BatchCounts, type SendingState } from './invitationsApi';
 import { readInvitationFile } from './invitationFile';
+import { planOfFile } from './filePlan';
 
 /**
  * `npx entra-invite`: submit a roster file to the intake API and watch it complete.
+ *   entra-invite plan <file.csv|file.json> [--url] [--key] [--hmac-secret]
  *   entra-invite submit <file.csv|file.json> [--url] [--key] [--hmac-secret] [--batch-id] [--watch]
  *   entra-invite status [batchId] [--csv]
  *   entra-invite pause --reason <text> | resume
@@ -39,6 +41,23 @@ function connection(options: Partial<ApiOptions>): ApiOptions {
     ...(hmacSecret ? { hmacSecret } : {}),
   };
 }
+
+withConnection(program.command('plan'))
+  .description('say what submitting a file would do, row by row, and write nothing: <file>-plan.csv holds every row')
+  .argument('<file>', 'the Entra bulk-invite CSV, or JSON {"invitations": [...]}')
+  .action(async (file: string, options: Partial<ApiOptions>) => {
+    const api = new InvitationsApi(connection(options));
+    const rows = readInvitationFile(file);
+    const parts: { start: number; plan: InvitationPlan }[] = [];
+    for (let start = 0; start < rows.length; start += MAX_ITEMS_PER_SUBMISSION)
+      parts.push({ start, plan: await api.plan(rows.slice(start, start + MAX_ITEMS_PER_SUBMISSION).map((row) => row.invitation)) });
+    if (parts.length === 0) throw new Error(`${file} holds no invitation.`);
+    const plan = planOfFile(rows, parts);
+    const planFile = `${file.replace(/\.(csv|json)$/i, '')}-plan.csv`;
+    writeFileSync(planFile, planCsv(plan));
+    console.log(describePlan(plan));
+    console.log(`Plan: ${path.relative(process.cwd(), planFile) || planFile}`);
+  });
 
 withConnection(program.command('submit'))
   .description(`submit a bulk-invite CSV or a JSON file (in requests of at most ${MAX_ITEMS_PER_SUBMISSION}, one batch)`)
@@ -108,6 +127,19 @@ withConnection(program.command('resume'))
     await new InvitationsApi(connection(options)).resume();
     console.log('Sending resumed.');
   });
+
+function describePlan({ summary, tenant }: InvitationPlan): string {
+  const counts = Object.entries(summary.counts)
+    .filter(([, count]) => count > 0)
+    .map(([outcome, count]) => `${outcome} ${count}`)
+    .join(', ');
+  return [
+    `${summary.rows} row(s): ${counts || 'none'}.`,
+    `The real run: ${summary.graphWrites} Graph write(s), ${summary.emails} email(s), about ${summary.minutes} minute(s) at the app's budget.`,
+    `Guest invitations: ${tenant.guestInvites.detail}`,
+    `Directory quota: ${tenant.directoryQuota.detail}`,
+  ].join('\n');
+}
 
 function describeSending(sending: SendingState): string {
   if (sending.state !== 'paused') return 'Sending.';

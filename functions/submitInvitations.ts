@@ -1,11 +1,22 @@
-import type { SubmissionResult } from '../shared/intake';
+import { z } from 'zod';
+import { planCsv, type SubmissionResult } from '../shared/intake';
 import { defineHttp } from './runtime/defineFunction';
-import { jsonResponse, readRawBody, requestOrigin } from './runtime/http';
+import { csvResponseIfAsked, jsonResponse, parseOrProblem, readRawBody, requestOrigin } from './runtime/http';
 import { SIGNATURE_HEADER } from '../shared/core';
 import { CLIENT_HEADER, sourceFromClientHeader } from '../shared/batches';
 import { callerIdentity } from './runtime/callerRoles';
 
-/** POST /api/invitations: one invitation, a JSON batch, or the portal's bulk-invite CSV. */
+const submitQuerySchema = z.object({
+  /** `true`: the plan of what this submission would do, and nothing written (README "Plan first"). */
+  dryRun: z.enum(['true', 'false']).optional(),
+  /** With dryRun: the plan as CSV (or `Accept: text/csv`). */
+  format: z.enum(['json', 'csv']).optional(),
+});
+
+/**
+ * POST /api/invitations: one invitation, a JSON batch, or the portal's bulk-invite CSV; with
+ * `?dryRun=true`, 200 with the plan of what it would do, and nothing written.
+ */
 export const submitInvitations = defineHttp({
   name: 'submitInvitations',
   route: 'invitations',
@@ -13,15 +24,20 @@ export const submitInvitations = defineHttp({
   authLevel: 'function',
   callerRole: 'submit',
   handler: (deps) => async (request) => {
-    const result = await deps.intake.submit({
+    const { dryRun, format } = parseOrProblem(submitQuerySchema, Object.fromEntries(request.query));
+    const submission = {
       contentType: request.headers.get('content-type') ?? undefined,
       body: await readRawBody(request),
       signature: request.headers.get(SIGNATURE_HEADER),
       idempotencyKey: request.headers.get('idempotency-key'),
       source: sourceFromClientHeader(request.headers.get(CLIENT_HEADER)),
       caller: callerIdentity(request, deps.settings.API_CALLER_AUTH),
-    });
-    return submissionResponse(result, requestOrigin(request));
+    };
+    if (dryRun === 'true') {
+      const plan = await deps.intake.plan(submission);
+      return (await csvResponseIfAsked(request, format, 'plan.csv', () => planCsv(plan))) ?? jsonResponse(200, plan);
+    }
+    return submissionResponse(await deps.intake.submit(submission), requestOrigin(request));
   },
 });
 

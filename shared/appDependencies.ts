@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BatchBook, BatchIndex, BatchLedger, RejectedRows, BatchReports } from './batches';
-import { BatchRedrive, Intake, IdempotencyStore } from './intake';
+import { BatchRedrive, Intake, IdempotencyStore, InvitationPlanner } from './intake';
 import {
   graphCaller,
   graphEndpoints,
@@ -13,6 +13,7 @@ import {
   GuestLookup,
   ReadBudget,
   SendingPause,
+  TenantSettings,
 } from './graph';
 import { HealthBoard } from './healthBoard';
 import { InvitationClaims, InvitationWorker, StrandedInvitationSweeper, InvitationFollowUp, SponsorCheck } from './worker';
@@ -86,8 +87,8 @@ export async function createAppDependencies(
 ): Promise<AppDependencies> {
   const records = await recordsFrom(settings, names, storage);
   const { store, queue, ledger, batches, events } = records;
-  const intake = intakeFrom(settings, records);
   const graph = graphFrom(settings, records);
+  const intake = intakeFrom(settings, records, graph);
   const batchReports = new BatchReports(store, ledger, batches.rejectedRows, batches.index);
   return {
     settings,
@@ -153,18 +154,27 @@ async function recordsFrom(settings: Settings, names: ResourceNames, storage: St
 }
 
 /** Submissions in: the operator's policy, the intake's signature and idempotency. */
-function intakeFrom(settings: Settings, { layout, store, batches, queue }: Records): Intake {
+function intakeFrom(settings: Settings, { layout, store, batches, queue }: Records, { directory }: Graph): Intake {
+  const policy = {
+    domains: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
+    allowedGroups: settings.INVITE_ALLOWED_GROUPS,
+    allowMemberType: settings.INVITE_ALLOW_MEMBER_TYPE,
+    allowCc: settings.INVITE_ALLOW_CC,
+    allowCustomMessage: settings.INVITE_ALLOW_CUSTOM_MESSAGE,
+    allowedRedirectHosts: settings.INVITE_ALLOWED_REDIRECT_HOSTS,
+    messageTemplates: settings.INVITE_MESSAGE_TEMPLATES,
+    callbackAllowedHosts: settings.CALLBACK_ALLOWED_HOSTS,
+  };
+  const planner = new InvitationPlanner(store, directory, new TenantSettings(directory), {
+    policy,
+    inviteDelivery: settings.INVITE_DELIVERY,
+    queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
+    writesPerSecond: settings.GRAPH_MAX_WRITES_PER_SECOND,
+    mailPerMinute: settings.MAIL_MAX_PER_MINUTE,
+  });
   return new Intake(store, batches, queue, {
-    policy: {
-      domains: { allowed: settings.INVITE_ALLOWED_DOMAINS, blocked: settings.INVITE_BLOCKED_DOMAINS },
-      allowedGroups: settings.INVITE_ALLOWED_GROUPS,
-      allowMemberType: settings.INVITE_ALLOW_MEMBER_TYPE,
-      allowCc: settings.INVITE_ALLOW_CC,
-      allowCustomMessage: settings.INVITE_ALLOW_CUSTOM_MESSAGE,
-      allowedRedirectHosts: settings.INVITE_ALLOWED_REDIRECT_HOSTS,
-      messageTemplates: settings.INVITE_MESSAGE_TEMPLATES,
-      callbackAllowedHosts: settings.CALLBACK_ALLOWED_HOSTS,
-    },
+    policy,
+    planner,
     inviteDelivery: settings.INVITE_DELIVERY,
     hmacSecrets: settings.INTAKE_HMAC_SECRET,
     hmacToleranceSeconds: settings.INTAKE_HMAC_TOLERANCE_SECONDS,

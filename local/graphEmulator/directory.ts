@@ -14,6 +14,12 @@ export const USER_ENABLE_DISABLE_ACCOUNT_ALL = 'User.EnableDisableAccount.All';
 /** Least privilege for deleting (and restoring) users since December 2024; User.ReadWrite.All still works. */
 export const USER_DELETE_RESTORE_ALL = 'User.DeleteRestore.All';
 export const GROUP_MEMBER_READ_WRITE_ALL = 'GroupMember.ReadWrite.All';
+export const POLICY_READ_ALL = 'Policy.Read.All';
+export const ORGANIZATION_READ_ALL = 'Organization.Read.All';
+const DIRECTORY_READ_ALL = 'Directory.Read.All';
+
+/** The tenant's guest-invite setting (authorizationPolicy.allowInvitesFrom), as Graph names its values. */
+export type AllowInvitesFrom = 'none' | 'adminsAndGuestInviters' | 'adminsGuestInvitersAndAllMembers' | 'everyone';
 export const MAIL_SEND = 'Mail.Send';
 
 /** A message sendMail accepted, as the recipient's client would read it. */
@@ -86,6 +92,10 @@ export class EmulatedDirectory {
   /** How long a new user stays unknown to group adds (directory replication). */
   replicationLagMs = 0;
   reads = 0;
+  /** Who may invite guests in this tenant (`GET /policies/authorizationPolicy`). */
+  allowInvitesFrom: AllowInvitesFrom = 'everyone';
+  /** The directory's object quota (`GET /organization`); `used` counts the objects besides these users, plus the users. */
+  directoryQuota = { total: 50_000, usedBesidesUsers: 120 };
   private readonly readBudgets = new Map<string, WriteBudget>();
 
   constructor(private readonly readBudget: () => WriteBudgetOptions) {}
@@ -184,6 +194,10 @@ export class EmulatedDirectory {
   ): DirectoryAnswer | undefined {
     const sendMail = /^\/users\/([^/?]+)\/sendMail$/.exec(path);
     if (sendMail && method === 'POST') return this.sendMail(decodeURIComponent(sendMail[1]!), raw, caller.roles);
+    if (path === '/policies/authorizationPolicy' && method === 'GET')
+      return this.readTenant(caller, [POLICY_READ_ALL], () => this.authorizationPolicy());
+    if (path === '/organization' && method === 'GET')
+      return this.readTenant(caller, [ORGANIZATION_READ_ALL, DIRECTORY_READ_ALL], () => this.organization(search));
     const members = /^\/groups\/([^/?]+)\/members\/\$ref$/.exec(path);
     if (members && method === 'POST') return this.addMember(decodeURIComponent(members[1]!), body, caller.roles);
     const match = /^\/users(?:\/([^/?]+))?$/.exec(path);
@@ -205,6 +219,39 @@ export class EmulatedDirectory {
       return { status: 204 };
     }
     return graphError(405, 'Request_BadRequest', 'The HTTP method is not allowed on this resource.');
+  }
+
+  /** A read of the tenant's own settings: one of `roles`, and one unit of the read budget. */
+  private readTenant(caller: DirectoryCaller & { clientId: string }, roles: string[], answer: () => DirectoryAnswer): DirectoryAnswer {
+    if (!roles.some((role) => caller.roles.includes(role))) return denied();
+    return this.takeRead(caller) ?? answer();
+  }
+
+  /** Graph's v1.0 answer: the tenant's one authorizationPolicy object (Policy.Read.All). */
+  private authorizationPolicy(): DirectoryAnswer {
+    return {
+      status: 200,
+      body: {
+        '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#policies/authorizationPolicy/$entity',
+        id: 'authorizationPolicy',
+        displayName: 'Authorization Policy',
+        allowInvitesFrom: this.allowInvitesFrom,
+        guestUserRoleId: '10dae51f-b6af-4016-8d66-8c2a99b929b3',
+      },
+    };
+  }
+
+  /** `GET /organization`: the one organization, with its directory quota when selected. */
+  private organization(search: URLSearchParams): DirectoryAnswer {
+    const organization = {
+      id: 'c0ffee00-0000-4000-8000-000000000001',
+      displayName: 'Emulated Tenant',
+      directorySizeQuota: { used: this.directoryQuota.usedBesidesUsers + this.users.size, total: this.directoryQuota.total },
+    };
+    const select = search.get('$select');
+    const fields = select ? new Set(['id', ...select.split(',').map((field) => field.trim())]) : undefined;
+    const shown = fields ? Object.fromEntries(Object.entries(organization).filter(([key]) => fields.has(key))) : organization;
+    return { status: 200, body: { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#organization', value: [shown] } };
   }
 
   private getUser(id: string, search: URLSearchParams): DirectoryAnswer {

@@ -24,6 +24,9 @@ export {
   USER_DELETE_RESTORE_ALL,
   GROUP_MEMBER_READ_WRITE_ALL,
   MAIL_SEND,
+  POLICY_READ_ALL,
+  ORGANIZATION_READ_ALL,
+  type AllowInvitesFrom,
 } from './directory';
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 
@@ -276,7 +279,7 @@ export class GraphEmulator {
     const segments = url.pathname.split('/').filter(Boolean);
     const body = await readBody(request);
     if (request.method === 'POST' && url.pathname === '/v1.0/invitations') return this.createInvitation(request, body, response);
-    if (url.pathname === '/v1.0/$batch' || url.pathname.startsWith('/v1.0/users') || url.pathname.startsWith('/v1.0/groups'))
+    if (url.pathname === '/v1.0/$batch' || /^\/v1\.0\/(users|groups|policies|organization)(\/|$)/.test(url.pathname))
       return this.directoryRequest(request, url, body, response);
     if (segments[0] === '_emulator') return this.inspect(request.method ?? 'GET', segments[1], url, body, response);
     if (this.entra.answer(request.method ?? 'GET', segments, body, response)) return;

@@ -42,6 +42,31 @@ export interface WriteAnswer {
   throttleLimitPercentage?: number;
 }
 
+const usersListSchema = z.object({ value: z.array(guestSchema) });
+
+/** What a lookup by email found: the user, nobody, or Graph's failure for that address alone. */
+export type EmailLookup = { kind: 'found'; user: Guest } | { kind: 'none' } | { kind: 'failed'; error: GraphCallError };
+
+/** `GET /users?$filter=…` for one address (see findByEmail). */
+function userLookupPath(email: string): string {
+  const quoted = email.replace(/'/g, "''");
+  const filter = [
+    `mail eq '${quoted}'`,
+    `userPrincipalName eq '${quoted}'`,
+    `otherMails/any(x:x eq '${quoted}')`,
+    `proxyAddresses/any(x:x eq 'SMTP:${quoted}')`,
+  ].join(' or ');
+  return `/users?${new URLSearchParams({ $filter: filter, $select: GUEST_FIELDS })}`;
+}
+
+/** A batch's answer missing, or without the body its status promises. */
+function unexpected(status: number): GraphCallError {
+  return new GraphCallError(`Graph answered a request inside $batch with ${status || 'nothing'}.`, {
+    kind: 'transient',
+    code: 'InvalidBatchAnswer',
+  });
+}
+
 const batchAnswerSchema = z.object({
   responses: z.array(
     z.object({ id: z.string(), status: z.number(), headers: z.record(z.string(), z.string()).optional(), body: z.unknown().optional() }),
@@ -63,29 +88,14 @@ export class GraphDirectoryClient {
    * GraphCallError when the batch itself fails.
    */
   async readGuests(userIds: readonly string[]): Promise<Map<string, GuestRead>> {
-    if (userIds.length > MAX_BATCH_REQUESTS) throw new Error(`At most ${MAX_BATCH_REQUESTS} users per batch.`);
-    await this.reads?.take(userIds.length);
-    const requests = userIds.map((id, index) => ({
-      id: String(index),
-      method: 'GET',
-      url: `/users/${encodeURIComponent(id)}?$select=${GUEST_FIELDS}`,
-    }));
-    const answer = batchAnswerSchema.safeParse(await this.call('POST', '/$batch', { requests }));
-    if (!answer.success)
-      throw new GraphCallError('Graph answered $batch with an unexpected body.', { kind: 'transient', code: 'InvalidBatchAnswer' });
+    const answers = await this.batch(userIds.map((id) => `/users/${encodeURIComponent(id)}?$select=${GUEST_FIELDS}`));
     const reads = new Map<string, GuestRead>();
-    for (const response of answer.data.responses) {
-      const userId = userIds[Number(response.id)];
-      if (userId === undefined) continue;
-      const guest = guestSchema.safeParse(response.body);
-      if (response.status === 200 && guest.success) reads.set(userId, { kind: 'found', guest: guest.data });
-      else if (response.status === 404) reads.set(userId, { kind: 'deleted' });
-      else {
-        const headers = response.headers ?? {};
-        const header = (name: string) => Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
-        reads.set(userId, { kind: 'failed', error: graphCallErrorFrom(response.status, header, response.body) });
-      }
-    }
+    answers.forEach((answer, index) => {
+      const guest = guestSchema.safeParse(answer.body);
+      if (answer.status === 200 && guest.success) reads.set(userIds[index]!, { kind: 'found', guest: guest.data });
+      else if (answer.status === 404) reads.set(userIds[index]!, { kind: 'deleted' });
+      else reads.set(userIds[index]!, { kind: 'failed', error: answer.error ?? unexpected(answer.status) });
+    });
     return reads;
   }
 
@@ -97,19 +107,58 @@ export class GraphDirectoryClient {
    * consistent index, which may not know yet a guest created moments before a crash.
    */
   async findByEmail(email: string): Promise<Guest | undefined> {
-    const quoted = email.replace(/'/g, "''");
-    const filter = [
-      `mail eq '${quoted}'`,
-      `userPrincipalName eq '${quoted}'`,
-      `otherMails/any(x:x eq '${quoted}')`,
-      `proxyAddresses/any(x:x eq 'SMTP:${quoted}')`,
-    ].join(' or ');
-    const query = new URLSearchParams({ $filter: filter, $select: GUEST_FIELDS });
     await this.reads?.take(1);
-    const answer = z.object({ value: z.array(guestSchema) }).safeParse(await this.call('GET', `/users?${query}`));
+    const answer = usersListSchema.safeParse(await this.call('GET', userLookupPath(email)));
     if (!answer.success)
       throw new GraphCallError('Graph answered the user lookup with an unexpected body.', { kind: 'transient', code: 'InvalidListAnswer' });
     return answer.data.value[0];
+  }
+
+  /** The same lookup for up to 20 addresses in one `$batch`: each answered alone (a 429 is that address's). */
+  async findByEmails(emails: readonly string[]): Promise<Map<string, EmailLookup>> {
+    const answers = await this.batch(emails.map(userLookupPath));
+    const found = new Map<string, EmailLookup>();
+    answers.forEach((answer, index) => {
+      const list = usersListSchema.safeParse(answer.body);
+      const user = list.success ? list.data.value[0] : undefined;
+      if (answer.status === 200 && list.success) found.set(emails[index]!, user ? { kind: 'found', user } : { kind: 'none' });
+      else found.set(emails[index]!, { kind: 'failed', error: answer.error ?? unexpected(answer.status) });
+    });
+    return found;
+  }
+
+  /** A GET of one of the tenant's own resources (a policy, the organization): one unit of the read budget. */
+  async readTenant(path: string): Promise<unknown> {
+    await this.reads?.take(1);
+    return this.call('GET', path);
+  }
+
+  /**
+   * Up to 20 GETs in one `POST /$batch`, each read costing one unit. Each answer stands alone, with
+   * its status and, when it failed, its error (a 429 with its own Retry-After). Throws a
+   * GraphCallError when the batch itself fails.
+   */
+  private async batch(paths: readonly string[]): Promise<{ status: number; body: unknown; error?: GraphCallError }[]> {
+    if (paths.length > MAX_BATCH_REQUESTS) throw new Error(`At most ${MAX_BATCH_REQUESTS} requests per batch.`);
+    await this.reads?.take(paths.length);
+    const requests = paths.map((url, index) => ({ id: String(index), method: 'GET', url }));
+    const answer = batchAnswerSchema.safeParse(await this.call('POST', '/$batch', { requests }));
+    if (!answer.success)
+      throw new GraphCallError('Graph answered $batch with an unexpected body.', { kind: 'transient', code: 'InvalidBatchAnswer' });
+    const answers = paths.map(() => ({ status: 0, body: undefined as unknown }));
+    for (const response of answer.data.responses) {
+      const index = Number(response.id);
+      if (!(index in answers)) continue;
+      const headers = response.headers ?? {};
+      const header = (name: string) => Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
+      const ok = response.status >= 200 && response.status < 300;
+      answers[index] = {
+        status: response.status,
+        body: response.body,
+        ...(ok || response.status === 404 ? {} : { error: graphCallErrorFrom(response.status, header, response.body) }),
+      };
+    }
+    return answers;
   }
 
   async disable(userId: string): Promise<WriteAnswer> {

@@ -8,11 +8,12 @@
 export { CredentialCircuit, type CredentialState } from './credentialCircuit';
 export { GraphCallError, mayHaveActed } from './graphCallError';
 export { graphCaller, graphEndpoints } from './graphCaller';
-export { GraphDirectoryClient, MAX_BATCH_REQUESTS, type Guest, type GuestRead } from './graphDirectoryClient';
+export { GraphDirectoryClient, MAX_BATCH_REQUESTS, type EmailLookup, type Guest, type GuestRead } from './graphDirectoryClient';
 export { GraphInvitationsClient } from './graphInvitationsClient';
 export { GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
 export { GuestLookup } from './guestLookup';
 export { InvitationSender, type SendOutcome } from './invitationSender';
+export { TenantSettings, type DirectoryQuotaCheck, type GuestInviteCheck } from './tenantSettings';
 export { pacedWrite } from './pacedWrite';
 export { RateShares } from './rateShares';
 export { ReadBudget } from './readBudget';

@@ -14,5 +14,15 @@ export {
 } from './bulkInviteCsv';
 export { IdempotencyStore } from './idempotencyStore';
 export { Intake, type SubmissionResult } from './intake';
+export {
+  InvitationPlanner,
+  PLAN_OUTCOMES,
+  type InvitationPlan,
+  type PlanEntry,
+  type PlanOutcome,
+  type PlanSummary,
+  type PlannerOptions,
+} from './invitationPlanner';
+export { PLAN_CSV_COLUMNS, planCsv } from './planCsv';
 export { type SubmittedItem } from './submissionScreening';
 export { MAX_BODY_BYTES, MAX_ITEMS_PER_SUBMISSION, batchIdSchema, describeIssues, validateItems } from './submission';

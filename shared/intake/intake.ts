@@ -6,6 +6,7 @@ import { answerAdmissions, screenSubmission, type SubmittedItem } from './submis
 import type { InvitationQueue, AdmissionCandidate, AdmissionResult, InvitationStore, RecordedAdmission } from '../storage';
 import { parseSubmission, type Submission } from './submission';
 import type { IdempotencyStore } from './idempotencyStore';
+import type { InvitationPlan, InvitationPlanner } from './invitationPlanner';
 
 /**
  * The only door: validates a submission, records every valid person (once), queues each new
@@ -21,6 +22,8 @@ export interface IntakeOptions {
   hmacSecrets: readonly string[];
   hmacToleranceSeconds: number;
   idempotency: IdempotencyStore;
+  /** Answers dry runs (`plan`); none: this intake only submits. */
+  planner?: InvitationPlanner;
 }
 
 export interface AdmitSubmissionOptions {
@@ -77,15 +80,9 @@ export class Intake {
   async submit(request: SubmissionRequest): Promise<SubmissionResult & { replayed?: true }> {
     const keys: string[] = [];
     if (request.idempotencyKey) keys.push(`key:${request.idempotencyKey}`);
-    if (this.options.hmacSecrets.length > 0) {
-      const verified = verifySignature(request.body, request.signature, {
-        secrets: this.options.hmacSecrets,
-        toleranceSeconds: this.options.hmacToleranceSeconds,
-      });
-      if ('problem' in verified) throw new BadSignature(verified.problem);
-      // A replayed signed request is the same request: answered again, never acted on twice.
-      keys.push(`signature:${verified.timestamp}.${verified.signature}`);
-    }
+    const signature = this.verifiedSignature(request);
+    // A replayed signed request is the same request: answered again, never acted on twice.
+    if (signature) keys.push(`signature:${signature}`);
     if (keys.length === 0) return this.submitOnce(request);
     const earlier = await this.options.idempotency.begin<SubmissionResult>(keys, request.body);
     if (earlier) return { ...earlier.replay, replayed: true };
@@ -99,6 +96,27 @@ export class Intake {
     }
     await this.options.idempotency.complete(keys, request.body, result);
     return result;
+  }
+
+  /**
+   * What the submission would do, row by row, writing nothing (invitationPlanner.ts): signed as a
+   * submission must be, never recorded under its idempotency key.
+   */
+  async plan(request: SubmissionRequest): Promise<InvitationPlan> {
+    if (!this.options.planner) throw new Error('This intake has no planner.');
+    this.verifiedSignature(request);
+    return this.options.planner.plan(parseSubmission(request.contentType, request.body));
+  }
+
+  /** With INTAKE_HMAC_SECRET, the request's verified signature (`<timestamp>.<signature>`); BadSignature if it is not. */
+  private verifiedSignature(request: SubmissionRequest): string | undefined {
+    if (this.options.hmacSecrets.length === 0) return undefined;
+    const verified = verifySignature(request.body, request.signature, {
+      secrets: this.options.hmacSecrets,
+      toleranceSeconds: this.options.hmacToleranceSeconds,
+    });
+    if ('problem' in verified) throw new BadSignature(verified.problem);
+    return `${verified.timestamp}.${verified.signature}`;
   }
 
   private async submitOnce(request: SubmissionRequest): Promise<SubmissionResult> {

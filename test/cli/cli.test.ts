@@ -7,7 +7,8 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalFunctionHost } from '../../local/functionHost';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { createTestDependencies } from '../support/harness';
+import { ORGANIZATION_READ_ALL, POLICY_READ_ALL, USER_INVITE_ALL, USER_READ_ALL } from '../../local/graphEmulator/graphEmulator';
+import { createTestDependencies, tableRowCount } from '../support/harness';
 import { startEmulatedTenant, type EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, startHttpHost, startWorker } from '../support/pipeline';
 
@@ -119,6 +120,53 @@ describe('npx entra-invite', () => {
     expect(help.stdout).not.toContain(secret);
     expect(help.stdout).not.toContain('key-do-not-print');
   });
+  it('plans a file row by row without writing anything, across its requests of 1,000, and writes <file>-plan.csv', async () => {
+    const reader = await startEmulatedTenant({
+      latencyMs: 0,
+      roles: [USER_INVITE_ALL, USER_READ_ALL, POLICY_READ_ALL, ORGANIZATION_READ_ALL],
+    });
+    const planning = await createTestDependencies({ ...reader.settings, INTAKE_HMAC_SECRET: secret, GRAPH_MAX_READS_PER_SECOND: '300' });
+    const planHost = await startHttpHost(planning);
+    try {
+      reader.emulator.directory.add({ mail: 'guest@fabrikam.com', userType: 'Guest' });
+      const folder = mkdtempSync(path.join(tmpdir(), 'cli-'));
+      const file = path.join(folder, 'roster.csv');
+      const rows = [
+        'guest@fabrikam.com,https://myapps.microsoft.com,Guest Person',
+        'bad#row@fabrikam.com,https://myapps.microsoft.com,"Row, Bad"',
+        ...Array.from({ length: 1_000 }, (_, i) => `p${i}@fabrikam.com,https://myapps.microsoft.com,P ${i}`),
+        'p0@fabrikam.com,https://myapps.microsoft.com,P 0 again', // row 1,003: in the second request, a duplicate of row 3
+      ];
+      writeFileSync(
+        file,
+        [
+          'version:v1.0',
+          'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Name [inviteeName]',
+          ...rows,
+        ].join('\n'),
+      );
+      const [tableRows, writes] = [await tableRowCount(planning), reader.emulator.directoryWrites + reader.emulator.calls.length];
+      const result = await cli(['plan', file, '--url', planHost.url]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('1003 row(s): Invite 1000, AlreadyGuest 1, Duplicate 1, Rejected 1.');
+      expect(result.stdout).toContain('Guest invitations: The tenant lets members invite guests');
+      const plan: Record<string, string>[] = parse(readFileSync(path.join(folder, 'roster-plan.csv'), 'utf8'), { columns: true });
+      expect(plan).toHaveLength(1_003);
+      expect(plan[0]).toMatchObject({ row: '1', outcome: 'AlreadyGuest' });
+      expect(plan[1]).toMatchObject({
+        row: '2',
+        outcome: 'Rejected',
+        submitted: 'bad#row@fabrikam.com,https://myapps.microsoft.com,"Row, Bad"',
+      });
+      expect(plan[1_002]).toMatchObject({ row: '1003', email: 'p0@fabrikam.com', outcome: 'Duplicate', duplicateOf: '3' });
+      expect(await tableRowCount(planning)).toBe(tableRows);
+      expect(reader.emulator.directoryWrites + reader.emulator.calls.length).toBe(writes);
+    } finally {
+      await planHost.stop();
+      await reader.emulator.stop();
+    }
+  }, 120_000);
+
   it('splits a large file into requests of at most 1,000 in one batch, and a re-run joins the same batch', async () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'cli-'));
     const file = path.join(folder, 'many.json');

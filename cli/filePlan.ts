@@ -1,0 +1,80 @@
+import { PLAN_OUTCOMES, type InvitationPlan, type PlanEntry, type PlanOutcome } from '../shared/intake';
+import type { FileInvitation } from './invitationFile';
+
+/**
+ * The plan of a whole file, from the plans of its requests of at most 1,000 rows (the API's limit):
+ * rows numbered in the file, a person named in two requests a duplicate of their first row, a
+ * rejected CSV row with the line as the file has it, the tenant's quota against the whole file's
+ * new guests, and the totals summed.
+ */
+export function planOfFile(rows: readonly FileInvitation[], parts: readonly { start: number; plan: InvitationPlan }[]): InvitationPlan {
+  const firstRowOf = new Map<string, number>();
+  const entries: PlanEntry[] = [];
+  for (const { start, plan } of parts) {
+    for (const entry of plan.entries) {
+      const row = entry.row + start;
+      const file = rows[row - 1];
+      const earlier = entry.email && entry.outcome !== 'Rejected' ? firstRowOf.get(entry.email) : undefined;
+      if (earlier !== undefined && entry.outcome !== 'Duplicate') {
+        entries.push({
+          row,
+          email: entry.email,
+          outcome: 'Duplicate',
+          duplicateOf: earlier,
+          callsGraph: false,
+          realRun: `answers as a duplicate of row ${earlier}: nothing more is sent`,
+        });
+        continue;
+      }
+      if (entry.email && entry.outcome !== 'Rejected' && entry.outcome !== 'Duplicate') firstRowOf.set(entry.email, row);
+      const duplicateOf =
+        entry.duplicateOf !== undefined
+          ? {
+              duplicateOf: entry.duplicateOf + start,
+              realRun: `answers as a duplicate of row ${entry.duplicateOf + start}: nothing more is sent`,
+            }
+          : {};
+      const submitted = entry.outcome === 'Rejected' && file?.raw ? { submitted: { ...entry.submitted, raw: file.raw } } : {};
+      entries.push({ ...entry, row, ...duplicateOf, ...submitted });
+    }
+  }
+  const counts = Object.fromEntries(PLAN_OUTCOMES.map((outcome) => [outcome, 0])) as Record<PlanOutcome, number>;
+  for (const entry of entries) counts[entry.outcome] += 1;
+  const sum = (pick: (plan: InvitationPlan) => number) => parts.reduce((total, part) => total + pick(part.plan), 0);
+  const first = parts[0]!.plan;
+  const quota = first.tenant.directoryQuota;
+  const toAdd = counts.Invite;
+  const directoryQuota =
+    quota.status === 'notChecked'
+      ? quota
+      : {
+          ...quota,
+          toAdd,
+          status: toAdd <= quota.total - quota.used ? ('fits' as const) : ('exceeds' as const),
+          detail:
+            toAdd <= quota.total - quota.used
+              ? `${toAdd} new guest(s) fit: the directory holds ${quota.used} of ${quota.total} objects.`
+              : `${toAdd} new guest(s), but the directory has room for ${Math.max(0, quota.total - quota.used)} more (${quota.used} of ${quota.total} objects): the rest would fail until the quota is raised.`,
+        };
+  return {
+    dryRun: true,
+    summary: {
+      rows: entries.length,
+      counts,
+      graphWrites: sum((plan) => plan.summary.graphWrites) - removedWrites(parts, entries),
+      emails: sum((plan) => plan.summary.emails),
+      minutes: Math.round(sum((plan) => plan.summary.minutes) * 10) / 10,
+      graphReads: sum((plan) => plan.summary.graphReads),
+    },
+    tenant: { guestInvites: first.tenant.guestInvites, directoryQuota },
+    entries,
+  };
+}
+
+/** Writes counted by a request for a row that, across the whole file, is a duplicate. */
+function removedWrites(parts: readonly { start: number; plan: InvitationPlan }[], entries: readonly PlanEntry[]): number {
+  const wasCalling = new Set(
+    parts.flatMap(({ start, plan }) => plan.entries.filter((entry) => entry.callsGraph).map((entry) => entry.row + start)),
+  );
+  return entries.filter((entry) => !entry.callsGraph && wasCalling.has(entry.row)).length;
+}
