@@ -3,11 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { batchIdSchema, MAX_ITEMS_PER_SUBMISSION, planCsv, type InvitationPlan } from '../shared/intake';
+import { batchIdSchema, combinePlans, MAX_ITEMS_PER_SUBMISSION, planCsv, type InvitationPlan } from '../shared/intake';
 import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus } from '../shared/core';
 import { InvitationsApi, type ApiOptions, type BatchCounts, type SendingState } from './invitationsApi';
 import { readInvitationFile } from './invitationFile';
-import { planOfFile } from './filePlan';
 
 /**
  * `npx entra-invite`: submit a roster file to the intake API and watch it complete.
@@ -52,7 +51,7 @@ withConnection(program.command('plan'))
     for (let start = 0; start < rows.length; start += MAX_ITEMS_PER_SUBMISSION)
       parts.push({ start, plan: await api.plan(rows.slice(start, start + MAX_ITEMS_PER_SUBMISSION).map((row) => row.invitation)) });
     if (parts.length === 0) throw new Error(`${file} holds no invitation.`);
-    const plan = planOfFile(rows, parts);
+    const plan = combinePlans(parts, (row) => rows[row - 1]?.raw);
     const planFile = `${file.replace(/\.(csv|json)$/i, '')}-plan.csv`;
     writeFileSync(planFile, planCsv(plan));
     console.log(describePlan(plan));

@@ -12,7 +12,7 @@ export const partnerOnboarding = defineTimer({
   handler: (deps) => async (_timer, context) => {
     const run = await deps.partnerOnboarding.run(context);
     context.info(
-      `partnerOnboarding: ${run.recorded.length} roster(s) recorded, ${run.resumedLater.length} left for the next run, ${run.failed.length} failed, ${run.completed.length} with results written.`,
+      `partnerOnboarding: ${run.recorded.length} roster(s) recorded, ${run.planned.length} planned (dryRun), ${run.resumedLater.length} left for the next run, ${run.failed.length} failed, ${run.completed.length} with results written.`,
     );
   },
 });

@@ -24,5 +24,6 @@ export {
   type PlannerOptions,
 } from './invitationPlanner';
 export { PLAN_CSV_COLUMNS, planCsv } from './planCsv';
+export { combinePlans } from './planParts';
 export { type SubmittedItem } from './submissionScreening';
 export { MAX_BODY_BYTES, MAX_ITEMS_PER_SUBMISSION, batchIdSchema, describeIssues, validateItems } from './submission';

@@ -103,9 +103,14 @@ export class Intake {
    * submission must be, never recorded under its idempotency key.
    */
   async plan(request: SubmissionRequest): Promise<InvitationPlan> {
-    if (!this.options.planner) throw new Error('This intake has no planner.');
     this.verifiedSignature(request);
-    return this.options.planner.plan(parseSubmission(request.contentType, request.body));
+    return this.planItems(parseSubmission(request.contentType, request.body));
+  }
+
+  /** The plan of items already read and validated (a roster's chunk), rows numbered by their index. */
+  async planItems(submission: Pick<Submission, 'accepted' | 'rejected'>): Promise<InvitationPlan> {
+    if (!this.options.planner) throw new Error('This intake has no planner.');
+    return this.options.planner.plan(submission);
   }
 
   /** With INTAKE_HMAC_SECRET, the request's verified signature (`<timestamp>.<signature>`); BadSignature if it is not. */

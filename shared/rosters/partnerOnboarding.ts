@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
 import { type Log, type RejectedItem, Unavailable } from '../core';
 import { emptyResultsCsv, type BatchReports, stringifyForSpreadsheets } from '../batches';
-import { type Intake, validateItems } from '../intake';
+import { combinePlans, type Intake, type InvitationPlan, planCsv, validateItems } from '../intake';
 import { type RosterProgressStore, type RosterProgress } from './rosterProgress';
 import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
 import { isConflict, isNotFound, isOutage, isPreconditionFailed } from '../storage';
@@ -15,7 +15,10 @@ import { isConflict, isNotFound, isOutage, isPreconditionFailed } from '../stora
  * kept in the table, so a run that stops half-way (the time budget, a crash) resumes after the
  * last recorded chunk. A roster moves to processed/ once every row is recorded, or to failed/
  * with a `.error.txt` when it cannot be read; results/<name>-results.csv is written once every
- * person of its batch has a final status.
+ * person of its batch has a final status. A roster whose metadata says `dryRun=true` is planned
+ * instead (intake/invitationPlanner.ts): results/<name>-plan.csv says what it would do, nobody is
+ * invited, and the file stays where it is until its metadata says otherwise (which makes it a new
+ * version, recorded from its first row).
  */
 
 export const ROSTERS_CONTAINER = 'partner-rosters';
@@ -60,6 +63,8 @@ export interface PartnerOnboardingOptions {
 
 export interface OnboardingRun {
   recorded: string[];
+  /** Rosters with `dryRun=true`: their plan is written, and they wait for their metadata to change. */
+  planned: string[];
   resumedLater: string[];
   failed: string[];
   completed: string[];
@@ -90,7 +95,7 @@ export class PartnerOnboarding {
     const deadline = Date.now() + this.options.budgetMs;
     const container = this.container();
     await container.createIfNotExists();
-    const run: OnboardingRun = { recorded: [], resumedLater: [], failed: [], completed: [] };
+    const run: OnboardingRun = { recorded: [], planned: [], resumedLater: [], failed: [], completed: [] };
 
     for (const [position, blob] of (await this.newRosters(container)).entries()) {
       // Every run makes progress on at least one roster, however short its budget.
@@ -133,7 +138,7 @@ export class PartnerOnboarding {
     blob: BlobItem,
     deadline: number,
     log: Pick<Log, 'info' | 'warn'>,
-  ): Promise<'recorded' | 'resumedLater' | 'failed'> {
+  ): Promise<'recorded' | 'planned' | 'resumedLater' | 'failed'> {
     try {
       return await this.record(container, blob, deadline, log);
     } catch (error) {
@@ -151,7 +156,7 @@ export class PartnerOnboarding {
     blob: BlobItem,
     deadline: number,
     log: Pick<Log, 'info' | 'warn'>,
-  ): Promise<'recorded' | 'resumedLater' | 'failed'> {
+  ): Promise<'recorded' | 'planned' | 'resumedLater' | 'failed'> {
     const etag = quoted(blob.properties.etag!);
     const format = rosterFormat(blob.name);
     if (!format) {
@@ -164,6 +169,8 @@ export class PartnerOnboarding {
       return 'failed';
     }
     let progress = await this.progress.get(blob.name);
+    // Planned already, and unchanged since: it waits for its metadata to say dryRun=false.
+    if (progress?.status === 'planned' && quoted(progress.blobEtag) === etag) return 'planned';
     if (!progress || quoted(progress.blobEtag) !== etag) {
       // New, or replaced by a new version: a new batch from the first row.
       progress = {
@@ -186,6 +193,7 @@ export class PartnerOnboarding {
       const defaults = metadataDefaults(download.metadata ?? {});
       let chunk: RosterRow[] = [];
       try {
+        if (isDryRun(download.metadata ?? {})) return await this.plan(container, progress, readRosterRows(stream, format), defaults, log);
         for await (const row of readRosterRows(stream, format)) {
           if (row.row < progress.rowsDone) continue;
           chunk.push(row);
@@ -219,22 +227,53 @@ export class PartnerOnboarding {
     return 'recorded';
   }
 
+  /** A dry run of the roster: its plan in results/<name>-plan.csv, chunk by chunk, and nothing recorded. */
+  private async plan(
+    container: ContainerClient,
+    progress: RosterProgress,
+    rows: AsyncGenerator<RosterRow>,
+    defaults: MetadataDefaults,
+    log: Pick<Log, 'info' | 'warn'>,
+  ): Promise<'planned'> {
+    const parts: { start: number; plan: InvitationPlan }[] = [];
+    let chunk: RosterRow[] = [];
+    const planChunk = async () => {
+      parts.push({ start: 0, plan: await this.intake.planItems(validateItems(itemsOf(chunk, defaults))) });
+      chunk = [];
+    };
+    for await (const row of rows) {
+      chunk.push(row);
+      if (chunk.length >= (this.options.chunkSize ?? ROSTER_CHUNK_SIZE)) await planChunk();
+    }
+    if (chunk.length > 0 || parts.length === 0) await planChunk();
+    const plan = combinePlans(parts);
+    const csv = planCsv(plan);
+    await container.getBlockBlobClient(`${RESULTS}${progress.name}-plan.csv`).upload(csv, Buffer.byteLength(csv), {
+      blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+    });
+    const { counts } = plan.summary;
+    await this.progress.save({
+      ...progress,
+      status: 'planned',
+      rowsDone: plan.summary.rows,
+      accepted: plan.summary.rows - counts.Rejected,
+      rejected: counts.Rejected,
+    });
+    log.info(
+      `Roster ${progress.name}: planned (dryRun=true), nobody invited: ${describeCounts(counts)}; wrote ${RESULTS}${progress.name}-plan.csv. Set its metadata dryRun=false to invite.`,
+    );
+    return 'planned';
+  }
+
   private async recordChunk(
     container: ContainerClient,
     progress: RosterProgress,
     chunk: RosterRow[],
     defaults: MetadataDefaults,
   ): Promise<void> {
-    const items = chunk.map((row) => ({
-      index: row.row,
-      ...(row.line ? { line: row.line } : {}),
-      pathPrefix: '',
-      value: withDefaults(row.value, defaults),
-      ...(row.raw ? { raw: row.raw } : {}),
-    }));
     // Keyed by its first row: a chunk recorded again after a crash rewrites its own batch rows.
     const submissionKey = `rows-${String(chunk[0]!.row).padStart(10, '0')}`;
-    const result = await this.intake.admit(progress.batchId, validateItems(items), submissionKey, {
+    const result = await this.intake.admit(progress.batchId, validateItems(itemsOf(chunk, defaults)), submissionKey, {
       source: { kind: 'roster', roster: progress.name },
       keepRejectedWhenNoneAccepted: true,
     });
@@ -267,6 +306,31 @@ export class PartnerOnboarding {
 
 /** The roster's metadata that ROSTER_METADATA_DEFAULTS knows, by its lower-cased key. */
 type MetadataDefaults = Record<string, string>;
+
+/** A chunk's rows as the intake validates them, numbered by their place in the roster. */
+function itemsOf(chunk: readonly RosterRow[], defaults: MetadataDefaults) {
+  return chunk.map((row) => ({
+    index: row.row,
+    ...(row.line ? { line: row.line } : {}),
+    pathPrefix: '',
+    value: withDefaults(row.value, defaults),
+    ...(row.raw ? { raw: row.raw } : {}),
+  }));
+}
+
+/** `dryRun=true` in the roster's metadata (the key in any case, as Blob storage matches keys). */
+function isDryRun(metadata: Record<string, string>): boolean {
+  return Object.entries(metadata).some(([key, value]) => key.toLowerCase() === 'dryrun' && value.trim().toLowerCase() === 'true');
+}
+
+function describeCounts(counts: Record<string, number>): string {
+  return (
+    Object.entries(counts)
+      .filter(([, count]) => count > 0)
+      .map(([outcome, count]) => `${outcome} ${count}`)
+      .join(', ') || 'no rows'
+  );
+}
 
 function metadataDefaults(metadata: Record<string, string>): MetadataDefaults {
   return Object.fromEntries(

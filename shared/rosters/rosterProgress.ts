@@ -9,7 +9,8 @@ import { isNotFound, type PartitionRows } from '../storage';
  * the blob: changing a blob's metadata changes its ETag, and the ETag names the roster's batch.
  * - recording: rows up to `rowsDone` are recorded (a run that stopped resumes after them);
  * - recorded:  every row is recorded and the file moved to processed/; results are awaited;
- * - completed: results/<name>-results.csv is written.
+ * - completed: results/<name>-results.csv is written;
+ * - planned:   a dry run (metadata dryRun=true): results/<name>-plan.csv is written, nothing recorded.
  */
 
 export const rosterProgressSchema = z.object({
@@ -17,7 +18,7 @@ export const rosterProgressSchema = z.object({
   /** The roster version this progress is about (named apart from the entity's own `etag`). */
   blobEtag: z.string(),
   batchId: z.string(),
-  status: z.enum(['recording', 'recorded', 'completed']),
+  status: z.enum(['recording', 'recorded', 'completed', 'planned']),
   rowsDone: z.number().int().nonnegative(),
   accepted: z.number().int().nonnegative(),
   rejected: z.number().int().nonnegative(),

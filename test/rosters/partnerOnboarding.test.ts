@@ -114,7 +114,7 @@ describe('scheduled partner onboarding', () => {
     const resultsEtag = (await container.getBlobClient('results/week47.csv-results.csv').getProperties()).etag;
     const messagesBefore = (await deps.queue.queue.getProperties()).approximateMessagesCount;
     const run = await deps.partnerOnboarding.run(log);
-    expect(run).toEqual({ recorded: [], resumedLater: [], failed: [], completed: [] });
+    expect(run).toEqual({ recorded: [], planned: [], resumedLater: [], failed: [], completed: [] });
     expect((await container.getBlobClient('results/week47.csv-results.csv').getProperties()).etag).toBe(resultsEtag);
     expect((await deps.queue.queue.getProperties()).approximateMessagesCount).toBe(messagesBefore);
     expect(tenant.emulator.calls.length).toBe(callsBefore);
@@ -265,5 +265,46 @@ describe('scheduled partner onboarding', () => {
     } finally {
       await host.stop();
     }
+  });
+});
+
+describe('a roster planned first (metadata dryRun=true)', () => {
+  it('writes results/<name>-plan.csv and invites nobody, plans it once, and invites when its metadata says dryRun=false', async () => {
+    const roster = [
+      HEADINGS,
+      `roster.new@fabrikam.com,${REDIRECT},false,`,
+      `Roster.New@fabrikam.com,${REDIRECT},false,`,
+      `bad#roster@fabrikam.com,${REDIRECT},false,`,
+    ].join('\n');
+    await upload('planned.csv', roster, { DryRun: 'true' });
+    expect(await deps.store.findByEmail('roster.new@fabrikam.com')).toEqual([]);
+
+    const first = await deps.partnerOnboarding.run(log);
+    expect(first.planned).toEqual(['planned.csv']);
+    expect(first.recorded).toEqual([]);
+    const plan: Record<string, string>[] = parse(await text('results/planned.csv-plan.csv'), { columns: true });
+    expect(plan.map((row) => [row.row, row.email, row.outcome])).toEqual([
+      ['1', 'roster.new@fabrikam.com', 'Invite'],
+      ['2', 'roster.new@fabrikam.com', 'Duplicate'],
+      ['3', 'bad#roster@fabrikam.com', 'Rejected'],
+    ]);
+    expect(plan[2]!.submitted).toBe(`bad#roster@fabrikam.com,${REDIRECT},false,`);
+    // This app may not read users (no User.Read.All here): the plan says so rather than guess.
+    expect(plan[0]!.directoryNotChecked).toContain('User.Read.All');
+    // Nobody invited, nothing recorded, and the file stays in the inbox, waiting.
+    expect(callsFor(['roster.new@fabrikam.com'])).toBe(0);
+    expect(await deps.store.findByEmail('roster.new@fabrikam.com')).toEqual([]);
+    expect(await exists('planned.csv')).toBe(true);
+
+    // Unchanged, it is not planned again.
+    const planEtag = (await container.getBlobClient('results/planned.csv-plan.csv').getProperties()).etag;
+    expect((await deps.partnerOnboarding.run(log)).planned).toEqual(['planned.csv']);
+    expect((await container.getBlobClient('results/planned.csv-plan.csv').getProperties()).etag).toBe(planEtag);
+
+    // The operator has read the plan: with dryRun=false it is a new version, recorded and invited.
+    await container.getBlobClient('planned.csv').setMetadata({ DryRun: 'false' });
+    const real = await deps.partnerOnboarding.run(log);
+    expect(real.recorded).toEqual(['planned.csv']);
+    await waitFor(async () => tenant.emulator.callsFor('roster.new@fabrikam.com').length === 1, { what: 'the invitation after the plan' });
   });
 });

@@ -1,19 +1,21 @@
-import { PLAN_OUTCOMES, type InvitationPlan, type PlanEntry, type PlanOutcome } from '../shared/intake';
-import type { FileInvitation } from './invitationFile';
+import { PLAN_OUTCOMES, type InvitationPlan, type PlanEntry, type PlanOutcome } from './invitationPlanner';
 
 /**
- * The plan of a whole file, from the plans of its requests of at most 1,000 rows (the API's limit):
- * rows numbered in the file, a person named in two requests a duplicate of their first row, a
- * rejected CSV row with the line as the file has it, the tenant's quota against the whole file's
- * new guests, and the totals summed.
+ * The plan of a whole file from the plans of its parts (the CLI's requests of at most 1,000 rows, a
+ * roster's chunks): rows numbered in the file (each part's rows from `start` on), a person named
+ * in two parts a duplicate of their first row, a rejected row with the line as the file has it
+ * (`rawOfRow`, from 1), the tenant's quota against the whole file's new guests, the totals summed.
  */
-export function planOfFile(rows: readonly FileInvitation[], parts: readonly { start: number; plan: InvitationPlan }[]): InvitationPlan {
+export function combinePlans(
+  parts: readonly { start: number; plan: InvitationPlan }[],
+  rawOfRow: (row: number) => string | undefined = () => undefined,
+): InvitationPlan {
   const firstRowOf = new Map<string, number>();
   const entries: PlanEntry[] = [];
   for (const { start, plan } of parts) {
     for (const entry of plan.entries) {
       const row = entry.row + start;
-      const file = rows[row - 1];
+      const raw = rawOfRow(row);
       const earlier = entry.email && entry.outcome !== 'Rejected' ? firstRowOf.get(entry.email) : undefined;
       if (earlier !== undefined && entry.outcome !== 'Duplicate') {
         entries.push({
@@ -34,7 +36,7 @@ export function planOfFile(rows: readonly FileInvitation[], parts: readonly { st
               realRun: `answers as a duplicate of row ${entry.duplicateOf + start}: nothing more is sent`,
             }
           : {};
-      const submitted = entry.outcome === 'Rejected' && file?.raw ? { submitted: { ...entry.submitted, raw: file.raw } } : {};
+      const submitted = entry.outcome === 'Rejected' && raw ? { submitted: { ...entry.submitted, raw } } : {};
       entries.push({ ...entry, row, ...duplicateOf, ...submitted });
     }
   }
