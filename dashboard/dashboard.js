@@ -360,6 +360,73 @@
     setTimeout(refreshSending, IDLE_POLL_MS);
   }
 
+  // ----- a plan before submitting (POST /api/invitations?dryRun=true) -----
+
+  let planned;
+
+  /** The chosen file as the intake takes it: the portal's CSV, or JSON. */
+  async function chosenFile() {
+    const file = $('plan-file').files[0];
+    if (!file) throw new Error('Choose a file to plan.');
+    const type = /\.csv$/i.test(file.name) ? 'text/csv' : 'application/json';
+    return { name: file.name, type, text: await file.text() };
+  }
+
+  async function plan(event) {
+    event.preventDefault();
+    try {
+      planned = await chosenFile();
+      const answer = await api('/api/invitations?dryRun=true', {
+        method: 'POST',
+        headers: { 'content-type': planned.type },
+        body: planned.text,
+      });
+      const { summary, tenant, entries } = answer;
+      const counts = Object.entries(summary.counts).filter(([, count]) => count > 0);
+      $('plan-summary').textContent =
+        `${planned.name}: ${summary.rows} row(s): ${counts.map(([outcome, count]) => `${count} ${outcome}`).join(', ') || 'none'}. ` +
+        `The real run: ${summary.graphWrites} Graph write(s), ${summary.emails} email(s), about ${summary.minutes} minute(s). Nothing was written.`;
+      const unchecked = entries.find((entry) => entry.directoryNotChecked);
+      $('plan-tenant').replaceChildren(
+        el('li', {}, `Guest invitations: ${tenant.guestInvites.detail}`),
+        el('li', {}, `Directory quota: ${tenant.directoryQuota.detail}`),
+        ...(unchecked ? [el('li', {}, `Existing guests and members: ${unchecked.directoryNotChecked}`)] : []),
+      );
+      $('plan-rows')
+        .querySelector('tbody')
+        .replaceChildren(
+          ...entries.map((entry) =>
+            el(
+              'tr',
+              { class: `o-${entry.outcome}` },
+              el('td', {}, String(entry.row)),
+              el('td', {}, entry.email),
+              el('td', {}, entry.outcome),
+              el('td', {}, entry.reasons ? entry.reasons.map((reason) => `${reason.path}: ${reason.message}`).join('; ') : entry.realRun),
+            ),
+          ),
+        );
+      $('plan').hidden = false;
+      clearProblem();
+    } catch (error) {
+      notice(error.message);
+    }
+  }
+
+  /** The planned file, submitted for real: its batch opens. */
+  async function submitPlanned() {
+    try {
+      const answer = await api('/api/invitations', { method: 'POST', headers: { 'content-type': planned.type }, body: planned.text });
+      notice(`${answer.items.filter((item) => !item.duplicate).length} people queued, ${answer.rejected.length} rows rejected.`, {
+        problem: false,
+      });
+      $('plan').hidden = true;
+      location.hash = `#/batches/${encodeURIComponent(answer.batchId)}`;
+    } catch (error) {
+      notice(error.message);
+    }
+  }
+
   // ----- wiring -----
 
   function route() {
@@ -386,6 +453,8 @@
   $('more-people').addEventListener('click', morePeople);
   $('redrive-all').addEventListener('click', () => redrive(undefined));
   $('download').addEventListener('click', download);
+  $('plan-form').addEventListener('submit', plan);
+  $('plan-submit').addEventListener('click', submitPlanned);
   window.addEventListener('hashchange', route);
   route();
   void refreshSending();

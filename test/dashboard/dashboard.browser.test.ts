@@ -177,6 +177,32 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     await expect.poll(() => page.locator('#sending').textContent(), { timeout: 15_000, interval: 200 }).toBe('');
   });
 
+  it('plans a chosen file before submitting it, writing nothing, then submits it', async () => {
+    await page.goto(`${host.url}/api/dashboard#/`);
+    const csv = [
+      'version:v1.0',
+      'Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required',
+      'planned.one@fabrikam.com,https://myapps.microsoft.com',
+      'planned.one@fabrikam.com,https://myapps.microsoft.com',
+      'not-an-address,https://myapps.microsoft.com',
+    ].join('\n');
+    await page
+      .getByLabel(/A bulk-invite CSV or a JSON file/)
+      .setInputFiles({ name: 'week49.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.getByRole('button', { name: 'Plan (writes nothing)' }).click();
+    await page.getByText(/^week49\.csv: 3 row\(s\): 1 Invite, 1 Duplicate, 1 Rejected\./).waitFor();
+    const rows = await page.locator('#plan-rows tbody tr').allTextContents();
+    expect(rows).toHaveLength(3);
+    expect(rows[2]).toContain('invitedUserEmailAddress');
+    expect(await deps.store.findByEmail('planned.one@fabrikam.com')).toEqual([]);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-plan.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Submit this file' }).click();
+    await page.getByText('1 people queued, 1 rows rejected.').waitFor();
+    await page.getByRole('heading', { name: /^Batch / }).waitFor();
+    expect(await deps.store.findByEmail('planned.one@fabrikam.com')).toHaveLength(1);
+  });
+
   it('is readable on a phone: nothing wider than the screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${host.url}/api/dashboard#/batches/${BATCH}`);
