@@ -5,6 +5,7 @@ import type { EndToEndBenchResult } from './endToEnd';
 import type { HostMemoryBenchResult } from './hostMemory';
 import type { IntakeBenchResult } from './intake';
 import type { PacingScenarioResult } from './pacing';
+import type { PlanBenchResult } from './plan';
 import type { RosterBenchResult } from './roster';
 import type { WorkerBenchResult } from './worker';
 import { round } from './measure';
@@ -21,6 +22,7 @@ export interface BenchResults {
   roster?: RosterBenchResult;
   pacing?: PacingScenarioResult[];
   batchPage?: BatchPageBenchResult;
+  plan?: PlanBenchResult;
 }
 
 /** Writes the results, keeping from the previous latest.json the benchmarks this run did not repeat. */
@@ -38,7 +40,7 @@ export function writeReport(fresh: BenchResults, folder: string): void {
 const met = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 function markdown(results: BenchResults): string {
-  const { machine, intake, worker, endToEnd, hostMemory, roster, pacing, batchPage } = results;
+  const { machine, intake, worker, endToEnd, hostMemory, roster, pacing, batchPage, plan } = results;
   const lines = [
     `Measured ${results.at} on ${machine.cpus} cores (${machine.cpuModel ?? 'unknown CPU'}), ${machine.memoryGiB} GiB, Node ${machine.node}. Medians of repeated runs.`,
     '',
@@ -89,6 +91,11 @@ function markdown(results: BenchResults): string {
         `| batch status: GET /api/batches/{id}, counts and ${size.pageItems} people, batch of ${size.people} | ${size.batchPageMs} ms | one record (GET /api/invitations/{id}): ${batchPage.singleRecordMs} ms | ${size.ratio}× | ≤ ${batchPage.targets.ratioAtMost}×: ${met(size.ratio <= batchPage.targets.ratioAtMost)} |`,
       );
     }
+  }
+  if (plan) {
+    lines.push(
+      `| plan of ${plan.rows} rows, half already guests (${plan.readsPerSecond} reads/s) | ${plan.planMsMedian} ms (${plan.msPerRow} ms/row, ${plan.graphReadsPerRow} Graph reads/row, ${plan.readsThrottled} answered 429) | the reads alone at that pace: ${plan.baselineMs} ms | ${plan.ratio}× | no 429, one read per row: ${met(plan.met)} |`,
+    );
   }
   if (pacing) {
     lines.push(

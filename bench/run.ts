@@ -11,9 +11,10 @@ import { benchRoster } from './roster';
 import { benchWorker } from './worker';
 import { benchPacing } from './pacing';
 import { benchBatchPage } from './batchPage';
+import { benchPlan } from './plan';
 
 /**
- * `npm run bench [-- intake|worker|endToEnd|memory|roster|pacing|batchPage ...]`: the benchmarks, each figure the median of repeated runs
+ * `npm run bench [-- intake|worker|endToEnd|memory|roster|pacing|batchPage|plan ...]`: the benchmarks, each figure the median of repeated runs
  * beside a baseline measured in the same run (the machine is shared and noisy: ratios travel,
  * absolute figures less). Writes bench/results/latest.json. BENCH_RUNS overrides the run count.
  */
@@ -119,6 +120,19 @@ async function main() {
         ),
       );
       console.log(batchPage.met ? 'Batch page target met.' : 'Batch page target NOT met.');
+    }
+    if (wants('plan')) {
+      const plan = (results.plan = await benchPlan(azurite.connectionString, certificate, runs ? { runs } : {}));
+      console.log(`\nPlan: ${plan.rows} rows, half already guests, in requests of 1,000, at ${plan.readsPerSecond} reads/s`);
+      console.table({
+        'plan time (median ms)': { value: plan.planMsMedian },
+        'ms per row': { value: plan.msPerRow },
+        'Graph reads per row': { value: plan.graphReadsPerRow, target: '≤ 1.01' },
+        'reads answered 429': { value: plan.readsThrottled, target: '0' },
+        'the reads alone at that pace (baseline ms)': { value: plan.baselineMs },
+        'ratio plan / baseline': { value: plan.ratio },
+      });
+      console.log(plan.met ? 'Plan targets met.' : 'Plan targets NOT met.');
     }
     if (wants('pacing')) {
       console.log('\nPacing: rate against the capacity Graph grants, one to eight instances');

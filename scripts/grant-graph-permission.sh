@@ -24,6 +24,9 @@
 #                            sending mailbox with Exchange Online (docs/deploy.md), or it reaches every mailbox
 #   --with-reset-redemption  also grant User.ReadWrite.All (with User.Read.All), which an operator's
 #                            POST /api/invitations/{id}/reset-redemption needs (only then: it can change any user)
+#   --with-plan-checks       also grant User.Read.All, Policy.Read.All and Organization.Read.All: a plan
+#                            (?dryRun=true) then says who is already a guest or a member, whether the
+#                            tenant lets the app invite, and whether the directory has room (read only)
 #   --graph-endpoint URL     Graph of a national cloud (https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)
 #   --dry-run                print what would be done; call nothing
 set -euo pipefail
@@ -36,9 +39,11 @@ USER_ENABLE_DISABLE_ACCOUNT_ALL=3011c876-62b7-4ada-afa2-506cbbecc68c  # User.Ena
 USER_DELETE_RESTORE_ALL=eccc023d-eccf-4e7b-9683-8813ab36cecc  # User.DeleteRestore.All (Application)
 GROUP_MEMBER_READWRITE_ALL=dbaae8cf-10b5-4b86-a4a1-f871c94c6695  # GroupMember.ReadWrite.All (Application)
 MAIL_SEND=b633e1c5-b582-4048-a93e-9f11b44c7e96              # Mail.Send (Application)
+POLICY_READ_ALL=246dd0d5-5bd0-4def-940b-0421030a5b68        # Policy.Read.All (Application)
+ORGANIZATION_READ_ALL=498476ce-e0fe-48b0-b801-37ba7e2685c6  # Organization.Read.All (Application)
 
 graph_endpoint=https://graph.microsoft.com
-resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report with_groups=false with_mail=false
+resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report with_groups=false with_mail=false with_plan_checks=false
 
 # The help is the comment block at the top of this file, and nothing after it.
 usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit "${1:-0}"; }
@@ -53,6 +58,7 @@ while [ $# -gt 0 ]; do
     --with-lifecycle) with_lifecycle=true; shift ;;
     --with-groups) with_groups=true; shift ;;
     --with-mail) with_mail=true; shift ;;
+    --with-plan-checks) with_plan_checks=true; shift ;;
     --expired-action) expired_action=$2; shift 2 ;;
     --dry-run) dry_run=true; shift ;;
     -h|--help) usage 0 ;;
@@ -109,6 +115,7 @@ case "$expired_action" in
 esac
 [ "$with_groups" = true ] && roles+=("$GROUP_MEMBER_READWRITE_ALL")
 [ "$with_mail" = true ] && roles+=("$MAIL_SEND")
+[ "$with_plan_checks" = true ] && roles+=("$USER_READ_ALL" "$POLICY_READ_ALL" "$ORGANIZATION_READ_ALL")
 [ "$with_reset" = true ] && roles+=("$USER_READ_ALL" "$USER_READWRITE_ALL")
 # Each role once, in the order asked for.
 mapfile -t roles < <(printf '%s\n' "${roles[@]}" | awk '!seen[$0]++')

@@ -92,6 +92,8 @@ export class EmulatedDirectory {
   /** How long a new user stays unknown to group adds (directory replication). */
   replicationLagMs = 0;
   reads = 0;
+  /** Reads answered 429 for the read budget. */
+  readsThrottled = 0;
   /** Who may invite guests in this tenant (`GET /policies/authorizationPolicy`). */
   allowInvitesFrom: AllowInvitesFrom = 'everyone';
   /** The directory's object quota (`GET /organization`); `used` counts the objects besides these users, plus the users. */
@@ -366,6 +368,7 @@ export class EmulatedDirectory {
     budget.options = this.readBudget();
     const answer = budget.take(Date.now());
     if (answer.ok) return undefined;
+    this.readsThrottled += 1;
     return {
       ...graphError(429, 'TooManyRequests', 'Too many requests.'),
       headers: { 'retry-after': String(Math.max(1, Math.ceil(answer.retryAfterMs / 1000))) },
@@ -383,6 +386,7 @@ export class EmulatedDirectory {
     this.outbox.length = 0;
     this.readBudgets.clear();
     this.reads = 0;
+    this.readsThrottled = 0;
   }
 }
 

@@ -13,6 +13,8 @@ const USER_READ_ALL = 'df021288-bdef-4463-88db-98f22de89214';
 const USER_ENABLE_DISABLE_ACCOUNT_ALL = '3011c876-62b7-4ada-afa2-506cbbecc68c';
 const GROUP_MEMBER_READWRITE_ALL = 'dbaae8cf-10b5-4b86-a4a1-f871c94c6695';
 const MAIL_SEND = 'b633e1c5-b582-4048-a93e-9f11b44c7e96';
+const POLICY_READ_ALL = '246dd0d5-5bd0-4def-940b-0421030a5b68';
+const ORGANIZATION_READ_ALL = '498476ce-e0fe-48b0-b801-37ba7e2685c6';
 const run = promisify(execFile);
 
 /**
@@ -104,6 +106,8 @@ describe('scripts/grant-graph-permission.sh', () => {
       ['--with-groups', '--with-mail'],
       [USER_INVITE_ALL, GROUP_MEMBER_READWRITE_ALL, MAIL_SEND],
     ],
+    // Reads only: who is already there, and the tenant's guest-invite setting and quota.
+    [['--with-plan-checks'], [USER_INVITE_ALL, USER_READ_ALL, POLICY_READ_ALL, ORGANIZATION_READ_ALL]],
   ])('with %j grants exactly the permissions it needs', async (options, roles) => {
     const az = fakeAz();
     const result = await grant(['--principal-id', 'sp-1', ...options], az);
