@@ -6,7 +6,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { batchIdSchema, combinePlans, MAX_ITEMS_PER_SUBMISSION, planCsv, type InvitationPlan } from '../shared/intake';
 import { FINAL_STATUSES, INVITATION_STATUSES, type InvitationStatus } from '../shared/core';
 import { InvitationsApi, type ApiOptions, type BatchCounts, type SendingState } from './invitationsApi';
-import { readInvitationFile } from './invitationFile';
+import { readInvitationFile, type FileInvitation } from './invitationFile';
+import { withFileRows } from './resultsFile';
 
 /**
  * `npx entra-invite`: submit a roster file to the intake API and watch it complete.
@@ -70,6 +71,7 @@ withConnection(program.command('submit'))
     let queued = 0;
     let duplicates = 0;
     const rejected: string[] = [];
+    const rejectedInFile: FileInvitation[] = [];
     const warnings = new Map<string, number>();
     for (let start = 0; start < rows.length; start += MAX_ITEMS_PER_SUBMISSION) {
       const chunk = rows.slice(start, start + MAX_ITEMS_PER_SUBMISSION);
@@ -82,6 +84,7 @@ withConnection(program.command('submit'))
       for (const warning of answer.items.flatMap((item) => item.warnings ?? [])) warnings.set(warning, (warnings.get(warning) ?? 0) + 1);
       for (const item of answer.rejected) {
         const row = chunk[item.index]!;
+        rejectedInFile.push(row);
         const where = row.line ? `line ${row.line}` : `row ${row.row}`;
         for (const error of item.errors)
           rejected.push(`  ${where}: ${error.path.replace(/^invitations\[\d+\]\.?/, '') || '(row)'} ${error.message}`);
@@ -97,7 +100,7 @@ withConnection(program.command('submit'))
     }
     const counts = await watch(api, batchId);
     const resultsFile = `${file.replace(/\.(csv|json)$/i, '')}-results.csv`;
-    writeFileSync(resultsFile, await api.resultsCsv(batchId));
+    writeFileSync(resultsFile, withFileRows(await api.resultsCsv(batchId), rejectedInFile));
     console.log(`${describeCounts(counts)}\nResults: ${path.relative(process.cwd(), resultsFile) || resultsFile}`);
     if (counts.counts.Failed + counts.counts.DeadLettered > 0) process.exitCode = 1;
   });

@@ -81,6 +81,12 @@ describe('npx entra-invite', () => {
       // The row the intake rejected is in the results too, with the address it held.
       ['dan+test@fabrikam.com', 'Rejected'],
     ]);
+    // Numbered as the file numbers it, with the row as the file has it.
+    expect(results[3]).toMatchObject({
+      row: '4',
+      displayName: 'Dan Test',
+      submitted: 'dan+test@fabrikam.com,https://myapps.microsoft.com,false,,Dan Test,P-2004',
+    });
   });
 
   it('exits non-zero when someone failed, and says why for a wrong signature', async () => {
