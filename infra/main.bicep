@@ -92,6 +92,10 @@ param inviteAllowMemberType string = 'false'
 @allowed(['true', 'false'])
 param inviteAllowCc string = 'false'
 
+@description('\'true\': callers may send a profile (givenName, department…) that the app writes onto the guest; needs User.ReadWrite.All.')
+@allowed(['true', 'false'])
+param inviteAllowProfile string = 'false'
+
 @description('\'true\': callers may write their own customizedMessageBody; otherwise they name a messageTemplate.')
 @allowed(['true', 'false'])
 param inviteAllowCustomMessage string = 'false'
@@ -333,6 +337,7 @@ module functionApp 'modules/functionApp.bicep' = {
     inviteAllowedGroups: inviteAllowedGroups
     inviteAllowMemberType: inviteAllowMemberType
     inviteAllowCc: inviteAllowCc
+    inviteAllowProfile: inviteAllowProfile
     inviteAllowCustomMessage: inviteAllowCustomMessage
     inviteAllowedRedirectHosts: inviteAllowedRedirectHosts
     inviteMessageTemplates: inviteMessageTemplates

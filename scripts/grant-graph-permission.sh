@@ -24,6 +24,9 @@
 #                            sending mailbox with Exchange Online (docs/deploy.md), or it reaches every mailbox
 #   --with-reset-redemption  also grant User.ReadWrite.All (with User.Read.All), which an operator's
 #                            POST /api/invitations/{id}/reset-redemption needs (only then: it can change any user)
+#   --with-profile           also grant User.ReadWrite.All, which INVITE_ALLOW_PROFILE needs to write a joiner's
+#                            profile (givenName, department…) onto the guest; it can change any user: grant it
+#                            only if callers send profiles
 #   --with-plan-checks       also grant User.Read.All, Policy.Read.All and Organization.Read.All: a plan
 #                            (?dryRun=true) then says who is already a guest or a member, whether the
 #                            tenant lets the app invite, and whether the directory has room (read only)
@@ -43,7 +46,7 @@ POLICY_READ_ALL=246dd0d5-5bd0-4def-940b-0421030a5b68        # Policy.Read.All (A
 ORGANIZATION_READ_ALL=498476ce-e0fe-48b0-b801-37ba7e2685c6  # Organization.Read.All (Application)
 
 graph_endpoint=https://graph.microsoft.com
-resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report with_groups=false with_mail=false with_plan_checks=false
+resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report with_groups=false with_mail=false with_plan_checks=false with_profile=false
 
 # The help is the comment block at the top of this file, and nothing after it.
 usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit "${1:-0}"; }
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
     --with-groups) with_groups=true; shift ;;
     --with-mail) with_mail=true; shift ;;
     --with-plan-checks) with_plan_checks=true; shift ;;
+    --with-profile) with_profile=true; shift ;;
     --expired-action) expired_action=$2; shift 2 ;;
     --dry-run) dry_run=true; shift ;;
     -h|--help) usage 0 ;;
@@ -115,6 +119,7 @@ case "$expired_action" in
 esac
 [ "$with_groups" = true ] && roles+=("$GROUP_MEMBER_READWRITE_ALL")
 [ "$with_mail" = true ] && roles+=("$MAIL_SEND")
+[ "$with_profile" = true ] && roles+=("$USER_READWRITE_ALL")
 [ "$with_plan_checks" = true ] && roles+=("$USER_READ_ALL" "$POLICY_READ_ALL" "$ORGANIZATION_READ_ALL")
 [ "$with_reset" = true ] && roles+=("$USER_READ_ALL" "$USER_READWRITE_ALL")
 # Each role once, in the order asked for.

@@ -160,6 +160,7 @@ function intakeFrom(settings: Settings, { layout, store, batches, queue }: Recor
     allowedGroups: settings.INVITE_ALLOWED_GROUPS,
     allowMemberType: settings.INVITE_ALLOW_MEMBER_TYPE,
     allowCc: settings.INVITE_ALLOW_CC,
+    allowProfile: settings.INVITE_ALLOW_PROFILE,
     allowCustomMessage: settings.INVITE_ALLOW_CUSTOM_MESSAGE,
     allowedRedirectHosts: settings.INVITE_ALLOWED_REDIRECT_HOSTS,
     messageTemplates: settings.INVITE_MESSAGE_TEMPLATES,

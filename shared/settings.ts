@@ -164,6 +164,8 @@ export const settingsSchema = z.object({
   INVITE_ALLOWED_GROUPS: commaSeparatedGroupIds,
   INVITE_ALLOW_MEMBER_TYPE: flag,
   INVITE_ALLOW_CC: flag,
+  /** `profile` on items (givenName, department…): set on the guest after the 201; needs User.ReadWrite.All (docs/deploy.md). */
+  INVITE_ALLOW_PROFILE: flag,
   INVITE_ALLOW_CUSTOM_MESSAGE: flag,
   /** Exact host names an inviteRedirectUrl may name (https only in any case); unset: any https host. */
   INVITE_ALLOWED_REDIRECT_HOSTS: commaSeparatedHosts('myapps.microsoft.com'),

@@ -32,6 +32,7 @@ param inviteBlockedDomains string
 param inviteAllowedGroups string
 param inviteAllowMemberType string
 param inviteAllowCc string
+param inviteAllowProfile string
 param inviteAllowCustomMessage string
 param inviteAllowedRedirectHosts string
 param inviteMessageTemplates string
@@ -99,6 +100,7 @@ var baseSettings = {
   INVITE_ALLOWED_GROUPS: inviteAllowedGroups
   INVITE_ALLOW_MEMBER_TYPE: inviteAllowMemberType
   INVITE_ALLOW_CC: inviteAllowCc
+  INVITE_ALLOW_PROFILE: inviteAllowProfile
   INVITE_ALLOW_CUSTOM_MESSAGE: inviteAllowCustomMessage
   INVITE_ALLOWED_REDIRECT_HOSTS: inviteAllowedRedirectHosts
   INVITE_MESSAGE_TEMPLATES: inviteMessageTemplates

@@ -47,7 +47,18 @@ export interface EmulatedUser {
   accountEnabled: boolean;
   creationType: 'Invitation' | null;
   createdDateTime: string;
+  /** Profile properties an app set (`PATCH /users/{id}` with User.ReadWrite.All). */
+  givenName?: string;
+  surname?: string;
+  companyName?: string;
+  department?: string;
+  jobTitle?: string;
+  employeeId?: string;
+  usageLocation?: string;
 }
+
+/** The profile properties PATCH may set here (Graph's user resource names). */
+const PROFILE_PROPERTIES = ['givenName', 'surname', 'companyName', 'department', 'jobTitle', 'employeeId', 'usageLocation'] as const;
 
 /** What a user route answers: a status and a JSON body (undefined for 204), plus headers. */
 export interface DirectoryAnswer {
@@ -310,8 +321,14 @@ export class EmulatedDirectory {
       (onlyAccountEnabled && roles.includes(USER_ENABLE_DISABLE_ACCOUNT_ALL) && roles.includes(USER_READ_ALL));
     if (!allowed) return denied();
     const user = this.users.get(id);
-    if (!user) return notFound(id);
+    // A user created moments ago may be unknown here yet (directory replication), as to group adds.
+    if (!user || Date.now() - Date.parse(user.createdDateTime) < this.replicationLagMs) return notFound(id);
+    const unknown = Object.keys(changes).find(
+      (key) => key !== 'accountEnabled' && !(PROFILE_PROPERTIES as readonly string[]).includes(key),
+    );
+    if (unknown) return graphError(400, 'Request_BadRequest', `Property '${unknown}' does not exist on type 'microsoft.graph.user'.`);
     if (typeof changes.accountEnabled === 'boolean') user.accountEnabled = changes.accountEnabled;
+    for (const property of PROFILE_PROPERTIES) if (typeof changes[property] === 'string') user[property] = changes[property];
     return { status: 204 };
   }
 

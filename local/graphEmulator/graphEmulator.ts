@@ -29,6 +29,21 @@ export {
   type AllowInvitesFrom,
 } from './directory';
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+/** The properties of Graph's invitation resource (v1.0) a request may carry. */
+const INVITATION_PROPERTIES = new Set([
+  'invitedUserEmailAddress',
+  'inviteRedirectUrl',
+  'invitedUserDisplayName',
+  'invitedUserType',
+  'sendInvitationMessage',
+  'invitedUserMessageInfo',
+  'invitedUser',
+  'invitedUserSponsors',
+  'resetRedemption',
+  'inviteRedeemUrl',
+  'status',
+  'id',
+]);
 
 export interface ScriptedResponse {
   status: number;
@@ -325,6 +340,11 @@ export class GraphEmulator {
         `Insufficient privileges to perform requested operation by the application '${GRAPH_APP_ID}'. ControllerName=MSGraphInviteAPI, ActionName=CreateInvite, URL absolute path=/api/${caller.tenantId}/invites`,
       );
     }
+
+    // Graph's invitation resource has these properties and no others: anything else is a 400, as
+    // Graph answers a property the type does not have (our own fields must never reach it).
+    const unknown = Object.keys(parsed ?? {}).find((key) => !INVITATION_PROPERTIES.has(key));
+    if (unknown) return error(400, 'BadRequest', `The property '${unknown}' does not exist on type 'microsoft.graph.invitation'.`);
 
     const { blockTenantAfter, invitesNotAllowed } = this.behaviour.faults;
     if (blockTenantAfter !== null && this.invitationsCreated() >= blockTenantAfter) {

@@ -78,6 +78,7 @@ export const RESULTS_CSV_COLUMNS = [
   'updatedAt',
   'emailStatus',
   'groups',
+  'profile',
   'warning',
   // What a rejected row held (its address is in `email`), so that it can be fixed from this file alone.
   'displayName',
@@ -227,6 +228,7 @@ function resultsCsvOf(items: readonly BatchReportItem[], rejected: readonly Reje
     emailStatus: item.emailStatus ? `${item.emailStatus}${item.emailError ? `: ${item.emailError}` : ''}` : '',
     // Each group as `<id>:<status>`, with the reason a group add failed.
     groups: (item.groups ?? []).map((group) => `${group.id}:${group.status}${group.error ? ` (${group.error})` : ''}`).join('; '),
+    profile: item.profileStatus ? `${item.profileStatus}${item.profileError ? `: ${item.profileError}` : ''}` : '',
     warning: item.warning ?? '',
   }));
   const rejectedRows = rejected.map((item) => ({

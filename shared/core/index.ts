@@ -8,7 +8,15 @@
 export { hostKeyOf, isAllowedHost } from './allowedHosts';
 export { createLimiter, mapWithConcurrency, settleWithConcurrency } from './concurrency';
 export { emailAddressProblem, emailDomain, maskEmailAddress, normalizeEmailAddress } from './emailAddress';
-export { deliveryWarning, invitationSchema, toGraphInvitationRequest, type GraphInvitationRequest, type Invitation } from './invitation';
+export {
+  deliveryWarning,
+  invitationSchema,
+  profileSchema,
+  toGraphInvitationRequest,
+  type GraphInvitationRequest,
+  type Invitation,
+  type Profile,
+} from './invitation';
 export {
   FINAL_STATUSES,
   INVITATION_STATUSES,

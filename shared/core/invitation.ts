@@ -4,7 +4,7 @@ import { isWellFormedText, MAX_KEY_CHARACTERS, MAX_PROPERTY_CHARACTERS } from '.
 
 /**
  * One invitation as callers submit it: the body of Graph's create invitation (v1.0) plus our own
- * `externalId`, `resend`, `groups`, `messageTemplate` and `callbackUrl`. This schema is the single
+ * `externalId`, `resend`, `groups`, `profile`, `messageTemplate` and `callbackUrl`. This schema is the single
  * source of truth for what the intake accepts; what a caller may use of it is the operator's to
  * grant (intake/invitationPolicy.ts).
  */
@@ -66,6 +66,29 @@ const languageTag = text().refine((tag) => {
 
 const directoryObjectId = z.guid('must be a directory object id (GUID)');
 
+/**
+ * What HR knows of a person, set on their guest after Graph's 201 (`PATCH /users/{id}`): Graph's
+ * POST /invitations leaves the invited user's profile alone. Each field within Entra's own limit
+ * for that user property; `usageLocation` is a two-letter country code (ISO 3166-1 alpha-2).
+ */
+const profileText = (max: number) => lineOfText().trim().min(1).max(max).optional();
+export const profileSchema = z
+  .strictObject({
+    givenName: profileText(64),
+    surname: profileText(64),
+    companyName: profileText(64),
+    department: profileText(64),
+    jobTitle: profileText(128),
+    employeeId: profileText(16),
+    usageLocation: z
+      .string()
+      .regex(/^[A-Za-z]{2}$/, 'must be a two-letter country code (ISO 3166-1 alpha-2), such as GB')
+      .transform((code) => code.toUpperCase())
+      .optional(),
+  })
+  .refine((profile) => Object.values(profile).some((value) => value !== undefined), 'must name at least one field');
+export type Profile = z.output<typeof profileSchema>;
+
 const caseInsensitiveEnum = <T extends string>(values: readonly [T, ...T[]]) =>
   z.preprocess(
     (value) => (typeof value === 'string' ? (values.find((v) => v.toLowerCase() === value.toLowerCase()) ?? value) : value),
@@ -113,6 +136,8 @@ export const invitationSchema = z
       .min(1)
       .max(MAX_SPONSORS, `allows at most ${MAX_SPONSORS} sponsors: Entra's limit per user`)
       .optional(),
+    /** Set on the guest once invited (worker/invitationFollowUp.ts); needs INVITE_ALLOW_PROFILE and User.ReadWrite.All. */
+    profile: profileSchema.optional(),
     /** Groups the guest joins once invited (worker/invitationFollowUp.ts); needs GroupMember.ReadWrite.All. */
     groups: z
       .array(directoryObjectId)
@@ -163,7 +188,10 @@ export type Invitation = z.output<typeof invitationSchema>;
  * What Graph's POST /invitations receives: the invitation without our own fields. Only the app
  * itself sets `resetRedemption` (an operator's reset of the guest it created: lifecycle/redemptionReset.ts).
  */
-export type GraphInvitationRequest = Omit<Invitation, 'externalId' | 'resend' | 'callbackUrl' | 'groups' | 'messageTemplate'> & {
+export type GraphInvitationRequest = Omit<
+  Invitation,
+  'externalId' | 'resend' | 'callbackUrl' | 'groups' | 'messageTemplate' | 'profile'
+> & {
   resetRedemption?: boolean;
   invitedUser?: { id: string };
 };
@@ -176,6 +204,7 @@ export function toGraphInvitationRequest(stored: Invitation): GraphInvitationReq
     callbackUrl: _c,
     groups: _g,
     messageTemplate: _t,
+    profile: _p,
     resetRedemption: _reset,
     invitedUser: _user,
     ...request

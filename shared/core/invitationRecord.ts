@@ -47,6 +47,8 @@ export type GroupOutcome = z.infer<typeof groupOutcomeSchema>;
 export const EMAIL_STATUSES = ['Pending', 'Sent', 'Failed'] as const;
 
 /** What the last call to Graph left on a record: cleared when the person is queued again. */
+export const PROFILE_STATUSES = ['Pending', 'Set', 'Failed'] as const;
+
 export const invitationOutcomeSchema = z.object({
   invitedUserId: z.string().optional(),
   /** A credential (it redeems the invitation): only GET /api/invitations/{id}/redeem-url (admin key) returns it. */
@@ -75,6 +77,10 @@ export const invitationOutcomeSchema = z.object({
   emailError: z.string().optional(),
   /** The groups the person was to join, each with its outcome. */
   groups: z.array(groupOutcomeSchema).optional(),
+  /** The invitation's `profile`, set on the guest after the 201 (`PATCH /users/{id}`). */
+  profileStatus: z.enum(PROFILE_STATUSES).optional(),
+  /** Why the profile could not be set (`<code>: <message>`). */
+  profileError: z.string().optional(),
   error: invitationErrorSchema.optional(),
 });
 export type InvitationOutcome = z.infer<typeof invitationOutcomeSchema>;

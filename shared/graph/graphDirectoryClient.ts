@@ -161,6 +161,11 @@ export class GraphDirectoryClient {
     return answers;
   }
 
+  /** Sets profile properties of a user (`PATCH /users/{id}`: User.ReadWrite.All for app-only writes of these). */
+  async updateProfile(userId: string, profile: Record<string, string>): Promise<WriteAnswer> {
+    return this.write('PATCH', `/users/${encodeURIComponent(userId)}`, profile);
+  }
+
   async disable(userId: string): Promise<WriteAnswer> {
     return this.write('PATCH', `/users/${encodeURIComponent(userId)}`, { accountEnabled: false });
   }

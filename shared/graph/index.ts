@@ -8,7 +8,14 @@
 export { CredentialCircuit, type CredentialState } from './credentialCircuit';
 export { GraphCallError, mayHaveActed } from './graphCallError';
 export { graphCaller, graphEndpoints } from './graphCaller';
-export { GraphDirectoryClient, MAX_BATCH_REQUESTS, type EmailLookup, type Guest, type GuestRead } from './graphDirectoryClient';
+export {
+  GraphDirectoryClient,
+  MAX_BATCH_REQUESTS,
+  type EmailLookup,
+  type Guest,
+  type GuestRead,
+  type WriteAnswer,
+} from './graphDirectoryClient';
 export { GraphInvitationsClient } from './graphInvitationsClient';
 export { GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
 export { GuestLookup } from './guestLookup';

@@ -67,6 +67,14 @@ export const BULK_INVITE_COLUMNS: Record<string, { description: string; write: C
   groups: { description: 'Group ids the guest joins once invited, separated by ;', write: setList('groups', (id) => id) },
   sponsors: { description: 'Sponsor user ids (at most 5), separated by ;', write: setList('invitedUserSponsors', (id) => ({ id })) },
   resend: { description: 'true: invite again even if already invited', write: setBoolean('resend') },
+  // The person's profile, set on the guest once invited (INVITE_ALLOW_PROFILE).
+  givenname: { description: 'Given name', write: setPath(['profile', 'givenName']) },
+  surname: { description: 'Surname', write: setPath(['profile', 'surname']) },
+  companyname: { description: 'Company', write: setPath(['profile', 'companyName']) },
+  department: { description: 'Department', write: setPath(['profile', 'department']) },
+  jobtitle: { description: 'Job title', write: setPath(['profile', 'jobTitle']) },
+  employeeid: { description: 'Employee id (at most 16 characters)', write: setPath(['profile', 'employeeId']) },
+  usagelocation: { description: 'Usage location: a two-letter country code', write: setPath(['profile', 'usageLocation']) },
 };
 
 export interface CsvInvitationRow {

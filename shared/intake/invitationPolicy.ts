@@ -16,6 +16,8 @@ export interface InvitationPolicy {
   allowMemberType: boolean;
   /** INVITE_ALLOW_CC: a cc recipient gets the invitation email, redemption link included (Graph's own email). */
   allowCc: boolean;
+  /** INVITE_ALLOW_PROFILE: the app writes the caller's `profile` onto the guest (User.ReadWrite.All). */
+  allowProfile?: boolean;
   /** INVITE_ALLOW_CUSTOM_MESSAGE: a caller's own words, sent in the organisation's name (INVITE_DELIVERY=mail). */
   allowCustomMessage: boolean;
   /** INVITE_ALLOWED_REDIRECT_HOSTS: where a guest may land after redeeming; any https host when empty. */
@@ -63,6 +65,12 @@ export function applyInvitationPolicy(invitation: Invitation, policy: Invitation
     refuse(
       'invitedUserType',
       'may not be "Member": a Member has member-level directory permissions, and only INVITE_ALLOW_MEMBER_TYPE=true lets callers ask for one',
+    );
+  }
+  if (invitation.profile && !policy.allowProfile) {
+    refuse(
+      'profile',
+      'is not allowed: the app writes a profile onto the guest with User.ReadWrite.All, and only INVITE_ALLOW_PROFILE=true lets callers send one',
     );
   }
   if (messageInfo?.ccRecipients && !policy.allowCc) {

@@ -6,8 +6,11 @@ import {
   type GraphPacer,
   GraphCallError,
   type GraphDirectoryClient,
+  type Guest,
   pacedWrite,
+  type WriteAnswer,
 } from '../graph';
+import { isOwnGuest } from '../lifecycle';
 import { renderInvitationEmail, toMimeMessage, type Branding, type MailboxBudget } from '../mail';
 import { type InvitationStore, type StoredRecord, groupsColumns, type RecordEntity } from '../storage';
 
@@ -16,7 +19,9 @@ import { type InvitationStore, type StoredRecord, groupsColumns, type RecordEnti
  * /invitations again:
  * - our own email (INVITE_DELIVERY=mail), from INVITE_SENDER through Graph's sendMail, recorded
  *   as `emailStatus` (Pending, Sent, Failed with `emailError`);
- * - the groups the item names (`POST /groups/{id}/members/$ref`), each recorded with its outcome.
+ * - the groups the item names (`POST /groups/{id}/members/$ref`), each recorded with its outcome;
+ * - the item's `profile` (`PATCH /users/{id}`), recorded as `profileStatus` (Pending, Set, Failed
+ *   with `profileError`).
  * They are marked Pending in the same write as Invited, so a crash before they are done is
  * finished by the message's redelivery (the worker calls `complete` on a final record too).
  * While the app cannot sign in (the credential circuit is open, or a step meets a refused token),
@@ -74,7 +79,7 @@ const EMAIL_RETRIES = 3;
 export class InvitationFollowUp {
   constructor(
     private readonly store: InvitationStore,
-    private readonly directory: Pick<GraphDirectoryClient, 'sendMimeMail' | 'addGroupMember'>,
+    private readonly directory: Pick<GraphDirectoryClient, 'sendMimeMail' | 'addGroupMember' | 'updateProfile' | 'readGuests'>,
     private readonly options: FollowUpOptions,
   ) {}
 
@@ -88,12 +93,16 @@ export class InvitationFollowUp {
     const email = this.options.delivery === 'mail' && emailWanted ? { emailStatus: 'Pending' as const } : {};
     const groups =
       !reminder && stored.invitation.groups ? { groups: stored.invitation.groups.map((id) => ({ id, status: 'Pending' as const })) } : {};
-    return { ...email, ...groups };
+    const profile = !reminder && stored.invitation.profile ? { profileStatus: 'Pending' as const } : {};
+    return { ...email, ...groups, ...profile };
   }
 
   static hasPendingWork(record: InvitationRecord): boolean {
     return (
-      record.status === 'Invited' && (record.emailStatus === 'Pending' || (record.groups ?? []).some((group) => group.status === 'Pending'))
+      record.status === 'Invited' &&
+      (record.emailStatus === 'Pending' ||
+        record.profileStatus === 'Pending' ||
+        (record.groups ?? []).some((group) => group.status === 'Pending'))
     );
   }
 
@@ -116,10 +125,16 @@ export class InvitationFollowUp {
     );
     for (const group of groups.filter((outcome) => outcome.status === 'Failed'))
       log.warn(`${who}: not added to group ${group.id} (${group.error}).`);
+    const profile = stored.record.profileStatus === 'Pending' ? await this.unlessItWaits(() => this.setProfile(stored), waits) : undefined;
+    if (profile?.profileStatus === 'Failed') log.warn(`${who}: profile not set (${profile.profileError}).`);
     // Only what a step decided is written: a message handed back while everything waits changes no row.
     const groupsDecided = groups.some((group, index) => group !== stored.record.groups?.[index]);
-    if (email || groupsDecided) await this.write(id, { ...(email ?? {}), ...(stored.record.groups ? { groups } : {}) });
-    const waiting = (email === undefined && stored.record.emailStatus === 'Pending') || groups.some((group) => group.status === 'Pending');
+    if (email || groupsDecided || profile)
+      await this.write(id, { ...(email ?? {}), ...(stored.record.groups ? { groups } : {}), ...(profile ?? {}) });
+    const waiting =
+      (email === undefined && stored.record.emailStatus === 'Pending') ||
+      (profile === undefined && stored.record.profileStatus === 'Pending') ||
+      groups.some((group) => group.status === 'Pending');
     if (!waiting) return {};
     const waitMs = Math.max(SIGN_IN_WAIT_MIN_MS, this.signInWaitMs(), ...waits.map((wait) => wait.waitMs));
     const why = waits.map((wait) => wait.why).find(Boolean) ?? "the app's Graph sign-in";
@@ -191,52 +206,115 @@ export class InvitationFollowUp {
   }
 
   /**
-   * Adds the guest to one group. A 404 for the user is directory replication (Graph created them
-   * moments ago): retried with backoff for replicationWaitMs. "Already exist" is success. A 404 for
-   * the group, or no permission, fails this group alone.
+   * Adds the guest to one group. "Already exist" is success; a 404 for the group, or no
+   * permission, fails this group alone.
    */
   private async addToGroup(groupId: string, stored: StoredRecord): Promise<GroupOutcome> {
     const userId = stored.record.invitedUserId;
     if (!userId) return { id: groupId, status: 'Failed', error: 'the guest id is unknown (Graph’s answer was lost)' };
-    const waitMs = this.options.replicationWaitMs ?? 60_000;
-    const deadline = Date.now() + waitMs;
-    const { pacer } = this.options;
-    let alreadyMember = false;
     try {
-      await pRetry(
-        async () => {
-          try {
-            await pacedWrite(pacer, deadline, () => this.directory.addGroupMember(groupId, userId));
-          } catch (error) {
-            if (error instanceof WaitBeyondDeadlineError) throw new AbortError(new StepWaits());
-            if (!(error instanceof GraphCallError)) throw error;
-            if (error.httpStatus === 400 && ALREADY_MEMBER.test(error.message)) {
-              alreadyMember = true;
-              return;
-            }
-            // Graph's Retry-After holds this add (the pacer has slowed every caller of the budget).
-            if (error.kind === 'throttled' && error.retryAfterMs) await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs));
-            const userNotYetThere = error.httpStatus === 404 && !error.message.includes(groupId);
-            if (isSignInFailure(error)) throw new AbortError(error);
-            if (userNotYetThere || error.kind === 'transient' || error.kind === 'throttled') throw error;
-            throw new AbortError(error);
-          }
-        },
-        {
-          retries: 100,
-          minTimeout: 250,
-          maxTimeout: 5_000,
-          maxRetryTime: waitMs,
-          // A 429 waits for its Retry-After; it never uses up a retry.
-          shouldConsumeRetry: ({ error }) => !(error instanceof GraphCallError && error.kind === 'throttled'),
-        },
-      );
-      return { id: groupId, status: alreadyMember ? 'AlreadyMember' : 'Added' };
+      const done = await this.writeToNewGuest(() => this.directory.addGroupMember(groupId, userId), {
+        userMissing: (error) => error.httpStatus === 404 && !error.message.includes(groupId),
+        settled: (error) => error.httpStatus === 400 && ALREADY_MEMBER.test(error.message),
+      });
+      return { id: groupId, status: done === 'settled' ? 'AlreadyMember' : 'Added' };
     } catch (error) {
       if (error instanceof StepWaits) throw error;
       this.waitOnSignIn(error);
       return { id: groupId, status: 'Failed', error: describeGroupError(error, groupId) };
     }
+  }
+
+  /**
+   * Sets the invitation's profile on the guest (`PATCH /users/{id}`), and only on a guest this
+   * invitation created: Graph answers an invitation of an address that already has a user with that
+   * user (a member, a guest someone invited before), whose profile is not the caller's to change
+   * (lifecycle/guestOwnership.ts). A refusal fails the profile alone.
+   */
+  private async setProfile(stored: StoredRecord): Promise<Pick<InvitationOutcome, 'profileStatus' | 'profileError'>> {
+    const userId = stored.record.invitedUserId;
+    const profile = Object.fromEntries(
+      Object.entries(stored.invitation.profile ?? {}).filter(([, value]) => value !== undefined),
+    ) as Record<string, string>;
+    if (!userId) return { profileStatus: 'Failed', profileError: 'the guest id is unknown (Graph’s answer was lost)' };
+    try {
+      const guest = await this.readNewGuest(userId);
+      if (!guest || !isOwnGuest(guest, { ...stored.record, attemptQueuedAt: stored.record.attemptQueuedAt ?? stored.record.queuedAt }))
+        return {
+          profileStatus: 'Failed',
+          profileError:
+            'the address belongs to a user this app did not create (a member, or a guest invited before): its profile is left alone',
+        };
+      await this.writeToNewGuest(() => this.directory.updateProfile(userId, profile), { userMissing: (error) => error.httpStatus === 404 });
+      return { profileStatus: 'Set' };
+    } catch (error) {
+      if (error instanceof StepWaits) throw error;
+      this.waitOnSignIn(error);
+      return { profileStatus: 'Failed', profileError: describeProfileError(error) };
+    }
+  }
+
+  /** The user Graph's 201 named, read (a 404 is replication for a moment, as for writes); undefined if it never appears. */
+  private async readNewGuest(userId: string): Promise<Guest | undefined> {
+    const waitMs = this.options.replicationWaitMs ?? 60_000;
+    try {
+      return await pRetry(
+        async () => {
+          const read = (await this.directory.readGuests([userId])).get(userId);
+          if (read?.kind === 'found') return read.guest;
+          if (read?.kind === 'failed' && !(read.error.kind === 'transient' || read.error.kind === 'throttled'))
+            throw new AbortError(read.error);
+          throw read?.kind === 'failed' ? read.error : new Error(`user ${userId} not found yet`);
+        },
+        { retries: 100, minTimeout: 250, maxTimeout: 5_000, maxRetryTime: waitMs },
+      );
+    } catch (error) {
+      if (error instanceof GraphCallError) throw error;
+      return undefined;
+    }
+  }
+
+  /**
+   * One identity write on a guest Graph has just created, in the write budget's turns: a 404 for
+   * the user is directory replication, retried with backoff for replicationWaitMs; a 429 waits
+   * for its Retry-After (never using up a retry); a transient failure is retried; anything else
+   * ends it. `settled` names the refusals that mean it is done already (a group's "already exist").
+   */
+  private async writeToNewGuest(
+    write: () => Promise<WriteAnswer>,
+    { userMissing, settled }: { userMissing: (error: GraphCallError) => boolean; settled?: (error: GraphCallError) => boolean },
+  ): Promise<'written' | 'settled'> {
+    const waitMs = this.options.replicationWaitMs ?? 60_000;
+    const deadline = Date.now() + waitMs;
+    let outcome: 'written' | 'settled' = 'written';
+    await pRetry(
+      async () => {
+        try {
+          await pacedWrite(this.options.pacer, deadline, write);
+        } catch (error) {
+          if (error instanceof WaitBeyondDeadlineError) throw new AbortError(new StepWaits());
+          if (!(error instanceof GraphCallError)) throw error;
+          if (settled?.(error)) {
+            outcome = 'settled';
+            return;
+          }
+          // Graph's Retry-After holds this write (the pacer has slowed every caller of the budget).
+          if (error.kind === 'throttled' && error.retryAfterMs) await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs));
+          if (isSignInFailure(error)) throw new AbortError(error);
+          if (userMissing(error) || error.kind === 'transient' || error.kind === 'throttled') throw error;
+          throw new AbortError(error);
+        }
+      },
+      {
+        retries: 100,
+        minTimeout: 250,
+        maxTimeout: 5_000,
+        maxRetryTime: waitMs,
+        // A 429 waits for its Retry-After; it never uses up a retry.
+        shouldConsumeRetry: ({ error }) => !(error instanceof GraphCallError && error.kind === 'throttled'),
+      },
+    );
+    return outcome;
   }
 
   /** Writes the outcomes onto the record as it is now (a compare-and-swap, read again on a race). */
@@ -249,6 +327,14 @@ export class InvitationFollowUp {
       if (await this.store.replace(next, stored.etag, { announce: false })) return;
     }
   }
+}
+
+function describeProfileError(error: unknown): string {
+  if (!(error instanceof GraphCallError)) return String(error);
+  if (error.httpStatus === 404) return `the guest was still unknown to the directory after waiting (${error.code})`;
+  if (error.httpStatus === 403)
+    return `the app may not write users' profiles (${error.code}): it needs User.ReadWrite.All (scripts/grant-graph-permission.sh --with-profile)`;
+  return `${error.code}: ${error.message}`.slice(0, 500);
 }
 
 function describeGroupError(error: unknown, groupId: string): string {

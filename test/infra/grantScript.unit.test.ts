@@ -108,6 +108,8 @@ describe('scripts/grant-graph-permission.sh', () => {
     ],
     // Reads only: who is already there, and the tenant's guest-invite setting and quota.
     [['--with-plan-checks'], [USER_INVITE_ALL, USER_READ_ALL, POLICY_READ_ALL, ORGANIZATION_READ_ALL]],
+    // A joiner's profile is a user write: User.ReadWrite.All, only on this flag.
+    [['--with-profile'], [USER_INVITE_ALL, USER_READWRITE_ALL]],
   ])('with %j grants exactly the permissions it needs', async (options, roles) => {
     const az = fakeAz();
     const result = await grant(['--principal-id', 'sp-1', ...options], az);
