@@ -103,6 +103,8 @@ export class EmulatedDirectory {
   /** How long a new user stays unknown to group adds (directory replication). */
   replicationLagMs = 0;
   reads = 0;
+  /** The profile properties each accepted PATCH set, in order (what a test checks was written). */
+  readonly profileWrites: { userId: string; fields: Record<string, string> }[] = [];
   /** Reads answered 429 for the read budget. */
   readsThrottled = 0;
   /** Who may invite guests in this tenant (`GET /policies/authorizationPolicy`). */
@@ -328,7 +330,11 @@ export class EmulatedDirectory {
     );
     if (unknown) return graphError(400, 'Request_BadRequest', `Property '${unknown}' does not exist on type 'microsoft.graph.user'.`);
     if (typeof changes.accountEnabled === 'boolean') user.accountEnabled = changes.accountEnabled;
-    for (const property of PROFILE_PROPERTIES) if (typeof changes[property] === 'string') user[property] = changes[property];
+    const written = Object.fromEntries(
+      PROFILE_PROPERTIES.flatMap((property) => (typeof changes[property] === 'string' ? [[property, changes[property]]] : [])),
+    );
+    for (const [property, value] of Object.entries(written)) user[property as (typeof PROFILE_PROPERTIES)[number]] = value;
+    if (Object.keys(written).length > 0) this.profileWrites.push({ userId: id, fields: written });
     return { status: 204 };
   }
 

@@ -87,8 +87,9 @@ export class GraphDirectoryClient {
    * a 429 inside the batch is that user's failure (with its own Retry-After). Throws a
    * GraphCallError when the batch itself fails.
    */
-  async readGuests(userIds: readonly string[]): Promise<Map<string, GuestRead>> {
-    const answers = await this.batch(userIds.map((id) => `/users/${encodeURIComponent(id)}?$select=${GUEST_FIELDS}`));
+  async readGuests(userIds: readonly string[], moreFields: readonly string[] = []): Promise<Map<string, GuestRead>> {
+    const select = [GUEST_FIELDS, ...moreFields].join(',');
+    const answers = await this.batch(userIds.map((id) => `/users/${encodeURIComponent(id)}?$select=${select}`));
     const reads = new Map<string, GuestRead>();
     answers.forEach((answer, index) => {
       const guest = guestSchema.safeParse(answer.body);

@@ -184,8 +184,13 @@ export class Intake {
       for (const admission of recorded) {
         if (admission.admission === 'duplicate' || admission.admission === 'refused') continue;
         const { record } = admission;
+        // A mover's message asks only for the follow-up (the profile), never for an invitation.
+        const message =
+          admission.admission === 'updated'
+            ? { id: record.id, batchId: record.batchId, queuedAt: record.queuedAt, followUpOnly: true }
+            : { id: record.id, batchId, queuedAt: record.queuedAt };
         sends.push(
-          limit(() => this.queue.send({ id: record.id, batchId, queuedAt: record.queuedAt })).then(
+          limit(() => this.queue.send(message)).then(
             () => ({ admission }),
             (error: unknown) => ({ admission, error }),
           ),

@@ -17,7 +17,7 @@ import {
   type GuestInviteCheck,
   type TenantSettings,
 } from '../graph';
-import { shouldQueueAgain, type StoredRecord } from '../storage';
+import { movedProfile, shouldQueueAgain, type StoredRecord } from '../storage';
 import type { InvitationPolicy } from './invitationPolicy';
 import { screenSubmission } from './submissionScreening';
 
@@ -47,6 +47,8 @@ export interface PlanEntry {
   guest?: { id: string; externalUserState: string | null };
   /** AlreadyInPipeline: the app's record of the person. */
   record?: { id: string; status: InvitationStatus };
+  /** AlreadyInPipeline: a mover, whose changed profile alone would be written onto their guest. */
+  profileChanged?: true;
   /** Duplicate: the earlier row of the same person. */
   duplicateOf?: number;
   /** Rejected: why, and what the row held. */
@@ -142,6 +144,16 @@ export class InvitationPlanner {
   private pipelineEntry(index: number, stored: StoredRecord, invitation: Invitation, now: Date): PlanEntry {
     const { record } = stored;
     const again = shouldQueueAgain(stored, invitation, now, this.options.queuedStaleAfterMs);
+    if (!again && movedProfile(stored, invitation))
+      return {
+        row: index + 1,
+        email: record.email,
+        outcome: 'AlreadyInPipeline',
+        record: { id: record.id, status: record.status },
+        profileChanged: true,
+        callsGraph: true,
+        realRun: `writes the changed profile onto their guest (they are ${record.status}): no invitation, no email`,
+      };
     return {
       row: index + 1,
       email: record.email,
@@ -253,9 +265,17 @@ export class InvitationPlanner {
     const invitationOf = new Map(candidates.map((candidate) => [candidate.email, candidate.invitation]));
     // Every row the real run takes to Graph: a new guest, an existing one, a member's address (Graph is asked), a person queued again.
     const toGraph = entries.filter((entry) => entry.callsGraph);
-    const invitations = toGraph.map((entry) => invitationOf.get(entry.email)!);
-    const graphWrites = invitations.reduce((sum, invitation) => sum + 1 + (invitation.groups?.length ?? 0), 0);
-    const emails = invitations.filter((invitation) => invitation.sendInvitationMessage).length;
+    // An invitation is one write, each group add and a profile one more; a mover's profile alone is one.
+    const costs = toGraph.map((entry) => {
+      const invitation = invitationOf.get(entry.email)!;
+      if (entry.profileChanged) return { writes: 1, emails: 0 };
+      return {
+        writes: 1 + (invitation.groups?.length ?? 0) + (invitation.profile ? 1 : 0),
+        emails: invitation.sendInvitationMessage ? 1 : 0,
+      };
+    });
+    const graphWrites = costs.reduce((sum, cost) => sum + cost.writes, 0);
+    const emails = costs.reduce((sum, cost) => sum + cost.emails, 0);
     const writeMinutes = graphWrites / this.options.writesPerSecond / 60;
     const mailMinutes = this.options.inviteDelivery === 'mail' ? emails / this.options.mailPerMinute : 0;
     return {

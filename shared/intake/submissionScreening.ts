@@ -18,6 +18,8 @@ export interface SubmittedItem {
   duplicate: boolean;
   /** What the caller should know, such as a custom message Graph will leave out. */
   warnings?: string[];
+  /** A person the app has, whose changed profile will be written onto their guest (no new invitation). */
+  profileChanged?: true;
 }
 
 /** An item that passed the policy: which candidate it names, and whether an earlier item already named that person. */
@@ -98,8 +100,19 @@ export function answerAdmissions(
     const admission = admissions[candidate]!;
     if (admission.admission === 'refused') return [];
     const { record } = admission;
-    const duplicate = repeat || admission.admission === 'duplicate';
-    return [{ index, id: record.id, email, status: record.status, duplicate, ...(record.warning ? { warnings: [record.warning] } : {}) }];
+    const duplicate = repeat || admission.admission === 'duplicate' || admission.admission === 'updated';
+    const changed = !repeat && admission.admission === 'updated' ? { profileChanged: true as const } : {};
+    return [
+      {
+        index,
+        id: record.id,
+        email,
+        status: record.status,
+        duplicate,
+        ...changed,
+        ...(record.warning ? { warnings: [record.warning] } : {}),
+      },
+    ];
   });
   // A copy for each person at their place: a duplicate of another batch's person at the place
   // reserved for them; a person this batch already had keeps the place they have.
@@ -107,7 +120,7 @@ export function answerAdmissions(
     const admission = admissions[candidate]!;
     if (repeat || admission.admission === 'refused') return [];
     const { record } = admission;
-    if (admission.admission === 'duplicate') {
+    if (admission.admission === 'duplicate' || admission.admission === 'updated') {
       if (record.batchId === batchId) return [];
       return [{ record, index, position: screened.candidates[candidate]!.batchPosition!, queuedHere: false }];
     }

@@ -41,3 +41,20 @@ export function keptFromEarlierSubmissions(existing: KnownPerson, submitted: Inv
     ...(earlier.messageTemplate ? { messageTemplate: earlier.messageTemplate } : {}),
   };
 }
+
+/** A person whose guest exists and is live: a changed profile is written onto it (a mover). */
+const MOVABLE_STATUSES: ReadonlySet<string> = new Set(['Invited', 'Accepted']);
+
+/**
+ * The mover rule: a person the app has invited, submitted again (as HR sends a change) with a
+ * profile that differs from the one kept, gets the new profile written onto their guest, with no
+ * new invitation and no email. Undefined when nothing changed (or the person is not live).
+ */
+export function movedProfile(existing: KnownPerson, submitted: Invitation): Invitation['profile'] {
+  if (!MOVABLE_STATUSES.has(existing.record.status) || !submitted.profile) return undefined;
+  const kept = existing.invitation.profile ?? {};
+  const changed = Object.entries(submitted.profile).some(
+    ([field, value]) => value !== undefined && kept[field as keyof typeof kept] !== value,
+  );
+  return changed ? { ...kept, ...submitted.profile } : undefined;
+}

@@ -12,7 +12,7 @@ import {
 import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
 import type { CallerResendBudget } from './callerResendBudget';
 import { isConflict, isPreconditionFailed, isRefusal } from './errors';
-import { keptFromEarlierSubmissions, shouldQueueAgain } from './admissionRules';
+import { keptFromEarlierSubmissions, movedProfile, shouldQueueAgain } from './admissionRules';
 import { recordPartition, type TableLayout } from './tableLayout';
 
 /**
@@ -38,7 +38,8 @@ export interface StoredRecord {
   entity: RecordEntity;
 }
 
-export type Admission = 'created' | 'requeued' | 'duplicate';
+/** `updated`: a mover (admissionRules.ts): the person's profile changed, and only it is written onto their guest. */
+export type Admission = 'created' | 'requeued' | 'duplicate' | 'updated';
 export type AdmissionResult =
   | {
       record: InvitationRecord;
@@ -188,7 +189,16 @@ export class InvitationStore {
         }
       }
       if (!shouldQueueAgain(existing, candidate.invitation, now, this.options.queuedStaleAfterMs)) {
-        return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
+        const profile = movedProfile(existing, candidate.invitation);
+        if (!profile) return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
+        const moved = await this.recordMove(existing, profile, now);
+        if (!moved) continue; // changed meanwhile: decide again
+        return {
+          record: recordFromEntity(moved),
+          admission: 'updated',
+          previous: existing.entity,
+          batchPosition: existing.entity.batchPosition,
+        };
       }
       const resend = await this.countResend(existing, now, caller, callerResend);
       if ('refusal' in resend) return { admission: 'refused', reason: resend.refusal };
@@ -210,6 +220,24 @@ export class InvitationStore {
       }
       if (entity.externalId) await this.layout.recordRows(entity.id).upsert(externalIdRowKey(entity), { recordId: entity.id }, 'Replace');
       return { record: recordFromEntity(entity), admission: 'requeued', previous: existing.entity, batchPosition };
+    }
+  }
+
+  /** A mover's new profile kept, and marked Pending for the follow-up to write onto the guest; undefined if the row changed meanwhile. */
+  private async recordMove(existing: StoredRecord, profile: Invitation['profile'], now: Date): Promise<RecordEntity | undefined> {
+    const moved: RecordEntity = {
+      ...existing.entity,
+      request: JSON.stringify({ ...existing.invitation, profile }),
+      profileStatus: 'Pending',
+      profileError: undefined,
+      updatedAt: now.toISOString(),
+    };
+    try {
+      await this.layout.recordRows(moved.id).update(moved.id, toTableEntity(moved), 'Replace', existing.etag);
+      return moved;
+    } catch (error) {
+      if (isPreconditionFailed(error)) return undefined;
+      throw error;
     }
   }
 
@@ -255,7 +283,8 @@ export class InvitationStore {
   async withdraw({ record, admission, previous, batchPosition }: RecordedAdmission): Promise<void> {
     const rows = this.layout.recordRows(record.id);
     if (admission === 'created') await rows.delete(record.id);
-    else if (admission === 'requeued' && previous) await rows.update(record.id, toTableEntity(previous), 'Replace');
+    else if ((admission === 'requeued' || admission === 'updated') && previous)
+      await rows.update(record.id, toTableEntity(previous), 'Replace');
     else return;
     // The withdrawn attempt's place in its batch: its copy there counts no more (or again as before).
     await this.options.changes?.follow({ batchId: record.batchId, recordId: record.id, batchPosition });

@@ -99,7 +99,8 @@ export class InvitationFollowUp {
 
   static hasPendingWork(record: InvitationRecord): boolean {
     return (
-      record.status === 'Invited' &&
+      // Accepted too: a mover's profile is written onto a guest who has redeemed.
+      (record.status === 'Invited' || record.status === 'Accepted') &&
       (record.emailStatus === 'Pending' ||
         record.profileStatus === 'Pending' ||
         (record.groups ?? []).some((group) => group.status === 'Pending'))
@@ -238,14 +239,19 @@ export class InvitationFollowUp {
     ) as Record<string, string>;
     if (!userId) return { profileStatus: 'Failed', profileError: 'the guest id is unknown (Graph’s answer was lost)' };
     try {
-      const guest = await this.readNewGuest(userId);
+      const guest = await this.readNewGuest(userId, Object.keys(profile));
       if (!guest || !isOwnGuest(guest, { ...stored.record, attemptQueuedAt: stored.record.attemptQueuedAt ?? stored.record.queuedAt }))
         return {
           profileStatus: 'Failed',
           profileError:
             'the address belongs to a user this app did not create (a member, or a guest invited before): its profile is left alone',
         };
-      await this.writeToNewGuest(() => this.directory.updateProfile(userId, profile), { userMissing: (error) => error.httpStatus === 404 });
+      // Only what differs from the guest as it is now: a mover's unchanged fields, or a retry's, are not written again.
+      const changes = Object.fromEntries(Object.entries(profile).filter(([field, value]) => guest[field] !== value));
+      if (Object.keys(changes).length > 0)
+        await this.writeToNewGuest(() => this.directory.updateProfile(userId, changes), {
+          userMissing: (error) => error.httpStatus === 404,
+        });
       return { profileStatus: 'Set' };
     } catch (error) {
       if (error instanceof StepWaits) throw error;
@@ -255,12 +261,12 @@ export class InvitationFollowUp {
   }
 
   /** The user Graph's 201 named, read (a 404 is replication for a moment, as for writes); undefined if it never appears. */
-  private async readNewGuest(userId: string): Promise<Guest | undefined> {
+  private async readNewGuest(userId: string, moreFields: readonly string[]): Promise<Guest | undefined> {
     const waitMs = this.options.replicationWaitMs ?? 60_000;
     try {
       return await pRetry(
         async () => {
-          const read = (await this.directory.readGuests([userId])).get(userId);
+          const read = (await this.directory.readGuests([userId], moreFields)).get(userId);
           if (read?.kind === 'found') return read.guest;
           if (read?.kind === 'failed' && !(read.error.kind === 'transient' || read.error.kind === 'throttled'))
             throw new AbortError(read.error);
@@ -321,7 +327,8 @@ export class InvitationFollowUp {
   private async write(id: string, outcome: InvitationOutcome): Promise<void> {
     for (;;) {
       const stored = await this.store.getById(id);
-      if (!stored || stored.record.status !== 'Invited') return; // submitted again meanwhile: a new attempt owns the record
+      // Submitted again meanwhile: a new attempt owns the record.
+      if (!stored || (stored.record.status !== 'Invited' && stored.record.status !== 'Accepted')) return;
       const { groups, ...fields } = outcome;
       const next: RecordEntity = { ...stored.entity, ...fields, ...(groups ? groupsColumns(groups) : {}) };
       if (await this.store.replace(next, stored.etag, { announce: false })) return;

@@ -95,4 +95,13 @@ describe('answering once storage has answered', () => {
       ['c', 2, 12, false], // another batch's person, copied at the place reserved here
     ]);
   });
+
+  it('answers a mover (a changed profile) as the known person it is, marked, placed where they already are', () => {
+    const screened = screenSubmission(submissionOf(item('mo@contoso.com')), { ...policy, allowProfile: true }, 'graph');
+    const answer = answerAdmissions('b1', submissionOf(item('mo@contoso.com')).accepted, screened, [
+      { admission: 'updated', record: record('m', 'mo@contoso.com') },
+    ]);
+    expect(answer.items).toEqual([{ index: 0, id: 'm', email: 'mo@contoso.com', status: 'Queued', duplicate: true, profileChanged: true }]);
+    expect(answer.people).toEqual([]); // already this batch's: no second place
+  });
 });

@@ -121,3 +121,43 @@ describe("a joiner's profile", () => {
     ]);
   });
 });
+
+describe('a mover', () => {
+  it('has only the changed fields written onto the same guest: no second invitation, no email, Accepted or not', async () => {
+    const { deps, tenant } = await startPipeline(
+      cleanup,
+      { roles: [USER_INVITE_ALL, USER_READ_WRITE_ALL] },
+      { INVITE_ALLOW_PROFILE: 'true' },
+    );
+    const id = recordIdForEmail('mover@fabrikam.com');
+    const profileSet = (what: string) =>
+      waitFor(async () => (await deps.store.getById(id))?.record.profileStatus === 'Set', { timeoutMs: 20_000, what });
+    const joiner = { sendInvitationMessage: true, externalId: 'HR-7', profile: { department: 'Procurement', jobTitle: 'Buyer' } };
+    await submit(deps, invitationFor('mover@fabrikam.com', joiner));
+    await profileSet('the joiner’s profile');
+    const guest = tenant.emulator.directory.findByEmail('mover@fabrikam.com')!;
+    tenant.emulator.directory.redeem('mover@fabrikam.com');
+    await deps.redemptionTracker.run();
+    expect((await deps.store.getById(id))!.record.status).toBe('Accepted');
+
+    // The same profile again is a duplicate and writes nothing.
+    const same = await submit(deps, invitationFor('mover@fabrikam.com', joiner));
+    expect(same.json.items[0]).toMatchObject({ duplicate: true });
+    expect(same.json.items[0].profileChanged).toBeUndefined();
+
+    // HR moves them to Sales.
+    const moved = await submit(
+      deps,
+      invitationFor('mover@fabrikam.com', { ...joiner, profile: { department: 'Sales', jobTitle: 'Buyer' } }),
+    );
+    expect(moved.json.items[0]).toMatchObject({ id, duplicate: true, profileChanged: true, status: 'Accepted' });
+    await waitFor(async () => guest.department === 'Sales', { timeoutMs: 20_000, what: 'the move written' });
+    await profileSet('the mover’s profile');
+    expect(tenant.emulator.directory.profileWrites.map((write) => write.fields)).toEqual([
+      { department: 'Procurement', jobTitle: 'Buyer' },
+      { department: 'Sales' },
+    ]);
+    expect(tenant.emulator.callsFor('mover@fabrikam.com')).toHaveLength(1); // one invitation, one email: the joiner's
+    expect((await deps.store.getById(id))!.record).toMatchObject({ status: 'Accepted', profileStatus: 'Set' });
+  });
+});
