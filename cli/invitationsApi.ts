@@ -36,16 +36,7 @@ export class InvitationsApi {
   constructor(private readonly options: ApiOptions) {}
 
   async submit(batchId: string, invitations: unknown[]): Promise<SubmitAnswer> {
-    const body = JSON.stringify({ batchId, invitations });
-    const response = await this.fetch('/api/invitations', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [CLIENT_HEADER]: 'cli',
-        ...(this.options.hmacSecret ? { [SIGNATURE_HEADER]: signBody(this.options.hmacSecret.split(',')[0]!.trim(), body) } : {}),
-      },
-      body,
-    });
+    const response = await this.postInvitations('/api/invitations', { batchId, invitations });
     if (response.status !== 202 && response.status !== 400) throw await apiError(response);
     const answer = (await response.json()) as Partial<SubmitAnswer>;
     if (!answer.items || !answer.rejected) throw await apiError(response);
@@ -54,8 +45,15 @@ export class InvitationsApi {
 
   /** POST /api/invitations?dryRun=true: what submitting these would do, with nothing written. */
   async plan(invitations: unknown[]): Promise<InvitationPlan> {
-    const body = JSON.stringify({ invitations });
-    const response = await this.fetch('/api/invitations?dryRun=true', {
+    const response = await this.postInvitations('/api/invitations?dryRun=true', { invitations });
+    if (response.status !== 200) throw await apiError(response);
+    return (await response.json()) as InvitationPlan;
+  }
+
+  /** A JSON body to the intake, signed with the first INTAKE_HMAC_SECRET when there is one. */
+  private postInvitations(path: string, payload: unknown): Promise<Response> {
+    const body = JSON.stringify(payload);
+    return this.fetch(path, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -64,8 +62,6 @@ export class InvitationsApi {
       },
       body,
     });
-    if (response.status !== 200) throw await apiError(response);
-    return (await response.json()) as InvitationPlan;
   }
 
   async batch(batchId: string): Promise<BatchCounts> {

@@ -144,21 +144,21 @@ export class InvitationPlanner {
   private pipelineEntry(index: number, stored: StoredRecord, invitation: Invitation, now: Date): PlanEntry {
     const { record } = stored;
     const again = shouldQueueAgain(stored, invitation, now, this.options.queuedStaleAfterMs);
+    const known = {
+      row: index + 1,
+      email: record.email,
+      outcome: 'AlreadyInPipeline' as const,
+      record: { id: record.id, status: record.status },
+    };
     if (!again && movedProfile(stored, invitation))
       return {
-        row: index + 1,
-        email: record.email,
-        outcome: 'AlreadyInPipeline',
-        record: { id: record.id, status: record.status },
+        ...known,
         profileChanged: true,
         callsGraph: true,
         realRun: `writes the changed profile onto their guest (they are ${record.status}): no invitation, no email`,
       };
     return {
-      row: index + 1,
-      email: record.email,
-      outcome: 'AlreadyInPipeline',
-      record: { id: record.id, status: record.status },
+      ...known,
       callsGraph: again,
       realRun: again
         ? `queues the person again (they are ${record.status}) and invites them again${invitation.sendInvitationMessage ? ', with an email' : ''}`

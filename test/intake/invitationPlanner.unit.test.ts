@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { recordIdForEmail, type InvitationRecord } from '../../shared/core';
 import { InvitationPlanner, validateItems } from '../../shared/intake';
-import type { InvitationPolicy } from '../../shared/intake/invitationPolicy';
+import { OPEN_POLICY } from '../support/invitationPolicies';
 import type { StoredRecord } from '../../shared/storage';
 
 /** The planner's own rules, with the app's records given and no directory to ask (intake/invitationPlanner.ts). */
-const policy: InvitationPolicy = {
-  domains: { allowed: [], blocked: [] },
-  allowedGroups: [],
-  allowMemberType: false,
-  allowCc: false,
-  allowCustomMessage: false,
-  allowedRedirectHosts: [],
-  messageTemplates: {},
-  callbackAllowedHosts: [],
-  allowProfile: true,
-};
+const policy = { ...OPEN_POLICY, allowProfile: true };
 const options = { policy, inviteDelivery: 'graph' as const, queuedStaleAfterMs: 600_000, writesPerSecond: 10, mailPerMinute: 30 };
 const item = (email: string, extra: Record<string, unknown> = {}) => ({
   invitedUserEmailAddress: email,

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { validateItems } from '../../shared/intake';
-import type { InvitationPolicy } from '../../shared/intake/invitationPolicy';
+import { OPEN_POLICY } from '../support/invitationPolicies';
 import { answerAdmissions, screenSubmission } from '../../shared/intake/submissionScreening';
 import type { AdmissionResult } from '../../shared/storage';
 import type { InvitationRecord } from '../../shared/core';
 
 /** The intake's steps that need no storage: the policy, duplicates within a submission, and the answer. */
-const policy: InvitationPolicy = {
-  domains: { allowed: [], blocked: ['blocked.example'] },
-  allowedGroups: [],
-  allowMemberType: false,
-  allowCc: false,
-  allowCustomMessage: false,
-  allowedRedirectHosts: [],
-  messageTemplates: {},
-  callbackAllowedHosts: [],
-};
+const policy = { ...OPEN_POLICY, domains: { allowed: [], blocked: ['blocked.example'] } };
 const item = (email: string) => ({ invitedUserEmailAddress: email, inviteRedirectUrl: 'https://myapps.microsoft.com' });
 const submissionOf = (...values: unknown[]) =>
   validateItems(values.map((value, index) => ({ index, pathPrefix: `invitations[${index}].`, value })));
