@@ -213,6 +213,9 @@ export class EmulatedDirectory {
       return this.readTenant(caller, [POLICY_READ_ALL], () => this.authorizationPolicy());
     if (path === '/organization' && method === 'GET')
       return this.readTenant(caller, [ORGANIZATION_READ_ALL, DIRECTORY_READ_ALL], () => this.organization(search));
+    const member = /^\/groups\/([^/?]+)\/members\/([^/?]+)\/\$ref$/.exec(path);
+    if (member && method === 'DELETE')
+      return this.removeMember(decodeURIComponent(member[1]!), decodeURIComponent(member[2]!), caller.roles);
     const members = /^\/groups\/([^/?]+)\/members\/\$ref$/.exec(path);
     if (members && method === 'POST') return this.addMember(decodeURIComponent(members[1]!), body, caller.roles);
     const match = /^\/users(?:\/([^/?]+))?$/.exec(path);
@@ -358,6 +361,15 @@ export class EmulatedDirectory {
     if (!parsed) return graphError(400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
     this.outbox.push({ sender, ...parsed, at: Date.now() });
     return { status: 202 };
+  }
+
+  /** `DELETE /groups/{id}/members/{userId}/$ref`: 204, or 404 for a group or a membership that is not there. */
+  private removeMember(groupId: string, userId: string, roles: string[]): DirectoryAnswer {
+    if (!roles.includes(GROUP_MEMBER_READ_WRITE_ALL)) return denied();
+    const members = this.groups.get(groupId);
+    if (!members) return notFound(groupId);
+    if (!members.delete(userId)) return notFound(userId);
+    return { status: 204 };
   }
 
   /** `POST /groups/{id}/members/$ref`: Graph's answers for a member, a group or a user it does not know (yet). */

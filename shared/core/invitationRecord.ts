@@ -39,7 +39,11 @@ export const invitationErrorSchema = z.object({
 });
 export type InvitationError = z.infer<typeof invitationErrorSchema>;
 
-export const GROUP_ADD_STATUSES = ['Pending', 'Added', 'AlreadyMember', 'Failed'] as const;
+/**
+ * A group's outcome for the person: Pending → Added, AlreadyMember or Failed; for a mover no longer
+ * named in a group this app added them to, Removing → Removed (or Failed).
+ */
+export const GROUP_ADD_STATUSES = ['Pending', 'Added', 'AlreadyMember', 'Failed', 'Removing', 'Removed'] as const;
 /** One group the person was to join after the invitation (worker/invitationFollowUp.ts). */
 export const groupOutcomeSchema = z.object({ id: z.string(), status: z.enum(GROUP_ADD_STATUSES), error: z.string().optional() });
 export type GroupOutcome = z.infer<typeof groupOutcomeSchema>;

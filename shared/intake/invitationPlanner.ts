@@ -17,7 +17,7 @@ import {
   type GuestInviteCheck,
   type TenantSettings,
 } from '../graph';
-import { movedProfile, shouldQueueAgain, type StoredRecord } from '../storage';
+import { moveOf, shouldQueueAgain, type StoredRecord } from '../storage';
 import type { InvitationPolicy } from './invitationPolicy';
 import { screenSubmission } from './submissionScreening';
 
@@ -150,12 +150,13 @@ export class InvitationPlanner {
       outcome: 'AlreadyInPipeline' as const,
       record: { id: record.id, status: record.status },
     };
-    if (!again && movedProfile(stored, invitation))
+    const move = again ? undefined : moveOf(stored, invitation);
+    if (move)
       return {
         ...known,
         profileChanged: true,
         callsGraph: true,
-        realRun: `writes the changed profile onto their guest (they are ${record.status}): no invitation, no email`,
+        realRun: `writes the changes onto their guest (${[move.profile && 'profile', move.groups && 'groups'].filter(Boolean).join(' and ')}; they are ${record.status}): no invitation, no email`,
       };
     return {
       ...known,

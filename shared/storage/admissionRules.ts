@@ -1,4 +1,4 @@
-import { FINAL_STATUSES, INVITED_STATUSES, RETRYABLE_STATUSES, type Invitation, type InvitationRecord } from '../core';
+import { FINAL_STATUSES, INVITED_STATUSES, RETRYABLE_STATUSES, type GroupOutcome, type Invitation, type InvitationRecord } from '../core';
 
 /**
  * What a submission of a person the app already has decides (invitationStore.ts admits it under the
@@ -42,19 +42,51 @@ export function keptFromEarlierSubmissions(existing: KnownPerson, submitted: Inv
   };
 }
 
-/** A person whose guest exists and is live: a changed profile is written onto it (a mover). */
+/** A person whose guest exists and is live: a changed profile or groups follow them (a mover). */
 const MOVABLE_STATUSES: ReadonlySet<string> = new Set(['Invited', 'Accepted']);
+
+/** What a mover's submission changes: the profile merged with the new values, the groups now named. */
+export interface Move {
+  profile?: Invitation['profile'];
+  groups?: string[];
+}
 
 /**
  * The mover rule: a person the app has invited, submitted again (as HR sends a change) with a
- * profile that differs from the one kept, gets the new profile written onto their guest, with no
- * new invitation and no email. Undefined when nothing changed (or the person is not live).
+ * profile that differs from the one kept, or naming other groups, keeps their guest: the changes
+ * are written onto it, with no new invitation and no email. Undefined when nothing changed (or
+ * the person is not live).
  */
-export function movedProfile(existing: KnownPerson, submitted: Invitation): Invitation['profile'] {
-  if (!MOVABLE_STATUSES.has(existing.record.status) || !submitted.profile) return undefined;
+export function moveOf(existing: KnownPerson, submitted: Invitation): Move | undefined {
+  if (!MOVABLE_STATUSES.has(existing.record.status)) return undefined;
   const kept = existing.invitation.profile ?? {};
-  const changed = Object.entries(submitted.profile).some(
-    ([field, value]) => value !== undefined && kept[field as keyof typeof kept] !== value,
-  );
-  return changed ? { ...kept, ...submitted.profile } : undefined;
+  const profileChanged =
+    submitted.profile !== undefined &&
+    Object.entries(submitted.profile).some(([field, value]) => value !== undefined && kept[field as keyof typeof kept] !== value);
+  const before = new Set((existing.invitation.groups ?? []).map((id) => id.toLowerCase()));
+  const after = new Set((submitted.groups ?? []).map((id) => id.toLowerCase()));
+  // Only a submission that names groups changes them: one that names none leaves them as they are.
+  const groupsChanged = submitted.groups !== undefined && (before.size !== after.size || [...after].some((id) => !before.has(id)));
+  if (!profileChanged && !groupsChanged) return undefined;
+  return {
+    ...(profileChanged ? { profile: { ...kept, ...submitted.profile } } : {}),
+    ...(groupsChanged ? { groups: submitted.groups! } : {}),
+  };
+}
+
+/**
+ * A mover's groups: each group now named keeps its outcome if it was added (or being added), and is
+ * added otherwise; each group no longer named is removed only if this app added the person to it
+ * (a membership the app did not make is not the app's to undo).
+ */
+export function movedGroups(before: readonly GroupOutcome[], named: readonly string[]): GroupOutcome[] {
+  const wanted = new Set(named.map((id) => id.toLowerCase()));
+  const kept = named.map((id): GroupOutcome => {
+    const earlier = before.find((group) => group.id.toLowerCase() === id.toLowerCase());
+    return earlier && ['Pending', 'Added', 'AlreadyMember'].includes(earlier.status) ? earlier : { id, status: 'Pending' };
+  });
+  const leaving = before
+    .filter((group) => !wanted.has(group.id.toLowerCase()) && (group.status === 'Added' || group.status === 'Removing'))
+    .map((group): GroupOutcome => ({ id: group.id, status: 'Removing' }));
+  return [...kept, ...leaving];
 }

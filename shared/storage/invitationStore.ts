@@ -9,10 +9,10 @@ import {
   type InvitationRecord,
   type InvitationStatus,
 } from '../core';
-import { NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
+import { groupsColumns, NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
 import type { CallerResendBudget } from './callerResendBudget';
 import { isConflict, isPreconditionFailed, isRefusal } from './errors';
-import { keptFromEarlierSubmissions, movedProfile, shouldQueueAgain } from './admissionRules';
+import { keptFromEarlierSubmissions, moveOf, movedGroups, shouldQueueAgain, type Move } from './admissionRules';
 import { recordPartition, type TableLayout } from './tableLayout';
 
 /**
@@ -189,9 +189,9 @@ export class InvitationStore {
         }
       }
       if (!shouldQueueAgain(existing, candidate.invitation, now, this.options.queuedStaleAfterMs)) {
-        const profile = movedProfile(existing, candidate.invitation);
-        if (!profile) return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
-        const moved = await this.recordMove(existing, profile, now);
+        const move = moveOf(existing, candidate.invitation);
+        if (!move) return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
+        const moved = await this.recordMove(existing, move, now);
         if (!moved) continue; // changed meanwhile: decide again
         return {
           record: recordFromEntity(moved),
@@ -223,13 +223,17 @@ export class InvitationStore {
     }
   }
 
-  /** A mover's new profile kept, and marked Pending for the follow-up to write onto the guest; undefined if the row changed meanwhile. */
-  private async recordMove(existing: StoredRecord, profile: Invitation['profile'], now: Date): Promise<RecordEntity | undefined> {
+  /**
+   * A mover's changes kept, and marked for the follow-up to make on the guest (worker/invitationFollowUp.ts):
+   * the profile Pending; each newly named group Pending, each group this app added and no longer
+   * named Removing. Undefined if the row changed meanwhile.
+   */
+  private async recordMove(existing: StoredRecord, move: Move, now: Date): Promise<RecordEntity | undefined> {
     const moved: RecordEntity = {
       ...existing.entity,
-      request: JSON.stringify({ ...existing.invitation, profile }),
-      profileStatus: 'Pending',
-      profileError: undefined,
+      request: JSON.stringify({ ...existing.invitation, ...move }),
+      ...(move.profile ? { profileStatus: 'Pending' as const, profileError: undefined } : {}),
+      ...(move.groups ? groupsColumns(movedGroups(existing.record.groups ?? [], move.groups)) : {}),
       updatedAt: now.toISOString(),
     };
     try {

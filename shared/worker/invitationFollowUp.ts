@@ -72,6 +72,8 @@ class StepWaits extends Error {
 }
 
 const ALREADY_MEMBER = /added object references already exist/i;
+/** Group outcomes a step still has to make: an add, or a mover's removal. */
+const GROUP_STEPS: ReadonlySet<string> = new Set(['Pending', 'Removing']);
 // A step that met the app's sign-in failing is looked at again no sooner than this.
 const SIGN_IN_WAIT_MIN_MS = 1_000;
 const EMAIL_RETRIES = 3;
@@ -79,7 +81,10 @@ const EMAIL_RETRIES = 3;
 export class InvitationFollowUp {
   constructor(
     private readonly store: InvitationStore,
-    private readonly directory: Pick<GraphDirectoryClient, 'sendMimeMail' | 'addGroupMember' | 'updateProfile' | 'readGuests'>,
+    private readonly directory: Pick<
+      GraphDirectoryClient,
+      'sendMimeMail' | 'addGroupMember' | 'removeGroupMember' | 'updateProfile' | 'readGuests'
+    >,
     private readonly options: FollowUpOptions,
   ) {}
 
@@ -103,7 +108,7 @@ export class InvitationFollowUp {
       (record.status === 'Invited' || record.status === 'Accepted') &&
       (record.emailStatus === 'Pending' ||
         record.profileStatus === 'Pending' ||
-        (record.groups ?? []).some((group) => group.status === 'Pending'))
+        (record.groups ?? []).some((group) => GROUP_STEPS.has(group.status)))
     );
   }
 
@@ -120,12 +125,14 @@ export class InvitationFollowUp {
       else log.warn(`${who}: our invitation email failed (${email.emailError}); Graph is not called again.`);
     }
     const groups = await Promise.all(
-      (stored.record.groups ?? []).map(async (group) =>
-        group.status === 'Pending' ? ((await this.unlessItWaits(() => this.addToGroup(group.id, stored), waits)) ?? group) : group,
-      ),
+      (stored.record.groups ?? []).map(async (group) => {
+        if (group.status === 'Pending') return (await this.unlessItWaits(() => this.addToGroup(group.id, stored), waits)) ?? group;
+        if (group.status === 'Removing') return (await this.unlessItWaits(() => this.removeFromGroup(group.id, stored), waits)) ?? group;
+        return group;
+      }),
     );
     for (const group of groups.filter((outcome) => outcome.status === 'Failed'))
-      log.warn(`${who}: not added to group ${group.id} (${group.error}).`);
+      log.warn(`${who}: group ${group.id} not changed (${group.error}).`);
     const profile = stored.record.profileStatus === 'Pending' ? await this.unlessItWaits(() => this.setProfile(stored), waits) : undefined;
     if (profile?.profileStatus === 'Failed') log.warn(`${who}: profile not set (${profile.profileError}).`);
     // Only what a step decided is written: a message handed back while everything waits changes no row.
@@ -135,7 +142,7 @@ export class InvitationFollowUp {
     const waiting =
       (email === undefined && stored.record.emailStatus === 'Pending') ||
       (profile === undefined && stored.record.profileStatus === 'Pending') ||
-      groups.some((group) => group.status === 'Pending');
+      groups.some((group) => GROUP_STEPS.has(group.status));
     if (!waiting) return {};
     const waitMs = Math.max(SIGN_IN_WAIT_MIN_MS, this.signInWaitMs(), ...waits.map((wait) => wait.waitMs));
     const why = waits.map((wait) => wait.why).find(Boolean) ?? "the app's Graph sign-in";
@@ -219,6 +226,26 @@ export class InvitationFollowUp {
         settled: (error) => error.httpStatus === 400 && ALREADY_MEMBER.test(error.message),
       });
       return { id: groupId, status: done === 'settled' ? 'AlreadyMember' : 'Added' };
+    } catch (error) {
+      if (error instanceof StepWaits) throw error;
+      this.waitOnSignIn(error);
+      return { id: groupId, status: 'Failed', error: describeGroupError(error, groupId) };
+    }
+  }
+
+  /**
+   * Takes a mover out of a group this app added them to and the submission no longer names (the
+   * store marks only those Removing). A membership already gone is removed; a refusal fails that group alone.
+   */
+  private async removeFromGroup(groupId: string, stored: StoredRecord): Promise<GroupOutcome> {
+    const userId = stored.record.ownedUserId ?? stored.record.invitedUserId;
+    if (!userId) return { id: groupId, status: 'Failed', error: 'the guest id is unknown (Graph’s answer was lost)' };
+    try {
+      await this.writeToNewGuest(() => this.directory.removeGroupMember(groupId, userId), {
+        userMissing: () => false,
+        settled: (error) => error.httpStatus === 404 && !error.message.includes(groupId),
+      });
+      return { id: groupId, status: 'Removed' };
     } catch (error) {
       if (error instanceof StepWaits) throw error;
       this.waitOnSignIn(error);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { INVITATION_STATUSES, invitationSchema, type InvitationStatus } from '../../shared/core';
-import { keptFromEarlierSubmissions, shouldQueueAgain } from '../../shared/storage/admissionRules';
+import { keptFromEarlierSubmissions, moveOf, movedGroups, shouldQueueAgain } from '../../shared/storage/admissionRules';
 
 /** A person submitted again (shared/storage/admissionRules.ts): queued again or a duplicate, and what the new submission may change. */
 describe('a person submitted again', () => {
@@ -63,5 +63,43 @@ describe('a person submitted again', () => {
       resubmitted,
     );
     expect(failed).toMatchObject({ groups: otherGroups, invitedUserMessageInfo: { customizedMessageBody: 'Other.' } });
+  });
+});
+
+describe('a mover (the same person, changed)', () => {
+  const [g1, g2, g3, g4] = Array.from({ length: 4 }, () => crypto.randomUUID()) as [string, string, string, string];
+  const invitation = (extra: Record<string, unknown> = {}) =>
+    invitationSchema.parse({ invitedUserEmailAddress: 'mo@fabrikam.com', inviteRedirectUrl: 'https://myapps.microsoft.com', ...extra });
+  const known = (status: InvitationStatus, extra: Record<string, unknown> = {}) => ({
+    record: { status, queuedAt: '' },
+    invitation: invitation(extra),
+  });
+
+  it('moves only a live person, only when the profile or the named groups changed', () => {
+    const joiner = { profile: { department: 'Procurement' }, groups: [g1] };
+    expect(moveOf(known('Invited', joiner), invitation(joiner))).toBeUndefined();
+    expect(moveOf(known('Invited', joiner), invitation({ profile: { department: 'Sales' } }))).toEqual({
+      profile: { department: 'Sales' },
+    });
+    expect(moveOf(known('Accepted', joiner), invitation({ groups: [g2] }))).toEqual({ groups: [g2] });
+    // Naming no groups leaves them; the same groups in another order or case is no change.
+    expect(moveOf(known('Invited', joiner), invitation({}))).toBeUndefined();
+    expect(moveOf(known('Invited', { groups: [g1, g2] }), invitation({ groups: [g2.toUpperCase(), g1] }))).toBeUndefined();
+    for (const status of ['Queued', 'Failed', 'Expired', 'Removed'] as const)
+      expect(moveOf(known(status, joiner), invitation({ profile: { department: 'Sales' } }))).toBeUndefined();
+  });
+
+  it('adds the groups now named, and removes only those this app added', () => {
+    const before = [
+      { id: g1, status: 'Added' as const },
+      { id: g2, status: 'AlreadyMember' as const }, // a membership the app did not make
+      { id: g3, status: 'Failed' as const, error: 'no such group' },
+      { id: g4, status: 'Added' as const },
+    ];
+    expect(movedGroups(before, [g4, g3])).toEqual([
+      { id: g4, status: 'Added' }, // kept as it is
+      { id: g3, status: 'Pending' }, // failed before: tried again
+      { id: g1, status: 'Removing' }, // added by the app, no longer named
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { USER_INVITE_ALL, USER_READ_WRITE_ALL } from '../../local/graphEmulator/graphEmulator';
+import { GROUP_MEMBER_READ_WRITE_ALL, USER_INVITE_ALL, USER_READ_WRITE_ALL } from '../../local/graphEmulator/graphEmulator';
 import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { createTestDependencies, invitationFor, submit } from '../support/harness';
 import { waitFor } from '../support/graphEmulator';
@@ -159,5 +159,38 @@ describe('a mover', () => {
     ]);
     expect(tenant.emulator.callsFor('mover@fabrikam.com')).toHaveLength(1); // one invitation, one email: the joiner's
     expect((await deps.store.getById(id))!.record).toMatchObject({ status: 'Accepted', profileStatus: 'Set' });
+  });
+
+  it('joins the groups now named and leaves only those this app added, with no invitation', async () => {
+    const [g1, g2, g3] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const { deps, tenant } = await startPipeline(
+      cleanup,
+      { roles: [USER_INVITE_ALL, GROUP_MEMBER_READ_WRITE_ALL] },
+      { INVITE_ALLOWED_GROUPS: [g1, g2, g3].join(',') },
+    );
+    for (const group of [g1, g2, g3]) tenant.emulator.directory.groups.set(group, new Set());
+    const id = recordIdForEmail('team.mover@fabrikam.com');
+    const groupsDone = (what: string) =>
+      waitFor(
+        async () => {
+          const groups = (await deps.store.getById(id))?.record.groups ?? [];
+          return groups.length > 0 && groups.every((group) => ['Added', 'Removed'].includes(group.status));
+        },
+        { timeoutMs: 20_000, what },
+      );
+    await submit(deps, invitationFor('team.mover@fabrikam.com', { groups: [g1, g2] }));
+    await groupsDone('the joiner’s groups');
+    const guestId = tenant.emulator.directory.findByEmail('team.mover@fabrikam.com')!.id;
+
+    const moved = await submit(deps, invitationFor('team.mover@fabrikam.com', { groups: [g2, g3] }));
+    expect(moved.json.items[0]).toMatchObject({ duplicate: true, profileChanged: true });
+    await groupsDone('the mover’s groups');
+    expect((await deps.store.getById(id))!.record.groups).toEqual([
+      { id: g2, status: 'Added' },
+      { id: g3, status: 'Added' },
+      { id: g1, status: 'Removed' },
+    ]);
+    expect([g1, g2, g3].map((group) => tenant.emulator.directory.groups.get(group)!.has(guestId))).toEqual([false, true, true]);
+    expect(tenant.emulator.callsFor('team.mover@fabrikam.com')).toHaveLength(1);
   });
 });
