@@ -20,7 +20,7 @@ export { GraphInvitationsClient } from './graphInvitationsClient';
 export { GraphPacer, WaitBeyondDeadlineError } from './graphPacer';
 export { GuestLookup } from './guestLookup';
 export { InvitationSender, type SendOutcome } from './invitationSender';
-export { TenantSettings, type DirectoryQuotaCheck, type GuestInviteCheck } from './tenantSettings';
+export { TenantSettings, quotaCheck, type DirectoryQuotaCheck, type GuestInviteCheck } from './tenantSettings';
 export { pacedWrite } from './pacedWrite';
 export { RateShares } from './rateShares';
 export { ReadBudget } from './readBudget';

@@ -28,6 +28,19 @@ const organizationSchema = z.object({
   value: z.array(z.object({ directorySizeQuota: z.object({ used: z.number(), total: z.number() }) })).min(1),
 });
 
+/** Whether `toAdd` new guests fit in a directory holding `used` of its `total` objects. */
+export function quotaCheck(used: number, total: number, toAdd: number): DirectoryQuotaCheck {
+  const left = Math.max(0, total - used);
+  const facts = { used, total, toAdd };
+  if (toAdd <= left)
+    return { status: 'fits', ...facts, detail: `${toAdd} new guest(s) fit: the directory holds ${used} of ${total} objects.` };
+  return {
+    status: 'exceeds',
+    ...facts,
+    detail: `${toAdd} new guest(s), but the directory has room for ${left} more (${used} of ${total} objects): the rest would fail until the quota is raised.`,
+  };
+}
+
 export class TenantSettings {
   constructor(private readonly directory: Pick<GraphDirectoryClient, 'readTenant'>) {}
 
@@ -60,15 +73,7 @@ export class TenantSettings {
     const read = await this.read('/organization?$select=directorySizeQuota', organizationSchema, QUOTA_PERMISSION);
     if ('notChecked' in read) return read.notChecked;
     const { used, total } = read.value.value[0]!.directorySizeQuota;
-    const left = Math.max(0, total - used);
-    const facts = { used, total, toAdd };
-    if (toAdd <= left)
-      return { status: 'fits', ...facts, detail: `${toAdd} new guest(s) fit: the directory holds ${used} of ${total} objects.` };
-    return {
-      status: 'exceeds',
-      ...facts,
-      detail: `${toAdd} new guest(s), but the directory has room for ${left} more (${used} of ${total} objects): the rest would fail until the quota is raised.`,
-    };
+    return quotaCheck(used, total, toAdd);
   }
 
   private async read<T extends z.ZodType>(

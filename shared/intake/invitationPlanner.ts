@@ -119,7 +119,7 @@ export class InvitationPlanner {
     for (const item of screened.items) {
       const candidate = screened.candidates[item.candidate]!;
       if (item.repeat) {
-        entries.push(duplicateEntry(item.index, candidate.email, firstRowOf.get(item.candidate)!));
+        entries.push(duplicateEntry(item.index + 1, candidate.email, firstRowOf.get(item.candidate)!));
         continue;
       }
       firstRowOf.set(item.candidate, item.index + 1);
@@ -290,9 +290,10 @@ export class InvitationPlanner {
   }
 }
 
-function duplicateEntry(index: number, email: string, firstRow: number): PlanEntry {
+/** Row `row` names the person of row `firstRow` again: the real run answers it as a duplicate. */
+export function duplicateEntry(row: number, email: string, firstRow: number): PlanEntry {
   return {
-    row: index + 1,
+    row,
     email,
     outcome: 'Duplicate',
     duplicateOf: firstRow,

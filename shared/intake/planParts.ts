@@ -1,4 +1,5 @@
-import { PLAN_OUTCOMES, type InvitationPlan, type PlanEntry, type PlanOutcome } from './invitationPlanner';
+import { quotaCheck } from '../graph';
+import { duplicateEntry, PLAN_OUTCOMES, type InvitationPlan, type PlanEntry, type PlanOutcome } from './invitationPlanner';
 
 /**
  * The plan of a whole file from the plans of its parts (the CLI's requests of at most 1,000 rows, a
@@ -18,26 +19,16 @@ export function combinePlans(
       const raw = rawOfRow(row);
       const earlier = entry.email && entry.outcome !== 'Rejected' ? firstRowOf.get(entry.email) : undefined;
       if (earlier !== undefined && entry.outcome !== 'Duplicate') {
-        entries.push({
-          row,
-          email: entry.email,
-          outcome: 'Duplicate',
-          duplicateOf: earlier,
-          callsGraph: false,
-          realRun: `answers as a duplicate of row ${earlier}: nothing more is sent`,
-        });
+        entries.push(duplicateEntry(row, entry.email, earlier));
         continue;
       }
-      if (entry.email && entry.outcome !== 'Rejected' && entry.outcome !== 'Duplicate') firstRowOf.set(entry.email, row);
-      const duplicateOf =
-        entry.duplicateOf !== undefined
-          ? {
-              duplicateOf: entry.duplicateOf + start,
-              realRun: `answers as a duplicate of row ${entry.duplicateOf + start}: nothing more is sent`,
-            }
-          : {};
+      if (entry.outcome === 'Duplicate') {
+        entries.push(duplicateEntry(row, entry.email, entry.duplicateOf! + start));
+        continue;
+      }
+      if (entry.email && entry.outcome !== 'Rejected') firstRowOf.set(entry.email, row);
       const submitted = entry.outcome === 'Rejected' && raw ? { submitted: { ...entry.submitted, raw } } : {};
-      entries.push({ ...entry, row, ...duplicateOf, ...submitted });
+      entries.push({ ...entry, row, ...submitted });
     }
   }
   const counts = Object.fromEntries(PLAN_OUTCOMES.map((outcome) => [outcome, 0])) as Record<PlanOutcome, number>;
@@ -46,18 +37,7 @@ export function combinePlans(
   const first = parts[0]!.plan;
   const quota = first.tenant.directoryQuota;
   const toAdd = counts.Invite;
-  const directoryQuota =
-    quota.status === 'notChecked'
-      ? quota
-      : {
-          ...quota,
-          toAdd,
-          status: toAdd <= quota.total - quota.used ? ('fits' as const) : ('exceeds' as const),
-          detail:
-            toAdd <= quota.total - quota.used
-              ? `${toAdd} new guest(s) fit: the directory holds ${quota.used} of ${quota.total} objects.`
-              : `${toAdd} new guest(s), but the directory has room for ${Math.max(0, quota.total - quota.used)} more (${quota.used} of ${quota.total} objects): the rest would fail until the quota is raised.`,
-        };
+  const directoryQuota = quota.status === 'notChecked' ? quota : quotaCheck(quota.used, quota.total, toAdd);
   return {
     dryRun: true,
     summary: {
