@@ -18,6 +18,8 @@ import { runLifecycle } from './runLifecycle';
 import { listExpired } from './listExpired';
 import { resetRedemption } from './resetRedemption';
 import { pauseSending } from './pauseSending';
+import { markLeaver } from './markLeaver';
+import { markLeaversByExternalId } from './markLeaversByExternalId';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
 export const appFunctions: FunctionDefinition[] = [
@@ -40,4 +42,6 @@ export const appFunctions: FunctionDefinition[] = [
   listExpired,
   resetRedemption,
   pauseSending,
+  markLeaver,
+  markLeaversByExternalId,
 ];

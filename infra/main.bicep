@@ -206,6 +206,22 @@ param expireAfter string = ''
 @allowed(['report', 'disable', 'delete'])
 param expiredAction string = 'report'
 
+@description('true lets callers mark leavers (DELETE /api/invitations/{id}) and partners\' rosters sync (metadata sync=true).')
+@allowed(['true', 'false'])
+param inviteAllowLeavers string = 'false'
+
+@description('What is done to a leaver\'s guest (only one this app created): report, disable or delete.')
+@allowed(['report', 'disable', 'delete'])
+param leaverAction string = 'disable'
+
+@description('ISO 8601 duration (P7D) the leaver action waits; empty: at once.')
+param leaverGrace string = ''
+
+@description('A synced roster that would make more than this percentage of its partner\'s people leavers stops and asks.')
+@minValue(0)
+@maxValue(100)
+param syncMaxLeaversPercent int = 20
+
 @description('https URL every status change is POSTed to (signed with notify-hmac-secret from Key Vault).')
 param notifyUrl string = ''
 
@@ -367,6 +383,10 @@ module functionApp 'modules/functionApp.bicep' = {
     reminderMax: reminderMax
     expireAfter: expireAfter
     expiredAction: expiredAction
+    inviteAllowLeavers: inviteAllowLeavers
+    leaverAction: leaverAction
+    leaverGrace: leaverGrace
+    syncMaxLeaversPercent: syncMaxLeaversPercent
     notifyUrl: notifyUrl
     callbackAllowedHosts: callbackAllowedHosts
     notifyMaxAttempts: notifyMaxAttempts

@@ -17,13 +17,17 @@
 #   --expired-action ACTION  what EXPIRED_ACTION needs besides: disable → User.EnableDisableAccount.All
 #                            (with User.Read.All); delete → User.DeleteRestore.All (with User.Read.All;
 #                            least privilege for deleting users since December 2024); report → nothing more
+#   --leaver-action ACTION   the same for LEAVER_ACTION (INVITE_ALLOW_LEAVERS=true): disable → User.EnableDisableAccount.All
+#                            (which also enables a returning leaver's guest again), delete → User.DeleteRestore.All,
+#                            each with User.Read.All (whose guest it is is read first); report → User.Read.All
 #   --with-groups            also grant GroupMember.ReadWrite.All: items that name groups (INVITE_ALLOWED_GROUPS)
 #                            join them once invited; a role-assignable group also needs RoleManagement.ReadWrite.Directory,
 #                            which this script never grants
 #   --with-mail              also grant Mail.Send, which INVITE_DELIVERY=mail needs; restrict it to the
 #                            sending mailbox with Exchange Online (docs/deploy.md), or it reaches every mailbox
 #   --with-reset-redemption  also grant User.ReadWrite.All (with User.Read.All), which an operator's
-#                            POST /api/invitations/{id}/reset-redemption needs (only then: it can change any user)
+#                            POST /api/invitations/{id}/reset-redemption and a mover's changed email (the same
+#                            guest redeemed at the new address) need (only then: it can change any user)
 #   --with-profile           also grant User.ReadWrite.All, which INVITE_ALLOW_PROFILE needs to write a joiner's
 #                            profile (givenName, department…) onto the guest; it can change any user: grant it
 #                            only if callers send profiles
@@ -46,7 +50,7 @@ POLICY_READ_ALL=246dd0d5-5bd0-4def-940b-0421030a5b68        # Policy.Read.All (A
 ORGANIZATION_READ_ALL=498476ce-e0fe-48b0-b801-37ba7e2685c6  # Organization.Read.All (Application)
 
 graph_endpoint=https://graph.microsoft.com
-resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report with_groups=false with_mail=false with_plan_checks=false with_profile=false
+resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report with_groups=false with_mail=false with_plan_checks=false with_profile=false leaver_action=none
 
 # The help is the comment block at the top of this file, and nothing after it.
 usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit "${1:-0}"; }
@@ -64,6 +68,7 @@ while [ $# -gt 0 ]; do
     --with-plan-checks) with_plan_checks=true; shift ;;
     --with-profile) with_profile=true; shift ;;
     --expired-action) expired_action=$2; shift 2 ;;
+    --leaver-action) leaver_action=$2; shift 2 ;;
     --dry-run) dry_run=true; shift ;;
     -h|--help) usage 0 ;;
     *) echo "Unknown option: $1" >&2; usage 2 ;;
@@ -72,6 +77,10 @@ done
 case "$expired_action" in
   report|disable|delete) ;;
   *) echo "--expired-action takes report, disable or delete (as EXPIRED_ACTION), not '$expired_action'." >&2; exit 2 ;;
+esac
+case "$leaver_action" in
+  none|report|disable|delete) ;;
+  *) echo "--leaver-action takes report, disable or delete (as LEAVER_ACTION), not '$leaver_action'." >&2; exit 2 ;;
 esac
 
 given=0
@@ -114,6 +123,11 @@ graph_sp=$(lookup "<service principal of Microsoft Graph>" ad sp show --id "$GRA
 roles=("$USER_INVITE_ALL")
 [ "$with_lifecycle" = true ] && roles+=("$USER_READ_ALL")
 case "$expired_action" in
+  disable) roles+=("$USER_READ_ALL" "$USER_ENABLE_DISABLE_ACCOUNT_ALL") ;;
+  delete) roles+=("$USER_READ_ALL" "$USER_DELETE_RESTORE_ALL") ;;
+esac
+case "$leaver_action" in
+  report) roles+=("$USER_READ_ALL") ;;
   disable) roles+=("$USER_READ_ALL" "$USER_ENABLE_DISABLE_ACCOUNT_ALL") ;;
   delete) roles+=("$USER_READ_ALL" "$USER_DELETE_RESTORE_ALL") ;;
 esac

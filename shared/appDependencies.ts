@@ -31,7 +31,7 @@ import {
 } from './storage';
 import { PartnerOnboarding, ROSTERS_CONTAINER, RosterProgressStore } from './rosters';
 import { loadSettings, type Settings } from './settings';
-import { EVENTS_QUEUE, InvitationEvents, RedemptionTracker, ExpiryPolicyMemory, RedemptionReset } from './lifecycle';
+import { EVENTS_QUEUE, InvitationEvents, RedemptionTracker, ExpiryPolicyMemory, RedemptionReset, Leavers } from './lifecycle';
 import { MailboxBudget } from './mail';
 import { RecordChanges } from './records';
 
@@ -62,6 +62,8 @@ export interface AppDependencies {
   events: InvitationEvents;
   /** An operator's reset of the redemption of a guest this app created. */
   redemptionReset: RedemptionReset;
+  /** People HR (or a partner's synced roster) says have gone: Left, and LEAVER_ACTION on their guest. */
+  leavers: Leavers;
   /** The pause of all sending, shared by every instance: the tenant's refusal, or an operator's switch. */
   sendingPause: SendingPause;
 }
@@ -90,6 +92,7 @@ export async function createAppDependencies(
   const graph = graphFrom(settings, records);
   const intake = intakeFrom(settings, records, graph);
   const batchReports = new BatchReports(store, ledger, batches.rejectedRows, batches.index);
+  const leavers = leaversFrom(settings, records, graph);
   return {
     settings,
     store,
@@ -108,8 +111,9 @@ export async function createAppDependencies(
       new RosterProgressStore(records.layout.rows('roster')),
       { budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000 },
     ),
-    redemptionTracker: trackerFrom(settings, records, graph),
+    redemptionTracker: trackerFrom(settings, records, graph, leavers),
     redemptionReset: new RedemptionReset(store, queue, graph.directory),
+    leavers,
     sendingPause: graph.sendingPause,
     health: graph.health,
     credentialCircuit: graph.credentialCircuit,
@@ -251,7 +255,12 @@ function workerFrom(settings: Settings, { layout, store, queue }: Records, { hea
 }
 
 /** Who accepted, reminders and expiry, within the write budget the invitations use. */
-function trackerFrom(settings: Settings, { layout, store, queue }: Records, { directory, pacer }: Graph): RedemptionTracker {
+function trackerFrom(
+  settings: Settings,
+  { layout, store, queue }: Records,
+  { directory, pacer }: Graph,
+  leavers: Leavers,
+): RedemptionTracker {
   return new RedemptionTracker(store, queue, directory, pacer, {
     policy: {
       ...(settings.REMINDER_AFTER !== undefined ? { reminderAfterMs: settings.REMINDER_AFTER } : {}),
@@ -260,8 +269,18 @@ function trackerFrom(settings: Settings, { layout, store, queue }: Records, { di
       expiredAction: settings.EXPIRED_ACTION,
     },
     policyMemory: new ExpiryPolicyMemory(layout.rows('lifecycle')),
+    leavers,
     // A timer run, like partnerOnboarding's: it stops cleanly well inside the Functions timeout.
     budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
+  });
+}
+
+/** Leavers' guests are disabled or deleted within the write budget the invitations use. */
+function leaversFrom(settings: Settings, { store }: Records, { directory, pacer }: Graph): Leavers {
+  return new Leavers(store, directory, pacer, {
+    allowed: settings.INVITE_ALLOW_LEAVERS,
+    action: settings.LEAVER_ACTION,
+    ...(settings.LEAVER_GRACE !== undefined ? { graceMs: settings.LEAVER_GRACE } : {}),
   });
 }
 

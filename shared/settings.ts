@@ -262,6 +262,19 @@ export const settingsSchema = z.object({
   /** `report` (list them), `disable` (accountEnabled false) or `delete` the guest. */
   EXPIRED_ACTION: z.enum(['report', 'disable', 'delete'], { error: 'expected "report", "disable" or "delete"' }).default('report'),
 
+  /**
+   * Leavers (lifecycle/leavers.ts): `true` lets callers mark a person a leaver (DELETE
+   * /api/invitations/{id}, ?externalId=) and partners' rosters sync (metadata sync=true); off,
+   * both are refused. What is done to a leaver's guest is LEAVER_ACTION, after LEAVER_GRACE.
+   */
+  INVITE_ALLOW_LEAVERS: flag,
+  /** `report` (nothing), `disable` (accountEnabled false; enabled again if they come back) or `delete` the guest this app created. */
+  LEAVER_ACTION: z.enum(['report', 'disable', 'delete'], { error: 'expected "report", "disable" or "delete"' }).default('disable'),
+  /** How long LEAVER_ACTION waits after a person leaves (submitting them again meanwhile undoes it); empty: none. */
+  LEAVER_GRACE: optionalDuration('P7D'),
+  /** A synced roster that would make more than this share of its partner's people leavers stops and asks (rosters/rosterSync.ts). */
+  SYNC_MAX_LEAVERS_PERCENT: z.coerce.number().min(0).max(100).default(20),
+
   /** Callbacks (lifecycle/invitationEvents.ts): where every status change is POSTed when a submission names no callbackUrl. */
   NOTIFY_URL: optionalText.pipe(httpsUrl('https://hr.contoso.com/hooks/invitations').optional()),
   /** Hosts a submission's callbackUrl may name; empty: callbackUrl is refused. */
@@ -330,6 +343,10 @@ const examples: Partial<Record<keyof Settings, string>> = {
   REMINDER_MAX: '2',
   EXPIRE_AFTER: 'P30D',
   EXPIRED_ACTION: 'report',
+  INVITE_ALLOW_LEAVERS: 'false',
+  LEAVER_ACTION: 'disable',
+  LEAVER_GRACE: 'P7D',
+  SYNC_MAX_LEAVERS_PERCENT: '20',
   NOTIFY_URL: 'https://hr.contoso.com/hooks/invitations',
   CALLBACK_ALLOWED_HOSTS: 'hr.contoso.com',
   NOTIFY_MAX_ATTEMPTS: '12',

@@ -1,4 +1,4 @@
-import { BadSignature, Conflict, InvalidRequest, NotFound, Unavailable } from '../../shared/core';
+import { BadSignature, Conflict, InvalidRequest, NotAllowed, NotFound, Unavailable } from '../../shared/core';
 
 /**
  * Problem details (RFC 9457): what every 4xx (and our 503s) answer with, naming what is wrong.
@@ -66,6 +66,7 @@ export function problemFor(error: unknown): RequestProblem | undefined {
   if (error instanceof RequestProblem) return error;
   if (error instanceof InvalidRequest) return INVALID[error.reason](error.message);
   if (error instanceof NotFound) return problems.notFound(error.message);
+  if (error instanceof NotAllowed) return new RequestProblem(403, 'not-allowed', 'The operator has not allowed this', error.message);
   if (error instanceof BadSignature)
     return new RequestProblem(401, 'invalid-signature', 'The request is not signed correctly', error.message);
   if (error instanceof Conflict) {

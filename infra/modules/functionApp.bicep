@@ -62,6 +62,10 @@ param reminderAfter string
 param reminderMax int
 param expireAfter string
 param expiredAction string
+param inviteAllowLeavers string
+param leaverAction string
+param leaverGrace string
+param syncMaxLeaversPercent int
 param notifyUrl string
 param callbackAllowedHosts string
 param notifyMaxAttempts int
@@ -130,6 +134,10 @@ var baseSettings = {
   REMINDER_MAX: string(reminderMax)
   EXPIRE_AFTER: expireAfter
   EXPIRED_ACTION: expiredAction
+  INVITE_ALLOW_LEAVERS: inviteAllowLeavers
+  LEAVER_ACTION: leaverAction
+  LEAVER_GRACE: leaverGrace
+  SYNC_MAX_LEAVERS_PERCENT: string(syncMaxLeaversPercent)
   NOTIFY_URL: notifyUrl
   CALLBACK_ALLOWED_HOSTS: callbackAllowedHosts
   NOTIFY_MAX_ATTEMPTS: string(notifyMaxAttempts)

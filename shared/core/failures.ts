@@ -41,6 +41,14 @@ export class Conflict extends Error {
   }
 }
 
+/**
+ * A power the operator has not granted (a setting such as INVITE_ALLOW_LEAVERS is off): no key or
+ * role makes up for it, and the message names the setting.
+ */
+export class NotAllowed extends Error {
+  override readonly name = 'NotAllowed';
+}
+
 /** A signed request whose signature does not verify (wrong secret, altered body, too old). */
 export class BadSignature extends Error {
   override readonly name = 'BadSignature';

@@ -46,6 +46,7 @@ export {
   type Dependency,
   InvalidRequest,
   type InvalidReason,
+  NotAllowed,
   NotFound,
   Unavailable,
 } from './failures';

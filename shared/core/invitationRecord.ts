@@ -10,10 +10,21 @@ import { z } from 'zod';
 /**
  * Queued → Processing → Invited | Failed | DeadLettered; then the lifecycle (lifecycle/): Invited →
  * Accepted once the guest redeems, Expired when they never do (EXPIRE_AFTER), Removed when the
- * guest was deleted outside the pipeline. A reminder takes an Invited person through Queued and
+ * guest was deleted outside the pipeline, Left when HR (or a partner's synced roster) says the
+ * person has gone (lifecycle/leavers.ts). A reminder takes an Invited person through Queued and
  * Processing again. The README's "Lifecycle" section draws it.
  */
-export const INVITATION_STATUSES = ['Queued', 'Processing', 'Invited', 'Accepted', 'Expired', 'Removed', 'Failed', 'DeadLettered'] as const;
+export const INVITATION_STATUSES = [
+  'Queued',
+  'Processing',
+  'Invited',
+  'Accepted',
+  'Expired',
+  'Removed',
+  'Left',
+  'Failed',
+  'DeadLettered',
+] as const;
 export const invitationStatusSchema = z.enum(INVITATION_STATUSES);
 export type InvitationStatus = z.infer<typeof invitationStatusSchema>;
 
@@ -23,6 +34,7 @@ export const FINAL_STATUSES: ReadonlySet<InvitationStatus> = new Set([
   'Accepted',
   'Expired',
   'Removed',
+  'Left',
   'Failed',
   'DeadLettered',
 ]);
@@ -122,6 +134,20 @@ export const invitationLifecycleSchema = z.object({
   /** How often it was refused in a row, and when it is tried again (a backoff that doubles, from an hour). */
   actionFailures: z.number().int().nonnegative().optional(),
   actionRetryAt: z.string().optional(),
+  /** A leaver (lifecycle/leavers.ts): when and why the person was marked Left. */
+  leftAt: z.string().optional(),
+  leftBecause: z.string().optional(),
+  /** What the person was before leaving: a leaver who comes back returns to it (re-enabled, not re-invited). */
+  statusBeforeLeaving: invitationStatusSchema.optional(),
+  /** When LEAVER_ACTION is due (after LEAVER_GRACE); present until it is carried out. */
+  leaverActionDueAt: z.string().optional(),
+  /** What was done to the leaver's guest, once done. */
+  leaverAction: z.enum(EXPIRED_ACTIONS).optional(),
+  /** Why nothing was done to the leaver's guest (no guest, not this app's own, already gone). */
+  leaverNote: z.string().optional(),
+  /** A returning leaver's guest, disabled when they left, is enabled again (worker/invitationFollowUp.ts). */
+  reenableStatus: z.enum(['Pending', 'Enabled', 'Failed']).optional(),
+  reenableError: z.string().optional(),
 });
 export type InvitationLifecycle = z.infer<typeof invitationLifecycleSchema>;
 
@@ -148,6 +174,8 @@ export const invitationRecordSchema = z
      * attempts: disable, delete and reset act on this user alone, never on one found or older.
      */
     ownedUserId: z.string().optional(),
+    /** The partner whose synced roster names the person (rosters/rosterSync.ts): dropped from its next roster, they leave. */
+    partner: z.string().optional(),
     /** Invitations sent again to this person (`resend`, a new attempt after a guest existed) since resendWindowStartedAt: INVITE_RESEND_MAX_PER_DAY. */
     resendCount: z.number().int().nonnegative().optional(),
     resendWindowStartedAt: z.string().optional(),

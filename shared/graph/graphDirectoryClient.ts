@@ -171,19 +171,24 @@ export class GraphDirectoryClient {
     return this.write('PATCH', `/users/${encodeURIComponent(userId)}`, { accountEnabled: false });
   }
 
+  /** A returning leaver's guest, signing in again (the same permission as disabling it). */
+  async enable(userId: string): Promise<WriteAnswer> {
+    return this.write('PATCH', `/users/${encodeURIComponent(userId)}`, { accountEnabled: true });
+  }
+
   async delete(userId: string): Promise<WriteAnswer> {
     return this.write('DELETE', `/users/${encodeURIComponent(userId)}`);
+  }
+
+  /** Takes a user out of a group (`DELETE /groups/{id}/members/{userId}/$ref`, GroupMember.ReadWrite.All). */
+  async removeGroupMember(groupId: string, userId: string): Promise<WriteAnswer> {
+    return this.write('DELETE', `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}/$ref`);
   }
 
   /**
    * Adds a user to a group (`POST /groups/{id}/members/$ref`). Throws Graph's error: a 400 "One or
    * more added object references already exist" for a member, a 404 naming the group or the user.
    */
-  /** Takes a user out of a group (`DELETE /groups/{id}/members/{userId}/$ref`, GroupMember.ReadWrite.All). */
-  async removeGroupMember(groupId: string, userId: string): Promise<WriteAnswer> {
-    return this.write('DELETE', `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}/$ref`);
-  }
-
   async addGroupMember(groupId: string, userId: string): Promise<WriteAnswer> {
     // The reference names the user in this cloud's Graph (graph.microsoft.us, microsoftgraph.chinacloudapi.cn …).
     return this.write('POST', `/groups/${encodeURIComponent(groupId)}/members/$ref`, {

@@ -17,7 +17,7 @@ import {
   type GuestInviteCheck,
   type TenantSettings,
 } from '../graph';
-import { moveOf, shouldQueueAgain, type StoredRecord } from '../storage';
+import { moveOf, returnOf, shouldQueueAgain, type StoredRecord } from '../storage';
 import type { InvitationPolicy } from './invitationPolicy';
 import { screenSubmission } from './submissionScreening';
 
@@ -49,6 +49,8 @@ export interface PlanEntry {
   record?: { id: string; status: InvitationStatus };
   /** AlreadyInPipeline: a mover, whose changed profile alone would be written onto their guest. */
   profileChanged?: true;
+  /** AlreadyInPipeline: a leaver who would come back (their guest enabled again if it was disabled), not invited again. */
+  returned?: true;
   /** Duplicate: the earlier row of the same person. */
   duplicateOf?: number;
   /** Rejected: why, and what the row held. */
@@ -150,6 +152,14 @@ export class InvitationPlanner {
       outcome: 'AlreadyInPipeline' as const,
       record: { id: record.id, status: record.status },
     };
+    const comeBack = again ? undefined : returnOf(stored);
+    if (comeBack)
+      return {
+        ...known,
+        returned: true,
+        callsGraph: comeBack.reenable,
+        realRun: `brings the leaver back as ${comeBack.status}${comeBack.reenable ? ' and enables their guest again' : ' (their guest was not switched off)'}: no invitation, no email`,
+      };
     const move = again ? undefined : moveOf(stored, invitation);
     if (move)
       return {
@@ -269,7 +279,7 @@ export class InvitationPlanner {
     // An invitation is one write, each group add and a profile one more; a mover's profile alone is one.
     const costs = toGraph.map((entry) => {
       const invitation = invitationOf.get(entry.email)!;
-      if (entry.profileChanged) return { writes: 1, emails: 0 };
+      if (entry.profileChanged || entry.returned) return { writes: 1, emails: 0 };
       return {
         writes: 1 + (invitation.groups?.length ?? 0) + (invitation.profile ? 1 : 0),
         emails: invitation.sendInvitationMessage ? 1 : 0,

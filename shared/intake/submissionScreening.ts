@@ -20,6 +20,8 @@ export interface SubmittedItem {
   warnings?: string[];
   /** A person the app has, whose changed profile will be written onto their guest (no new invitation). */
   profileChanged?: true;
+  /** A leaver who came back: what they were again, their guest enabled again if it was disabled (no new invitation). */
+  returned?: true;
 }
 
 /** An item that passed the policy: which candidate it names, and whether an earlier item already named that person. */
@@ -101,7 +103,12 @@ export function answerAdmissions(
     if (admission.admission === 'refused') return [];
     const { record } = admission;
     const duplicate = repeat || admission.admission === 'duplicate' || admission.admission === 'updated';
-    const changed = !repeat && admission.admission === 'updated' ? { profileChanged: true as const } : {};
+    const changed =
+      !repeat && admission.admission === 'updated'
+        ? admission.returned
+          ? { returned: true as const }
+          : { profileChanged: true as const }
+        : {};
     return [
       {
         index,

@@ -62,6 +62,9 @@ export const invitationEventSchema = z.object({
     acceptedAt: z.string().optional(),
     expiredAction: z.string().optional(),
     remindersSent: z.number().optional(),
+    /** A leaver: when they left, and when LEAVER_ACTION is due for their guest. */
+    leftAt: z.string().optional(),
+    leaverActionDueAt: z.string().optional(),
   }),
 });
 export type InvitationEvent = z.infer<typeof invitationEventSchema>;
@@ -283,6 +286,8 @@ export function eventOf(entity: RecordEntity): InvitationEvent {
       ...(entity.acceptedAt ? { acceptedAt: entity.acceptedAt } : {}),
       ...(entity.expiredAction ? { expiredAction: entity.expiredAction } : {}),
       ...(entity.remindersSent ? { remindersSent: entity.remindersSent } : {}),
+      ...(entity.status === 'Left' && entity.leftAt ? { leftAt: entity.leftAt } : {}),
+      ...(entity.status === 'Left' && entity.leaverActionDueAt ? { leaverActionDueAt: entity.leaverActionDueAt } : {}),
     },
   };
 }

@@ -1,16 +1,10 @@
-import {
-  GraphCallError,
-  MAX_BATCH_REQUESTS,
-  type GraphDirectoryClient,
-  type GuestRead,
-  WaitBeyondDeadlineError,
-  type GraphPacer,
-  pacedWrite,
-} from '../graph';
+import { GraphCallError, MAX_BATCH_REQUESTS, type GraphDirectoryClient, type GuestRead, type GraphPacer } from '../graph';
 import type { ExpiredAction } from '../core';
 import { type InvitationQueue, type InvitationStore, type StoredRecord, NO_CLAIM, type RecordEntity } from '../storage';
 import type { ExpiryPolicyMemory } from './expiryPolicyMemory';
 import { isOwnGuest } from './guestOwnership';
+import type { Leavers } from './leavers';
+import { ACTION_DONE, actionRefusal, actionWaits, actOnGuest, NO_ACTION_REFUSAL, refusedActionFields } from './guestActions';
 
 /**
  * What became of each invited person, read from Graph (`trackRedemptions`, and the admin route
@@ -37,9 +31,11 @@ export interface RedemptionTrackerOptions {
   budgetMs: number;
   /** Which expiry policy the timer has already run under: a new one is reported first (runOnSchedule). */
   policyMemory?: ExpiryPolicyMemory;
+  /** Leavers whose LEAVER_ACTION is due (after LEAVER_GRACE, or refused before) are acted on in each run. */
+  leavers?: Pick<Leavers, 'actOnDue'>;
 }
 
-export type LifecycleChange = 'accepted' | 'removed' | 'expired' | 'reminded';
+export type LifecycleChange = 'accepted' | 'removed' | 'expired' | 'reminded' | 'left';
 
 export interface AffectedPerson {
   id: string;
@@ -48,11 +44,11 @@ export interface AffectedPerson {
   externalId?: string;
   invitedAt?: string;
   change: LifecycleChange;
-  /** For `expired`: what is (or would be) done to the guest. */
+  /** For `expired` and `left`: what is (or would be) done to the guest. */
   action?: ExpiredAction;
-  /** For `expired`: only reported, not done (a dry run, or the first scheduled run under a new expiry policy). */
+  /** For `expired` and `left`: only reported, not done (a dry run, or the first scheduled run under a new expiry policy). */
   reportedOnly?: true;
-  /** For `expired`: Graph refused the action (its reason); it is tried again on a later run. */
+  /** For `expired` and `left`: Graph refused the action (its reason); it is tried again on a later run. */
   failed?: string;
 }
 
@@ -75,11 +71,6 @@ export interface RunOptions {
   /** Report who would expire, and change nothing for them (the rest is applied). @default false */
   reportExpiryOnly?: boolean;
 }
-
-// A refused disable or delete is tried again after an hour, then two, four… at most a day.
-const ACTION_FIRST_BACKOFF_MS = 60 * 60_000;
-const ACTION_MAX_BACKOFF_MS = 24 * 60 * 60_000;
-const ACTIONS: Record<LifecyclePolicy['expiredAction'], ExpiredAction> = { report: 'reported', disable: 'disabled', delete: 'deleted' };
 
 export class RedemptionTracker {
   constructor(
@@ -143,6 +134,9 @@ export class RedemptionTracker {
         break;
       }
     }
+    // Leavers whose action is due: their guests are read one by one, within what is left of the run.
+    for (const leaver of (await this.options.leavers?.actOnDue(deadline, { dryRun })) ?? [])
+      run.affected.push({ ...leaver, change: 'left' });
     return run;
   }
 
@@ -201,7 +195,7 @@ export class RedemptionTracker {
     const expiryDue =
       policy.expireAfterMs !== undefined && entity.status === 'Invited' && now.getTime() - invitedAt >= policy.expireAfterMs;
     if (expiryDue && own) {
-      const action = ACTIONS[policy.expiredAction];
+      const action = ACTION_DONE[policy.expiredAction];
       if (dryRun || reportExpiryOnly) {
         if (!dryRun) await this.store.touch({ ...entity, ...seen }, stored.etag);
         return { ...person, change: 'expired', action, reportedOnly: true };
@@ -209,29 +203,22 @@ export class RedemptionTracker {
       if (action !== 'reported') {
         // A refusal (no permission, throttled, a user the app may not change) is this person's alone:
         // recorded with its reason and tried again later, while the run goes on with the others.
-        if (Date.parse(entity.actionRetryAt ?? '') > now.getTime()) {
+        if (actionWaits(entity, now)) {
           await this.store.touch({ ...entity, ...seen }, stored.etag); // read now: it sorts behind the others next run
           return { ...person, change: 'expired', action, ...(entity.actionError ? { failed: entity.actionError } : {}) };
         }
-        const failure = await this.actOnGuest(action, guest.id, deadline).then(
+        const failure = await actOnGuest(this.directory, this.writePacer, action, guest.id, deadline).then(
           () => undefined,
           (error: unknown) => {
-            if (error instanceof GraphCallError || error instanceof WaitBeyondDeadlineError) return error;
-            throw error;
+            const refusal = actionRefusal(error);
+            if (!refusal) throw error;
+            return refusal;
           },
         );
         if (failure) {
-          const failures = (entity.actionFailures ?? 0) + 1;
-          const reason =
-            failure instanceof GraphCallError
-              ? `${failure.code}: ${failure.message}`.slice(0, 500)
-              : 'the write budget had no room in this run';
-          const retryAt = new Date(now.getTime() + Math.min(ACTION_MAX_BACKOFF_MS, ACTION_FIRST_BACKOFF_MS * 2 ** (failures - 1)));
-          await this.store.touch(
-            { ...entity, ...seen, actionError: reason, actionFailures: failures, actionRetryAt: retryAt.toISOString() },
-            stored.etag,
-          );
-          return { ...person, change: 'expired', action, failed: reason };
+          const refused = refusedActionFields(entity, failure, now);
+          await this.store.touch({ ...entity, ...seen, ...refused }, stored.etag);
+          return { ...person, change: 'expired', action, failed: refused.actionError! };
         }
       }
       await this.write(stored, {
@@ -239,9 +226,7 @@ export class RedemptionTracker {
         status: 'Expired',
         expiredAt: at,
         expiredAction: action,
-        actionError: undefined,
-        actionFailures: undefined,
-        actionRetryAt: undefined,
+        ...NO_ACTION_REFUSAL,
       });
       return { ...person, change: 'expired', action };
     }
@@ -257,18 +242,6 @@ export class RedemptionTracker {
     }
     if (!dryRun) await this.store.touch({ ...entity, ...seen }, stored.etag);
     return undefined;
-  }
-
-  /** Disables or deletes the guest in its turn of the write budget (a 429 slows every writer); a guest already gone counts as deleted. */
-  private async actOnGuest(action: 'disabled' | 'deleted', userId: string, deadline: number): Promise<void> {
-    try {
-      await pacedWrite(this.writePacer, deadline, () =>
-        action === 'disabled' ? this.directory.disable(userId) : this.directory.delete(userId),
-      );
-    } catch (error) {
-      if (action === 'deleted' && error instanceof GraphCallError && error.httpStatus === 404) return;
-      throw error;
-    }
   }
 
   /** Queued again as a reminder: the worker claims it and asks Graph to send the invitation email again. */

@@ -6,13 +6,18 @@ import { FINAL_STATUSES, INVITED_STATUSES, RETRYABLE_STATUSES, type GroupOutcome
  */
 
 export interface KnownPerson {
-  record: Pick<InvitationRecord, 'status' | 'queuedAt'>;
+  record: Pick<InvitationRecord, 'status' | 'queuedAt'> &
+    Partial<Pick<InvitationRecord, 'statusBeforeLeaving' | 'leaverAction' | 'removedAt'>>;
   invitation: Invitation;
 }
 
-/** The intake rule: a live record answers as a duplicate; a failed one, or one asked for again, is queued again. */
+/**
+ * The intake rule: a live record answers as a duplicate; a failed one, or one asked for again, is
+ * queued again. A leaver whose guest is still there returns (returnOf) rather than being invited again.
+ */
 export function shouldQueueAgain(existing: KnownPerson, invitation: Invitation, now: Date, staleAfterMs: number): boolean {
   const { status, queuedAt } = existing.record;
+  if (status === 'Left') return returnOf(existing) === undefined;
   if (RETRYABLE_STATUSES.has(status)) return true;
   // A record left Queued with no message (the intake failed between the two writes): queue it again.
   if (status === 'Queued' && now.getTime() - Date.parse(queuedAt) > staleAfterMs) return true;
@@ -40,6 +45,24 @@ export function keptFromEarlierSubmissions(existing: KnownPerson, submitted: Inv
     ...(earlier.invitedUserMessageInfo ? { invitedUserMessageInfo: earlier.invitedUserMessageInfo } : {}),
     ...(earlier.messageTemplate ? { messageTemplate: earlier.messageTemplate } : {}),
   };
+}
+
+/** A leaver coming back: the status they return to, and whether their guest (disabled when they left) is enabled again. */
+export interface Return {
+  status: 'Invited' | 'Accepted';
+  reenable: boolean;
+}
+
+/**
+ * The return rule: a leaver submitted again whose guest is still there (disabled, reported, or
+ * still in its grace) returns to what they were, never re-invited; their guest is enabled again if
+ * it was disabled. One whose guest is gone (deleted) or who never had one is invited again.
+ */
+export function returnOf(existing: KnownPerson): Return | undefined {
+  const { status, statusBeforeLeaving, leaverAction, removedAt } = existing.record;
+  if (status !== 'Left' || leaverAction === 'deleted' || removedAt) return undefined;
+  if (statusBeforeLeaving !== 'Invited' && statusBeforeLeaving !== 'Accepted') return undefined;
+  return { status: statusBeforeLeaving, reenable: leaverAction === 'disabled' };
 }
 
 /** A person whose guest exists and is live: a changed profile or groups follow them (a mover). */

@@ -27,7 +27,7 @@ export {
 } from './invitationStore';
 export { NO_CLAIM, errorColumns, groupsColumns, outcomeColumns, recordFromEntity, type RecordEntity } from './recordEntity';
 export { storageAccountFromSettings, type StorageAccount } from './storageAccount';
-export { moveOf, shouldQueueAgain, type Move } from './admissionRules';
+export { moveOf, returnOf, shouldQueueAgain, type Move, type Return } from './admissionRules';
 export { takeFromRollingWindow, takeFromSlidingWindow } from './tableCounter';
 export {
   BATCH_META_ROW,

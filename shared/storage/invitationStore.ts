@@ -12,7 +12,7 @@ import {
 import { groupsColumns, NO_CLAIM, NO_LIFECYCLE, NO_OUTCOME, recordEntitySchema, recordFromEntity, type RecordEntity } from './recordEntity';
 import type { CallerResendBudget } from './callerResendBudget';
 import { isConflict, isPreconditionFailed, isRefusal } from './errors';
-import { keptFromEarlierSubmissions, moveOf, movedGroups, shouldQueueAgain, type Move } from './admissionRules';
+import { keptFromEarlierSubmissions, moveOf, movedGroups, returnOf, shouldQueueAgain, type Move, type Return } from './admissionRules';
 import { recordPartition, type TableLayout } from './tableLayout';
 
 /**
@@ -38,12 +38,17 @@ export interface StoredRecord {
   entity: RecordEntity;
 }
 
-/** `updated`: a mover (admissionRules.ts): the person's profile changed, and only it is written onto their guest. */
+/**
+ * `updated`: a mover (admissionRules.ts): the person's profile or groups changed, and only that is
+ * written onto their guest; or a leaver who came back (`returned`), enabled again.
+ */
 export type Admission = 'created' | 'requeued' | 'duplicate' | 'updated';
 export type AdmissionResult =
   | {
       record: InvitationRecord;
       admission: Admission;
+      /** A leaver who came back (admissionRules.ts returnOf): not invited again. */
+      returned?: true;
       /** The person's place in their batch (a duplicate's is in the batch that has them). */
       batchPosition?: number;
       /** For a requeued record: the row as it was, so that withdraw can restore it. */
@@ -121,6 +126,19 @@ export interface InvitationStoreOptions {
 
 const RESEND_WINDOW_MS = 24 * 60 * 60_000;
 
+/** A returning leaver's record keeps nothing of their leaving. */
+const NO_LEAVER: Partial<RecordEntity> = {
+  leftAt: undefined,
+  leftBecause: undefined,
+  statusBeforeLeaving: undefined,
+  leaverActionDueAt: undefined,
+  leaverAction: undefined,
+  leaverNote: undefined,
+  actionError: undefined,
+  actionFailures: undefined,
+  actionRetryAt: undefined,
+};
+
 export interface AdmitOptions {
   /** Called as each group of people is recorded, so the caller can queue them while the rest are written. */
   onRecorded?: (recorded: AdmissionResult[]) => void;
@@ -189,13 +207,16 @@ export class InvitationStore {
         }
       }
       if (!shouldQueueAgain(existing, candidate.invitation, now, this.options.queuedStaleAfterMs)) {
-        const move = moveOf(existing, candidate.invitation);
-        if (!move) return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
-        const moved = await this.recordMove(existing, move, now);
+        const comeBack = returnOf(existing);
+        const asNow = comeBack ? { ...existing, record: { ...existing.record, status: comeBack.status } } : existing;
+        const move = moveOf(asNow, candidate.invitation);
+        if (!move && !comeBack) return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
+        const moved = await this.recordMove(existing, move ?? {}, now, comeBack);
         if (!moved) continue; // changed meanwhile: decide again
         return {
           record: recordFromEntity(moved),
           admission: 'updated',
+          ...(comeBack ? { returned: true as const } : {}),
           previous: existing.entity,
           batchPosition: existing.entity.batchPosition,
         };
@@ -226,23 +247,33 @@ export class InvitationStore {
   /**
    * A mover's changes kept, and marked for the follow-up to make on the guest (worker/invitationFollowUp.ts):
    * the profile Pending; each newly named group Pending, each group this app added and no longer
-   * named Removing. Undefined if the row changed meanwhile.
+   * named Removing. A returning leaver is what they were again, their guest to be enabled if it was
+   * disabled; that change of status is announced like any. Undefined if the row changed meanwhile.
    */
-  private async recordMove(existing: StoredRecord, move: Move, now: Date): Promise<RecordEntity | undefined> {
+  private async recordMove(existing: StoredRecord, move: Move, now: Date, comeBack?: Return): Promise<RecordEntity | undefined> {
     const moved: RecordEntity = {
       ...existing.entity,
       request: JSON.stringify({ ...existing.invitation, ...move }),
       ...(move.profile ? { profileStatus: 'Pending' as const, profileError: undefined } : {}),
       ...(move.groups ? groupsColumns(movedGroups(existing.record.groups ?? [], move.groups)) : {}),
+      ...(comeBack
+        ? {
+            ...NO_LEAVER,
+            status: comeBack.status,
+            ...(comeBack.reenable ? { reenableStatus: 'Pending' as const, reenableError: undefined } : {}),
+          }
+        : {}),
       updatedAt: now.toISOString(),
     };
     try {
       await this.layout.recordRows(moved.id).update(moved.id, toTableEntity(moved), 'Replace', existing.etag);
-      return moved;
     } catch (error) {
       if (isPreconditionFailed(error)) return undefined;
       throw error;
     }
+    if (comeBack)
+      await this.options.changes?.follow({ batchId: moved.batchId, recordId: moved.id, batchPosition: moved.batchPosition, entity: moved });
+    return moved;
   }
 
   /**
@@ -379,6 +410,11 @@ export class InvitationStore {
    */
   async awaitingAcceptance(): Promise<StoredRecord[]> {
     return this.recordsWhere(odata`(status eq 'Invited' or (status eq 'Expired' and expiredAction eq 'reported'))`);
+  }
+
+  /** Leavers whose LEAVER_ACTION is due by `at` (lifecycle/leavers.ts): a filtered scan of the record partitions. */
+  async leaversDueBy(at: string): Promise<StoredRecord[]> {
+    return this.recordsWhere(odata`status eq 'Left' and leaverActionDueAt le ${at}`);
   }
 
   /** Every record in one status: a filtered scan of the record partitions (GET /api/expired). */

@@ -21,7 +21,8 @@ import { type InvitationStore, type StoredRecord, groupsColumns, type RecordEnti
  *   as `emailStatus` (Pending, Sent, Failed with `emailError`);
  * - the groups the item names (`POST /groups/{id}/members/$ref`), each recorded with its outcome;
  * - the item's `profile` (`PATCH /users/{id}`), recorded as `profileStatus` (Pending, Set, Failed
- *   with `profileError`).
+ *   with `profileError`);
+ * - a returning leaver's guest, disabled when they left, enabled again (`reenableStatus`).
  * They are marked Pending in the same write as Invited, so a crash before they are done is
  * finished by the message's redelivery (the worker calls `complete` on a final record too).
  * While the app cannot sign in (the credential circuit is open, or a step meets a refused token),
@@ -83,7 +84,7 @@ export class InvitationFollowUp {
     private readonly store: InvitationStore,
     private readonly directory: Pick<
       GraphDirectoryClient,
-      'sendMimeMail' | 'addGroupMember' | 'removeGroupMember' | 'updateProfile' | 'readGuests'
+      'sendMimeMail' | 'addGroupMember' | 'removeGroupMember' | 'updateProfile' | 'readGuests' | 'enable'
     >,
     private readonly options: FollowUpOptions,
   ) {}
@@ -108,6 +109,7 @@ export class InvitationFollowUp {
       (record.status === 'Invited' || record.status === 'Accepted') &&
       (record.emailStatus === 'Pending' ||
         record.profileStatus === 'Pending' ||
+        record.reenableStatus === 'Pending' ||
         (record.groups ?? []).some((group) => GROUP_STEPS.has(group.status)))
     );
   }
@@ -135,13 +137,22 @@ export class InvitationFollowUp {
       log.warn(`${who}: group ${group.id} not changed (${group.error}).`);
     const profile = stored.record.profileStatus === 'Pending' ? await this.unlessItWaits(() => this.setProfile(stored), waits) : undefined;
     if (profile?.profileStatus === 'Failed') log.warn(`${who}: profile not set (${profile.profileError}).`);
+    const reenabled = stored.record.reenableStatus === 'Pending' ? await this.unlessItWaits(() => this.reenable(stored), waits) : undefined;
+    if (reenabled?.reenableStatus === 'Failed')
+      log.warn(`${who}: the returning leaver's guest was not enabled (${reenabled.reenableError}).`);
     // Only what a step decided is written: a message handed back while everything waits changes no row.
     const groupsDecided = groups.some((group, index) => group !== stored.record.groups?.[index]);
-    if (email || groupsDecided || profile)
-      await this.write(id, { ...(email ?? {}), ...(stored.record.groups ? { groups } : {}), ...(profile ?? {}) });
+    if (email || groupsDecided || profile || reenabled)
+      await this.write(id, {
+        ...(email ?? {}),
+        ...(stored.record.groups ? { groups } : {}),
+        ...(profile ?? {}),
+        ...(reenabled ?? {}),
+      });
     const waiting =
       (email === undefined && stored.record.emailStatus === 'Pending') ||
       (profile === undefined && stored.record.profileStatus === 'Pending') ||
+      (reenabled === undefined && stored.record.reenableStatus === 'Pending') ||
       groups.some((group) => GROUP_STEPS.has(group.status));
     if (!waiting) return {};
     const waitMs = Math.max(SIGN_IN_WAIT_MIN_MS, this.signInWaitMs(), ...waits.map((wait) => wait.waitMs));
@@ -287,6 +298,25 @@ export class InvitationFollowUp {
     }
   }
 
+  /**
+   * Enables a returning leaver's guest again. Only a guest this app disabled: the leaver's action
+   * was written onto the guest established as the app's own (lifecycle/leavers.ts), so that is
+   * the one enabled.
+   */
+  private async reenable(stored: StoredRecord): Promise<Pick<InvitationRecord, 'reenableStatus' | 'reenableError'>> {
+    const userId = stored.record.ownedUserId;
+    if (!userId) return { reenableStatus: 'Failed', reenableError: 'the guest this app created is not known: nothing is enabled' };
+    try {
+      await this.writeToNewGuest(() => this.directory.enable(userId), { userMissing: () => false });
+      return { reenableStatus: 'Enabled' };
+    } catch (error) {
+      if (error instanceof StepWaits) throw error;
+      this.waitOnSignIn(error);
+      const reason = error instanceof GraphCallError ? `${error.code}: ${error.message}` : String(error);
+      return { reenableStatus: 'Failed', reenableError: reason.slice(0, 500) };
+    }
+  }
+
   /** The user Graph's 201 named, read (a 404 is replication for a moment, as for writes); undefined if it never appears. */
   private async readNewGuest(userId: string, moreFields: readonly string[]): Promise<Guest | undefined> {
     const waitMs = this.options.replicationWaitMs ?? 60_000;
@@ -351,7 +381,7 @@ export class InvitationFollowUp {
   }
 
   /** Writes the outcomes onto the record as it is now (a compare-and-swap, read again on a race). */
-  private async write(id: string, outcome: InvitationOutcome): Promise<void> {
+  private async write(id: string, outcome: InvitationOutcome & Pick<InvitationRecord, 'reenableStatus' | 'reenableError'>): Promise<void> {
     for (;;) {
       const stored = await this.store.getById(id);
       // Submitted again meanwhile: a new attempt owns the record.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { problemFor, problems } from '../../functions/runtime/problems';
-import { BadSignature, Conflict, InvalidRequest, NotFound, Unavailable } from '../../shared/core';
+import { BadSignature, Conflict, InvalidRequest, NotAllowed, NotFound, Unavailable } from '../../shared/core';
 
 /** The one place the domain's failures become HTTP (functions/runtime/problems.ts): each has its status and type. */
 describe('problems for the domain’s failures', () => {
@@ -11,6 +11,7 @@ describe('problems for the domain’s failures', () => {
     [new InvalidRequest('xml', 'unsupported-type'), 415, 'unsupported-media-type'],
     [new NotFound('No invitation x.'), 404, 'not-found'],
     [new BadSignature('expired'), 401, 'invalid-signature'],
+    [new NotAllowed('INVITE_ALLOW_LEAVERS is off'), 403, 'not-allowed'],
     [new Conflict('is Failed'), 409, 'conflict'],
     [new Conflict('still running', 'in-progress'), 409, 'conflict'],
     [new Conflict('other body', 'key-reused'), 422, 'idempotency-key-reused'],

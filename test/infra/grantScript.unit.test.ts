@@ -110,6 +110,15 @@ describe('scripts/grant-graph-permission.sh', () => {
     [['--with-plan-checks'], [USER_INVITE_ALL, USER_READ_ALL, POLICY_READ_ALL, ORGANIZATION_READ_ALL]],
     // A joiner's profile is a user write: User.ReadWrite.All, only on this flag.
     [['--with-profile'], [USER_INVITE_ALL, USER_READWRITE_ALL]],
+    // Leavers: read whose guest it is, then switch it off with the narrowest permission for that; never User.ReadWrite.All.
+    [
+      ['--leaver-action', 'disable'],
+      [USER_INVITE_ALL, USER_READ_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL],
+    ],
+    [
+      ['--leaver-action', 'delete', '--expired-action', 'disable'],
+      [USER_INVITE_ALL, USER_READ_ALL, USER_ENABLE_DISABLE_ACCOUNT_ALL, USER_DELETE_RESTORE_ALL],
+    ],
   ])('with %j grants exactly the permissions it needs', async (options, roles) => {
     const az = fakeAz();
     const result = await grant(['--principal-id', 'sp-1', ...options], az);
@@ -119,6 +128,12 @@ describe('scripts/grant-graph-permission.sh', () => {
       .filter((call) => call.includes('--method POST'))
       .map((call) => /"appRoleId":"([^"]+)"/.exec(call)?.[1]);
     expect(granted).toEqual(roles);
+  });
+
+  it('refuses a leaver action it does not know', async () => {
+    const result = await grant(['--principal-id', 'sp-1', '--leaver-action', 'purge'], fakeAz());
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--leaver-action takes report, disable or delete');
   });
 
   it('refuses an expired action it does not know', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { INVITATION_STATUSES, invitationSchema, type InvitationStatus } from '../../shared/core';
-import { keptFromEarlierSubmissions, moveOf, movedGroups, shouldQueueAgain } from '../../shared/storage/admissionRules';
+import { keptFromEarlierSubmissions, moveOf, movedGroups, returnOf, shouldQueueAgain } from '../../shared/storage/admissionRules';
 
 /** A person submitted again (shared/storage/admissionRules.ts): queued again or a duplicate, and what the new submission may change. */
 describe('a person submitted again', () => {
@@ -20,6 +20,7 @@ describe('a person submitted again', () => {
     Accepted: { plain: false, resend: true },
     Expired: { plain: true, resend: true }, // a new attempt
     Removed: { plain: true, resend: true },
+    Left: { plain: true, resend: true }, // a leaver who never had a guest (or whose guest is gone): invited again
     Failed: { plain: true, resend: true },
     DeadLettered: { plain: true, resend: true },
   };
@@ -27,6 +28,30 @@ describe('a person submitted again', () => {
   it.each(INVITATION_STATUSES)('%s: queued again as the rules say', (status) => {
     expect(shouldQueueAgain(known(status), invitation(), now, STALE_MS)).toBe(expected[status].plain);
     expect(shouldQueueAgain(known(status), invitation({ resend: true }), now, STALE_MS)).toBe(expected[status].resend);
+  });
+
+  it('brings back a leaver whose guest is still there, enabled again only if it was disabled; invites again one whose guest is gone', () => {
+    const leaver = (extra: Record<string, unknown>) => ({
+      ...known('Left'),
+      record: { status: 'Left' as const, queuedAt: now.toISOString(), ...extra },
+    });
+    const disabled = leaver({ statusBeforeLeaving: 'Accepted', leaverAction: 'disabled' });
+    expect(returnOf(disabled)).toEqual({ status: 'Accepted', reenable: true });
+    expect(shouldQueueAgain(disabled, invitation(), now, STALE_MS)).toBe(false);
+    expect(shouldQueueAgain(disabled, invitation({ resend: true }), now, STALE_MS)).toBe(false);
+    // Still in its grace, or only reported: nothing was switched off.
+    expect(returnOf(leaver({ statusBeforeLeaving: 'Invited' }))).toEqual({ status: 'Invited', reenable: false });
+    expect(returnOf(leaver({ statusBeforeLeaving: 'Invited', leaverAction: 'reported' }))).toEqual({ status: 'Invited', reenable: false });
+    for (const gone of [
+      leaver({ statusBeforeLeaving: 'Invited', leaverAction: 'deleted' }),
+      leaver({ statusBeforeLeaving: 'Accepted', removedAt: now.toISOString() }),
+      leaver({ statusBeforeLeaving: 'Failed' }),
+      leaver({ statusBeforeLeaving: 'Queued' }),
+    ]) {
+      expect(returnOf(gone)).toBeUndefined();
+      expect(shouldQueueAgain(gone, invitation(), now, STALE_MS)).toBe(true);
+    }
+    expect(returnOf(known('Accepted'))).toBeUndefined();
   });
 
   it('queues again a person left Queued past the stale time (the intake failed between the record and the message)', () => {
