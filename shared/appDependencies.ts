@@ -29,7 +29,7 @@ import {
   TableLayout,
   type StorageAccount,
 } from './storage';
-import { PartnerOnboarding, ROSTERS_CONTAINER, RosterProgressStore } from './rosters';
+import { PartnerOnboarding, ROSTERS_CONTAINER, RosterProgressStore, RosterSync } from './rosters';
 import { loadSettings, type Settings } from './settings';
 import { EVENTS_QUEUE, InvitationEvents, RedemptionTracker, ExpiryPolicyMemory, RedemptionReset, Leavers } from './lifecycle';
 import { MailboxBudget } from './mail';
@@ -109,7 +109,14 @@ export async function createAppDependencies(
       intake,
       batchReports,
       new RosterProgressStore(records.layout.rows('roster')),
-      { budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000 },
+      {
+        budgetMs: settings.PARTNER_ONBOARDING_BUDGET_SECONDS * 1000,
+        sync: new RosterSync(store, leavers, {
+          allowed: settings.INVITE_ALLOW_LEAVERS,
+          maxLeaversPercent: settings.SYNC_MAX_LEAVERS_PERCENT,
+          leaverAction: settings.LEAVER_ACTION,
+        }),
+      },
     ),
     redemptionTracker: trackerFrom(settings, records, graph, leavers),
     redemptionReset: new RedemptionReset(store, queue, graph.directory),

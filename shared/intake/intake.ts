@@ -38,6 +38,8 @@ export interface AdmitSubmissionOptions {
   keepRejectedWhenNoneAccepted?: boolean;
   /** Who submits, for their day's budget of resends (storage/callerResendBudget.ts). @default the source's kind */
   caller?: string;
+  /** A partner's synced roster: its people are stamped with the partner (rosters/rosterSync.ts). */
+  partner?: string;
 }
 
 const API_SOURCE: BatchSource = { kind: 'api' };
@@ -144,9 +146,10 @@ export class Intake {
     batchId: string,
     submission: Pick<Submission, 'accepted' | 'rejected'>,
     submissionKey: string,
-    { source, keepRejectedWhenNoneAccepted = false, caller = source.kind }: AdmitSubmissionOptions,
+    { source, keepRejectedWhenNoneAccepted = false, caller = source.kind, partner }: AdmitSubmissionOptions,
   ): Promise<SubmissionResult> {
     const screened = screenSubmission(submission, this.options.policy, this.options.inviteDelivery ?? 'graph');
+    if (partner) for (const candidate of screened.candidates) candidate.partner = partner;
     if (screened.candidates.length === 0) {
       const { rejected } = screened;
       if (keepRejectedWhenNoneAccepted) await this.recordInBatch({ batchId, source, submissionKey, people: [], rejected });

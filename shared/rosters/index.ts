@@ -2,3 +2,4 @@
 
 export { PartnerOnboarding, ROSTERS_CONTAINER } from './partnerOnboarding';
 export { RosterProgressStore } from './rosterProgress';
+export { RosterSync } from './rosterSync';

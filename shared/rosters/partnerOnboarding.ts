@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
-import { type Log, type RejectedItem, Unavailable } from '../core';
+import { type Log, normalizeEmailAddress, type RejectedItem, Unavailable } from '../core';
 import { emptyResultsCsv, type BatchReports, stringifyForSpreadsheets } from '../batches';
 import { combinePlans, type Intake, type InvitationPlan, planCsv, validateItems } from '../intake';
 import { type RosterProgressStore, type RosterProgress } from './rosterProgress';
 import { readRosterRows, rosterFormat, RosterFormatError, type RosterRow } from './rosterRows';
 import { isConflict, isNotFound, isOutage, isPreconditionFailed } from '../storage';
+import { leaversCsv, type RosterSync, syncRequestOf, type SyncVerdict } from './rosterSync';
 
 /**
  * Scheduled partner onboarding: every new roster in the `partner-rosters` container goes through
@@ -18,7 +19,10 @@ import { isConflict, isNotFound, isOutage, isPreconditionFailed } from '../stora
  * person of its batch has a final status. A roster whose metadata says `dryRun=true` is planned
  * instead (intake/invitationPlanner.ts): results/<name>-plan.csv says what it would do, nobody is
  * invited, and the file stays where it is until its metadata says otherwise (which makes it a new
- * version, recorded from its first row).
+ * version, recorded from its first row). A roster whose metadata says `sync=true` and
+ * `partner=<key>` is that partner's whole list (rosterSync.ts): once its rows are recorded, the
+ * partner's people it no longer names leave (results/<name>-leavers.csv), unless there are too
+ * many of them, in which case it stops before anything is done and waits for an operator.
  */
 
 export const ROSTERS_CONTAINER = 'partner-rosters';
@@ -59,12 +63,16 @@ export interface PartnerOnboardingOptions {
    * @default ROSTER_CHUNK_SIZE (1,000)
    */
   chunkSize?: number;
+  /** Synced rosters (metadata sync=true): who leaves, and the guard. None: a synced roster fails, saying so. */
+  sync?: RosterSync;
 }
 
 export interface OnboardingRun {
   recorded: string[];
   /** Rosters with `dryRun=true`: their plan is written, and they wait for their metadata to change. */
   planned: string[];
+  /** Synced rosters the leavers' guard stopped: they wait for an operator (metadata allowLeavers=<n>). */
+  stopped: string[];
   resumedLater: string[];
   failed: string[];
   completed: string[];
@@ -95,7 +103,7 @@ export class PartnerOnboarding {
     const deadline = Date.now() + this.options.budgetMs;
     const container = this.container();
     await container.createIfNotExists();
-    const run: OnboardingRun = { recorded: [], planned: [], resumedLater: [], failed: [], completed: [] };
+    const run: OnboardingRun = { recorded: [], planned: [], stopped: [], resumedLater: [], failed: [], completed: [] };
 
     for (const [position, blob] of (await this.newRosters(container)).entries()) {
       // Every run makes progress on at least one roster, however short its budget.
@@ -138,7 +146,7 @@ export class PartnerOnboarding {
     blob: BlobItem,
     deadline: number,
     log: Pick<Log, 'info' | 'warn'>,
-  ): Promise<'recorded' | 'planned' | 'resumedLater' | 'failed'> {
+  ): Promise<Outcome> {
     try {
       return await this.record(container, blob, deadline, log);
     } catch (error) {
@@ -151,12 +159,7 @@ export class PartnerOnboarding {
     }
   }
 
-  private async record(
-    container: ContainerClient,
-    blob: BlobItem,
-    deadline: number,
-    log: Pick<Log, 'info' | 'warn'>,
-  ): Promise<'recorded' | 'planned' | 'resumedLater' | 'failed'> {
+  private async record(container: ContainerClient, blob: BlobItem, deadline: number, log: Pick<Log, 'info' | 'warn'>): Promise<Outcome> {
     const etag = quoted(blob.properties.etag!);
     const format = rosterFormat(blob.name);
     if (!format) {
@@ -169,8 +172,15 @@ export class PartnerOnboarding {
       return 'failed';
     }
     let progress = await this.progress.get(blob.name);
-    // Planned already, and unchanged since: it waits for its metadata to say dryRun=false.
-    if (progress?.status === 'planned' && quoted(progress.blobEtag) === etag) return 'planned';
+    // Planned (or stopped by the leavers' guard) already, and unchanged since: it waits for its metadata to change.
+    if ((progress?.status === 'planned' || progress?.status === 'stopped') && quoted(progress.blobEtag) === etag) return progress.status;
+    const metadata = (await container.getBlobClient(blob.name).getProperties({ conditions: { ifMatch: etag } })).metadata ?? {};
+    const sync = this.syncOf(metadata);
+    if (sync && 'problem' in sync) {
+      await this.fail(container, blob, sync.problem, log);
+      await this.progress.delete(blob.name);
+      return 'failed';
+    }
     if (!progress || quoted(progress.blobEtag) !== etag) {
       // New, or replaced by a new version: a new batch from the first row.
       progress = {
@@ -188,17 +198,23 @@ export class PartnerOnboarding {
     }
 
     if (progress.status === 'recording') {
+      const defaults = metadataDefaults(metadata);
+      if (isDryRun(metadata)) return await this.plan(container, progress, format, defaults, sync, log);
+      if (sync && progress.rowsDone === 0) {
+        // Before the first row: a roster the guard stops invites nobody either.
+        const verdict = await this.syncVerdict(container, progress, format, defaults, sync);
+        if (verdict.stopped) return await this.stop(container, progress, verdict, log);
+      }
       const download = await container.getBlobClient(blob.name).download(0, undefined, { conditions: { ifMatch: etag } });
       const stream = download.readableStreamBody as Readable;
-      const defaults = metadataDefaults(download.metadata ?? {});
       let chunk: RosterRow[] = [];
+      const partner = sync ? { partner: sync.request.partner } : {};
       try {
-        if (isDryRun(download.metadata ?? {})) return await this.plan(container, progress, readRosterRows(stream, format), defaults, log);
         for await (const row of readRosterRows(stream, format)) {
           if (row.row < progress.rowsDone) continue;
           chunk.push(row);
           if (chunk.length < (this.options.chunkSize ?? ROSTER_CHUNK_SIZE)) continue;
-          await this.recordChunk(container, progress, chunk, defaults);
+          await this.recordChunk(container, progress, chunk, defaults, partner);
           chunk = [];
           if (Date.now() > deadline) {
             stream.destroy();
@@ -206,7 +222,7 @@ export class PartnerOnboarding {
             return 'resumedLater';
           }
         }
-        if (chunk.length > 0) await this.recordChunk(container, progress, chunk, defaults);
+        if (chunk.length > 0) await this.recordChunk(container, progress, chunk, defaults, partner);
       } catch (error) {
         stream.destroy();
         if (!(error instanceof RosterFormatError)) throw error;
@@ -219,6 +235,8 @@ export class PartnerOnboarding {
       progress.status = 'recorded';
       await this.progress.save(progress);
     }
+    // Every row recorded: the partner's people this roster no longer names leave (again after a crash: leaving is idempotent).
+    if (sync) await this.applyLeavers(container, progress, format, metadataDefaults(metadata), sync, deadline, log);
     // Only now, with every row recorded, does the roster leave the inbox.
     await moveBlob(container, blob.name, `${PROCESSED}${blob.name}`, etag);
     log.info(
@@ -227,12 +245,13 @@ export class PartnerOnboarding {
     return 'recorded';
   }
 
-  /** A dry run of the roster: its plan in results/<name>-plan.csv, chunk by chunk, and nothing recorded. */
+  /** A dry run of the roster: its plan in results/<name>-plan.csv, chunk by chunk, and nothing recorded; a synced roster's leavers after its rows. */
   private async plan(
     container: ContainerClient,
     progress: RosterProgress,
-    rows: AsyncGenerator<RosterRow>,
+    format: RosterFormat,
     defaults: MetadataDefaults,
+    sync: Sync | undefined,
     log: Pick<Log, 'info' | 'warn'>,
   ): Promise<'planned'> {
     const parts: { start: number; plan: InvitationPlan }[] = [];
@@ -241,13 +260,14 @@ export class PartnerOnboarding {
       parts.push({ start: 0, plan: await this.intake.planItems(validateItems(itemsOf(chunk, defaults))) });
       chunk = [];
     };
-    for await (const row of rows) {
+    for await (const row of this.rows(container, progress, format)) {
       chunk.push(row);
       if (chunk.length >= (this.options.chunkSize ?? ROSTER_CHUNK_SIZE)) await planChunk();
     }
     if (chunk.length > 0 || parts.length === 0) await planChunk();
     const plan = combinePlans(parts);
-    const csv = planCsv(plan);
+    const verdict = sync ? await this.syncVerdict(container, progress, format, defaults, sync) : undefined;
+    const csv = planCsv(plan) + (verdict ? sync!.roster.planLines(verdict) : '');
     await container.getBlockBlobClient(`${RESULTS}${progress.name}-plan.csv`).upload(csv, Buffer.byteLength(csv), {
       blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
     });
@@ -259,10 +279,86 @@ export class PartnerOnboarding {
       accepted: plan.summary.rows - counts.Rejected,
       rejected: counts.Rejected,
     });
+    const leaving = verdict
+      ? `; ${verdict.leavers.length} of partner ${verdict.partner}'s people would leave${verdict.stopped ? ` (the guard would stop it: ${verdict.stopped})` : ''}`
+      : '';
     log.info(
-      `Roster ${progress.name}: planned (dryRun=true), nobody invited: ${describeCounts(counts)}; wrote ${RESULTS}${progress.name}-plan.csv. Set its metadata dryRun=false to invite.`,
+      `Roster ${progress.name}: planned (dryRun=true), nobody invited: ${describeCounts(counts)}${leaving}; wrote ${RESULTS}${progress.name}-plan.csv. Set its metadata dryRun=false to invite.`,
     );
     return 'planned';
+  }
+
+  /** The roster's sync request, once the operator allows syncing: NotAllowed (the roster fails, saying why) otherwise. */
+  private syncOf(metadata: Record<string, string>): Sync | { problem: string } | undefined {
+    const request = syncRequestOf(metadata);
+    if (!request || 'problem' in request) return request;
+    if (!this.options.sync)
+      return { problem: 'This deployment does not sync rosters (metadata sync=true): no leavers can be made from a roster here.' };
+    this.options.sync.ensureAllowed();
+    return { request, roster: this.options.sync };
+  }
+
+  /** Who of the partner's people this roster leaves out, read from the whole roster (every row's address, valid or not). */
+  private async syncVerdict(
+    container: ContainerClient,
+    progress: RosterProgress,
+    format: RosterFormat,
+    defaults: MetadataDefaults,
+    sync: Sync,
+  ): Promise<SyncVerdict> {
+    const emails = new Set<string>();
+    for await (const row of this.rows(container, progress, format)) {
+      const [item] = validateItems(itemsOf([row], defaults)).accepted;
+      const address = item?.invitation.invitedUserEmailAddress ?? emailOfRow(row.value);
+      if (address) emails.add(normalizeEmailAddress(address));
+    }
+    return sync.roster.verdict(sync.request, emails, leftBecause(progress));
+  }
+
+  /** The guard stopped the roster: nobody invited or removed; results/<name>-leavers.csv says who and why; it waits for its metadata to change. */
+  private async stop(
+    container: ContainerClient,
+    progress: RosterProgress,
+    verdict: SyncVerdict,
+    log: Pick<Log, 'info' | 'warn'>,
+  ): Promise<'stopped'> {
+    await this.writeLeavers(container, progress.name, leaversCsv(verdict));
+    await this.progress.save({ ...progress, status: 'stopped' });
+    log.warn(`Roster ${progress.name}: stopped: ${verdict.stopped} See ${RESULTS}${progress.name}-leavers.csv.`);
+    return 'stopped';
+  }
+
+  private async applyLeavers(
+    container: ContainerClient,
+    progress: RosterProgress,
+    format: RosterFormat,
+    defaults: MetadataDefaults,
+    sync: Sync,
+    deadline: number,
+    log: Pick<Log, 'info' | 'warn'>,
+  ): Promise<void> {
+    const verdict = await this.syncVerdict(container, progress, format, defaults, sync);
+    const answers = verdict.stopped ? undefined : await sync.roster.apply(verdict, leftBecause(progress), deadline);
+    await this.writeLeavers(container, progress.name, leaversCsv(verdict, answers));
+    if (verdict.stopped) log.warn(`Roster ${progress.name}: its people are recorded, but nobody left: ${verdict.stopped}`);
+    else
+      log.info(
+        `Roster ${progress.name}: ${verdict.leavers.length} of partner ${verdict.partner}'s people left; wrote ${RESULTS}${progress.name}-leavers.csv.`,
+      );
+  }
+
+  private async writeLeavers(container: ContainerClient, name: string, csv: string): Promise<void> {
+    await container.getBlockBlobClient(`${RESULTS}${name}-leavers.csv`).upload(csv, Buffer.byteLength(csv), {
+      blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+    });
+  }
+
+  /** The roster's rows, read from the version this progress is about. */
+  private async *rows(container: ContainerClient, progress: RosterProgress, format: RosterFormat): AsyncGenerator<RosterRow> {
+    const download = await container
+      .getBlobClient(progress.name)
+      .download(0, undefined, { conditions: { ifMatch: quoted(progress.blobEtag) } });
+    yield* readRosterRows(download.readableStreamBody as Readable, format);
   }
 
   private async recordChunk(
@@ -270,12 +366,14 @@ export class PartnerOnboarding {
     progress: RosterProgress,
     chunk: RosterRow[],
     defaults: MetadataDefaults,
+    partner: { partner?: string },
   ): Promise<void> {
     // Keyed by its first row: a chunk recorded again after a crash rewrites its own batch rows.
     const submissionKey = `rows-${String(chunk[0]!.row).padStart(10, '0')}`;
     const result = await this.intake.admit(progress.batchId, validateItems(itemsOf(chunk, defaults)), submissionKey, {
       source: { kind: 'roster', roster: progress.name },
       keepRejectedWhenNoneAccepted: true,
+      ...partner,
     });
     if (result.rejected.length > 0) await appendRejections(container, progress.name, result.rejected);
     progress.rowsDone = chunk[chunk.length - 1]!.row + 1;
@@ -302,6 +400,24 @@ export class PartnerOnboarding {
     await moveBlob(container, blob.name, `${FAILED}${blob.name}`, quoted(blob.properties.etag!));
     log.warn(`Roster ${blob.name}: moved to ${FAILED}: ${reason}`);
   }
+}
+
+type Outcome = 'recorded' | 'planned' | 'stopped' | 'resumedLater' | 'failed';
+type RosterFormat = NonNullable<ReturnType<typeof rosterFormat>>;
+/** A synced roster: what its metadata asks, and who decides. */
+interface Sync {
+  request: { partner: string; allowLeavers?: number };
+  roster: RosterSync;
+}
+
+/** What a synced roster's leavers are marked with: the roster's version, so a resumed run knows its own. */
+const leftBecause = (progress: RosterProgress) => `roster ${progress.name} (batch ${progress.batchId})`;
+
+/** A row's address as written, for a row that is not valid otherwise (it still names the person). */
+function emailOfRow(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const found = Object.entries(value).find(([key]) => key.toLowerCase() === 'inviteduseremailaddress')?.[1];
+  return typeof found === 'string' && found.includes('@') ? found.trim() : undefined;
 }
 
 /** The roster's metadata that ROSTER_METADATA_DEFAULTS knows, by its lower-cased key. */

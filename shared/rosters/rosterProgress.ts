@@ -10,7 +10,8 @@ import { isNotFound, type PartitionRows } from '../storage';
  * - recording: rows up to `rowsDone` are recorded (a run that stopped resumes after them);
  * - recorded:  every row is recorded and the file moved to processed/; results are awaited;
  * - completed: results/<name>-results.csv is written;
- * - planned:   a dry run (metadata dryRun=true): results/<name>-plan.csv is written, nothing recorded.
+ * - planned:   a dry run (metadata dryRun=true): results/<name>-plan.csv is written, nothing recorded;
+ * - stopped:   a synced roster the leavers' guard stopped (rosterSync.ts): nothing recorded, it waits for its metadata to change.
  */
 
 export const rosterProgressSchema = z.object({
@@ -18,7 +19,7 @@ export const rosterProgressSchema = z.object({
   /** The roster version this progress is about (named apart from the entity's own `etag`). */
   blobEtag: z.string(),
   batchId: z.string(),
-  status: z.enum(['recording', 'recorded', 'completed', 'planned']),
+  status: z.enum(['recording', 'recorded', 'completed', 'planned', 'stopped']),
   rowsDone: z.number().int().nonnegative(),
   accepted: z.number().int().nonnegative(),
   rejected: z.number().int().nonnegative(),

@@ -64,6 +64,8 @@ export interface AdmissionCandidate {
   batchPosition?: number;
   /** What the intake warns the caller of (kept on the record for the results CSV). */
   warning?: string;
+  /** The partner whose synced roster names the person (rosters/rosterSync.ts), stamped on their record. */
+  partner?: string;
 }
 
 /** A change of a record, for the batch that keeps a copy of the person. */
@@ -210,8 +212,12 @@ export class InvitationStore {
         const comeBack = returnOf(existing);
         const asNow = comeBack ? { ...existing, record: { ...existing.record, status: comeBack.status } } : existing;
         const move = moveOf(asNow, candidate.invitation);
-        if (!move && !comeBack) return { record: existing.record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
-        const moved = await this.recordMove(existing, move ?? {}, now, comeBack);
+        if (!move && !comeBack) {
+          const record = await this.stampPartner(existing, candidate.partner);
+          if (!record) continue; // changed meanwhile: decide again
+          return { record, admission: 'duplicate', batchPosition: existing.entity.batchPosition };
+        }
+        const moved = await this.recordMove(existing, move ?? {}, now, comeBack, candidate.partner);
         if (!moved) continue; // changed meanwhile: decide again
         return {
           record: recordFromEntity(moved),
@@ -231,6 +237,7 @@ export class InvitationStore {
         ...existing.entity,
         ...queuedAttemptProperties(batchId, invitation, now.toISOString(), batchPosition, candidate.warning),
         ...resend.fields,
+        ...(candidate.partner ? { partner: candidate.partner } : {}),
       };
       try {
         await this.layout.recordRows(entity.id).update(entity.id, toTableEntity(entity), 'Replace', existing.etag);
@@ -250,9 +257,16 @@ export class InvitationStore {
    * named Removing. A returning leaver is what they were again, their guest to be enabled if it was
    * disabled; that change of status is announced like any. Undefined if the row changed meanwhile.
    */
-  private async recordMove(existing: StoredRecord, move: Move, now: Date, comeBack?: Return): Promise<RecordEntity | undefined> {
+  private async recordMove(
+    existing: StoredRecord,
+    move: Move,
+    now: Date,
+    comeBack: Return | undefined,
+    partner: string | undefined,
+  ): Promise<RecordEntity | undefined> {
     const moved: RecordEntity = {
       ...existing.entity,
+      ...(partner ? { partner } : {}),
       request: JSON.stringify({ ...existing.invitation, ...move }),
       ...(move.profile ? { profileStatus: 'Pending' as const, profileError: undefined } : {}),
       ...(move.groups ? groupsColumns(movedGroups(existing.record.groups ?? [], move.groups)) : {}),
@@ -274,6 +288,22 @@ export class InvitationStore {
     if (comeBack)
       await this.options.changes?.follow({ batchId: moved.batchId, recordId: moved.id, batchPosition: moved.batchPosition, entity: moved });
     return moved;
+  }
+
+  /**
+   * A live person named by a partner's synced roster belongs to that partner from now on (its
+   * next roster's leavers are counted among its people). The record as it is; undefined if it changed meanwhile.
+   */
+  private async stampPartner(existing: StoredRecord, partner: string | undefined): Promise<InvitationRecord | undefined> {
+    if (!partner || existing.record.partner === partner) return existing.record;
+    const stamped: RecordEntity = { ...existing.entity, partner };
+    try {
+      await this.layout.recordRows(stamped.id).update(stamped.id, toTableEntity(stamped), 'Replace', existing.etag);
+      return recordFromEntity(stamped);
+    } catch (error) {
+      if (isPreconditionFailed(error)) return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -417,6 +447,11 @@ export class InvitationStore {
     return this.recordsWhere(odata`status eq 'Left' and leaverActionDueAt le ${at}`);
   }
 
+  /** The people a partner's synced rosters named (rosters/rosterSync.ts): a filtered scan of the record partitions. */
+  async partnerPeople(partner: string): Promise<StoredRecord[]> {
+    return this.recordsWhere(odata`partner eq ${partner}`);
+  }
+
   /** Every record in one status: a filtered scan of the record partitions (GET /api/expired). */
   async withStatus(status: InvitationStatus): Promise<StoredRecord[]> {
     return this.recordsWhere(odata`status eq ${status}`);
@@ -445,6 +480,7 @@ export class InvitationStore {
       attempts: 0,
       createdAt: now,
       ...queuedAttemptProperties(batchId, candidate.invitation, now, candidate.batchPosition, candidate.warning),
+      ...(candidate.partner ? { partner: candidate.partner } : {}),
     };
   }
 }

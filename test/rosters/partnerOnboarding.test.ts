@@ -114,7 +114,7 @@ describe('scheduled partner onboarding', () => {
     const resultsEtag = (await container.getBlobClient('results/week47.csv-results.csv').getProperties()).etag;
     const messagesBefore = (await deps.queue.queue.getProperties()).approximateMessagesCount;
     const run = await deps.partnerOnboarding.run(log);
-    expect(run).toEqual({ recorded: [], planned: [], resumedLater: [], failed: [], completed: [] });
+    expect(run).toEqual({ recorded: [], planned: [], stopped: [], resumedLater: [], failed: [], completed: [] });
     expect((await container.getBlobClient('results/week47.csv-results.csv').getProperties()).etag).toBe(resultsEtag);
     expect((await deps.queue.queue.getProperties()).approximateMessagesCount).toBe(messagesBefore);
     expect(tenant.emulator.calls.length).toBe(callsBefore);
