@@ -258,6 +258,7 @@ function workerFrom(settings: Settings, { layout, store, queue }: Records, { hea
     health,
     followUp,
     sponsors: new SponsorCheck(directory),
+    guests: directory,
   });
 }
 

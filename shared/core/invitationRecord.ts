@@ -174,6 +174,8 @@ export const invitationRecordSchema = z
      * attempts: disable, delete and reset act on this user alone, never on one found or older.
      */
     ownedUserId: z.string().optional(),
+    /** The address before HR changed it (same externalId): the record keeps its id, and both addresses find it. */
+    previousEmail: z.string().optional(),
     /** The partner whose synced roster names the person (rosters/rosterSync.ts): dropped from its next roster, they leave. */
     partner: z.string().optional(),
     /** Invitations sent again to this person (`resend`, a new attempt after a guest existed) since resendWindowStartedAt: INVITE_RESEND_MAX_PER_DAY. */

@@ -17,7 +17,7 @@ import {
   type GuestInviteCheck,
   type TenantSettings,
 } from '../graph';
-import { moveOf, returnOf, shouldQueueAgain, type StoredRecord } from '../storage';
+import { type InvitationStore, moveOf, returnOf, shouldQueueAgain, type StoredRecord } from '../storage';
 import type { InvitationPolicy } from './invitationPolicy';
 import { screenSubmission } from './submissionScreening';
 
@@ -49,6 +49,8 @@ export interface PlanEntry {
   record?: { id: string; status: InvitationStatus };
   /** AlreadyInPipeline: a mover, whose changed profile alone would be written onto their guest. */
   profileChanged?: true;
+  /** AlreadyInPipeline: a mover's new address, with the address the person has now. */
+  emailChangedFrom?: string;
   /** AlreadyInPipeline: a leaver who would come back (their guest enabled again if it was disabled), not invited again. */
   returned?: true;
   /** Duplicate: the earlier row of the same person. */
@@ -101,7 +103,7 @@ type Lookups = { found: Map<string, EmailLookup>; reads: number; notChecked?: st
 
 export class InvitationPlanner {
   constructor(
-    private readonly store: { getById(id: string): Promise<StoredRecord | undefined> },
+    private readonly store: Pick<InvitationStore, 'getById' | 'emailChangesFor'>,
     private readonly directory: Pick<GraphDirectoryClient, 'findByEmails'> | undefined,
     private readonly tenant: TenantSettings | undefined,
     private readonly options: PlannerOptions,
@@ -113,7 +115,11 @@ export class InvitationPlanner {
     const records = await mapWithConcurrency(screened.candidates, PARALLEL_RECORD_READS, (candidate) =>
       this.store.getById(recordIdForEmail(candidate.email)),
     );
-    const unknown = screened.candidates.filter((_, position) => !records[position]).map((candidate) => candidate.email);
+    const emailChanges = await this.store.emailChangesFor(screened.candidates.filter((_, position) => !records[position]));
+    const changedFrom = new Map([...emailChanges].map(([, person]) => [person.record.externalId!, person]));
+    const unknown = screened.candidates
+      .filter((candidate, position) => !records[position] && !changedFrom.has(candidate.invitation.externalId ?? ''))
+      .map((candidate) => candidate.email);
     const [lookups, guestInvites] = await Promise.all([this.lookUp(unknown), this.guestInvites()]);
 
     const firstRowOf = new Map<number, number>();
@@ -126,10 +132,13 @@ export class InvitationPlanner {
       }
       firstRowOf.set(item.candidate, item.index + 1);
       const stored = records[item.candidate];
+      const moving = stored ? undefined : changedFrom.get(candidate.invitation.externalId ?? '');
       entries.push(
         stored
           ? this.pipelineEntry(item.index, stored, candidate.invitation, now)
-          : this.directoryEntry(item.index, candidate.email, candidate.invitation, lookups),
+          : moving
+            ? emailChangeEntry(item.index, candidate.email, moving)
+            : this.directoryEntry(item.index, candidate.email, candidate.invitation, lookups),
       );
     }
     for (const rejected of screened.rejected) entries.push(rejectedEntry(rejected));
@@ -301,6 +310,20 @@ export class InvitationPlanner {
 }
 
 /** Row `row` names the person of row `firstRow` again: the real run answers it as a duplicate. */
+/** A new address for a person the app has by their externalId (a mover): the same guest, redeemed again at it. */
+function emailChangeEntry(index: number, email: string, person: StoredRecord): PlanEntry {
+  const { record } = person;
+  return {
+    row: index + 1,
+    email,
+    outcome: 'AlreadyInPipeline',
+    record: { id: record.id, status: record.status },
+    emailChangedFrom: record.email,
+    callsGraph: true,
+    realRun: `a new address for the person with externalId ${record.externalId} (now ${record.email}, ${record.status}): resets the redemption of the same guest at the new address, which keeps its id, groups and access`,
+  };
+}
+
 export function duplicateEntry(row: number, email: string, firstRow: number): PlanEntry {
   return {
     row,

@@ -22,6 +22,8 @@ export interface SubmittedItem {
   profileChanged?: true;
   /** A leaver who came back: what they were again, their guest enabled again if it was disabled (no new invitation). */
   returned?: true;
+  /** A new address for a person the app has by this externalId: the same person and guest, redeemed again at the new address. */
+  emailChanged?: true;
 }
 
 /** An item that passed the policy: which candidate it names, and whether an earlier item already named that person. */
@@ -108,7 +110,9 @@ export function answerAdmissions(
         ? admission.returned
           ? { returned: true as const }
           : { profileChanged: true as const }
-        : {};
+        : !repeat && admission.admission === 'requeued' && admission.emailChanged
+          ? { emailChanged: true as const }
+          : {};
     return [
       {
         index,

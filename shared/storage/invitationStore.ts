@@ -14,6 +14,7 @@ import type { CallerResendBudget } from './callerResendBudget';
 import { isConflict, isPreconditionFailed, isRefusal } from './errors';
 import { keptFromEarlierSubmissions, moveOf, movedGroups, returnOf, shouldQueueAgain, type Move, type Return } from './admissionRules';
 import { recordPartition, type TableLayout } from './tableLayout';
+import { PersonIndex } from './personIndex';
 
 /**
  * Records in Table storage (batches have their own rows: see batches/batchLedger.ts):
@@ -49,6 +50,8 @@ export type AdmissionResult =
       admission: Admission;
       /** A leaver who came back (admissionRules.ts returnOf): not invited again. */
       returned?: true;
+      /** A mover's new address for the same externalId: the same person and guest, its redemption reset. */
+      emailChanged?: true;
       /** The person's place in their batch (a duplicate's is in the batch that has them). */
       batchPosition?: number;
       /** For a requeued record: the row as it was, so that withdraw can restore it. */
@@ -127,6 +130,8 @@ export interface InvitationStoreOptions {
 }
 
 const RESEND_WINDOW_MS = 24 * 60 * 60_000;
+/** A person whose email a later submission with their externalId may change: their guest exists and is live. */
+const EMAIL_CHANGEABLE: ReadonlySet<InvitationStatus> = new Set(['Invited', 'Accepted']);
 
 /** A returning leaver's record keeps nothing of their leaving. */
 const NO_LEAVER: Partial<RecordEntity> = {
@@ -149,10 +154,14 @@ export interface AdmitOptions {
 }
 
 export class InvitationStore {
+  private readonly people: PersonIndex;
+
   constructor(
     readonly layout: TableLayout,
     private readonly options: InvitationStoreOptions,
-  ) {}
+  ) {
+    this.people = new PersonIndex(layout);
+  }
 
   async ensureTable(): Promise<void> {
     await this.layout.ensureTable();
@@ -170,10 +179,15 @@ export class InvitationStore {
     { onRecorded, caller = 'unknown' }: AdmitOptions = {},
   ): Promise<AdmissionResult[]> {
     const now = new Date().toISOString();
-    const entities = candidates.map((candidate) => this.newRecordEntity(batchId, candidate, now));
     const results = new Array<AdmissionResult>(candidates.length);
-    const groups = groupIntoTransactions(entities.map((entity, position) => ({ entity, position })));
-    await mapWithConcurrency(groups, PARALLEL_TABLE_CALLS, async (group) => {
+    const keyed = await this.people.recordIdsOf(
+      candidates.flatMap(({ invitation }) => (invitation.externalId ? [invitation.externalId] : [])),
+    );
+    const changes = await this.emailChangesAmong(candidates, keyed);
+    const fresh = candidates.flatMap((candidate, position) =>
+      changes.has(position) ? [] : [{ entity: this.newRecordEntity(batchId, candidate, now), position }],
+    );
+    await mapWithConcurrency(groupIntoTransactions(fresh), PARALLEL_TABLE_CALLS, async (group) => {
       try {
         await this.layout.recordRows(group[0]!.entity.id).transact(group.flatMap(({ entity }) => createActions(entity)));
         for (const { entity, position } of group)
@@ -188,7 +202,92 @@ export class InvitationStore {
       }
       onRecorded?.(group.map(({ position }) => results[position]!));
     });
+    for (const [position, person] of changes) {
+      results[position] = await this.changeEmail(batchId, candidates[position]!, person, caller);
+      onRecorded?.([results[position]]);
+    }
+    // Each externalId keyed to its person's record, where it names another (or none) yet.
+    await this.people.remember(
+      results.flatMap((result) => {
+        const externalId = result.admission !== 'refused' ? result.record.externalId : undefined;
+        return externalId && result.admission !== 'refused' && keyed.get(externalId) !== result.record.id
+          ? [{ externalId, recordId: result.record.id }]
+          : [];
+      }),
+    );
     return results;
+  }
+
+  /** Who would change address (a plan's question, intake/invitationPlanner.ts): as `admit` decides, reading only. */
+  async emailChangesFor(candidates: readonly AdmissionCandidate[]): Promise<Map<number, StoredRecord>> {
+    return this.emailChangesAmong(candidates, await this.keyedPeople(candidates));
+  }
+
+  private keyedPeople(candidates: readonly AdmissionCandidate[]): Promise<Map<string, string>> {
+    return this.people.recordIdsOf(candidates.flatMap(({ invitation }) => (invitation.externalId ? [invitation.externalId] : [])));
+  }
+
+  /**
+   * Candidates whose externalId names a person the app invited at another address (a mover's new
+   * email): by position, the person as stored. Only a person whose guest is live and known (Invited
+   * or Accepted, with its id) changes address; anyone else with the externalId is a new person.
+   */
+  private async emailChangesAmong(
+    candidates: readonly AdmissionCandidate[],
+    keyed: ReadonlyMap<string, string>,
+  ): Promise<Map<number, StoredRecord>> {
+    const changes = new Map<number, StoredRecord>();
+    await mapWithConcurrency([...candidates.entries()], PARALLEL_TABLE_CALLS, async ([position, candidate]) => {
+      const externalId = candidate.invitation.externalId;
+      const recordId = externalId ? keyed.get(externalId) : undefined;
+      if (!recordId || recordId === recordIdForEmail(candidate.email)) return;
+      const person = await this.getById(recordId);
+      if (!person || person.record.externalId !== externalId || person.record.email === candidate.email) return;
+      if (!EMAIL_CHANGEABLE.has(person.record.status) || !(person.record.ownedUserId ?? person.record.invitedUserId)) return;
+      changes.set(position, person);
+    });
+    return changes;
+  }
+
+  /**
+   * A mover's new address (the same externalId): the same person, and the same guest. The new
+   * address becomes an alias of their record (so it finds them, and never makes a second person),
+   * and the record takes it, queued for a reset of the redemption of the guest this app created at
+   * the new address (worker: `resetRedemption: true`, `invitedUser.id`): the guest keeps its id, its
+   * groups and its access. An address that is someone's already is admitted as its own person.
+   */
+  private async changeEmail(batchId: string, candidate: AdmissionCandidate, first: StoredRecord, caller: string): Promise<AdmissionResult> {
+    if ((await this.people.addAlias(candidate.email, first.record.id)) === 'taken') return this.admitOne(batchId, candidate, caller);
+    for (let person: StoredRecord | undefined = first; ; person = await this.getById(first.record.id)) {
+      if (!person || !EMAIL_CHANGEABLE.has(person.record.status)) return this.admitOne(batchId, candidate, caller);
+      const now = new Date().toISOString();
+      const sameBatch = person.record.batchId === batchId && person.entity.batchPosition !== undefined;
+      const batchPosition = sameBatch ? person.entity.batchPosition : candidate.batchPosition;
+      const entity: RecordEntity = {
+        ...person.entity,
+        ...NO_CLAIM,
+        email: candidate.email,
+        previousEmail: person.record.email,
+        request: JSON.stringify(keptFromEarlierSubmissions(person, candidate.invitation)),
+        status: 'Queued',
+        resetRedemptionDue: true,
+        reminderDue: undefined,
+        batchId,
+        batchPosition,
+        queuedAt: now,
+        updatedAt: now,
+        warning: candidate.warning,
+        ...(candidate.partner ? { partner: candidate.partner } : {}),
+      };
+      try {
+        await this.layout.recordRows(entity.id).update(entity.id, toTableEntity(entity), 'Replace', person.etag);
+      } catch (error) {
+        if (isPreconditionFailed(error)) continue; // changed meanwhile: decide again
+        if (isRefusal(error)) return { admission: 'refused', reason: refusalReason(error) };
+        throw error;
+      }
+      return { record: recordFromEntity(entity), admission: 'requeued', emailChanged: true, previous: person.entity, batchPosition };
+    }
   }
 
   private async admitOne(batchId: string, candidate: AdmissionCandidate, caller: string): Promise<AdmissionResult> {
@@ -490,10 +589,16 @@ function refusalReason(error: RestError): string {
   return `storage refused its record (${code}: ${error.message.split('\n')[0]!.slice(0, 200)})`;
 }
 
-/** One record by id, straight from the table: for readers that need no store (the batch ledger). */
+/**
+ * One record by id, straight from the table: for readers that need no store (the batch ledger).
+ * The id of an address a person's email changed to is an alias (personIndex.ts): it gives that person.
+ */
 export async function readRecord(layout: TableLayout, id: string): Promise<StoredRecord | undefined> {
-  const entity = await layout.recordRows(id).find<RecordEntity>(id);
-  return entity && toStoredRecord(entity);
+  const read = (rowId: string) => layout.recordRows(rowId).find<RecordEntity | { aliasOf: string }>(rowId);
+  let entity = await read(id);
+  if (entity && 'aliasOf' in entity && typeof entity.aliasOf === 'string') entity = await read(entity.aliasOf);
+  // An alias names a record, never another alias.
+  return entity && !('aliasOf' in entity) ? toStoredRecord(entity as TableEntityResult<RecordEntity>) : undefined;
 }
 
 function toStoredRecord(entity: TableEntityResult<RecordEntity>): StoredRecord {

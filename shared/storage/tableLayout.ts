@@ -52,6 +52,18 @@ export const TABLE_LAYOUT: readonly RowKindLayout[] = [
     writtenBy: '`storage/invitationStore.ts`',
   },
   {
+    partitionKey: '`r<first hex digit of the key>`',
+    rowKey: '`k\\|<32 hex digits of the SHA-256 of the externalId>`',
+    what: "the externalId key: one point read finds the person's record id (a mover's changed email)",
+    writtenBy: '`storage/personIndex.ts`',
+  },
+  {
+    partitionKey: 'as a record of the new address',
+    rowKey: "`<the new address's id>`",
+    what: 'an email alias (`aliasOf`): a person whose email changed is found by the new address, and no second record of it is made',
+    writtenBy: '`storage/personIndex.ts`',
+  },
+  {
     partitionKey: '`b\\|<batchId>`',
     rowKey: '`meta`',
     what: 'the batch row: counts per status (`n<status>`), places handed out (`people`), source and time (`source`, `createdAt`), `hasRejected`; each writer merges its own columns',

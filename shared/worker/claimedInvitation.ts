@@ -4,9 +4,10 @@ import type { Claim } from './invitationClaims';
 
 /**
  * Why this claimed person is sent: a first invitation; a reminder (Graph's invitation sent again
- * to the existing guest, with its email this time); or an operator's reset of the guest this app
- * created (lifecycle/redemptionReset.ts), the same user object redeemed again. A reminder and a
- * reset never create anyone, so they are never looked up first.
+ * to the existing guest, with its email this time); or a reset of the redemption of the guest this
+ * app created, the same user object redeemed again (an operator's, lifecycle/redemptionReset.ts, or
+ * a mover's new address, storage/invitationStore.ts changeEmail). A reminder and a reset never
+ * create anyone, so they are never looked up first.
  */
 export type Purpose = 'invitation' | 'reminder' | 'reset';
 
@@ -19,6 +20,8 @@ export interface ClaimedInvitation {
   emailWanted: boolean;
   /** The id and masked email, for the log. */
   who: string;
+  /** A reset's guest: the one established as the app's own, or the one Graph's invitation answered with (checked before the reset). */
+  resetGuestId?: string;
   started: number;
   elapsed(): string;
 }
@@ -27,7 +30,8 @@ export function claimedInvitation(message: InvitationMessage, claim: Claim, star
   const { record, entity } = claim.stored;
   const reminder = entity.reminderDue === true;
   // A reset outranks a reminder due at the same time: its new invitation is the reminder too.
-  const reset = entity.resetRedemptionDue === true && record.ownedUserId !== undefined;
+  const resetGuestId = record.ownedUserId ?? record.invitedUserId;
+  const reset = entity.resetRedemptionDue === true && resetGuestId !== undefined;
   const purpose: Purpose = reset ? 'reset' : reminder ? 'reminder' : 'invitation';
   return {
     message,
@@ -35,6 +39,7 @@ export function claimedInvitation(message: InvitationMessage, claim: Claim, star
     purpose,
     emailWanted: reminder || toGraphInvitationRequest(claim.stored.invitation).sendInvitationMessage,
     who: `${record.id} (${maskEmailAddress(record.email)})`,
+    ...(reset ? { resetGuestId } : {}),
     started,
     elapsed: () => `${Date.now() - started} ms`,
   };

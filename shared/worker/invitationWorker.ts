@@ -10,7 +10,7 @@ import {
 import type { Claim, InvitationClaims, Outcome } from './invitationClaims';
 import { claimedInvitation, type ClaimedInvitation } from './claimedInvitation';
 import { invitationMessageSchema, type InvitationMessage, type InvitationQueue } from '../storage';
-import { GraphCallError, mayHaveActed, type InvitationSender, type SendOutcome } from '../graph';
+import { GraphCallError, mayHaveActed, type GraphDirectoryClient, type InvitationSender, type SendOutcome } from '../graph';
 import type { HealthBoard } from '../healthBoard';
 import { InvitationFollowUp } from './invitationFollowUp';
 import { isOwnGuest } from '../lifecycle';
@@ -32,6 +32,8 @@ export interface WorkerOptions {
   followUp: InvitationFollowUp;
   /** Sponsors are members of the tenant, read before Graph sets them (none: not checked). */
   sponsors?: SponsorCheck;
+  /** Reads a guest not yet established as the app's own before its redemption is reset (none: such a reset is refused). */
+  guests?: Pick<GraphDirectoryClient, 'readGuests'>;
 }
 
 export type ProcessResult = 'invited' | 'failed' | 'already-final' | 'deferred' | 'missing';
@@ -99,9 +101,22 @@ export class InvitationWorker {
     const leaseUntil = Date.parse(stored.entity.leaseUntil!);
     // Calls end well inside the lease, leaving its last part to write the outcome.
     const mustEndBy = leaseUntil - (leaseUntil - job.started) * LEASE_KEPT_FOR_RECORDING;
+    if (purpose === 'reset' && !stored.record.ownedUserId) {
+      const refusal = await this.ownGuestRefusal(claim, job.resetGuestId!);
+      if (refusal) {
+        const record = await this.recordOutcome(claim, {
+          status: 'Failed',
+          calls: 0,
+          error: refusal,
+          lifecycle: { resetRedemptionDue: undefined },
+        });
+        log.warn(`Invitation ${who}: Failed ${describe(record)}: ${refusal.message}`);
+        return 'failed';
+      }
+    }
     const request = {
       ...toGraphInvitationRequest(stored.invitation),
-      ...(purpose === 'reset' ? { resetRedemption: true, invitedUser: { id: stored.record.ownedUserId! } } : {}),
+      ...(purpose === 'reset' ? { resetRedemption: true, invitedUser: { id: job.resetGuestId! } } : {}),
     };
     if (purpose === 'invitation' && request.invitedUserSponsors && this.options.sponsors) {
       const refusal = await this.checkSponsors(
@@ -174,15 +189,17 @@ export class InvitationWorker {
     // now for a guest the lookup found, on the tracker's first read otherwise.
     const attempt = purpose === 'invitation' ? { attemptQueuedAt: stored.record.queuedAt } : {};
     const owned =
-      created.foundUser && isOwnGuest(created.foundUser, { ...stored.record, ...attempt, invitedUserId: created.foundUser.id })
-        ? { ownedUserId: created.foundUser.id }
-        : {};
+      purpose === 'reset'
+        ? { ownedUserId: job.resetGuestId! } // checked before the reset (ownGuestRefusal), or established before
+        : created.foundUser && isOwnGuest(created.foundUser, { ...stored.record, ...attempt, invitedUserId: created.foundUser.id })
+          ? { ownedUserId: created.foundUser.id }
+          : {};
     await this.recordOutcome(claim, { ...created, ...pendingWork, ...attempt, status: 'Invited', calls, lifecycle, fields: owned });
     const how = created.detailsMissing
       ? ' (Graph answered 201 but its body was lost: details missing, not called again)'
       : created.foundByLookup
         ? ' (an earlier call had reached Graph: the lookup found the guest, no second invitation)'
-        : { invitation: '', reminder: ` (reminder ${reminderNumber})`, reset: ' (redemption reset by an operator)' }[purpose];
+        : { invitation: '', reminder: ` (reminder ${reminderNumber})`, reset: ' (the redemption of its guest reset)' }[purpose];
     const line = `Invitation ${job.who}: Invited${how}, graphRequestId=${created.graphRequestId ?? '-'}, ${calls} call(s), ${job.elapsed()}.`;
     if (created.detailsMissing) log.warn(line);
     else log.info(line);
@@ -257,6 +274,34 @@ export class InvitationWorker {
       await this.claims.record(claim, { status: 'Queued', calls: 0, error: errorOf(error) });
       throw new TransientInvitationError(`The sponsors of invitation ${id} could not be read yet: ${error.code}.`);
     }
+  }
+
+  /**
+   * A reset acts only on the guest this app created (lifecycle/guestOwnership.ts): one not yet
+   * established as the app's own is read first. Its refusal, or undefined when it is the app's; a
+   * read that fails hands the person back to the queue.
+   */
+  private async ownGuestRefusal(claim: Claim, userId: string): Promise<InvitationError | undefined> {
+    if (!this.options.guests)
+      return { code: 'GuestNotVerified', message: 'The app cannot read the guest to know it created it: nothing was reset.' };
+    let read;
+    try {
+      read = (await this.options.guests.readGuests([userId])).get(userId);
+      if (read?.kind === 'failed') throw read.error;
+    } catch (error) {
+      if (!(error instanceof GraphCallError)) throw error;
+      await this.claims.record(claim, { status: 'Queued', calls: 0, error: errorOf(error) });
+      throw new TransientInvitationError(`The guest of invitation ${claim.stored.record.id} could not be read yet: ${error.code}.`);
+    }
+    if (!read || read.kind === 'deleted')
+      return { code: 'GuestNotFound', message: `The guest ${userId} no longer exists: its redemption cannot be reset.` };
+    if (!isOwnGuest(read.guest, claim.stored.record))
+      return {
+        code: 'NotOwnGuest',
+        message:
+          'The user is not a guest this app created (a member, or a guest someone else invited): the app resets only its own guests.',
+      };
+    return undefined;
   }
 
   /** The follow-up steps; those waiting for the app's sign-in come back with the message, handed back with a delay. */

@@ -14,15 +14,60 @@ const item = (email: string, extra: Record<string, unknown> = {}) => ({
 });
 const submissionOf = (...values: unknown[]) => validateItems(values.map((value, index) => ({ index, pathPrefix: '', value })));
 
-function storeWith(status: InvitationRecord['status'], email: string, profile?: Record<string, string>) {
+function storeWith(
+  status: InvitationRecord['status'],
+  email: string,
+  profile?: Record<string, string>,
+  record: Partial<InvitationRecord> = {},
+) {
   const stored = {
-    record: { id: recordIdForEmail(email), email, status, queuedAt: new Date().toISOString() },
+    record: { id: recordIdForEmail(email), email, status, queuedAt: new Date().toISOString(), ...record },
     invitation: { ...item(email), ...(profile ? { profile } : {}) },
   } as unknown as StoredRecord;
-  return { getById: async (id: string) => (id === stored.record.id ? stored : undefined) };
+  return {
+    getById: async (id: string) => (id === stored.record.id ? stored : undefined),
+    // The person keyed by the externalId, for a candidate whose address is not theirs (as the store decides it).
+    emailChangesFor: async (candidates: readonly { email: string; invitation: { externalId?: string } }[]) =>
+      new Map(
+        [...candidates.entries()].flatMap(([position, candidate]) =>
+          record.externalId && candidate.invitation.externalId === record.externalId && candidate.email !== email
+            ? [[position, stored] as const]
+            : [],
+        ),
+      ),
+  };
 }
 
 describe('the planner', () => {
+  it('plans a mover’s new address (the same externalId) as a reset of the same guest, not a new invitation', async () => {
+    const store = storeWith('Accepted', 'old@f.com', undefined, { externalId: 'HR-1', ownedUserId: 'guest-1' });
+    const plan = await new InvitationPlanner(store, undefined, undefined, options).plan(
+      submissionOf(item('new@f.com', { externalId: 'HR-1' })),
+    );
+    expect(plan.entries[0]).toMatchObject({
+      outcome: 'AlreadyInPipeline',
+      emailChangedFrom: 'old@f.com',
+      callsGraph: true,
+      record: { id: recordIdForEmail('old@f.com'), status: 'Accepted' },
+      realRun: expect.stringContaining('resets the redemption of the same guest'),
+    });
+    expect(plan.summary.counts.Invite).toBe(0);
+  });
+
+  it('plans a leaver who comes back: enabled again if disabled, never invited again', async () => {
+    const store = storeWith('Left', 'back@f.com', undefined, { statusBeforeLeaving: 'Accepted', leaverAction: 'disabled' });
+    const plan = await new InvitationPlanner(store, undefined, undefined, options).plan(
+      submissionOf(item('back@f.com', { sendInvitationMessage: true })),
+    );
+    expect(plan.entries[0]).toMatchObject({
+      outcome: 'AlreadyInPipeline',
+      returned: true,
+      callsGraph: true,
+      realRun: expect.stringContaining('enables their guest again'),
+    });
+    expect(plan.summary).toMatchObject({ graphWrites: 1, emails: 0 });
+  });
+
   it('plans a mover: only the changed profile is written, one write and no email', async () => {
     const planner = new InvitationPlanner(storeWith('Accepted', 'mo@f.com', { department: 'Procurement' }), undefined, undefined, options);
     const plan = await planner.plan(submissionOf(item('mo@f.com', { sendInvitationMessage: true, profile: { department: 'Sales' } })));

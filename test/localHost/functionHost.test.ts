@@ -69,7 +69,7 @@ describe('the local host', () => {
     expect(read.status).toBe(200);
     expect(((await read.json()) as { email: string }).email).toBe('ann@fabrikam.com');
     expect((await fetch(`${host.url}/api/nothing-here`)).status).toBe(404);
-    expect((await fetch(`${host.url}/api/invitations`, { method: 'DELETE' })).status).toBe(405);
+    expect((await fetch(`${host.url}/api/invitations`, { method: 'PATCH' })).status).toBe(405);
   });
 
   it("answers bad input with the function's own problem response", async () => {
