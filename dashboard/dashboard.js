@@ -4,7 +4,7 @@
 'use strict';
 
 (() => {
-  const STATUSES = ['Queued', 'Processing', 'Invited', 'Accepted', 'Expired', 'Removed', 'Failed', 'DeadLettered'];
+  const STATUSES = ['Queued', 'Processing', 'Invited', 'Accepted', 'Expired', 'Removed', 'Left', 'Failed', 'DeadLettered'];
   const LABELS = {
     Queued: 'Queued',
     Processing: 'Processing',
@@ -12,6 +12,7 @@
     Accepted: 'Accepted',
     Expired: 'Expired',
     Removed: 'Guest deleted',
+    Left: 'Left',
     Failed: 'Failed',
     DeadLettered: 'Dead-lettered',
     Duplicate: 'In another batch',

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { appFunctions } from '../../functions/appFunctions';
 import { getDashboard } from '../../functions/getDashboard';
 import { loadSettings, SettingsError } from '../../shared/settings';
+import { INVITATION_STATUSES } from '../../shared/core';
 import { createTestDependencies, invokeHttp } from '../support/harness';
 
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
@@ -23,6 +24,17 @@ describe('GET /api/dashboard', () => {
     // Nothing from elsewhere: no src= or href= to another origin, no second script.
     expect(response.text.match(/<script/g)).toHaveLength(1);
     expect(response.text).not.toMatch(/(src|href)="(https?:)?\/\//);
+  });
+
+  it('shows every status a record can have, each with its label and colour', async () => {
+    const deps = await createTestDependencies();
+    const page = (await invokeHttp(getDashboard, deps, { path: '/api/dashboard' })).text;
+    const listed = /const STATUSES = \[([^\]]*)\]/
+      .exec(page)![1]!
+      .match(/'(\w+)'/g)!
+      .map((quoted) => quoted.slice(1, -1));
+    expect(listed).toEqual([...INVITATION_STATUSES]);
+    for (const status of INVITATION_STATUSES) expect(page).toContain(`.s-${status} {`);
   });
 
   it('is the only anonymous route: the data it shows stays behind function keys', () => {
