@@ -272,7 +272,9 @@
   function renderPeople(report, append) {
     const body = $('people').tBodies[0];
     const rows = report.items.map((item) => {
-      const reason = item.error ? `${item.error.code}: ${item.error.message}` : '';
+      // Our own email's outcome when it needs an operator: Unknown (look in the Sent Items first) or Failed.
+      const emailNote = ['Unknown', 'Failed'].includes(item.emailStatus) ? `Email ${item.emailStatus}: ${item.emailError ?? ''}` : '';
+      const reason = [item.error ? `${item.error.code}: ${item.error.message}` : '', emailNote].filter(Boolean).join(' · ');
       const action =
         item.status === 'Failed' || item.status === 'DeadLettered'
           ? el('button', { type: 'button', onclick: () => redrive([item.id], item.email) }, 'Submit again')

@@ -20,6 +20,7 @@ import { resetRedemption } from './resetRedemption';
 import { pauseSending } from './pauseSending';
 import { markLeaver } from './markLeaver';
 import { markLeaversByExternalId } from './markLeaversByExternalId';
+import { resendEmail } from './resendEmail';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
 export const appFunctions: FunctionDefinition[] = [
@@ -44,4 +45,5 @@ export const appFunctions: FunctionDefinition[] = [
   pauseSending,
   markLeaver,
   markLeaversByExternalId,
+  resendEmail,
 ];

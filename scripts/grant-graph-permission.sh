@@ -25,6 +25,8 @@
 #                            which this script never grants
 #   --with-mail              also grant Mail.Send, which INVITE_DELIVERY=mail needs; restrict it to the
 #                            sending mailbox with Exchange Online (docs/deploy.md), or it reaches every mailbox
+#   --with-mail-check        also grant Mail.ReadBasic.All: a send whose answer was lost is looked for in the
+#                            sender's Sent Items before it is sent again (restrict it to that mailbox too)
 #   --with-reset-redemption  also grant User.ReadWrite.All (with User.Read.All), which an operator's
 #                            POST /api/invitations/{id}/reset-redemption and a mover's changed email (the same
 #                            guest redeemed at the new address) need (only then: it can change any user)
@@ -46,11 +48,12 @@ USER_ENABLE_DISABLE_ACCOUNT_ALL=3011c876-62b7-4ada-afa2-506cbbecc68c  # User.Ena
 USER_DELETE_RESTORE_ALL=eccc023d-eccf-4e7b-9683-8813ab36cecc  # User.DeleteRestore.All (Application)
 GROUP_MEMBER_READWRITE_ALL=dbaae8cf-10b5-4b86-a4a1-f871c94c6695  # GroupMember.ReadWrite.All (Application)
 MAIL_SEND=b633e1c5-b582-4048-a93e-9f11b44c7e96              # Mail.Send (Application)
+MAIL_READ_BASIC_ALL=693c5e45-0940-467d-9b8a-1022fb9d42ef    # Mail.ReadBasic.All (Application)
 POLICY_READ_ALL=246dd0d5-5bd0-4def-940b-0421030a5b68        # Policy.Read.All (Application)
 ORGANIZATION_READ_ALL=498476ce-e0fe-48b0-b801-37ba7e2685c6  # Organization.Read.All (Application)
 
 graph_endpoint=https://graph.microsoft.com
-resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report with_groups=false with_mail=false with_plan_checks=false with_profile=false leaver_action=none
+resource_group="" identity_name="" app_id="" principal_id="" dry_run=false with_reset=false with_lifecycle=false expired_action=report with_groups=false with_mail=false with_plan_checks=false with_profile=false leaver_action=none with_mail_check=false
 
 # The help is the comment block at the top of this file, and nothing after it.
 usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit "${1:-0}"; }
@@ -65,6 +68,7 @@ while [ $# -gt 0 ]; do
     --with-lifecycle) with_lifecycle=true; shift ;;
     --with-groups) with_groups=true; shift ;;
     --with-mail) with_mail=true; shift ;;
+    --with-mail-check) with_mail_check=true; shift ;;
     --with-plan-checks) with_plan_checks=true; shift ;;
     --with-profile) with_profile=true; shift ;;
     --expired-action) expired_action=$2; shift 2 ;;
@@ -133,6 +137,7 @@ case "$leaver_action" in
 esac
 [ "$with_groups" = true ] && roles+=("$GROUP_MEMBER_READWRITE_ALL")
 [ "$with_mail" = true ] && roles+=("$MAIL_SEND")
+[ "$with_mail_check" = true ] && roles+=("$MAIL_READ_BASIC_ALL")
 [ "$with_profile" = true ] && roles+=("$USER_READWRITE_ALL")
 [ "$with_plan_checks" = true ] && roles+=("$USER_READ_ALL" "$POLICY_READ_ALL" "$ORGANIZATION_READ_ALL")
 [ "$with_reset" = true ] && roles+=("$USER_READ_ALL" "$USER_READWRITE_ALL")

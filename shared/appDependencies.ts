@@ -16,7 +16,7 @@ import {
   TenantSettings,
 } from './graph';
 import { HealthBoard } from './healthBoard';
-import { InvitationClaims, InvitationWorker, StrandedInvitationSweeper, InvitationFollowUp, SponsorCheck } from './worker';
+import { InvitationClaims, InvitationWorker, StrandedInvitationSweeper, InvitationFollowUp, SponsorCheck, EmailResend } from './worker';
 import {
   INVITATIONS_QUEUE,
   InvitationQueue,
@@ -64,6 +64,8 @@ export interface AppDependencies {
   redemptionReset: RedemptionReset;
   /** People HR (or a partner's synced roster) says have gone: Left, and LEAVER_ACTION on their guest. */
   leavers: Leavers;
+  /** An operator's resend of our own email whose outcome was Unknown or Failed. */
+  emailResend: EmailResend;
   /** The pause of all sending, shared by every instance: the tenant's refusal, or an operator's switch. */
   sendingPause: SendingPause;
 }
@@ -121,6 +123,7 @@ export async function createAppDependencies(
     redemptionTracker: trackerFrom(settings, records, graph, leavers),
     redemptionReset: new RedemptionReset(store, queue, graph.directory),
     leavers,
+    emailResend: new EmailResend(store, queue),
     sendingPause: graph.sendingPause,
     health: graph.health,
     credentialCircuit: graph.credentialCircuit,
@@ -233,14 +236,19 @@ function graphFrom(settings: Settings, { layout, events }: Records) {
     onChange: (change, state) => events.announcePause(change, state),
   });
   const sender = new InvitationSender(graphClient, pacer, credentialCircuit, lookup, sendingPause);
-  return { health, credentialCircuit, pacer, rateShares, directory, sendingPause, sender };
+  return { health, credentialCircuit, pacer, rateShares, directory, sendingPause, sender, invitations: graphClient };
 }
 
 /** The queue's consumer: claims, the sender, and the follow-up (our own email, the group adds, the sponsors' check). */
-function workerFrom(settings: Settings, { layout, store, queue }: Records, { health, credentialCircuit, pacer, directory, sender }: Graph) {
+function workerFrom(
+  settings: Settings,
+  { layout, store, queue }: Records,
+  { health, credentialCircuit, pacer, directory, sender, invitations }: Graph,
+) {
   const followUp = new InvitationFollowUp(store, directory, {
     circuit: credentialCircuit,
     pacer,
+    invitations,
     mailbox: new MailboxBudget(layout.rows('mailbox'), {
       perMinute: settings.MAIL_MAX_PER_MINUTE,
       recipientsPerDay: settings.MAIL_MAX_RECIPIENTS_PER_DAY,

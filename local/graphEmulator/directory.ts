@@ -21,6 +21,8 @@ const DIRECTORY_READ_ALL = 'Directory.Read.All';
 /** The tenant's guest-invite setting (authorizationPolicy.allowInvitesFrom), as Graph names its values. */
 export type AllowInvitesFrom = 'none' | 'adminsAndGuestInviters' | 'adminsGuestInvitersAndAllMembers' | 'everyone';
 export const MAIL_SEND = 'Mail.Send';
+/** Reads a mailbox's messages without their bodies: the least privilege for finding a sent message (Exchange RBAC scopes it to one mailbox). */
+export const MAIL_READ_BASIC_ALL = 'Mail.ReadBasic.All';
 
 /** A message sendMail accepted, as the recipient's client would read it. */
 export interface SentMail {
@@ -31,6 +33,8 @@ export interface SentMail {
   language?: string;
   html?: string;
   text?: string;
+  /** The message's Message-ID header, as Exchange keeps it (`internetMessageId`). */
+  internetMessageId?: string;
   at: number;
 }
 
@@ -65,6 +69,8 @@ export interface DirectoryAnswer {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Acted on, but the answer never reaches the caller: the connection drops instead. */
+  dropConnection?: boolean;
 }
 
 export interface DirectoryCaller {
@@ -98,6 +104,13 @@ export class EmulatedDirectory {
   mailboxPerMinute: number | null = null;
   /** sendMail calls answered 429 for the mailbox's limit. */
   mailboxThrottled = 0;
+  /**
+   * `mail-answer-lost`: the next this many sendMail calls are accepted (the message goes out) and
+   * their 202 is lost (the connection drops), as a gateway or a network can lose it.
+   */
+  loseSendMailAnswers = 0;
+  /** Sent Items searches answered (`GET /users/{sender}/mailFolders/sentitems/messages`). */
+  sentItemsSearches = 0;
   /** How long a new user stays unknown to advanced queries (ConsistencyLevel: eventual): Graph's index lags. */
   advancedQueryLagMs = 5_000;
   /** How long a new user stays unknown to group adds (directory replication). */
@@ -209,6 +222,8 @@ export class EmulatedDirectory {
   ): DirectoryAnswer | undefined {
     const sendMail = /^\/users\/([^/?]+)\/sendMail$/.exec(path);
     if (sendMail && method === 'POST') return this.sendMail(decodeURIComponent(sendMail[1]!), raw, caller.roles);
+    const sentItems = /^\/users\/([^/?]+)\/mailFolders\/sentitems\/messages$/i.exec(path);
+    if (sentItems && method === 'GET') return this.searchSentItems(decodeURIComponent(sentItems[1]!), search, caller.roles);
     if (path === '/policies/authorizationPolicy' && method === 'GET')
       return this.readTenant(caller, [POLICY_READ_ALL], () => this.authorizationPolicy());
     if (path === '/organization' && method === 'GET')
@@ -360,7 +375,35 @@ export class EmulatedDirectory {
     const parsed = parseMime(Buffer.from(raw.trim(), 'base64').toString('utf8'));
     if (!parsed) return graphError(400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
     this.outbox.push({ sender, ...parsed, at: Date.now() });
+    if (this.loseSendMailAnswers > 0) {
+      this.loseSendMailAnswers -= 1;
+      return { status: 202, dropConnection: true };
+    }
     return { status: 202 };
+  }
+
+  /**
+   * `GET /users/{sender}/mailFolders/sentitems/messages?$filter=internetMessageId eq '<id>'`: the
+   * sent messages with that Message-ID (Mail.ReadBasic.All, or Mail.Read). Only that filter is read.
+   */
+  private searchSentItems(sender: string, search: URLSearchParams, roles: string[]): DirectoryAnswer {
+    if (!roles.includes(MAIL_READ_BASIC_ALL) && !roles.includes('Mail.Read')) return denied();
+    if (!this.mailboxes.has(sender.toLowerCase())) return graphError(404, 'ErrorInvalidUser', `The requested user '${sender}' is invalid.`);
+    const wanted = /^internetMessageId eq '(.*)'$/.exec(search.get('$filter') ?? '')?.[1]?.replace(/''/g, "'");
+    if (wanted === undefined) return graphError(400, 'ErrorInvalidUrlQueryFilter', 'The query filter is not supported here.');
+    this.sentItemsSearches += 1;
+    const found = this.outbox.filter((mail) => mail.sender.toLowerCase() === sender.toLowerCase() && mail.internetMessageId === wanted);
+    return {
+      status: 200,
+      body: {
+        value: found.map((mail, index) => ({
+          id: `sent-${index}`,
+          internetMessageId: mail.internetMessageId,
+          subject: mail.subject,
+          sentDateTime: new Date(mail.at).toISOString(),
+        })),
+      },
+    };
   }
 
   /** `DELETE /groups/{id}/members/{userId}/$ref`: 204, or 404 for a group or a membership that is not there. */
@@ -482,7 +525,9 @@ function parseMime(mime: string): Omit<SentMail, 'sender' | 'at'> | undefined {
   const html = partOf('text/html');
   const text = partOf('text/plain');
   const language = headers.get('content-language');
+  const messageId = headers.get('message-id');
   return {
+    ...(messageId ? { internetMessageId: messageId } : {}),
     to: addresses(headers.get('to')),
     cc: addresses(headers.get('cc')),
     subject: decodeWords(headers.get('subject') ?? ''),

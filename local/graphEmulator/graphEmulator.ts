@@ -24,6 +24,7 @@ export {
   USER_DELETE_RESTORE_ALL,
   GROUP_MEMBER_READ_WRITE_ALL,
   MAIL_SEND,
+  MAIL_READ_BASIC_ALL,
   POLICY_READ_ALL,
   ORGANIZATION_READ_ALL,
   type AllowInvitesFrom,
@@ -478,6 +479,10 @@ export class GraphEmulator {
     }
     await sleep(this.behaviour.latencyMs);
     const send = (answer: DirectoryAnswer) => {
+      if (answer.dropConnection) {
+        response.socket?.destroy();
+        return;
+      }
       const headers = { 'request-id': requestId, ...throttleHeaders, ...answer.headers };
       if (answer.body === undefined) {
         response.writeHead(answer.status, headers);

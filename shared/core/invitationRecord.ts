@@ -60,7 +60,12 @@ export const GROUP_ADD_STATUSES = ['Pending', 'Added', 'AlreadyMember', 'Failed'
 export const groupOutcomeSchema = z.object({ id: z.string(), status: z.enum(GROUP_ADD_STATUSES), error: z.string().optional() });
 export type GroupOutcome = z.infer<typeof groupOutcomeSchema>;
 
-export const EMAIL_STATUSES = ['Pending', 'Sent', 'Failed'] as const;
+/**
+ * Our own email's outcome: Pending → Sending (recorded just before sendMail) → Sent; Failed with
+ * its reason; Unknown when a send was interrupted after it may have gone out and the sender's Sent
+ * Items could not be checked (never sent blindly a second time: an operator resends it).
+ */
+export const EMAIL_STATUSES = ['Pending', 'Sending', 'Sent', 'Failed', 'Unknown'] as const;
 
 /** What the last call to Graph left on a record: cleared when the person is queued again. */
 export const PROFILE_STATUSES = ['Pending', 'Set', 'Failed'] as const;
@@ -89,8 +94,14 @@ export const invitationOutcomeSchema = z.object({
    * this attempt (lifecycle/guestOwnership.ts).
    */
   attemptQueuedAt: z.string().optional(),
-  /** Why the email could not be sent (`<code>: <message>`). */
+  /** Why the email could not be sent (`<code>: <message>`), or what to check when its outcome is Unknown. */
   emailError: z.string().optional(),
+  /** The email's Message-ID, the same for every try of one email (mail/invitationEmail.ts): what the Sent Items check looks for. */
+  emailMessageId: z.string().optional(),
+  /** Emails an operator sent again after an Unknown or Failed one (POST /api/invitations/{id}/resend-email). */
+  emailResends: z.number().int().nonnegative().optional(),
+  /** Graph's answer was lost, and a new redemption link was asked for (sendInvitationMessage: false): no second invitation email. */
+  linkRecoveredAt: z.string().optional(),
   /** The groups the person was to join, each with its outcome. */
   groups: z.array(groupOutcomeSchema).optional(),
   /** The invitation's `profile`, set on the guest after the 201 (`PATCH /users/{id}`). */

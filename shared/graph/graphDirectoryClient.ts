@@ -32,6 +32,8 @@ export type GuestRead =
   | { kind: 'deleted' }
   | { kind: 'failed'; error: GraphCallError };
 
+const sentItemsSchema = z.object({ value: z.array(z.object({ id: z.string() }).passthrough()) });
+
 const GUEST_FIELDS = 'id,userType,externalUserState,externalUserStateChangeDateTime,accountEnabled,creationType,createdDateTime';
 /** Graph's limit of requests in one JSON batch. */
 export const MAX_BATCH_REQUESTS = 20;
@@ -201,6 +203,20 @@ export class GraphDirectoryClient {
     await this.call('POST', `/users/${encodeURIComponent(sender)}/sendMail`, Buffer.from(mime, 'utf8').toString('base64'), {
       'content-type': 'text/plain',
     });
+  }
+
+  /**
+   * Whether the sender's Sent Items hold a message with this Message-ID
+   * (`GET /users/{sender}/mailFolders/sentitems/messages?$filter=internetMessageId eq '…'`,
+   * Mail.ReadBasic.All, which Exchange RBAC for Applications scopes to the sending mailbox).
+   */
+  async hasSentMessage(sender: string, internetMessageId: string): Promise<boolean> {
+    const filter = `internetMessageId eq '${internetMessageId.replace(/'/g, "''")}'`;
+    const query = new URLSearchParams({ $filter: filter, $select: 'id,internetMessageId', $top: '1' });
+    const answer = sentItemsSchema.parse(
+      await this.call('GET', `/users/${encodeURIComponent(sender)}/mailFolders/sentitems/messages?${query.toString()}`),
+    );
+    return answer.value.length > 0;
   }
 
   private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {

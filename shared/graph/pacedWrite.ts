@@ -9,11 +9,11 @@ import type { GraphPacer } from './graphPacer';
  * slows every caller before a 429 comes, a 429 slows every caller and says for how long. Throws
  * WaitBeyondDeadlineError when no turn comes before the deadline, and Graph's error as it came.
  */
-export async function pacedWrite(
+export async function pacedWrite<Answer extends WriteAnswer>(
   pacer: Pick<GraphPacer, 'acquire' | 'accepted' | 'throttled'> | undefined,
   deadline: number,
-  write: () => Promise<WriteAnswer>,
-): Promise<WriteAnswer> {
+  write: () => Promise<Answer>,
+): Promise<Answer> {
   await pacer?.acquire(deadline);
   try {
     const answer = await write();

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Invitation } from '../core';
 import { wordsFor } from './emailTemplates';
 
@@ -96,11 +96,23 @@ export function escapeHtml(value: string): string {
  * The email as a MIME message (RFC 2045–2047): headers in encoded words, both bodies base64 in
  * UTF-8, so no value can break a header or a boundary. Graph adds From (the sending mailbox).
  */
-export function toMimeMessage(email: InvitationEmail): string {
+/**
+ * The Message-ID of one email: the same for every try of it (a retry, a redelivery after a crash),
+ * so the sender's Sent Items say whether it went out; another for the next email (a reminder, a
+ * reset, an operator's resend). `attempt` names the invitation attempt that made the email due.
+ */
+export function invitationMessageId(recordId: string, attempt: string, resends: number, sender: string): string {
+  const hash = createHash('sha256').update(`${recordId}\n${attempt}\n${resends}`, 'utf8').digest('hex').slice(0, 24);
+  const domain = sender.split('@')[1] ?? 'entra-invite-pipeline.invalid';
+  return `<invitation.${hash}@${domain}>`;
+}
+
+export function toMimeMessage(email: InvitationEmail, messageId?: string): string {
   const boundary = `=_invitation_${randomUUID()}`;
   const base64Lines = (content: string) => Buffer.from(content, 'utf8').toString('base64').replace(/.{76}/g, '$&\r\n');
   const address = ({ address, name }: { address: string; name?: string }) => (name ? `${encodedWord(name)} <${address}>` : `<${address}>`);
   return [
+    ...(messageId ? [`Message-ID: ${messageId}`] : []),
     `To: ${address(email.to)}`,
     `Subject: ${encodedWord(email.subject)}`,
     `Content-Language: ${email.language}`,

@@ -5,3 +5,4 @@ export { InvitationFollowUp } from './invitationFollowUp';
 export { InvitationWorker } from './invitationWorker';
 export { SponsorCheck } from './sponsorCheck';
 export { StrandedInvitationSweeper } from './strandedInvitationSweeper';
+export { EmailResend } from './emailResend';

@@ -6,19 +6,23 @@ import {
   type GraphPacer,
   GraphCallError,
   type GraphDirectoryClient,
+  type GraphInvitationsClient,
   type Guest,
   pacedWrite,
   type WriteAnswer,
 } from '../graph';
 import { isOwnGuest } from '../lifecycle';
-import { renderInvitationEmail, toMimeMessage, type Branding, type MailboxBudget } from '../mail';
+import { isSignInFailure, StepWaits } from './followUpStep';
+import { EmailStep, type EmailOutcome } from './emailStep';
+import type { Branding, MailboxBudget } from '../mail';
 import { type InvitationStore, type StoredRecord, groupsColumns, type RecordEntity } from '../storage';
 
 /**
  * What an invitation still needs once Graph has created it, each never a reason to call
  * /invitations again:
- * - our own email (INVITE_DELIVERY=mail), from INVITE_SENDER through Graph's sendMail, recorded
- *   as `emailStatus` (Pending, Sent, Failed with `emailError`);
+ * - our own email (INVITE_DELIVERY=mail), from INVITE_SENDER through Graph's sendMail, at most
+ *   once and never silently lost (emailStep.ts), recorded as `emailStatus` (Pending, Sending,
+ *   Sent, Failed or Unknown with `emailError`);
  * - the groups the item names (`POST /groups/{id}/members/$ref`), each recorded with its outcome;
  * - the item's `profile` (`PATCH /users/{id}`), recorded as `profileStatus` (Pending, Set, Failed
  *   with `profileError`);
@@ -49,6 +53,8 @@ export interface FollowUpOptions {
   pacer?: Pick<GraphPacer, 'acquire' | 'throttled' | 'accepted'>;
   /** The sending mailbox's limits, shared by every instance (mail/mailboxBudget.ts). */
   mailbox?: Pick<MailboxBudget, 'send'>;
+  /** Graph's invitations: a new redemption link for a guest whose invitation's answer was lost (emailStep.ts). */
+  invitations?: Pick<GraphInvitationsClient, 'createInvitation'>;
 }
 
 /** What `complete` left to do: `waitMs` when a step waits for the app's sign-in (hand the message back then). */
@@ -56,38 +62,36 @@ export interface FollowUpResult {
   waitMs?: number;
 }
 
-/** The app's sign-in failed (not the step): a refused or unavailable token, or Graph's 401 for it. */
-function isSignInFailure(error: unknown): boolean {
-  return error instanceof GraphCallError && (error.stage === 'token' || error.httpStatus === 401);
-}
-
-/** A step that cannot go now (the app's sign-in fails, a budget has no room): it stays Pending, for `waitMs` at least. */
-class StepWaits extends Error {
-  override readonly name = 'StepWaits';
-  constructor(
-    readonly waitMs = 0,
-    readonly why?: string,
-  ) {
-    super(why ?? 'the step waits');
-  }
-}
-
 const ALREADY_MEMBER = /added object references already exist/i;
+/** Email outcomes the step still has to settle: one to send, or one whose send may have gone out (looked for first). */
+const EMAIL_STEPS: ReadonlySet<string> = new Set(['Pending', 'Sending']);
 /** Group outcomes a step still has to make: an add, or a mover's removal. */
 const GROUP_STEPS: ReadonlySet<string> = new Set(['Pending', 'Removing']);
 // A step that met the app's sign-in failing is looked at again no sooner than this.
 const SIGN_IN_WAIT_MIN_MS = 1_000;
-const EMAIL_RETRIES = 3;
 
 export class InvitationFollowUp {
+  private readonly email: EmailStep | undefined;
+
   constructor(
     private readonly store: InvitationStore,
     private readonly directory: Pick<
       GraphDirectoryClient,
-      'sendMimeMail' | 'addGroupMember' | 'removeGroupMember' | 'updateProfile' | 'readGuests' | 'enable'
+      'sendMimeMail' | 'hasSentMessage' | 'addGroupMember' | 'removeGroupMember' | 'updateProfile' | 'readGuests' | 'enable'
     >,
     private readonly options: FollowUpOptions,
-  ) {}
+  ) {
+    this.email =
+      options.delivery === 'mail' && options.sender
+        ? new EmailStep(directory, (id, fields) => this.write(id, fields), {
+            sender: options.sender,
+            branding: options.branding,
+            ...(options.mailbox ? { mailbox: options.mailbox } : {}),
+            ...(options.pacer ? { pacer: options.pacer } : {}),
+            ...(options.invitations ? { invitations: options.invitations } : {}),
+          })
+        : undefined;
+  }
 
   /** Whether this attempt's request asks Graph for its own email: never when we send ours. */
   graphSendsEmail(wanted: boolean): boolean {
@@ -107,7 +111,7 @@ export class InvitationFollowUp {
     return (
       // Accepted too: a mover's profile is written onto a guest who has redeemed.
       (record.status === 'Invited' || record.status === 'Accepted') &&
-      (record.emailStatus === 'Pending' ||
+      (EMAIL_STEPS.has(record.emailStatus ?? '') ||
         record.profileStatus === 'Pending' ||
         record.reenableStatus === 'Pending' ||
         (record.groups ?? []).some((group) => GROUP_STEPS.has(group.status)))
@@ -121,11 +125,14 @@ export class InvitationFollowUp {
     if (this.signInWaitMs() > 0) return { waitMs: this.signInWaitMs() };
     const who = `Invitation ${id} (${maskEmailAddress(stored.record.email)})`;
     const waits: StepWaits[] = [];
-    const email = stored.record.emailStatus === 'Pending' ? await this.unlessItWaits(() => this.sendEmail(stored), waits) : undefined;
-    if (email) {
-      if (email.emailStatus === 'Sent') log.info(`${who}: our invitation email sent.`);
-      else log.warn(`${who}: our invitation email failed (${email.emailError}); Graph is not called again.`);
-    }
+    const email = EMAIL_STEPS.has(stored.record.emailStatus ?? '')
+      ? await this.unlessItWaits(() => this.sendEmail(stored), waits)
+      : undefined;
+    if (email?.emailStatus === 'Sent')
+      log.info(`${who}: our invitation email sent${email.linkRecoveredAt ? ' (with a recovered link)' : ''}.`);
+    else if (email?.emailStatus === 'Unknown') log.error(`${who}: ${email.emailError}`);
+    else if (email?.emailStatus === 'Failed')
+      log.warn(`${who}: our invitation email failed (${email.emailError}); Graph is not called again.`);
     const groups = await Promise.all(
       (stored.record.groups ?? []).map(async (group) => {
         if (group.status === 'Pending') return (await this.unlessItWaits(() => this.addToGroup(group.id, stored), waits)) ?? group;
@@ -150,7 +157,7 @@ export class InvitationFollowUp {
         ...(reenabled ?? {}),
       });
     const waiting =
-      (email === undefined && stored.record.emailStatus === 'Pending') ||
+      (email?.emailStatus === undefined && EMAIL_STEPS.has(stored.record.emailStatus ?? '')) ||
       (profile === undefined && stored.record.profileStatus === 'Pending') ||
       (reenabled === undefined && stored.record.reenableStatus === 'Pending') ||
       groups.some((group) => GROUP_STEPS.has(group.status));
@@ -184,43 +191,14 @@ export class InvitationFollowUp {
     throw new StepWaits();
   }
 
-  private async sendEmail(stored: StoredRecord): Promise<Pick<RecordEntity, 'emailStatus' | 'emailSentAt' | 'emailError'>> {
-    const redeemUrl = stored.record.inviteRedeemUrl;
-    if (!redeemUrl) {
-      return {
-        emailStatus: 'Failed',
-        emailError:
-          'NoRedemptionUrl: Graph created the invitation but its answer was lost, so there is no link to send (submit again with resend: true).',
-      };
-    }
-    const mime = toMimeMessage(renderInvitationEmail(stored.invitation, redeemUrl, this.options.branding));
-    const sender = this.options.sender!;
-    const send = () => this.directory.sendMimeMail(sender, mime);
+  /** Our own email (emailStep.ts); a step that met the app's sign-in failing waits, as every step does. */
+  private async sendEmail(stored: StoredRecord): Promise<EmailOutcome> {
     try {
-      await pRetry(
-        async () => {
-          try {
-            // Within the mailbox's limits (mailboxBudget.ts): no room this minute or day is a wait, never a failure.
-            const turn = this.options.mailbox ? await this.options.mailbox.send(sender, 1, send) : (await send(), { ok: true as const });
-            if (!turn.ok) throw new AbortError(new StepWaits(turn.retryAt - Date.now(), turn.why));
-          } catch (error) {
-            // A refusal (no Mail.Send, an unknown mailbox, a bad message) is the same next time; so is the app's sign-in.
-            if (error instanceof GraphCallError && (error.kind === 'permanent' || error.kind === 'credential' || isSignInFailure(error)))
-              throw new AbortError(error);
-            // Exchange throttled the mailbox anyway (another app sends from it too): wait for it, as Pending.
-            if (error instanceof GraphCallError && error.kind === 'throttled')
-              throw new AbortError(new StepWaits(error.retryAfterMs ?? 60_000, 'the mailbox, which Exchange throttled'));
-            throw error;
-          }
-        },
-        { retries: EMAIL_RETRIES, minTimeout: 500, maxTimeout: 5_000 },
-      );
-      return { emailStatus: 'Sent', emailSentAt: new Date().toISOString() };
+      return await this.email!.send(stored);
     } catch (error) {
       if (error instanceof StepWaits) throw error;
       this.waitOnSignIn(error);
-      const reason = error instanceof GraphCallError ? `${error.code}: ${error.message}` : String(error);
-      return { emailStatus: 'Failed', emailError: reason.slice(0, 1_000) };
+      throw error;
     }
   }
 
@@ -380,15 +358,20 @@ export class InvitationFollowUp {
     return outcome;
   }
 
-  /** Writes the outcomes onto the record as it is now (a compare-and-swap, read again on a race). */
-  private async write(id: string, outcome: InvitationOutcome & Pick<InvitationRecord, 'reenableStatus' | 'reenableError'>): Promise<void> {
+  /**
+   * Writes the outcomes onto the record as it is now (a compare-and-swap, read again on a race);
+   * false when a new attempt owns the record (submitted again meanwhile), and nothing was written.
+   */
+  private async write(
+    id: string,
+    outcome: InvitationOutcome & Pick<InvitationRecord, 'reenableStatus' | 'reenableError'>,
+  ): Promise<boolean> {
     for (;;) {
       const stored = await this.store.getById(id);
-      // Submitted again meanwhile: a new attempt owns the record.
-      if (!stored || (stored.record.status !== 'Invited' && stored.record.status !== 'Accepted')) return;
+      if (!stored || (stored.record.status !== 'Invited' && stored.record.status !== 'Accepted')) return false;
       const { groups, ...fields } = outcome;
       const next: RecordEntity = { ...stored.entity, ...fields, ...(groups ? groupsColumns(groups) : {}) };
-      if (await this.store.replace(next, stored.etag, { announce: false })) return;
+      if (await this.store.replace(next, stored.etag, { announce: false })) return true;
     }
   }
 }

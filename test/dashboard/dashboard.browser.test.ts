@@ -5,7 +5,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalFunctionHost } from '../../local/functionHost';
 import type { AppDependencies } from '../../shared/appDependencies';
-import { createTestDependencies, invitationFor } from '../support/harness';
+import { createTestDependencies, invitationFor, writeRecord } from '../support/harness';
+import { recordIdForEmail } from '../../shared/core/invitationRecord';
 import { startEmulatedTenant, waitFor, type EmulatedTenant } from '../support/graphEmulator';
 import { CapturedLogs, startHttpHost, startWorker } from '../support/pipeline';
 
@@ -129,6 +130,16 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
       expect.arrayContaining(FAILING),
     );
     for (const text of await rows.allTextContents()) expect(text).toContain('Request_BadRequest');
+  });
+
+  it('shows an email whose outcome is Unknown with what to check, among the invited', async () => {
+    const unknown = 'Unknown: the email may or may not have been sent. Look in the Sent Items for Message-ID <invitation.1@contoso.com>';
+    await writeRecord(deps, recordIdForEmail('partner0@fabrikam.com'), { emailStatus: 'Unknown', emailError: unknown });
+    await page.getByLabel('Show').selectOption('Invited');
+    const row = page.locator('#people tbody tr', { hasText: 'partner0@fabrikam.com' });
+    await row.getByText('Email Unknown: Unknown: the email may or may not have been sent', { exact: false }).waitFor();
+    expect(await row.textContent()).toContain('<invitation.1@contoso.com>');
+    await page.getByLabel('Show').selectOption('');
   });
 
   it('downloads the results CSV, every person in it', async () => {

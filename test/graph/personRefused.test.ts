@@ -81,7 +81,8 @@ describe('follow-up steps wait for the app’s sign-in, like invitations', () =>
     expect((await deps.store.getById(id))?.record.emailStatus).toBe('Pending');
     const sent = await waitFor(async () => {
       const record = (await deps.store.getById(id))?.record;
-      return record?.emailStatus !== 'Pending' && record;
+      // Sending is the moment of the send itself (recorded just before sendMail): wait for its outcome.
+      return record?.emailStatus !== 'Pending' && record?.emailStatus !== 'Sending' && record;
     });
     expect(sent.emailStatus).toBe('Sent');
     expect(tenant.emulator.directory.outbox.filter((mail) => mail.to.includes(email))).toHaveLength(1);

@@ -13,6 +13,7 @@ const USER_READ_ALL = 'df021288-bdef-4463-88db-98f22de89214';
 const USER_ENABLE_DISABLE_ACCOUNT_ALL = '3011c876-62b7-4ada-afa2-506cbbecc68c';
 const GROUP_MEMBER_READWRITE_ALL = 'dbaae8cf-10b5-4b86-a4a1-f871c94c6695';
 const MAIL_SEND = 'b633e1c5-b582-4048-a93e-9f11b44c7e96';
+const MAIL_READ_BASIC_ALL = '693c5e45-0940-467d-9b8a-1022fb9d42ef';
 const POLICY_READ_ALL = '246dd0d5-5bd0-4def-940b-0421030a5b68';
 const ORGANIZATION_READ_ALL = '498476ce-e0fe-48b0-b801-37ba7e2685c6';
 const run = promisify(execFile);
@@ -106,6 +107,8 @@ describe('scripts/grant-graph-permission.sh', () => {
       ['--with-groups', '--with-mail'],
       [USER_INVITE_ALL, GROUP_MEMBER_READWRITE_ALL, MAIL_SEND],
     ],
+    // The Sent Items check of a send whose answer was lost: reading messages without their bodies, nothing more.
+    [['--with-mail', '--with-mail-check'], [USER_INVITE_ALL, MAIL_SEND, MAIL_READ_BASIC_ALL]],
     // Reads only: who is already there, and the tenant's guest-invite setting and quota.
     [['--with-plan-checks'], [USER_INVITE_ALL, USER_READ_ALL, POLICY_READ_ALL, ORGANIZATION_READ_ALL]],
     // A joiner's profile is a user write: User.ReadWrite.All, only on this flag.
