@@ -108,7 +108,10 @@ describe('scripts/grant-graph-permission.sh', () => {
       [USER_INVITE_ALL, GROUP_MEMBER_READWRITE_ALL, MAIL_SEND],
     ],
     // The Sent Items check of a send whose answer was lost: reading messages without their bodies, nothing more.
-    [['--with-mail', '--with-mail-check'], [USER_INVITE_ALL, MAIL_SEND, MAIL_READ_BASIC_ALL]],
+    [
+      ['--with-mail', '--with-mail-check'],
+      [USER_INVITE_ALL, MAIL_SEND, MAIL_READ_BASIC_ALL],
+    ],
     // Reads only: who is already there, and the tenant's guest-invite setting and quota.
     [['--with-plan-checks'], [USER_INVITE_ALL, USER_READ_ALL, POLICY_READ_ALL, ORGANIZATION_READ_ALL]],
     // A joiner's profile is a user write: User.ReadWrite.All, only on this flag.
