@@ -21,6 +21,7 @@ import { pauseSending } from './pauseSending';
 import { markLeaver } from './markLeaver';
 import { markLeaversByExternalId } from './markLeaversByExternalId';
 import { resendEmail } from './resendEmail';
+import { relayInvitationEvents } from './relayInvitationEvents';
 
 /** Every function of the app, in one list: the Functions host registers them, the local host serves them. */
 export const appFunctions: FunctionDefinition[] = [
@@ -46,4 +47,5 @@ export const appFunctions: FunctionDefinition[] = [
   markLeaver,
   markLeaversByExternalId,
   resendEmail,
+  relayInvitationEvents,
 ];

@@ -31,7 +31,7 @@ import {
 } from './storage';
 import { PartnerOnboarding, ROSTERS_CONTAINER, RosterProgressStore, RosterSync } from './rosters';
 import { loadSettings, type Settings } from './settings';
-import { EVENTS_QUEUE, InvitationEvents, RedemptionTracker, ExpiryPolicyMemory, RedemptionReset, Leavers } from './lifecycle';
+import { EVENTS_QUEUE, EventOutbox, InvitationEvents, RedemptionTracker, ExpiryPolicyMemory, RedemptionReset, Leavers } from './lifecycle';
 import { MailboxBudget } from './mail';
 import { RecordChanges } from './records';
 
@@ -60,6 +60,8 @@ export interface AppDependencies {
   redemptionTracker: RedemptionTracker;
   /** Status changes told to callers through their own queue. */
   events: InvitationEvents;
+  /** Their outbox: each event written with its change, and relayed to the queue. */
+  eventOutbox: EventOutbox;
   /** An operator's reset of the redemption of a guest this app created. */
   redemptionReset: RedemptionReset;
   /** People HR (or a partner's synced roster) says have gone: Left, and LEAVER_ACTION on their guest. */
@@ -100,6 +102,7 @@ export async function createAppDependencies(
     store,
     queue,
     events,
+    eventOutbox: records.eventOutbox,
     batches,
     intake,
     batchReports,
@@ -155,16 +158,18 @@ async function recordsFrom(settings: Settings, names: ResourceNames, storage: St
     const stored = await readRecord(layout, id);
     return stored && { record: stored.record, batchPosition: stored.entity.batchPosition };
   });
+  const eventOutbox = new EventOutbox(layout, events);
   const store = new InvitationStore(layout, {
     queuedStaleAfterMs: settings.QUEUED_STALE_AFTER_SECONDS * 1000,
     resendMaxPerDay: settings.INVITE_RESEND_MAX_PER_DAY,
     callerResends: new CallerResendBudget(layout.rows('resends'), settings.INVITE_RESEND_MAX_PER_CALLER_PER_DAY),
-    changes: new RecordChanges(ledger, events),
+    changes: new RecordChanges(ledger, events, console, eventOutbox),
+    outbox: eventOutbox,
   });
   const batches = new BatchBook(new BatchIndex(layout), ledger, new RejectedRows(layout));
   const queue = new InvitationQueue(storage.queueClient(names.queueName), storage.queueClient(poisonQueueName(names.queueName)));
   await Promise.all([store.ensureTable(), queue.ensureQueues(), events.ensureQueues()]);
-  return { layout, events, ledger, store, batches, queue };
+  return { layout, events, eventOutbox, ledger, store, batches, queue };
 }
 
 /** Submissions in: the operator's policy, the intake's signature and idempotency. */

@@ -4,6 +4,7 @@
  * to addresses checked at delivery).
  */
 
+export { EventOutbox } from './eventOutbox';
 export { ExpiryPolicyMemory } from './expiryPolicyMemory';
 export { isOwnGuest } from './guestOwnership';
 export { EVENTS_QUEUE, InvitationEvents } from './invitationEvents';

@@ -133,12 +133,27 @@ export class InvitationEvents {
    * message finds it final): the same write gives the same event id, so a repeat is recognisable.
    */
   async announce(entity: RecordEntity): Promise<void> {
-    if (!EVENT_STATUSES.has(entity.status) || this.options.secrets.length === 0) return;
-    const target = (JSON.parse(entity.request) as Invitation).callbackUrl ?? this.options.notifyUrl;
-    if (!target) return;
-    const message: DeliveryMessage = { target, event: eventOf(entity), attempt: 1 };
+    const message = this.messageFor(entity);
+    if (!message) return;
     // A storage blip should not lose the event: a few quick retries before the caller hears of it.
-    await pRetry(() => this.queue.sendMessage(encodeQueueMessage(message)), { retries: 4, minTimeout: 200, maxTimeout: 2_000 });
+    await pRetry(() => this.enqueue(message.message), { retries: 4, minTimeout: 200, maxTimeout: 2_000 });
+  }
+
+  /**
+   * The events queue's message for a record's status (its event id, and the message as queued), or
+   * undefined when it is not a status callers hear of, or the person has nowhere to hear it.
+   */
+  messageFor(entity: RecordEntity): { id: string; message: string } | undefined {
+    if (!EVENT_STATUSES.has(entity.status) || this.options.secrets.length === 0) return undefined;
+    const target = (JSON.parse(entity.request) as Invitation).callbackUrl ?? this.options.notifyUrl;
+    if (!target) return undefined;
+    const event = eventOf(entity);
+    return { id: event.id, message: encodeQueueMessage({ target, event, attempt: 1 } satisfies DeliveryMessage) };
+  }
+
+  /** Queues one message made by messageFor. */
+  async enqueue(message: string): Promise<void> {
+    await this.queue.sendMessage(message);
   }
 
   /** Sending paused or resumed: told to NOTIFY_URL, the operator's own receiver (callers hear of their people only). */

@@ -22,6 +22,8 @@ export {
   type AdmissionResult,
   type RecordChange,
   type RecordChangeFollower,
+  type OutboxEntry,
+  type EventOutboxWriter,
   type RecordedAdmission,
   type StoredRecord,
 } from './invitationStore';

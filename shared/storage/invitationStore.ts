@@ -80,11 +80,30 @@ export interface RecordChange {
   entity?: RecordEntity;
   /** false: a change within the same status (follow-up outcomes), which the caller has heard of already. */
   announce?: boolean;
+  /** The change's event, written with it: to be queued, then taken out of the outbox. */
+  outbox?: OutboxEntry;
 }
 
 /** What follows a record's change (records/recordChanges.ts, or a test's own). */
 export interface RecordChangeFollower {
   follow(change: RecordChange): Promise<unknown>;
+}
+
+/**
+ * The event of a record's change, kept in the outbox (a row in the record's partition, `o|<event
+ * id>`) by the same entity-group transaction as the change: no change is recorded without its
+ * event, however the queue fares. lifecycle/eventOutbox.ts makes them and relays them.
+ */
+export interface OutboxEntry {
+  /** The outbox row's key: `o|<event id>`. */
+  rowKey: string;
+  /** The events queue's message, as it is queued. */
+  message: string;
+}
+
+export interface EventOutboxWriter {
+  /** The change's outbox entry, when its status is one its caller hears of and it has somewhere to hear it. */
+  entryFor(entity: RecordEntity): OutboxEntry | undefined;
 }
 
 /** Properties of a new attempt: whatever the previous one left (outcome, error, claim) is cleared. */
@@ -127,6 +146,8 @@ export interface InvitationStoreOptions {
   resendMaxPerDay?: number;
   /** INVITE_RESEND_MAX_PER_CALLER_PER_DAY: how many people one caller may have invited again in a day (none: no limit). */
   callerResends?: CallerResendBudget;
+  /** The events of status changes, written in each change's transaction (none: events follow the write, at most once). */
+  outbox?: EventOutboxWriter;
 }
 
 const RESEND_WINDOW_MS = 24 * 60 * 60_000;
@@ -467,14 +488,17 @@ export class InvitationStore {
    * someone changed the row since it was read (412). Without one it always writes.
    */
   async replace(entity: RecordEntity, etag?: string, { announce = true }: { announce?: boolean } = {}): Promise<string | undefined> {
-    const written = await this.writeRow(entity, etag);
+    const outbox = announce ? this.options.outbox?.entryFor(entity) : undefined;
+    const written = await this.writeRow(entity, etag, outbox);
     if (written === undefined) return undefined;
     await this.options.changes?.follow({
       batchId: entity.batchId,
       recordId: entity.id,
       batchPosition: entity.batchPosition,
       entity,
-      announce,
+      // With an outbox the event is in it, and relayed from there (once more when a message is redelivered).
+      announce: announce && !this.options.outbox,
+      ...(outbox ? { outbox } : {}),
     });
     return written;
   }
@@ -487,10 +511,23 @@ export class InvitationStore {
     return (await this.writeRow(entity, etag)) !== undefined;
   }
 
-  /** The row written: its new ETag, or undefined when an ETag was given and the row had changed (412). */
-  private async writeRow(entity: RecordEntity, etag?: string): Promise<string | undefined> {
+  /**
+   * The row written, with its event in the outbox in the same transaction when there is one: its
+   * new ETag, or undefined when an ETag was given and the row had changed (412).
+   */
+  private async writeRow(entity: RecordEntity, etag?: string, outbox?: OutboxEntry): Promise<string | undefined> {
+    const rows = this.layout.recordRows(entity.id);
     try {
-      return await this.layout.recordRows(entity.id).update(entity.id, toTableEntity(entity), 'Replace', etag);
+      if (!outbox) return await rows.update(entity.id, toTableEntity(entity), 'Replace', etag);
+      const written = await rows.transact([
+        ['update', toTableEntity(entity), 'Replace', etag ? { etag } : undefined],
+        [
+          'upsert',
+          { ...rows.key(outbox.rowKey), recordId: entity.id, message: outbox.message, createdAt: new Date().toISOString() },
+          'Replace',
+        ],
+      ]);
+      return written.get(entity.id) ?? (await rows.get(entity.id)).etag;
     } catch (error) {
       if (etag && isPreconditionFailed(error)) return undefined;
       throw error;

@@ -52,6 +52,12 @@ export const TABLE_LAYOUT: readonly RowKindLayout[] = [
     writtenBy: '`storage/invitationStore.ts`',
   },
   {
+    partitionKey: 'same as the record',
+    rowKey: '`o\\|<event id>`',
+    what: "the event of a record's change, in the change's own transaction, until it is queued (the outbox)",
+    writtenBy: '`storage/invitationStore.ts`, relayed by `lifecycle/eventOutbox.ts`',
+  },
+  {
     partitionKey: '`r<first hex digit of the key>`',
     rowKey: '`k\\|<32 hex digits of the SHA-256 of the externalId>`',
     what: "the externalId key: one point read finds the person's record id (a mover's changed email)",
@@ -181,11 +187,13 @@ export class PartitionRows {
     return this.table.listEntities<T>({ queryOptions: { filter: filter ? `${partition} and ${filter}` : partition, ...options } });
   }
 
-  /** One entity-group transaction: every action's entity must be in this partition. */
-  async transact(actions: TransactionAction[]): Promise<void> {
+  /** One entity-group transaction: every action's entity must be in this partition. The written rows' ETags, by row key. */
+  async transact(actions: TransactionAction[]): Promise<Map<string, string>> {
     const stray = actions.find(([, entity]) => entity.partitionKey !== this.partitionKey);
     if (stray) throw new Error(`A transaction of partition ${this.partitionKey} holds a row of ${stray[1].partitionKey}.`);
-    if (actions.length > 0) await this.table.submitTransaction(actions);
+    if (actions.length === 0) return new Map();
+    const response = await this.table.submitTransaction(actions);
+    return new Map(response.subResponses.flatMap((sub) => (sub.rowKey && sub.etag ? [[sub.rowKey, sub.etag] as const] : [])));
   }
 }
 

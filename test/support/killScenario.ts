@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { RunningAzurite } from '../../local/azurite';
 import type { AppDependencies } from '../../shared/appDependencies';
 import { invitationFor } from './harness';
-import { startEmulatedTenant, waitFor } from './graphEmulator';
+import { startEmulatedTenant, waitFor, type EmulatedTenant } from './graphEmulator';
 import { startLocalHostProcess, stopLocalHostProcess, type LocalHostProcess } from './localHostProcess';
 
 /**
@@ -16,6 +16,10 @@ export async function killHostMidBatch({
   people,
   batchId,
   roles,
+  env: extraEnv = {},
+  item = {},
+  prepare,
+  afterAllInvited,
 }: {
   azurite: RunningAzurite;
   deps: AppDependencies;
@@ -23,8 +27,17 @@ export async function killHostMidBatch({
   batchId: string;
   /** The app's Graph permissions (default User.Invite.All alone: no lookup before a second call). */
   roles?: string[];
+  /** More settings for the host (mail delivery, a NOTIFY_URL). */
+  env?: Record<string, string>;
+  /** What every item carries besides its address (sendInvitationMessage). */
+  item?: Record<string, unknown>;
+  /** Sets the emulated tenant up before the host starts (a mailbox). */
+  prepare?: (tenant: EmulatedTenant) => void;
+  /** Runs once everyone is Invited, while the restarted host still runs (its emails and events go on). */
+  afterAllInvited?: (tenant: EmulatedTenant, emails: string[]) => Promise<void>;
 }): Promise<{ output: string; inFlight: number; duplicateCalls: number; foundByLookup: number; clientSecret: string; emails: string[] }> {
   const tenant = await startEmulatedTenant({ latencyMs: 100, ...(roles ? { roles } : {}) });
+  prepare?.(tenant);
   const env = {
     AzureWebJobsStorage: azurite.connectionString,
     ...tenant.settings,
@@ -32,6 +45,7 @@ export async function killHostMidBatch({
     CLAIM_LEASE_SECONDS: '6',
     WORKER_INVOCATION_BUDGET_SECONDS: '4',
     LOCAL_QUEUE_MESSAGE_LEASE_SECONDS: '8',
+    ...extraEnv,
   };
   let host: LocalHostProcess | undefined;
   let output = '';
@@ -43,7 +57,7 @@ export async function killHostMidBatch({
       const response = await fetch(`${host.url}/api/invitations`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ batchId, invitations: emails.slice(start, start + 1_000).map((email) => invitationFor(email)) }),
+        body: JSON.stringify({ batchId, invitations: emails.slice(start, start + 1_000).map((email) => invitationFor(email, item)) }),
       });
       expect(response.status).toBe(202);
       ids.push(...((await response.json()) as { items: { id: string }[] }).items.map((item) => item.id));
@@ -71,6 +85,7 @@ export async function killHostMidBatch({
     const foundByLookup = (await Promise.all(ids.map((id) => deps.store.getById(id)))).filter(
       (stored) => stored?.record.foundByLookup,
     ).length;
+    await afterAllInvited?.(tenant, emails);
     await stopLocalHostProcess(host, 'SIGTERM');
     output += host.output();
     return { output, inFlight, duplicateCalls, foundByLookup, clientSecret: tenant.clientSecret, emails };

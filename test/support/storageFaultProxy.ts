@@ -6,9 +6,10 @@ import { loadSettings } from '../../shared/settings';
 import { uniqueResourceNames } from './harness';
 
 /**
- * A fault injector between the app and Azurite's table endpoint, playing what Azure Storage does
- * that Azurite does not: refuse an entity it finds too large (400), or go away part-way through a
- * request's writes (503), or fail a few transactions in a row (503). Everything else is forwarded to the real Azurite unchanged.
+ * A fault injector between the app and one of Azurite's endpoints (tables by default, or queues),
+ * playing what Azure Storage does that Azurite does not: refuse an entity it finds too large (400),
+ * or go away part-way through a request's writes (503), or fail a few transactions in a row (503),
+ * or refuse one queue for a while (503). Everything else is forwarded to the real Azurite unchanged.
  */
 
 export interface StorageFaults {
@@ -18,7 +19,11 @@ export interface StorageFaults {
   failAfterRequests?: number;
   /** The next this many entity-group transactions ($batch) are answered 503, the other requests forwarded. */
   failTransactions?: number;
+  /** Requests whose path contains this text (a queue's name) are refused, 403 AuthorizationFailure (a firewall rule, a revoked role), the others forwarded. */
+  refusePathsContaining?: string;
 }
+
+export type StorageEndpoint = 'TableEndpoint' | 'QueueEndpoint';
 
 export class StorageFaultProxy {
   faults: StorageFaults = {};
@@ -28,13 +33,14 @@ export class StorageFaultProxy {
     private readonly server: Server,
     readonly port: number,
     private readonly target: URL,
+    private readonly endpoint: StorageEndpoint,
   ) {}
 
-  static async start(tableEndpoint: string): Promise<StorageFaultProxy> {
+  static async start(targetEndpoint: string, endpoint: StorageEndpoint = 'TableEndpoint'): Promise<StorageFaultProxy> {
     const server = createServer();
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    const proxy = new StorageFaultProxy(server, (server.address() as { port: number }).port, new URL(tableEndpoint));
+    const proxy = new StorageFaultProxy(server, (server.address() as { port: number }).port, new URL(targetEndpoint), endpoint);
     server.on('request', (request, response) => {
       void proxy.answer(request).then(({ status, headers, body }) => {
         response.writeHead(status, headers);
@@ -44,9 +50,10 @@ export class StorageFaultProxy {
     return proxy;
   }
 
-  /** The connection string with its TableEndpoint pointed at this proxy. */
+  /** The connection string with this proxy's endpoint (TableEndpoint or QueueEndpoint) pointed at it. */
   connectionString(azuriteConnectionString: string): string {
-    return azuriteConnectionString.replace(/TableEndpoint=http:\/\/[^/;]+/, `TableEndpoint=http://127.0.0.1:${this.port}`);
+    const [host] = /^http:\/\/[^/;]+/.exec(this.target.href)!;
+    return azuriteConnectionString.replace(`${this.endpoint}=${host}`, `${this.endpoint}=http://127.0.0.1:${this.port}`);
   }
 
   configure(faults: StorageFaults): void {
@@ -64,7 +71,10 @@ export class StorageFaultProxy {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    const { refuseBodiesContaining, failAfterRequests, failTransactions } = this.faults;
+    const { refuseBodiesContaining, failAfterRequests, failTransactions, refusePathsContaining } = this.faults;
+    if (refusePathsContaining && request.url?.includes(refusePathsContaining)) {
+      return storageError(403, 'AuthorizationFailure', 'This request is not authorized to perform this operation.');
+    }
     if (failAfterRequests !== undefined && this.forwarded >= failAfterRequests) {
       return storageError(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.');
     }
