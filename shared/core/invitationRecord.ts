@@ -28,16 +28,12 @@ export const INVITATION_STATUSES = [
 export const invitationStatusSchema = z.enum(INVITATION_STATUSES);
 export type InvitationStatus = z.infer<typeof invitationStatusSchema>;
 
-/** Statuses after which the worker calls Graph no more unless the person is submitted again. */
-export const FINAL_STATUSES: ReadonlySet<InvitationStatus> = new Set([
-  'Invited',
-  'Accepted',
-  'Expired',
-  'Removed',
-  'Left',
-  'Failed',
-  'DeadLettered',
-]);
+/** Statuses on the way: the person is waiting for the worker, or held by it. */
+const IN_FLIGHT_STATUSES: readonly InvitationStatus[] = ['Queued', 'Processing'];
+/** Statuses after which the worker calls Graph no more unless the person is submitted again: every other. */
+export const FINAL_STATUSES: ReadonlySet<InvitationStatus> = new Set(
+  INVITATION_STATUSES.filter((status) => !IN_FLIGHT_STATUSES.includes(status)),
+);
 /** Statuses that follow an invitation: the person has (or had) a guest, and a new attempt emails them again. */
 export const INVITED_STATUSES: ReadonlySet<InvitationStatus> = new Set(['Invited', 'Accepted', 'Expired', 'Removed']);
 /** Final statuses that a new submission of the same email queues again (a new attempt). */

@@ -72,12 +72,9 @@ describe('our own email', () => {
     expect(results).toContain('Unknown');
 
     // The operator looked: it is not there (say). The resend is a new email, with a Message-ID of its own.
-    const resent = await invokeHttp(resendEmail, deps, {
-      method: 'POST',
-      path: `/api/invitations/${id}/resend-email`,
-      params: { id },
-      headers: JSON_CONTENT,
-    });
+    const resend = () =>
+      invokeHttp(resendEmail, deps, { method: 'POST', path: `/api/invitations/${id}/resend-email`, params: { id }, headers: JSON_CONTENT });
+    const resent = await resend();
     expect(resent.status).toBe(202);
     expect(resent.json).toMatchObject({ id, emailStatus: 'Pending', emailResends: 1 });
     const again = await settled(deps, id);
@@ -86,12 +83,7 @@ describe('our own email', () => {
     expect(sent).toHaveLength(2);
     expect(sent[1]!.internetMessageId).not.toBe(sent[0]!.internetMessageId);
     // Only an Unknown or Failed email is resent.
-    const refused = await invokeHttp(resendEmail, deps, {
-      method: 'POST',
-      path: `/api/invitations/${id}/resend-email`,
-      params: { id },
-      headers: JSON_CONTENT,
-    });
+    const refused = await resend();
     expect(refused.status).toBe(409);
     expect(tenant.emulator.callsFor(email)).toHaveLength(1); // Graph was never asked to invite again
   });
