@@ -17,17 +17,22 @@ export {
 export {
   INVITATIONS_TABLE,
   InvitationStore,
-  readRecord,
-  type AdmissionCandidate,
-  type AdmissionResult,
   type RecordChange,
   type RecordChangeFollower,
   type OutboxEntry,
   type EventOutboxWriter,
-  type RecordedAdmission,
-  type StoredRecord,
 } from './invitationStore';
-export { NO_CLAIM, errorColumns, groupsColumns, outcomeColumns, recordFromEntity, type RecordEntity } from './recordEntity';
+export { type AdmissionCandidate, type AdmissionResult, type RecordedAdmission } from './personAdmission';
+export {
+  NO_CLAIM,
+  errorColumns,
+  groupsColumns,
+  outcomeColumns,
+  readRecord,
+  recordFromEntity,
+  type RecordEntity,
+  type StoredRecord,
+} from './recordEntity';
 export { storageAccountFromSettings, type StorageAccount } from './storageAccount';
 export { moveOf, returnOf, shouldQueueAgain, type Move, type Return } from './admissionRules';
 export { takeFromRollingWindow, takeFromSlidingWindow } from './tableCounter';

@@ -1,3 +1,4 @@
+import type { TableEntityResult } from '@azure/data-tables';
 import { z } from 'zod';
 import {
   invitationErrorSchema,
@@ -6,9 +7,11 @@ import {
   invitationRecordSchema,
   type GroupOutcome,
   type InvitationError,
+  type Invitation,
   type InvitationOutcome,
   type InvitationRecord,
 } from '../core';
+import { recordPartition, type TableLayout } from './tableLayout';
 
 /**
  * A record as one Table row: the one mapping between the two. The row holds the record's fields
@@ -102,4 +105,40 @@ export function recordFromEntity(entity: RecordEntity): InvitationRecord {
 /** Every key of `shape`, undefined: spread into a row, it removes those columns (a Replace drops undefined properties). */
 function undefinedFor<T extends object>(shape: T): { [K in keyof T]: undefined } {
   return Object.fromEntries(Object.keys(shape).map((key) => [key, undefined])) as { [K in keyof T]: undefined };
+}
+
+/** A record as read: the record, the invitation as submitted, the row, and the row's ETag. */
+export interface StoredRecord {
+  record: InvitationRecord;
+  invitation: Invitation;
+  etag: string;
+  entity: RecordEntity;
+}
+
+/**
+ * One record by id, straight from the table: for readers that need no store (the batch ledger).
+ * The id of an address a person's email changed to is an alias (personIndex.ts): it gives that person.
+ */
+export async function readRecord(layout: TableLayout, id: string): Promise<StoredRecord | undefined> {
+  const read = (rowId: string) => layout.recordRows(rowId).find<RecordEntity | { aliasOf: string }>(rowId);
+  let entity = await read(id);
+  if (entity && 'aliasOf' in entity && typeof entity.aliasOf === 'string') entity = await read(entity.aliasOf);
+  // An alias names a record, never another alias.
+  return entity && !('aliasOf' in entity) ? toStoredRecord(entity as TableEntityResult<RecordEntity>) : undefined;
+}
+
+export function toStoredRecord(entity: TableEntityResult<RecordEntity>): StoredRecord {
+  const parsed = recordEntitySchema.parse(entity);
+  return {
+    record: recordFromEntity(parsed),
+    invitation: JSON.parse(parsed.request) as Invitation,
+    etag: entity.etag,
+    entity: parsed,
+  };
+}
+
+/** The entity as Table storage takes it; undefined properties are dropped (Replace removes them). */
+export function toTableEntity(entity: RecordEntity) {
+  const properties = Object.fromEntries(Object.entries(entity).filter(([, value]) => value !== undefined));
+  return { partitionKey: recordPartition(entity.id), rowKey: entity.id, ...properties };
 }
