@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { TransactionAction } from '@azure/data-tables';
+import { odata, type TransactionAction } from '@azure/data-tables';
 import { mapWithConcurrency, recordIdForEmail } from '../core';
 import { isConflict } from './errors';
 import type { PartitionRows, TableLayout } from './tableLayout';
@@ -17,7 +17,9 @@ import type { PartitionRows, TableLayout } from './tableLayout';
  * change of email is then a new person, as before the key existed); an alias before the record's change.
  */
 
-const PARALLEL_READS = 16;
+const PARALLEL_CALLS = 16;
+// Table storage allows at most 15 comparisons in a filter: the partition's, and 14 row keys.
+const KEYS_PER_QUERY = 14;
 const MAX_TRANSACTION_ACTIONS = 100;
 
 export function externalIdKey(externalId: string): string {
@@ -29,15 +31,36 @@ const keyRowKey = (key: string) => `k|${key}`;
 export class PersonIndex {
   constructor(private readonly layout: TableLayout) {}
 
-  /** The record id each externalId's key names (none for an externalId the app has not keyed). */
+  /**
+   * The record id each externalId's key names (none for an externalId the app has not keyed). Read
+   * as queries of up to 14 keys of one partition each (Table storage allows 15 comparisons in a
+   * filter, the partition's being one): a 1,000-row submission costs about 80 queries, not 1,000 reads.
+   */
   async recordIdsOf(externalIds: readonly string[]): Promise<Map<string, string>> {
-    const unique = [...new Set(externalIds)];
-    const found = await mapWithConcurrency(unique, PARALLEL_READS, async (externalId) => {
+    const byPartition = new Map<string, { rows: PartitionRows; keys: string[] }>();
+    for (const externalId of new Set(externalIds)) {
       const key = externalIdKey(externalId);
-      const row = await this.layout.recordRows(key).find<{ recordId: string; externalId: string }>(keyRowKey(key));
-      return row && row.externalId === externalId ? ([externalId, row.recordId] as const) : undefined;
+      const rows = this.layout.recordRows(key);
+      const partition = byPartition.get(rows.partitionKey) ?? { rows, keys: [] };
+      partition.keys.push(key);
+      byPartition.set(rows.partitionKey, partition);
+    }
+    const queries = [...byPartition.values()].flatMap(({ rows, keys }) =>
+      Array.from({ length: Math.ceil(keys.length / KEYS_PER_QUERY) }, (_, n) => ({
+        rows,
+        keys: keys.slice(n * KEYS_PER_QUERY, (n + 1) * KEYS_PER_QUERY),
+      })),
+    );
+    const found = await mapWithConcurrency(queries, PARALLEL_CALLS, async ({ rows, keys }) => {
+      const filter = `(${keys.map((key) => odata`RowKey eq ${keyRowKey(key)}`).join(' or ')})`;
+      const pairs: [string, string][] = [];
+      for await (const row of rows.list<{ recordId: string; externalId: string }>(filter, { select: ['recordId', 'externalId'] }))
+        pairs.push([row.externalId, row.recordId]);
+      return pairs;
     });
-    return new Map(found.filter((entry) => entry !== undefined));
+    const wanted = new Set(externalIds);
+    // A key names its externalId: one that hashes alike but is another is never taken for it.
+    return new Map(found.flat().filter(([externalId]) => wanted.has(externalId)));
   }
 
   /** Keys each externalId to its record, in one transaction per partition (of at most 100 rows). */
@@ -50,7 +73,7 @@ export class PersonIndex {
       partition.actions.push(['upsert', { ...rows.key(keyRowKey(key)), recordId, externalId }, 'Replace']);
       byPartition.set(rows.partitionKey, partition);
     }
-    await mapWithConcurrency([...byPartition.values()], PARALLEL_READS, async ({ rows, actions }) => {
+    await mapWithConcurrency([...byPartition.values()], PARALLEL_CALLS, async ({ rows, actions }) => {
       for (let start = 0; start < actions.length; start += MAX_TRANSACTION_ACTIONS)
         await rows.transact(actions.slice(start, start + MAX_TRANSACTION_ACTIONS));
     });
