@@ -158,9 +158,7 @@ export class PersonAdmission {
   ): Promise<AdmissionResult[]> {
     const now = new Date().toISOString();
     const results = new Array<AdmissionResult>(candidates.length);
-    const keyed = await this.people.recordIdsOf(
-      candidates.flatMap(({ invitation }) => (invitation.externalId ? [invitation.externalId] : [])),
-    );
+    const keyed = await this.keyedPeople(candidates);
     const changes = await this.emailChangesAmong(candidates, keyed);
     const fresh = candidates.flatMap((candidate, position) =>
       changes.has(position) ? [] : [{ entity: this.newRecordEntity(batchId, candidate, now), position }],
