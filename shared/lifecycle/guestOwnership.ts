@@ -1,4 +1,4 @@
-import type { Guest } from '../graph';
+import { GraphCallError, type GraphDirectoryClient, type Guest } from '../graph';
 import type { InvitationRecord } from '../core';
 
 /**
@@ -25,4 +25,29 @@ export function isOwnGuest(guest: Guest, record: OwnershipEvidence): boolean {
   // Records from before attemptQueuedAt existed: the attempt's queuing is the same time, or later (safe).
   const attempt = Date.parse(record.attemptQueuedAt ?? record.queuedAt);
   return Number.isFinite(created) && Number.isFinite(attempt) && created >= attempt - CLOCK_SKEW_MS;
+}
+
+/** One user read and judged: the app's own guest, another user, none, or Graph could not say. */
+export type OwnGuestRead =
+  { kind: 'own'; guest: Guest } | { kind: 'not-own'; guest: Guest } | { kind: 'gone' } | { kind: 'failed'; error: GraphCallError };
+
+/**
+ * Reads the user a record names and says whether it is the guest this app created: what a reset,
+ * a leaver's action and a mover's new address each ask before acting on a user.
+ */
+export async function readOwnGuest(
+  directory: Pick<GraphDirectoryClient, 'readGuests'>,
+  userId: string,
+  record: OwnershipEvidence,
+): Promise<OwnGuestRead> {
+  let read;
+  try {
+    read = (await directory.readGuests([userId])).get(userId);
+  } catch (error) {
+    if (error instanceof GraphCallError) return { kind: 'failed', error };
+    throw error;
+  }
+  if (read?.kind === 'failed') return read;
+  if (!read || read.kind === 'deleted') return { kind: 'gone' };
+  return { kind: isOwnGuest(read.guest, record) ? 'own' : 'not-own', guest: read.guest };
 }

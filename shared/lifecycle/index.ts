@@ -6,7 +6,7 @@
 
 export { EventOutbox } from './eventOutbox';
 export { ExpiryPolicyMemory } from './expiryPolicyMemory';
-export { isOwnGuest } from './guestOwnership';
+export { isOwnGuest, readOwnGuest } from './guestOwnership';
 export { EVENTS_QUEUE, InvitationEvents } from './invitationEvents';
 export { type LeaverActed, type LeaverAnswer, Leavers, type LeaverPolicy } from './leavers';
 export { RedemptionReset } from './redemptionReset';

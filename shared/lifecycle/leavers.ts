@@ -1,7 +1,7 @@
-import { GraphCallError, type GraphDirectoryClient, type GraphPacer } from '../graph';
+import type { GraphDirectoryClient, GraphPacer } from '../graph';
 import { Conflict, type ExpiredAction, NotAllowed, NotFound } from '../core';
 import { type InvitationStore, recordFromEntity, type RecordEntity, type StoredRecord } from '../storage';
-import { isOwnGuest } from './guestOwnership';
+import { readOwnGuest } from './guestOwnership';
 import { ACTION_DONE, actionRefusal, actionWaits, actOnGuest, NO_ACTION_REFUSAL, refusedActionFields } from './guestActions';
 
 /**
@@ -161,16 +161,10 @@ export class Leavers {
     const userId = (record.ownedUserId ?? record.invitedUserId)!;
     const action = ACTION_DONE[this.policy.action];
     if (action === 'reported') return this.settle(stored, { leaverAction: 'reported' });
-    let read;
-    try {
-      read = (await this.directory.readGuests([userId])).get(userId);
-    } catch (error) {
-      if (!(error instanceof GraphCallError)) throw error;
-      return this.refused(stored, error, now);
-    }
-    if (read?.kind === 'failed') return this.refused(stored, read.error, now);
-    if (!read || read.kind === 'deleted') return this.settle(stored, { leaverNote: NO_GUEST, removedAt: now.toISOString() });
-    if (!isOwnGuest(read.guest, record))
+    const read = await readOwnGuest(this.directory, userId, record);
+    if (read.kind === 'failed') return this.refused(stored, read.error, now);
+    if (read.kind === 'gone') return this.settle(stored, { leaverNote: NO_GUEST, removedAt: now.toISOString() });
+    if (read.kind === 'not-own')
       return this.settle(stored, {
         leaverAction: 'reported',
         leaverNote: 'the user is not a guest this app created (a member, or a guest someone else invited): it is left alone',

@@ -1,7 +1,7 @@
-import { type GraphDirectoryClient, GraphCallError } from '../graph';
+import { type GraphDirectoryClient, type GraphCallError } from '../graph';
 import { Conflict, Unavailable } from '../core';
 import { type InvitationQueue, type InvitationStore, NO_CLAIM, type RecordEntity } from '../storage';
-import { isOwnGuest } from './guestOwnership';
+import { readOwnGuest } from './guestOwnership';
 
 /**
  * An operator's reset of a guest's redemption (POST /api/invitations/{id}/reset-redemption, admin
@@ -37,10 +37,10 @@ export class RedemptionReset {
         );
       const userId = record.ownedUserId ?? record.invitedUserId;
       if (!userId) throw new Conflict(`Invitation ${record.id} does not know its guest's id (Graph's answer was lost): nothing is reset.`);
-      const read = await this.readGuest(userId);
-      if (read.kind === 'deleted') throw new Conflict(`The guest of invitation ${record.id} no longer exists: nothing is reset.`);
+      const read = await readOwnGuest(this.directory, userId, record);
+      if (read.kind === 'gone') throw new Conflict(`The guest of invitation ${record.id} no longer exists: nothing is reset.`);
       if (read.kind === 'failed') throw guestUnreadable(read.error);
-      if (!isOwnGuest(read.guest, record))
+      if (read.kind === 'not-own')
         throw new Conflict(
           `The user of invitation ${record.id} was not created by this app's invitation (a member, or a guest who was there before): the app resets only guests it created.`,
         );
@@ -59,15 +59,6 @@ export class RedemptionReset {
       // Lost between the two writes, the message is restored by the stranded sweep (the record is Queued).
       await this.queue.send({ id: record.id, batchId: record.batchId, queuedAt: now });
       return { id: record.id, status: 'Queued', guestId: read.guest.id };
-    }
-  }
-
-  private async readGuest(userId: string) {
-    try {
-      return (await this.directory.readGuests([userId])).get(userId) ?? { kind: 'deleted' as const };
-    } catch (error) {
-      if (error instanceof GraphCallError) return { kind: 'failed' as const, error };
-      throw error;
     }
   }
 }

@@ -13,7 +13,7 @@ import { invitationMessageSchema, type InvitationMessage, type InvitationQueue }
 import { GraphCallError, mayHaveActed, type GraphDirectoryClient, type InvitationSender, type SendOutcome } from '../graph';
 import type { HealthBoard } from '../healthBoard';
 import { InvitationFollowUp } from './invitationFollowUp';
-import { isOwnGuest } from '../lifecycle';
+import { isOwnGuest, readOwnGuest } from '../lifecycle';
 import type { SponsorCheck } from './sponsorCheck';
 
 /**
@@ -284,18 +284,14 @@ export class InvitationWorker {
   private async ownGuestRefusal(claim: Claim, userId: string): Promise<InvitationError | undefined> {
     if (!this.options.guests)
       return { code: 'GuestNotVerified', message: 'The app cannot read the guest to know it created it: nothing was reset.' };
-    let read;
-    try {
-      read = (await this.options.guests.readGuests([userId])).get(userId);
-      if (read?.kind === 'failed') throw read.error;
-    } catch (error) {
-      if (!(error instanceof GraphCallError)) throw error;
-      await this.claims.record(claim, { status: 'Queued', calls: 0, error: errorOf(error) });
-      throw new TransientInvitationError(`The guest of invitation ${claim.stored.record.id} could not be read yet: ${error.code}.`);
+    const read = await readOwnGuest(this.options.guests, userId, claim.stored.record);
+    if (read.kind === 'failed') {
+      await this.claims.record(claim, { status: 'Queued', calls: 0, error: errorOf(read.error) });
+      throw new TransientInvitationError(`The guest of invitation ${claim.stored.record.id} could not be read yet: ${read.error.code}.`);
     }
-    if (!read || read.kind === 'deleted')
+    if (read.kind === 'gone')
       return { code: 'GuestNotFound', message: `The guest ${userId} no longer exists: its redemption cannot be reset.` };
-    if (!isOwnGuest(read.guest, claim.stored.record))
+    if (read.kind === 'not-own')
       return {
         code: 'NotOwnGuest',
         message:
