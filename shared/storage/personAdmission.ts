@@ -185,10 +185,9 @@ export class PersonAdmission {
     // Each externalId keyed to its person's record, where it names another (or none) yet.
     await this.people.remember(
       results.flatMap((result) => {
-        const externalId = result.admission !== 'refused' ? result.record.externalId : undefined;
-        return externalId && result.admission !== 'refused' && keyed.get(externalId) !== result.record.id
-          ? [{ externalId, recordId: result.record.id }]
-          : [];
+        if (result.admission === 'refused' || !result.record.externalId) return [];
+        const { externalId, id: recordId } = result.record;
+        return keyed.get(externalId) !== recordId ? [{ externalId, recordId }] : [];
       }),
     );
     return results;
@@ -237,8 +236,7 @@ export class PersonAdmission {
     for (let person: StoredRecord | undefined = first; ; person = await this.records.getById(first.record.id)) {
       if (!person || !EMAIL_CHANGEABLE.has(person.record.status)) return this.admitOne(batchId, candidate, caller);
       const now = new Date().toISOString();
-      const sameBatch = person.record.batchId === batchId && person.entity.batchPosition !== undefined;
-      const batchPosition = sameBatch ? person.entity.batchPosition : candidate.batchPosition;
+      const batchPosition = placeInBatch(person, batchId, candidate);
       const entity: RecordEntity = {
         ...person.entity,
         ...NO_CLAIM,
@@ -304,9 +302,7 @@ export class PersonAdmission {
       }
       const resend = await this.countResend(existing, now, caller, callerResend);
       if ('refusal' in resend) return { admission: 'refused', reason: resend.refusal };
-      // Queued again by the batch that has them: they keep their place (one copy per person in a batch).
-      const sameBatch = existing.record.batchId === batchId && existing.entity.batchPosition !== undefined;
-      const batchPosition = sameBatch ? existing.entity.batchPosition : candidate.batchPosition;
+      const batchPosition = placeInBatch(existing, batchId, candidate);
       const invitation = keptFromEarlierSubmissions(existing, candidate.invitation);
       const entity: RecordEntity = {
         ...existing.entity,
@@ -427,6 +423,12 @@ export class PersonAdmission {
       ...(candidate.partner ? { partner: candidate.partner } : {}),
     };
   }
+}
+
+/** A person queued again by the batch that has them keeps their place there (one copy per person in a batch); otherwise the place reserved now. */
+function placeInBatch(person: StoredRecord, batchId: string, candidate: AdmissionCandidate): number | undefined {
+  const sameBatch = person.record.batchId === batchId && person.entity.batchPosition !== undefined;
+  return sameBatch ? person.entity.batchPosition : candidate.batchPosition;
 }
 
 function refusalReason(error: RestError): string {
