@@ -61,27 +61,27 @@ export class EmailStep {
     if ('failure' in link) return { emailStatus: 'Failed', emailError: link.failure };
     const messageId = record.emailMessageId ?? this.messageIdOf(record);
     const recovered = record.inviteRedeemUrl ? {} : { ...link, linkRecoveredAt: new Date().toISOString() };
-    if (record.emailStatus === 'Sending') {
-      const found = await this.lookInSentItems(messageId);
-      if (found === 'sent') return { ...recovered, emailStatus: 'Sent', emailSentAt: new Date().toISOString() };
-      if (found !== 'not-sent')
-        return { ...recovered, emailStatus: 'Unknown', emailError: unknownSentence(messageId, this.options.sender, found) };
-    }
     const mime = toMimeMessage(renderInvitationEmail(stored.invitation, link.inviteRedeemUrl!, this.options.branding), messageId);
-    for (let tries = 0; ; tries += 1) {
+    const sentNow = (): EmailOutcome => ({ ...recovered, emailStatus: 'Sent', emailSentAt: new Date().toISOString() });
+    // Why it may have gone out already: an earlier send left Sending (a crash), or a send here ended unknown.
+    let mayHaveGoneOut: string | undefined = record.emailStatus === 'Sending' ? 'an earlier send that was interrupted' : undefined;
+    for (let sends = 0; ; sends += 1) {
+      if (mayHaveGoneOut !== undefined) {
+        // Looked for before anything is sent again.
+        const found = await this.lookInSentItems(messageId);
+        if (found === 'sent') return sentNow();
+        if (found !== 'not-sent' || sends > SEND_RETRIES)
+          return {
+            ...recovered,
+            emailStatus: 'Unknown',
+            emailError: unknownSentence(messageId, this.options.sender, found === 'not-sent' ? mayHaveGoneOut : found),
+          };
+      }
       const sent = await this.sendOnce(record.id, mime, { ...recovered, emailMessageId: messageId });
-      if (sent === 'sent') return { ...recovered, emailStatus: 'Sent', emailSentAt: new Date().toISOString() };
+      if (sent === 'sent') return sentNow();
       if (sent === 'superseded') return { ...recovered, emailMessageId: messageId };
       if ('failure' in sent) return { ...recovered, emailStatus: 'Failed', emailError: sent.failure };
-      // The send may have gone out: look before sending again.
-      const found = await this.lookInSentItems(messageId);
-      if (found === 'sent') return { ...recovered, emailStatus: 'Sent', emailSentAt: new Date().toISOString() };
-      if (found !== 'not-sent' || tries >= SEND_RETRIES)
-        return {
-          ...recovered,
-          emailStatus: 'Unknown',
-          emailError: unknownSentence(messageId, this.options.sender, found === 'not-sent' ? sent.unknown : found),
-        };
+      mayHaveGoneOut = sent.unknown;
     }
   }
 
