@@ -197,12 +197,13 @@ export class PartnerOnboarding {
       log.info(`Roster ${blob.name}: resuming after row ${progress.rowsDone}.`);
     }
 
+    let verdict: SyncVerdict | undefined;
     if (progress.status === 'recording') {
       const defaults = metadataDefaults(metadata);
       if (isDryRun(metadata)) return await this.plan(container, progress, format, defaults, sync, log);
       if (sync && progress.rowsDone === 0) {
         // Before the first row: a roster the guard stops invites nobody either.
-        const verdict = await this.syncVerdict(container, progress, format, defaults, sync);
+        verdict = await this.syncVerdict(container, progress, format, defaults, sync);
         if (verdict.stopped) return await this.stop(container, progress, verdict, log);
       }
       const download = await container.getBlobClient(blob.name).download(0, undefined, { conditions: { ifMatch: etag } });
@@ -236,7 +237,12 @@ export class PartnerOnboarding {
       await this.progress.save(progress);
     }
     // Every row recorded: the partner's people this roster no longer names leave (again after a crash: leaving is idempotent).
-    if (sync) await this.applyLeavers(container, progress, format, metadataDefaults(metadata), sync, deadline, log);
+    // The verdict read before the first row still holds (the roster's own people are not leavers);
+    // a run resumed after its first one reads the roster again for it.
+    if (sync) {
+      verdict ??= await this.syncVerdict(container, progress, format, metadataDefaults(metadata), sync);
+      await this.applyLeavers(container, progress, verdict, sync, deadline, log);
+    }
     // Only now, with every row recorded, does the roster leave the inbox.
     await moveBlob(container, blob.name, `${PROCESSED}${blob.name}`, etag);
     log.info(
@@ -331,13 +337,11 @@ export class PartnerOnboarding {
   private async applyLeavers(
     container: ContainerClient,
     progress: RosterProgress,
-    format: RosterFormat,
-    defaults: MetadataDefaults,
+    verdict: SyncVerdict,
     sync: Sync,
     deadline: number,
     log: Pick<Log, 'info' | 'warn'>,
   ): Promise<void> {
-    const verdict = await this.syncVerdict(container, progress, format, defaults, sync);
     const answers = verdict.stopped ? undefined : await sync.roster.apply(verdict, leftBecause(progress), deadline);
     await this.writeLeavers(container, progress.name, leaversCsv(verdict, answers));
     if (verdict.stopped) log.warn(`Roster ${progress.name}: its people are recorded, but nobody left: ${verdict.stopped}`);
